@@ -1,0 +1,43 @@
+//! The `refsan` command line.
+//!
+//! Each subcommand lives in its own `cmd_*.rs` module; this file only
+//! declares the arguments and dispatches. Exit status: 0 clean, 1 findings
+//! (or a crash/leak for the runtime commands), 2 usage or I/O error.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod cmd_check;
+
+#[derive(Parser)]
+#[command(
+    name = "refsan",
+    version,
+    about = "Finds reference-counting bugs in Python extensions written in C, C++ and Cython",
+    long_about = None,
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Statically check C/C++ and Cython sources for reference-counting bugs.
+    Check(cmd_check::CheckArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check(args) => cmd_check::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("refsan: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Ownership contracts of functions: what a call does to reference counts.
+//!
+//! The same type describes a C-API function (knowledge base), a project
+//! annotation (pyproject.toml, cpychecker macros, Cython comments) and a
+//! summary the engine computed for one of the module's own functions.
+
+use serde::Serialize;
+
+/// What a function returns, from the caller's point of view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Returns {
+    /// A new (owned) reference: the caller must release it.
+    New,
+    /// A borrowed reference: valid while its owner keeps it.
+    Borrowed,
+    /// Not a Python object (int, pointer to non-object, ...).
+    NotObject,
+    /// Nothing.
+    Void,
+    /// A PyObject* whose ownership nobody has stated.
+    Unknown,
+}
+
+/// How the function reports failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Failure {
+    /// It cannot fail (macros like PyTuple_GET_ITEM, Py_NewRef).
+    Never,
+    /// NULL with an exception set.
+    Null,
+    /// NULL means "absent", without an exception (PyDict_GetItem).
+    NullNoExc,
+    /// NULL either for "absent" or with an exception (PyDict_GetItemWithError,
+    /// PyIter_Next): the caller must check PyErr_Occurred.
+    NullMaybeExc,
+    /// Always returns NULL with an exception set (PyErr_Format, PyErr_NoMemory).
+    AlwaysNull,
+    /// -1 (negative) with an exception set; >= 0 on success.
+    NegOne,
+    /// 0 with an exception set; non-zero on success (PyArg_ParseTuple).
+    Zero,
+    /// -1 with an exception, 0 for false/absent, 1 for true/present
+    /// (PyObject_IsTrue, PyDict_Contains, PyDict_GetItemRef).
+    TriState,
+    /// -1 is both an error and a valid value; the caller checks
+    /// PyErr_Occurred (PyLong_AsLong).
+    Ambiguous,
+}
+
+/// What the function does with one argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArgEffect {
+    /// Borrows it for the call (the default).
+    Borrow,
+    /// Steals the reference whatever happens.
+    Steal,
+    /// Steals the reference only when the call succeeds (PyModule_AddObject).
+    StealOnSuccess,
+    /// `PyObject **`: receives a new reference on success, NULL otherwise
+    /// (PyDict_GetItemRef, PyWeakref_GetRef).
+    OutNew,
+    /// `PyObject **`: receives a new reference or NULL, whatever happens
+    /// (PyErr_Fetch).
+    OutNewMaybeNull,
+    /// `PyObject **`: receives a borrowed reference on success (PyDict_Next).
+    OutBorrowed,
+    /// `PyObject **`: the pointed-to reference is released and replaced by a
+    /// new one, or by NULL on failure (PyUnicode_Append, _PyTuple_Resize).
+    ReplaceInPlace,
+    /// Accepts NULL (Py_XDECREF, PyObject_Call's kwargs).
+    Nullable,
+}
+
+/// Effect of a call on the thread's exception state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExcEffect {
+    /// Sets an exception only when it fails (as `Failure` says).
+    OnFailure,
+    /// Always sets an exception (PyErr_SetString).
+    Sets,
+    /// Clears it (PyErr_Clear, PyErr_Fetch).
+    Clears,
+}
+
+/// The ownership contract of one function.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Contract {
+    pub returns: Returns,
+    pub failure: Failure,
+    /// Effects by parameter position; positions past the end borrow.
+    pub args: Vec<ArgEffect>,
+    pub exc: ExcEffect,
+    /// Never returns (Py_FatalError, abort).
+    pub noreturn: bool,
+}
+
+impl Contract {
+    /// A function we know nothing about: borrows its arguments, returns
+    /// something of unknown ownership, may fail in unknown ways.
+    pub fn unknown() -> Contract {
+        Contract {
+            returns: Returns::Unknown,
+            failure: Failure::Never,
+            args: Vec::new(),
+            exc: ExcEffect::OnFailure,
+            noreturn: false,
+        }
+    }
+
+    pub fn new_ref() -> Contract {
+        Contract {
+            returns: Returns::New,
+            failure: Failure::Null,
+            ..Contract::unknown()
+        }
+    }
+
+    pub fn arg(&self, i: usize) -> ArgEffect {
+        self.args.get(i).copied().unwrap_or(ArgEffect::Borrow)
+    }
+
+    /// Sets argument `i`'s effect, growing the list with `Borrow`.
+    pub fn set_arg(&mut self, i: usize, effect: ArgEffect) {
+        if self.args.len() <= i {
+            self.args.resize(i + 1, ArgEffect::Borrow);
+        }
+        self.args[i] = effect;
+    }
+
+    pub fn steals_any(&self) -> bool {
+        self.args
+            .iter()
+            .any(|a| matches!(a, ArgEffect::Steal | ArgEffect::StealOnSuccess))
+    }
+}
+
+/// Where a contract came from, strongest first. Reported with findings that
+/// depend on it, so users can see why refsan believes what it believes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContractSource {
+    /// `[tool.refsan]` in pyproject.toml.
+    ProjectConfig,
+    /// An explicit annotation in the source (cpychecker macro, `# refsan:`).
+    Annotation,
+    /// The C-API knowledge base.
+    KnowledgeBase,
+    /// Computed from the function's own body.
+    Summary,
+    /// A declaration's type (Cython `object` return).
+    Declaration,
+    /// Words in a comment ("new reference", "borrowed"): weakest.
+    CommentHeuristic,
+}

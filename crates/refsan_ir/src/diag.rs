@@ -1,0 +1,82 @@
+//! What the analysis tells the user: findings with their event path, and
+//! per-file notes. Shared by the engine (producer) and the report layer
+//! (renderer); neither front-end nor engine knows how these are printed.
+
+use crate::span::Span;
+use serde::Serialize;
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Style or portability: the code works today.
+    Info,
+    /// A hazard: wrong under some conditions or on some Python versions.
+    Warning,
+    /// A crash or a leak on a reachable path.
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Severity> {
+        match s.to_ascii_lowercase().as_str() {
+            "info" => Some(Severity::Info),
+            "warning" => Some(Severity::Warning),
+            "error" => Some(Severity::Error),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One step of the path that leads to a finding, e.g. "new reference from
+/// `PyList_New`" or "taking the error branch of `if (r < 0)`".
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Event {
+    pub span: Span,
+    pub message: String,
+}
+
+/// A finding of one rule at one place.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Finding {
+    /// Rule code, e.g. "RS101".
+    pub code: &'static str,
+    /// Rule name, e.g. "leaked-reference".
+    pub name: &'static str,
+    pub severity: Severity,
+    /// One sentence naming the things involved.
+    pub message: String,
+    /// Where the bug happens (for a leak: where the last reference is lost).
+    pub span: Span,
+    /// The function the finding is in, when there is one.
+    pub function: Option<String>,
+    /// The numbered path: what created the reference, which branches were
+    /// taken, where it went wrong. The last event is at `span`.
+    pub events: Vec<Event>,
+    /// How to fix it, when the rule can say.
+    pub help: Option<String>,
+}
+
+/// Something the user should know about a file that is not a finding: a
+/// function the engine analysed only approximately, a region the parser could
+/// not read.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Note {
+    pub span: Span,
+    pub function: Option<String>,
+    pub message: String,
+}

@@ -1,0 +1,20 @@
+//! refsan's ownership IR.
+//!
+//! Front-ends (C via tree-sitter, Cython via its own parser) lower source
+//! files into [`Module`]s; the engine analyses them and produces
+//! [`Finding`]s; the report layer renders those. This crate knows nothing
+//! of parsers or output formats.
+
+pub mod builder;
+pub mod contract;
+pub mod diag;
+pub mod func;
+pub mod module;
+pub mod span;
+
+pub use builder::FunctionBuilder;
+pub use contract::{ArgEffect, Contract, ContractSource, ExcEffect, Failure, Returns};
+pub use diag::{Event, Finding, Note, Severity};
+pub use func::*;
+pub use module::*;
+pub use span::{LineIndex, Span};
