@@ -80,3 +80,19 @@ pub struct Note {
     pub function: Option<String>,
     pub message: String,
 }
+
+/// What a renderer needs to know about a rule (SARIF rule descriptors,
+/// `refsan explain`). The rules themselves live in the engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct RuleMeta {
+    /// "RS101".
+    pub code: &'static str,
+    /// "leaked-reference".
+    pub name: &'static str,
+    pub severity: Severity,
+    /// One line: what the rule finds.
+    pub summary: &'static str,
+    /// The full documentation in Markdown: what it does, why it is bad, an
+    /// example, the fix.
+    pub doc: &'static str,
+}

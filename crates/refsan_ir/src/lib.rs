@@ -14,7 +14,7 @@ pub mod span;
 
 pub use builder::FunctionBuilder;
 pub use contract::{ArgEffect, Contract, ContractSource, ExcEffect, Failure, Returns};
-pub use diag::{Event, Finding, Note, Severity};
+pub use diag::{Event, Finding, Note, RuleMeta, Severity};
 pub use func::*;
 pub use module::*;
 pub use span::{LineIndex, Span};
