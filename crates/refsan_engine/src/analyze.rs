@@ -1,0 +1,2345 @@
+//! Path-sensitive ownership analysis of one function (ESP style).
+//!
+//! States (see `state.rs`) flow over the CFG. Calls that can fail split the
+//! state into one successor per outcome (success, failure...), so a later
+//! `if (r < 0)` or `if (x == NULL)` resolves against what really happened;
+//! branches on tracked values split or prune. At block entry, states with
+//! the same ownership facts are joined (their integer facts widened), and a
+//! per-block and per-function budget bounds the work: over budget, further
+//! states are dropped (never guessed) and the function is marked
+//! approximate.
+//!
+//! Findings are made where the bug happens: a leak where the last owned
+//! reference is lost, a use-after-release at the use, a bad release at the
+//! release. Each carries the events of its path.
+
+use crate::expect::{Expect, ExpectRet};
+use crate::facts::{is_singleton_name, Resolved, Resolver};
+use crate::formats;
+use crate::rules::{self, *};
+use crate::state::*;
+use refsan_ir::*;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet, VecDeque};
+
+/// Bounds on the work spent on one function.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Distinct states kept at one block entry.
+    pub max_states_per_block: usize,
+    /// Block visits per function.
+    pub max_steps: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_states_per_block: 24,
+            max_steps: 20_000,
+        }
+    }
+}
+
+/// What a return statement returned, for summaries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetKind {
+    Null,
+    New,
+    Borrowed,
+    Int(i64, i64),
+    Unknown,
+    Void,
+}
+
+#[derive(Clone, Debug)]
+pub struct ReturnObs {
+    pub kind: RetKind,
+    pub exc: Exc,
+    /// For each parameter: references owned at the return (-1 = consumed).
+    pub params_owned: Vec<i16>,
+}
+
+/// The outcome of analysing one function.
+#[derive(Default)]
+pub struct FnResult {
+    pub findings: Vec<Finding>,
+    /// Releases of a parameter the function does not own; they become RS102
+    /// findings unless the summary decides the function steals it.
+    pub param_releases: Vec<(u32, Finding)>,
+    /// Borrowed references returned while the contract is inferred; they
+    /// become RS104 findings when other paths return new references.
+    pub borrowed_returns: Vec<Finding>,
+    pub returns: Vec<ReturnObs>,
+    pub approximate: Option<String>,
+}
+
+pub struct Options {
+    pub target: (u8, u8),
+    pub limits: Limits,
+}
+
+struct Analyzer<'a> {
+    func: &'a Function,
+    resolver: &'a Resolver<'a>,
+    expect: &'a Expect,
+    opts: &'a Options,
+    /// First global statement index of each block.
+    block_base: Vec<u32>,
+    /// Temps that die after each statement (index = global stmt ref).
+    deaths: Vec<Vec<VarId>>,
+    names: RefCell<HashMap<String, u32>>,
+    name_list: RefCell<Vec<String>>,
+    result: FnResult,
+    seen_findings: HashSet<(&'static str, u32, u32, Site)>,
+    approximate: Option<String>,
+}
+
+pub fn analyze_function(
+    func: &Function,
+    resolver: &Resolver<'_>,
+    expect: &Expect,
+    opts: &Options,
+) -> FnResult {
+    let mut block_base = Vec::with_capacity(func.blocks.len());
+    let mut n = 0u32;
+    for b in &func.blocks {
+        block_base.push(n);
+        n += b.stmts.len() as u32 + 1;
+    }
+    let deaths = temp_deaths(func, &block_base, n as usize);
+    let mut a = Analyzer {
+        func,
+        resolver,
+        expect,
+        opts,
+        block_base,
+        deaths,
+        names: RefCell::new(HashMap::new()),
+        name_list: RefCell::new(Vec::new()),
+        result: FnResult::default(),
+        seen_findings: HashSet::new(),
+        approximate: None,
+    };
+    a.run();
+    let mut result = a.result;
+    result.approximate = a.approximate;
+    result
+}
+
+// ---------------------------------------------------------------------------
+// Temp liveness: a temp's value dies after the last statement that reads it.
+
+fn operand_vars(op: &Operand, out: &mut Vec<VarId>) {
+    match op {
+        Operand::Var(v) | Operand::Field(v, _) => out.push(*v),
+        Operand::AddrOf(p) => place_vars(p, out),
+        _ => {}
+    }
+}
+
+fn place_vars(p: &Place, out: &mut Vec<VarId>) {
+    match p {
+        Place::Field(v, _) | Place::Deref(v) | Place::Index(v) => out.push(*v),
+        Place::Var(_) | Place::Global(_) | Place::Opaque => {}
+    }
+}
+
+fn stmt_reads(s: &StmtKind, out: &mut Vec<VarId>) {
+    match s {
+        StmtKind::Assign { src, .. } => operand_vars(src, out),
+        StmtKind::Call { args, .. } => args.iter().for_each(|a| operand_vars(a, out)),
+        StmtKind::Store { place, value } => {
+            place_vars(place, out);
+            operand_vars(value, out);
+        }
+        StmtKind::Incref { value, .. } | StmtKind::Use { value, .. } | StmtKind::Escape { value } => {
+            operand_vars(value, out)
+        }
+        StmtKind::Decref { value, clears, .. } => {
+            operand_vars(value, out);
+            if let Some(p) = clears {
+                place_vars(p, out);
+            }
+        }
+        StmtKind::Havoc { .. } | StmtKind::ReleaseGil | StmtKind::AcquireGil => {}
+    }
+}
+
+fn stmt_def(s: &StmtKind) -> Option<VarId> {
+    match s {
+        StmtKind::Assign { dst, .. } => Some(*dst),
+        StmtKind::Call { dst, .. } => *dst,
+        _ => None,
+    }
+}
+
+fn term_reads(t: &Terminator, out: &mut Vec<VarId>) {
+    match t {
+        Terminator::Branch {
+            cond: Cond::IsNull(op) | Cond::Cmp(op, _, _),
+            ..
+        }
+        | Terminator::Return(Some(op)) => operand_vars(op, out),
+        _ => {}
+    }
+}
+
+fn temp_deaths(func: &Function, block_base: &[u32], nstmts: usize) -> Vec<Vec<VarId>> {
+    let mut deaths = vec![Vec::new(); nstmts];
+    let temp_index: Vec<Option<usize>> = {
+        let mut n = 0;
+        func.vars
+            .iter()
+            .map(|v| {
+                if v.kind == VarKind::Temp {
+                    n += 1;
+                    Some(n - 1)
+                } else {
+                    None
+                }
+            })
+            .collect()
+    };
+    let ntemps = temp_index.iter().flatten().count();
+    if ntemps == 0 {
+        return deaths;
+    }
+    let words = ntemps.div_ceil(64);
+    let nb = func.blocks.len();
+    type Bits = Vec<u64>;
+    let set = |bits: &mut Bits, v: VarId| {
+        if let Some(Some(i)) = temp_index.get(v.index()) {
+            bits[i / 64] |= 1 << (i % 64);
+        }
+    };
+    let has = |bits: &Bits, v: VarId| -> bool {
+        match temp_index.get(v.index()) {
+            Some(Some(i)) => bits[i / 64] & (1 << (i % 64)) != 0,
+            _ => false,
+        }
+    };
+    // use/def per block (upward-exposed uses).
+    let mut gen = vec![vec![0u64; words]; nb];
+    let mut kill = vec![vec![0u64; words]; nb];
+    let mut tmp = Vec::new();
+    for (bi, b) in func.blocks.iter().enumerate() {
+        let (g, k) = (&mut gen[bi], &mut kill[bi]);
+        let mut gk: Bits = vec![0; words];
+        let mut kk: Bits = vec![0; words];
+        for s in &b.stmts {
+            tmp.clear();
+            stmt_reads(&s.kind, &mut tmp);
+            for v in &tmp {
+                if !has(&kk, *v) {
+                    set(&mut gk, *v);
+                }
+            }
+            if let Some(d) = stmt_def(&s.kind) {
+                set(&mut kk, d);
+            }
+        }
+        tmp.clear();
+        term_reads(&b.term, &mut tmp);
+        for v in &tmp {
+            if !has(&kk, *v) {
+                set(&mut gk, *v);
+            }
+        }
+        *g = gk;
+        *k = kk;
+    }
+    let succs: Vec<Vec<BlockId>> = func.blocks.iter().map(|b| b.term.successors()).collect();
+    let mut live_in = vec![vec![0u64; words]; nb];
+    let mut live_out = vec![vec![0u64; words]; nb];
+    let mut changed = true;
+    let mut rounds = 0;
+    while changed && rounds < 1000 {
+        changed = false;
+        rounds += 1;
+        for bi in (0..nb).rev() {
+            let mut out: Bits = vec![0; words];
+            for s in &succs[bi] {
+                for (o, i) in out.iter_mut().zip(live_in[s.index()].iter()) {
+                    *o |= *i;
+                }
+            }
+            let inn: Bits = (0..words).map(|w| gen[bi][w] | (out[w] & !kill[bi][w])).collect();
+            if inn != live_in[bi] || out != live_out[bi] {
+                live_in[bi] = inn;
+                live_out[bi] = out;
+                changed = true;
+            }
+        }
+    }
+    for (bi, b) in func.blocks.iter().enumerate() {
+        let base = block_base[bi] as usize;
+        let mut live = live_out[bi].clone();
+        tmp.clear();
+        term_reads(&b.term, &mut tmp);
+        let term_ref = base + b.stmts.len();
+        for v in &tmp {
+            if !has(&live, *v) && !deaths[term_ref].contains(v) {
+                deaths[term_ref].push(*v);
+            }
+        }
+        for v in &tmp {
+            set(&mut live, *v);
+        }
+        for (i, s) in b.stmts.iter().enumerate().rev() {
+            tmp.clear();
+            stmt_reads(&s.kind, &mut tmp);
+            let mut d = Vec::new();
+            for v in &tmp {
+                if !has(&live, *v) && !d.contains(v) {
+                    d.push(*v);
+                }
+            }
+            if let Some(def) = stmt_def(&s.kind) {
+                if func.vars[def.index()].kind == VarKind::Temp && !has(&live, def) && !d.contains(&def) {
+                    d.push(def);
+                }
+                if let Some(Some(ti)) = temp_index.get(def.index()) {
+                    live[ti / 64] &= !(1 << (ti % 64));
+                }
+            }
+            for v in &tmp {
+                set(&mut live, *v);
+            }
+            deaths[base + i] = d;
+        }
+    }
+    deaths
+}
+
+// ---------------------------------------------------------------------------
+
+/// How a call can turn out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    /// The only outcome (cannot fail, or failure is not observable).
+    Only,
+    Success,
+    Failure,
+    /// Tri-state "false / absent" (returns 0, no exception).
+    False,
+}
+
+impl Outcome {
+    fn succeeded(self) -> bool {
+        matches!(self, Outcome::Only | Outcome::Success)
+    }
+}
+
+const MAX_OWNED: i16 = 8;
+
+impl<'a> Analyzer<'a> {
+    // ---- bookkeeping -----------------------------------------------------
+
+    fn intern(&self, name: &str) -> u32 {
+        if let Some(id) = self.names.borrow().get(name) {
+            return *id;
+        }
+        let mut list = self.name_list.borrow_mut();
+        let id = list.len() as u32;
+        list.push(name.to_string());
+        self.names.borrow_mut().insert(name.to_string(), id);
+        id
+    }
+
+    fn name_of(&self, id: u32) -> String {
+        self.name_list.borrow().get(id as usize).cloned().unwrap_or_default()
+    }
+
+    fn stmt_ref(&self, b: BlockId, i: usize) -> StmtRef {
+        self.block_base[b.index()] + i as u32
+    }
+
+    /// The statement (or terminator) at a global index.
+    fn locate(&self, sref: StmtRef) -> (usize, usize) {
+        let bi = match self.block_base.binary_search(&sref) {
+            Ok(i) => i,
+            Err(i) => i - 1,
+        };
+        // Empty blocks share a base with their successor: take the last one
+        // whose base is <= sref and that contains it.
+        let mut bi = bi;
+        while bi + 1 < self.block_base.len() && self.block_base[bi + 1] == self.block_base[bi] {
+            bi += 1;
+        }
+        (bi, (sref - self.block_base[bi]) as usize)
+    }
+
+    fn stmt_at(&self, sref: StmtRef) -> Option<&'a Stmt> {
+        let (bi, i) = self.locate(sref);
+        self.func.blocks.get(bi)?.stmts.get(i)
+    }
+
+    fn span_at(&self, sref: StmtRef) -> Span {
+        let (bi, i) = self.locate(sref);
+        match self.func.blocks.get(bi) {
+            Some(b) if i < b.stmts.len() => b.stmts[i].span,
+            Some(b) => b.term_span,
+            None => self.func.span,
+        }
+    }
+
+    fn callee_at(&self, sref: StmtRef) -> String {
+        match self.stmt_at(sref).map(|s| &s.kind) {
+            Some(StmtKind::Call {
+                callee: Callee::Named(n),
+                ..
+            }) => n.clone(),
+            Some(StmtKind::Call {
+                callee: Callee::Indirect,
+                ..
+            }) => "an indirect call".to_string(),
+            Some(StmtKind::Incref { .. }) => "Py_INCREF".to_string(),
+            Some(StmtKind::Decref { nullable, clears, .. }) => {
+                if clears.is_some() {
+                    "Py_CLEAR".to_string()
+                } else if *nullable {
+                    "Py_XDECREF".to_string()
+                } else {
+                    "Py_DECREF".to_string()
+                }
+            }
+            _ => "the call".to_string(),
+        }
+    }
+
+    fn var_name(&self, v: VarId) -> &'a str {
+        &self.func.vars[v.index()].name
+    }
+
+    fn is_temp(&self, v: VarId) -> bool {
+        self.func.vars[v.index()].kind == VarKind::Temp
+    }
+
+    /// "`name`" or a description of where the value came from.
+    fn describe(&self, st: &State, site: Site) -> String {
+        let Some(v) = st.value(site) else {
+            return "the object".to_string();
+        };
+        if let Some(name) = v.name {
+            return format!("`{}`", self.var_name(name));
+        }
+        if let Some(var) = st
+            .vars
+            .iter()
+            .enumerate()
+            .find(|(i, b)| **b == Binding::Obj(site) && !self.is_temp(VarId(*i as u32)))
+        {
+            return format!("`{}`", self.var_name(VarId(var.0 as u32)));
+        }
+        match v.origin {
+            ValOrigin::New(s) => format!("the new reference from `{}`", self.callee_at(s)),
+            ValOrigin::Borrowed(s) => format!("the borrowed reference from `{}`", self.callee_at(s)),
+            ValOrigin::OutNew(s, _) => format!("the new reference from `{}`", self.callee_at(s)),
+            ValOrigin::OutBorrowed(s, _) => format!("the borrowed reference from `{}`", self.callee_at(s)),
+            ValOrigin::Param(i) => match self.func.params.get(i as usize) {
+                Some(p) => format!("`{}`", self.var_name(*p)),
+                None => "a parameter".to_string(),
+            },
+            ValOrigin::Global(id) => format!("`{}`", self.name_of(id).trim_start_matches('&')),
+            ValOrigin::Field(s) => self.field_text(s).unwrap_or_else(|| "the field".to_string()),
+        }
+    }
+
+    fn plain_name(&self, st: &State, site: Site) -> Option<String> {
+        let d = self.describe(st, site);
+        d.strip_prefix('`')
+            .and_then(|s| s.strip_suffix('`'))
+            .map(str::to_string)
+    }
+
+    fn field_text(&self, sref: StmtRef) -> Option<String> {
+        let stmt = self.stmt_at(sref)?;
+        let mut found = None;
+        let mut look = |op: &Operand| {
+            if let Operand::Field(b, f) = op {
+                if found.is_none() {
+                    found = Some(format!("`{}->{}`", self.var_name(*b), f));
+                }
+            }
+        };
+        match &stmt.kind {
+            StmtKind::Assign { src, .. } => look(src),
+            StmtKind::Call { args, .. } => args.iter().for_each(look),
+            StmtKind::Incref { value, .. }
+            | StmtKind::Decref { value, .. }
+            | StmtKind::Use { value, .. }
+            | StmtKind::Store { value, .. } => look(value),
+            _ => {}
+        }
+        found
+    }
+
+    /// Why the function does not own a value (for RS102/RS104/RS105/RS108).
+    fn why_borrowed(&self, v: &ValueState) -> String {
+        match v.status {
+            Status::Stolen(s) => return format!("its reference was stolen by `{}` on line {}", self.callee_at(s), self.span_at(s).line),
+            Status::Stored(s) => return format!("its reference was stored away on line {}", self.span_at(s).line),
+            _ => {}
+        }
+        match v.origin {
+            ValOrigin::Param(_) => "parameters are borrowed references".to_string(),
+            ValOrigin::Borrowed(s) | ValOrigin::OutBorrowed(s, _) => {
+                format!("`{}` returns a borrowed reference, line {}", self.callee_at(s), self.span_at(s).line)
+            }
+            ValOrigin::Global(id) => {
+                let n = self.name_of(id);
+                if is_singleton_name(&n) {
+                    format!("`{}` is a global singleton and needs its own reference before Python 3.12", n.trim_start_matches('&'))
+                } else {
+                    format!("`{}` is a global", n.trim_start_matches('&'))
+                }
+            }
+            ValOrigin::Field(_) => "it belongs to the object's field".to_string(),
+            ValOrigin::New(s) | ValOrigin::OutNew(s, _) => {
+                format!("its reference from `{}` was already given up", self.callee_at(s))
+            }
+        }
+    }
+
+    fn is_immortal_global(&self, v: &ValueState) -> bool {
+        if let ValOrigin::Global(id) = v.origin {
+            let n = self.name_of(id);
+            if let Some(since) = self.resolver.facts().singleton_immortal_since(n.trim_start_matches('&')) {
+                return self.opts.target >= since;
+            }
+            if is_singleton_name(&n) {
+                return self.opts.target >= (3, 12);
+            }
+        }
+        false
+    }
+
+    // ---- findings -------------------------------------------------------
+
+    fn creation_event(&self, v: &ValueState) -> Option<Event> {
+        let (span, message) = match v.origin {
+            ValOrigin::New(s) => (self.span_at(s), format!("new reference from `{}`", self.callee_at(s))),
+            ValOrigin::Borrowed(s) => (self.span_at(s), format!("borrowed reference from `{}`", self.callee_at(s))),
+            ValOrigin::OutNew(s, _) => (
+                self.span_at(s),
+                format!("`{}` writes a new reference{}", self.callee_at(s), self.out_target(s, v)),
+            ),
+            ValOrigin::OutBorrowed(s, _) => (
+                self.span_at(s),
+                format!("`{}` writes a borrowed reference{}", self.callee_at(s), self.out_target(s, v)),
+            ),
+            ValOrigin::Param(i) => {
+                let p = *self.func.params.get(i as usize)?;
+                (
+                    self.func.vars[p.index()].span,
+                    format!("`{}` is a parameter: a borrowed reference", self.var_name(p)),
+                )
+            }
+            ValOrigin::Field(s) => (
+                self.span_at(s),
+                format!("{} read here", self.field_text(s).unwrap_or_else(|| "the field".into())),
+            ),
+            ValOrigin::Global(_) => return None,
+        };
+        Some(Event { span, message })
+    }
+
+    fn out_target(&self, _s: StmtRef, v: &ValueState) -> String {
+        match v.name {
+            Some(n) => format!(" to `{}`", self.var_name(n)),
+            None => String::new(),
+        }
+    }
+
+    fn render_event(&self, st: &State, ev: &Ev) -> Option<Event> {
+        let ev = match *ev {
+            Ev::Branch { block, taken } => {
+                let b = self.func.blocks.get(block.index())?;
+                let text = match &b.term {
+                    Terminator::Branch { text, .. } => text.clone(),
+                    _ => return None,
+                };
+                Event {
+                    span: b.term_span,
+                    message: format!("`{}` is {}", text, if taken { "true" } else { "false" }),
+                }
+            }
+            Ev::CallFailed { stmt } => {
+                let name = self.callee_at(stmt);
+                let how = self.failure_text(&name);
+                Event {
+                    span: self.span_at(stmt),
+                    message: format!("`{name}` fails{how}"),
+                }
+            }
+            Ev::CallFalse { stmt } => Event {
+                span: self.span_at(stmt),
+                message: format!("`{}` returns 0", self.callee_at(stmt)),
+            },
+            Ev::Incref { stmt, site } => Event {
+                span: self.span_at(stmt),
+                message: format!("{} gets a new reference", self.describe(st, site)),
+            },
+            Ev::Decref { stmt, site } => Event {
+                span: self.span_at(stmt),
+                message: format!("{} is released by `{}`", self.describe(st, site), self.callee_at(stmt)),
+            },
+            Ev::Stolen { stmt, site } => Event {
+                span: self.span_at(stmt),
+                message: format!("`{}` steals the reference to {}", self.callee_at(stmt), self.describe(st, site)),
+            },
+            Ev::Stored { stmt, site } => Event {
+                span: self.span_at(stmt),
+                message: format!("the reference to {} is stored away", self.describe(st, site)),
+            },
+            Ev::NotStolen { stmt, site } => Event {
+                span: self.span_at(stmt),
+                message: format!(
+                    "`{}` fails: it does not steal {}, the caller still owns it",
+                    self.callee_at(stmt),
+                    self.describe(st, site)
+                ),
+            },
+            Ev::Assigned { .. } | Ev::Created { .. } => return None,
+        };
+        Some(ev)
+    }
+
+    fn failure_text(&self, name: &str) -> &'static str {
+        match self.resolver.resolve(name).map(|r| r.contract.failure) {
+            Some(Failure::Null | Failure::NullNoExc | Failure::NullMaybeExc | Failure::AlwaysNull) => " (returns NULL)",
+            Some(Failure::NegOne | Failure::TriState) => " (returns -1)",
+            Some(Failure::Zero) => " (returns 0)",
+            _ => "",
+        }
+    }
+
+    /// The numbered path of a finding about `site` (or about the path as a
+    /// whole when `site` is None), ending with the finding itself.
+    fn events(&self, st: &State, site: Option<Site>, last: Event) -> Vec<Event> {
+        const MAX_EVENTS: usize = 12;
+        let all = path_events(&st.path);
+        let start = match site {
+            Some(s) => all
+                .iter()
+                .rposition(|e| matches!(e, Ev::Created { site, .. } if *site == s))
+                .map_or(0, |i| i + 1),
+            None => 0,
+        };
+        let mut picked: Vec<(bool, Event)> = Vec::new();
+        if let Some(v) = site.and_then(|s| st.value(s)) {
+            if let Some(e) = self.creation_event(v) {
+                picked.push((true, e));
+            }
+        }
+        for ev in &all[start..] {
+            let related = match ev.site() {
+                Some(s) => Some(s) == site,
+                None => true,
+            };
+            let strong = ev.site().is_some();
+            if !related {
+                continue;
+            }
+            if let Some(e) = self.render_event(st, ev) {
+                picked.push((strong, e));
+            }
+        }
+        // Keep the story short: drop the oldest branch events first.
+        while picked.len() + 1 > MAX_EVENTS {
+            match picked.iter().skip(1).position(|(strong, _)| !strong) {
+                Some(i) => {
+                    picked.remove(i + 1);
+                }
+                None => {
+                    picked.remove(1.min(picked.len() - 1));
+                }
+            }
+        }
+        let mut out: Vec<Event> = picked.into_iter().map(|(_, e)| e).collect();
+        out.dedup();
+        out.push(last);
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn report(
+        &mut self,
+        st: &State,
+        meta: &'static RuleMeta,
+        span: Span,
+        site: Option<Site>,
+        message: String,
+        last: String,
+        help: Option<String>,
+    ) {
+        let key = (meta.code, span.start, span.end, site.unwrap_or(0));
+        if !self.seen_findings.insert(key) {
+            return;
+        }
+        let events = self.events(st, site, Event { span, message: last });
+        let f = rules::finding(meta, span, Some(&self.func.name), message, events, help);
+        self.result.findings.push(f);
+    }
+
+    fn mark_reported(&self, st: &mut State, site: Site) {
+        if let Some(v) = st.value_mut(site) {
+            v.reported = true;
+        }
+    }
+
+    // ---- the worklist --------------------------------------------------------
+
+    fn entry_state(&mut self) -> State {
+        let func = self.func;
+        let mut st = State::new(func.vars.len());
+        for (i, p) in func.params.iter().enumerate() {
+            let var = &func.vars[p.index()];
+            if var.ty != TypeClass::Object {
+                continue;
+            }
+            let site = PARAM_SITE | i as u32;
+            let owned = match &self.expect.params {
+                Some(effects) if matches!(effects.get(i), Some(ArgEffect::Steal | ArgEffect::StealOnSuccess)) => 1,
+                _ => 0,
+            };
+            let null = if self.expect.python_facing && i == 0 {
+                Nullness::NonNull
+            } else {
+                Nullness::Maybe
+            };
+            let mut v = ValueState::new(site, ValOrigin::Param(i as u32), owned, null);
+            v.name = Some(*p);
+            st.put_value(v);
+            st.set_binding(*p, Binding::Obj(site));
+        }
+        st
+    }
+
+    fn run(&mut self) {
+        let func = self.func;
+        if func.blocks.is_empty() {
+            return;
+        }
+        let nb = func.blocks.len();
+        let mut seen: Vec<Vec<State>> = vec![Vec::new(); nb];
+        let mut work: VecDeque<(BlockId, State)> = VecDeque::new();
+        let entry = self.entry_state();
+        seen[0].push(entry.clone());
+        work.push_back((BlockId::ENTRY, entry));
+        let mut steps = 0usize;
+        while let Some((b, st)) = work.pop_front() {
+            steps += 1;
+            if steps > self.opts.limits.max_steps {
+                self.approximate = Some(format!(
+                    "analysis budget of {} steps exhausted; some paths were not explored",
+                    self.opts.limits.max_steps
+                ));
+                break;
+            }
+            let block = &func.blocks[b.index()];
+            let mut states = vec![st];
+            for (i, stmt) in block.stmts.iter().enumerate() {
+                let sref = self.stmt_ref(b, i);
+                let mut next = Vec::with_capacity(states.len());
+                for s in states {
+                    self.exec_stmt(s, sref, stmt, &mut next);
+                }
+                states = self.normalize(next);
+                if states.is_empty() {
+                    break;
+                }
+            }
+            let tref = self.stmt_ref(b, block.stmts.len());
+            for s in states {
+                for (succ, mut s2) in self.exec_term(s, b, tref, block) {
+                    self.kill_temps(&mut s2, tref);
+                    s2.collect_garbage();
+                    self.add_state(&mut seen, &mut work, succ, s2);
+                }
+            }
+        }
+    }
+
+    /// Removes duplicates and joins states with equal ownership facts.
+    fn normalize(&mut self, states: Vec<State>) -> Vec<State> {
+        if states.len() <= 1 {
+            return states;
+        }
+        let mut out: Vec<State> = Vec::with_capacity(states.len());
+        'next: for s in states {
+            for o in out.iter_mut() {
+                if *o == s {
+                    continue 'next;
+                }
+                if o.same_property(&s) {
+                    o.join_from(&s);
+                    continue 'next;
+                }
+            }
+            out.push(s);
+        }
+        let cap = self.opts.limits.max_states_per_block * 4;
+        if out.len() > cap {
+            out.truncate(cap);
+            self.note_budget();
+        }
+        out
+    }
+
+    fn note_budget(&mut self) {
+        if self.approximate.is_none() {
+            self.approximate = Some(format!(
+                "more than {} distinct states at one point; some paths were not explored",
+                self.opts.limits.max_states_per_block
+            ));
+        }
+    }
+
+    fn add_state(&mut self, seen: &mut [Vec<State>], work: &mut VecDeque<(BlockId, State)>, b: BlockId, st: State) {
+        let slot = &mut seen[b.index()];
+        for existing in slot.iter_mut() {
+            if *existing == st {
+                return;
+            }
+            if existing.same_property(&st) {
+                if existing.join_from(&st) {
+                    work.push_back((b, existing.clone()));
+                }
+                return;
+            }
+        }
+        if slot.len() >= self.opts.limits.max_states_per_block {
+            self.note_budget();
+            return;
+        }
+        slot.push(st.clone());
+        work.push_back((b, st));
+    }
+
+    // ---- operands ---------------------------------------------------------
+
+    fn base_key(&self, st: &State, base: VarId) -> u32 {
+        match st.binding(base) {
+            Binding::Obj(site) => site,
+            _ => 0xD000_0000 | base.0,
+        }
+    }
+
+    fn global_value(&self, st: &mut State, name: &str) -> Binding {
+        let id = self.intern(name);
+        let site = GLOBAL_SITE | (id & 0x0FFF_FFFF);
+        if st.value(site).is_none() {
+            let bare = name.trim_start_matches('&');
+            let nonnull = name.starts_with('&') || is_singleton_name(bare) || bare.starts_with("PyExc_");
+            let null = if nonnull { Nullness::NonNull } else { Nullness::Maybe };
+            st.put_value(ValueState::new(site, ValOrigin::Global(id), 0, null));
+        }
+        Binding::Obj(site)
+    }
+
+    /// Evaluates an operand; `idx` distinguishes field reads of one statement.
+    fn eval(&self, st: &mut State, op: &Operand, sref: StmtRef, idx: usize) -> Binding {
+        match op {
+            Operand::Var(v) => st.binding(*v),
+            Operand::Null => Binding::Null(NullWhy::Literal(sref)),
+            Operand::Int(k) => Binding::Int(*k, *k),
+            Operand::Str(_) => Binding::Ptr,
+            Operand::Global(name) => {
+                if name == "NULL" {
+                    Binding::Null(NullWhy::Literal(sref))
+                } else {
+                    self.global_value(st, name)
+                }
+            }
+            Operand::AddrOf(Place::Global(name)) => self.global_value(st, &format!("&{name}")),
+            Operand::AddrOf(_) => Binding::Ptr,
+            Operand::Opaque => Binding::Unknown,
+            Operand::Field(base, field) => {
+                if self.func.vars[base.index()].ty != TypeClass::Object && field != "[]" {
+                    // Fields of C structs that are not objects: track them
+                    // too (module state structs hold references).
+                }
+                let key = self.base_key(st, *base);
+                let fid = self.intern(&format!(".{field}"));
+                if field != "[]" {
+                    match st.field(key, fid) {
+                        Some(FieldVal::Obj(site)) if st.value(site).is_some() => return Binding::Obj(site),
+                        Some(FieldVal::Null(s)) => return Binding::Null(NullWhy::Literal(s)),
+                        _ => {}
+                    }
+                }
+                let sub = SUB_FIELD_FIRST + idx as u32;
+                if sub > SUB_FIELD_LAST {
+                    return Binding::Unknown;
+                }
+                let Some(site) = stmt_site(sref, sub) else {
+                    return Binding::Unknown;
+                };
+                let existing = st.value(site).copied();
+                if let Some(v) = existing {
+                    if st.ref_count(site) > 0 || v.owned > 0 {
+                        // A previous loop iteration's value: it is another
+                        // object now; stop tracking the old one.
+                        self.escape_site(st, site);
+                    }
+                }
+                let mut v = ValueState::new(site, ValOrigin::Field(sref), 0, Nullness::Maybe);
+                if let Binding::Obj(bsite) = st.binding(*base) {
+                    v.owner = bsite;
+                }
+                st.put_value(v);
+                st.push_event(Ev::Created { stmt: sref, site });
+                if field != "[]" {
+                    st.set_field(key, fid, FieldVal::Obj(site));
+                }
+                Binding::Obj(site)
+            }
+        }
+    }
+
+    fn escape_site(&self, st: &mut State, site: Site) {
+        for b in st.vars.iter_mut() {
+            if *b == Binding::Obj(site) {
+                *b = Binding::Unknown;
+            }
+        }
+        st.fields.retain(|f| f.val != FieldVal::Obj(site));
+        st.remove_value(site);
+    }
+
+    // ---- statements ----------------------------------------------------------
+
+    fn exec_stmt(&mut self, mut st: State, sref: StmtRef, stmt: &'a Stmt, out: &mut Vec<State>) {
+        let span = stmt.span;
+        match &stmt.kind {
+            StmtKind::Assign { dst, src } => {
+                let b = self.eval(&mut st, src, sref, 0);
+                self.bind(&mut st, *dst, b, sref, span);
+                self.finish(st, sref, out);
+            }
+            StmtKind::Call { dst, callee, args } => {
+                let mut results = Vec::new();
+                self.exec_call(st, sref, span, *dst, callee, args, &mut results);
+                for s in results {
+                    self.finish(s, sref, out);
+                }
+            }
+            StmtKind::Store { place, value } => {
+                let b = self.eval(&mut st, value, sref, 0);
+                self.store(&mut st, place, b, sref, span);
+                self.finish(st, sref, out);
+            }
+            StmtKind::Incref { value, nullable } => {
+                let b = self.eval(&mut st, value, sref, 0);
+                if self.incref(&mut st, b, *nullable, sref, span) {
+                    self.finish(st, sref, out);
+                }
+            }
+            StmtKind::Decref { value, nullable, .. } => {
+                let b = self.eval(&mut st, value, sref, 0);
+                if self.decref(&mut st, b, *nullable, sref, span, value) {
+                    self.finish(st, sref, out);
+                }
+            }
+            StmtKind::Use { value, kind } => {
+                let b = self.eval(&mut st, value, sref, 0);
+                if self.use_value(&mut st, b, *kind, sref, span) {
+                    self.finish(st, sref, out);
+                }
+            }
+            StmtKind::Escape { value } => {
+                let b = self.eval(&mut st, value, sref, 0);
+                if let Binding::Obj(site) = b {
+                    if let Some(v) = st.value_mut(site) {
+                        v.status = Status::Escaped;
+                    }
+                }
+                self.finish(st, sref, out);
+            }
+            StmtKind::Havoc { var } => {
+                if let Binding::Obj(site) = st.binding(*var) {
+                    if let Some(v) = st.value_mut(site) {
+                        v.status = Status::Escaped;
+                    }
+                }
+                st.set_binding(*var, Binding::Unknown);
+                st.exc = Exc::Unknown;
+                self.finish(st, sref, out);
+            }
+            StmtKind::ReleaseGil => {
+                st.gil_released = true;
+                self.finish(st, sref, out);
+            }
+            StmtKind::AcquireGil => {
+                st.gil_released = false;
+                self.finish(st, sref, out);
+            }
+        }
+    }
+
+    /// Kills the statement's dying temps and keeps the state.
+    fn finish(&mut self, mut st: State, sref: StmtRef, out: &mut Vec<State>) {
+        self.kill_temps(&mut st, sref);
+        st.collect_garbage();
+        out.push(st);
+    }
+
+    fn kill_temps(&mut self, st: &mut State, sref: StmtRef) {
+        let Some(dying) = self.deaths.get(sref as usize) else {
+            return;
+        };
+        if dying.is_empty() {
+            return;
+        }
+        let dying = dying.clone();
+        let span = self.span_at(sref);
+        for t in dying {
+            let old = st.binding(t);
+            st.set_binding(t, Binding::Unknown);
+            if let Binding::Obj(site) = old {
+                self.check_lost(st, site, span, LostHow::Temp);
+            }
+        }
+    }
+
+    /// Binds `dst`, reporting a leak when its old value was the last owner.
+    fn bind(&mut self, st: &mut State, dst: VarId, b: Binding, sref: StmtRef, span: Span) {
+        let old = st.binding(dst);
+        if old == b {
+            return;
+        }
+        st.set_binding(dst, b);
+        if let Binding::Obj(site) = old {
+            self.check_lost(st, site, span, LostHow::Overwrite(dst));
+        }
+        if let Binding::Obj(site) = b {
+            if !self.is_temp(dst) {
+                if let Some(v) = st.value_mut(site) {
+                    if v.name.is_none() {
+                        v.name = Some(dst);
+                    }
+                }
+                let _ = sref;
+            }
+        }
+    }
+
+    /// Reports a leak when `site` is owned and nothing refers to it any more.
+    fn check_lost(&mut self, st: &mut State, site: Site, span: Span, how: LostHow) {
+        let Some(v) = st.value(site).copied() else {
+            return;
+        };
+        if v.owned <= 0 || v.status != Status::Live || !v.trackable() || st.ref_count(site) > 0 {
+            return;
+        }
+        if matches!(v.origin, ValOrigin::Param(_)) {
+            // A parameter the function was given ownership of: leak too.
+        }
+        let name = self.describe(st, site);
+        let callee = match v.origin {
+            ValOrigin::New(s) | ValOrigin::OutNew(s, _) => self.callee_at(s),
+            _ => "the call".to_string(),
+        };
+        let (message, last) = if let Some(s) = v.steal_failed {
+            let c = self.callee_at(s);
+            (
+                rs106_steal_mishandled::message_leak_after_failed_steal(&name, &c),
+                format!("{name} leaks here"),
+            )
+        } else {
+            match how {
+                LostHow::Temp => (rs101_leaked_reference::message_temp(&callee), "the reference is lost here".to_string()),
+                LostHow::Overwrite(var) => (
+                    rs101_leaked_reference::message_overwrite(&name, self.var_name(var)),
+                    format!("`{}` is overwritten here", self.var_name(var)),
+                ),
+            }
+        };
+        let meta = if v.steal_failed.is_some() {
+            &rs106_steal_mishandled::META
+        } else {
+            &rs101_leaked_reference::META
+        };
+        let help = rs101_leaked_reference::help(self.plain_name(st, site).as_deref());
+        self.report(st, meta, span, Some(site), message, last, help);
+        if let Some(v) = st.value_mut(site) {
+            v.reported = true;
+            v.owned = 0;
+        }
+    }
+
+    fn dead_use(&mut self, st: &mut State, site: Site, what: &str, span: Span) -> bool {
+        let Some(v) = st.value(site).copied() else {
+            return false;
+        };
+        if !v.trackable() || !v.status.is_dead() {
+            return false;
+        }
+        let name = self.describe(st, site);
+        let (message, last) = match v.status {
+            Status::OwnerGone(s) => {
+                let owner = if v.owner != 0 && st.value(v.owner).is_some() {
+                    self.describe(st, v.owner)
+                } else {
+                    "its container".to_string()
+                };
+                let _ = s;
+                (
+                    rs103_use_after_release::message_owner_gone(&name, &owner),
+                    format!("{name} is {what} here"),
+                )
+            }
+            _ => {
+                if what == "released" {
+                    (rs103_use_after_release::message_double(&name), format!("{name} is released again here"))
+                } else {
+                    (
+                        rs103_use_after_release::message_use(&name, what),
+                        format!("{name} is {what} here"),
+                    )
+                }
+            }
+        };
+        self.report(st, &rs103_use_after_release::META, span, Some(site), message, last, None);
+        self.mark_reported(st, site);
+        true
+    }
+
+    fn null_why_text(&self, why: NullWhy) -> String {
+        match why {
+            NullWhy::Literal(s) => format!("set to NULL on line {}", self.span_at(s).line),
+            NullWhy::Failed(s) => format!("`{}` returned NULL on line {}", self.callee_at(s), self.span_at(s).line),
+            NullWhy::Checked(s) => format!("checked on line {}", self.span_at(s).line),
+        }
+    }
+
+    fn null_name(&self, op_text: Option<String>) -> String {
+        op_text.map(|n| format!("`{n}`")).unwrap_or_else(|| "the value".to_string())
+    }
+
+    /// Reports a NULL value used where NULL crashes; returns false when the
+    /// path ends there.
+    fn null_use(&mut self, st: &mut State, why: NullWhy, how: &str, name: String, span: Span) -> bool {
+        let message = rs107_unchecked_null::message_null(&name, how, &self.null_why_text(why));
+        self.report(
+            st,
+            &rs107_unchecked_null::META,
+            span,
+            None,
+            message,
+            format!("{name} is {how} here"),
+            Some("check for NULL first, or use the Py_X* variant".to_string()),
+        );
+        false
+    }
+
+    fn maybe_null_use(&mut self, st: &mut State, site: Site, from: StmtRef, how: &str, span: Span) {
+        let name = self.describe(st, site);
+        let why = format!("`{}` on line {} may leave it NULL", self.callee_at(from), self.span_at(from).line);
+        let message = rs107_unchecked_null::message_maybe(&name, how, &why);
+        self.report(
+            st,
+            &rs107_unchecked_null::META,
+            span,
+            Some(site),
+            message,
+            format!("{name} is {how} here"),
+            Some("check for NULL first, or use the Py_X* variant".to_string()),
+        );
+        self.mark_reported(st, site);
+    }
+
+    fn var_text(&self, st: &State, b: Binding) -> Option<String> {
+        st.vars
+            .iter()
+            .enumerate()
+            .find(|(i, x)| **x == b && !self.is_temp(VarId(*i as u32)))
+            .map(|(i, _)| self.var_name(VarId(i as u32)).to_string())
+    }
+
+    fn op_text(&self, st: &State, op: &Operand, b: Binding) -> Option<String> {
+        match op {
+            Operand::Var(v) if !self.is_temp(*v) => Some(self.var_name(*v).to_string()),
+            Operand::Field(v, f) => Some(format!("{}->{}", self.var_name(*v), f)),
+            _ => self.var_text(st, b),
+        }
+    }
+
+    fn incref(&mut self, st: &mut State, b: Binding, nullable: bool, sref: StmtRef, span: Span) -> bool {
+        if st.gil_released {
+            self.gil_violation(st, "Py_INCREF", span);
+        }
+        match b {
+            Binding::Obj(site) => {
+                if self.dead_use(st, site, "INCREF'd", span) {
+                    return true;
+                }
+                let Some(v) = st.value(site).copied() else {
+                    return true;
+                };
+                if let Nullness::MaybeOut(from) = v.null {
+                    if !nullable && v.trackable() {
+                        self.maybe_null_use(st, site, from, "INCREF'd", span);
+                    }
+                }
+                if let Some(v) = st.value_mut(site) {
+                    v.owned += 1;
+                    if matches!(v.status, Status::Stolen(_) | Status::Stored(_)) {
+                        v.status = Status::Live;
+                    }
+                    if v.owned > MAX_OWNED {
+                        v.status = Status::Escaped;
+                    }
+                }
+                st.push_event(Ev::Incref { stmt: sref, site });
+                true
+            }
+            Binding::Null(why) if !nullable => {
+                let name = self.null_name(self.var_text(st, b));
+                self.null_use(st, why, "INCREF'd", name, span)
+            }
+            _ => true,
+        }
+    }
+
+    fn decref(&mut self, st: &mut State, b: Binding, nullable: bool, sref: StmtRef, span: Span, op: &Operand) -> bool {
+        let macro_name = self.callee_at(sref);
+        if st.gil_released {
+            self.gil_violation(st, &macro_name, span);
+        }
+        match b {
+            Binding::Obj(site) => {
+                if self.dead_use(st, site, "released", span) {
+                    return true;
+                }
+                let Some(v) = st.value(site).copied() else {
+                    return true;
+                };
+                if !v.trackable() {
+                    if let Some(v) = st.value_mut(site) {
+                        v.owned -= 1;
+                    }
+                    return true;
+                }
+                if let Nullness::MaybeOut(from) = v.null {
+                    if !nullable {
+                        self.maybe_null_use(st, site, from, "released", span);
+                    }
+                }
+                st.push_event(Ev::Decref { stmt: sref, site });
+                if v.owned > 0 {
+                    let now = v.owned - 1;
+                    let was_new = v.origin.is_new_kind();
+                    if let Some(v) = st.value_mut(site) {
+                        v.owned = now;
+                        if now == 0 && was_new {
+                            v.status = Status::Released(sref);
+                        }
+                    }
+                    if now == 0 && was_new {
+                        self.owner_released(st, site, sref);
+                    }
+                    return true;
+                }
+                // The function holds no reference of its own.
+                let name = self.describe(st, site);
+                match (v.status, v.origin) {
+                    (Status::Stolen(s), _) => {
+                        let c = self.callee_at(s);
+                        self.report(
+                            st,
+                            &rs106_steal_mishandled::META,
+                            span,
+                            Some(site),
+                            rs106_steal_mishandled::message_release_after_steal(&name, &c),
+                            format!("{name} is released here"),
+                            None,
+                        );
+                        self.mark_reported(st, site);
+                    }
+                    (_, ValOrigin::Field(_)) => {
+                        // Releasing the reference an object's field holds.
+                        if let Some(v) = st.value_mut(site) {
+                            v.status = Status::Released(sref);
+                        }
+                        self.owner_released(st, site, sref);
+                    }
+                    (_, ValOrigin::Global(_)) if !self.is_singleton_value(&v) => {
+                        if let Some(v) = st.value_mut(site) {
+                            v.status = Status::Released(sref);
+                        }
+                    }
+                    (_, ValOrigin::Global(_)) if self.is_immortal_global(&v) => {}
+                    (Status::Live, ValOrigin::Param(i)) if !self.expect.python_facing && self.expect.params.is_none() => {
+                        // Maybe the function steals it: decided by the summary.
+                        let why = self.why_borrowed(&v);
+                        let message = rs102_decref_borrowed::message(&name, &why);
+                        let events = self.events(
+                            st,
+                            Some(site),
+                            Event {
+                                span,
+                                message: format!("{name} is released here"),
+                            },
+                        );
+                        let f = rules::finding(
+                            &rs102_decref_borrowed::META,
+                            span,
+                            Some(&self.func.name),
+                            message,
+                            events,
+                            None,
+                        );
+                        self.result.param_releases.push((i, f));
+                        if let Some(v) = st.value_mut(site) {
+                            v.owned -= 1;
+                        }
+                    }
+                    _ => {
+                        let why = self.why_borrowed(&v);
+                        let _ = op;
+                        self.report(
+                            st,
+                            &rs102_decref_borrowed::META,
+                            span,
+                            Some(site),
+                            rs102_decref_borrowed::message(&name, &why),
+                            format!("{name} is released here"),
+                            None,
+                        );
+                        self.mark_reported(st, site);
+                    }
+                }
+                true
+            }
+            Binding::Null(why) if !nullable => {
+                let name = self.null_name(self.var_text(st, b));
+                self.null_use(st, why, &format!("passed to `{macro_name}`"), name, span)
+            }
+            _ => true,
+        }
+    }
+
+    fn is_singleton_value(&self, v: &ValueState) -> bool {
+        match v.origin {
+            ValOrigin::Global(id) => is_singleton_name(&self.name_of(id)),
+            _ => false,
+        }
+    }
+
+    /// Borrowed references taken from a released container die with it.
+    fn owner_released(&self, st: &mut State, owner: Site, sref: StmtRef) {
+        for v in st.values.iter_mut() {
+            if v.owner == owner && v.owned <= 0 && v.status == Status::Live && v.origin.is_borrowed_kind() {
+                v.status = Status::OwnerGone(sref);
+            }
+        }
+    }
+
+    fn use_value(&mut self, st: &mut State, b: Binding, kind: UseKind, _sref: StmtRef, span: Span) -> bool {
+        if kind != UseKind::Deref {
+            return true;
+        }
+        match b {
+            Binding::Obj(site) => {
+                self.dead_use(st, site, "used", span);
+                if let Some(v) = st.value(site).copied() {
+                    if let Nullness::MaybeOut(from) = v.null {
+                        if v.trackable() {
+                            self.maybe_null_use(st, site, from, "dereferenced", span);
+                        }
+                    }
+                }
+                true
+            }
+            Binding::Null(why) => {
+                let name = self.null_name(self.var_text(st, b));
+                self.null_use(st, why, "dereferenced", name, span)
+            }
+            _ => true,
+        }
+    }
+
+    fn store(&mut self, st: &mut State, place: &Place, b: Binding, sref: StmtRef, span: Span) {
+        // Update what we know the place holds.
+        let (transfer, place_text) = match place {
+            Place::Var(v) => {
+                self.bind(st, *v, b, sref, span);
+                return;
+            }
+            Place::Field(base, f) => {
+                let key = self.base_key(st, *base);
+                let fid = self.intern(&format!(".{f}"));
+                let old = st.field(key, fid);
+                match b {
+                    Binding::Obj(site) => st.set_field(key, fid, FieldVal::Obj(site)),
+                    Binding::Null(_) => st.set_field(key, fid, FieldVal::Null(sref)),
+                    _ => st.clear_field(key, fid),
+                }
+                if let Some(FieldVal::Obj(old_site)) = old {
+                    if st.value(old_site).is_some_and(|v| matches!(v.origin, ValOrigin::Field(_)) && v.status == Status::Live) {
+                        // The field's old reference is overwritten without a
+                        // release; we cannot tell whether it was released
+                        // elsewhere, so no finding.
+                    }
+                }
+                (true, format!("{}->{}", self.var_name(*base), f))
+            }
+            Place::Global(g) => (true, g.clone()),
+            Place::Deref(p) => {
+                let is_param = matches!(self.func.vars[p.index()].kind, VarKind::Param(_));
+                (is_param, format!("*{}", self.var_name(*p)))
+            }
+            Place::Index(p) => (false, format!("{}[]", self.var_name(*p))),
+            Place::Opaque => (false, String::new()),
+        };
+        let Binding::Obj(site) = b else {
+            return;
+        };
+        if self.dead_use(st, site, "stored", span) {
+            return;
+        }
+        let Some(v) = st.value(site).copied() else {
+            return;
+        };
+        if !transfer {
+            if let Some(v) = st.value_mut(site) {
+                v.status = Status::Escaped;
+            }
+            return;
+        }
+        if v.owned > 0 {
+            if let Some(v) = st.value_mut(site) {
+                v.owned -= 1;
+                if v.owned == 0 {
+                    v.status = Status::Stored(sref);
+                }
+            }
+            st.push_event(Ev::Stored { stmt: sref, site });
+            return;
+        }
+        let to_field_or_global = matches!(place, Place::Field(..) | Place::Global(_));
+        let borrowed = v.origin.is_borrowed_kind() || matches!(v.status, Status::Stolen(_) | Status::Stored(_));
+        if to_field_or_global && borrowed && v.trackable() && !self.is_immortal_global(&v) && !matches!(v.origin, ValOrigin::Field(_)) {
+            let name = self.describe(st, site);
+            let why = self.why_borrowed(&v);
+            self.report(
+                st,
+                &rs108_borrowed_stored::META,
+                span,
+                Some(site),
+                rs108_borrowed_stored::message(&name, &place_text, &why),
+                format!("{name} is stored here"),
+                Some(format!("store a new reference: `{place_text} = Py_NewRef(...)`")),
+            );
+            self.mark_reported(st, site);
+        }
+    }
+
+    fn gil_violation(&mut self, st: &State, what: &str, span: Span) {
+        let message = rs204_api_without_gil::message(what);
+        self.report(st, &rs204_api_without_gil::META, span, None, message, format!("`{what}` runs without the GIL here"), None);
+    }
+
+    // ---- calls --------------------------------------------------------------
+
+    #[allow(clippy::too_many_arguments)]
+    fn exec_call(
+        &mut self,
+        mut st: State,
+        sref: StmtRef,
+        span: Span,
+        dst: Option<VarId>,
+        callee: &'a Callee,
+        args: &'a [Operand],
+        out: &mut Vec<State>,
+    ) {
+        let name = callee.name().unwrap_or("");
+        let mut vals: Vec<Binding> = Vec::with_capacity(args.len());
+        for (i, a) in args.iter().enumerate() {
+            let b = self.eval(&mut st, a, sref, i);
+            vals.push(b);
+        }
+
+        // GIL state changes.
+        match name {
+            "PyEval_SaveThread" => {
+                st.gil_released = true;
+                self.bind_unknown(&mut st, dst, sref, span);
+                out.push(st);
+                return;
+            }
+            "PyEval_RestoreThread" | "PyGILState_Ensure" => {
+                st.gil_released = false;
+                self.bind_unknown(&mut st, dst, sref, span);
+                out.push(st);
+                return;
+            }
+            "PyErr_Occurred" => {
+                self.err_occurred_value(st, sref, span, dst, out);
+                return;
+            }
+            _ => {}
+        }
+
+        // The contract: format-driven APIs first.
+        let format_contract;
+        let resolved: Option<Resolved<'_>> = if let Some(c) = formats::call_contract(name, args, self.func) {
+            format_contract = c;
+            Some(Resolved {
+                contract: &format_contract.contract,
+                source: ContractSource::KnowledgeBase,
+                is_api: true,
+            })
+        } else {
+            self.resolver.resolve(name)
+        };
+        let resolved = resolved.map(|r| (r.contract.clone(), r.is_api, r.source));
+
+        if st.gil_released {
+            if let Some((_, true, _)) = &resolved {
+                if !rs204_api_without_gil::allowed_without_gil(name) {
+                    self.gil_violation(&st, name, span);
+                }
+            }
+        }
+
+        let Some((contract, is_api, _source)) = resolved else {
+            // Unknown callee: borrows its arguments; out pointers get unknown
+            // values; it may set an exception.
+            for (i, a) in args.iter().enumerate() {
+                if let Binding::Obj(site) = vals[i] {
+                    let what = format!("passed to `{}`", if name.is_empty() { "an indirect call" } else { name });
+                    self.dead_use(&mut st, site, &what, span);
+                }
+                self.havoc_out_arg(&mut st, a);
+            }
+            st.exc = Exc::Unknown;
+            self.bind_unknown(&mut st, dst, sref, span);
+            out.push(st);
+            return;
+        };
+
+        // Preconditions on arguments.
+        for (i, b) in vals.iter().enumerate() {
+            let effect = contract.arg(i);
+            match *b {
+                Binding::Obj(site) => {
+                    let what = format!("passed to `{name}`");
+                    if self.dead_use(&mut st, site, &what, span) {
+                        continue;
+                    }
+                    if let Some(v) = st.value(site).copied() {
+                        if let Nullness::MaybeOut(from) = v.null {
+                            if is_api && effect != ArgEffect::Nullable && v.trackable() && !is_out(effect) {
+                                self.maybe_null_use(&mut st, site, from, &what, span);
+                            }
+                        }
+                    }
+                }
+                Binding::Null(why @ NullWhy::Failed(_)) if is_api && effect != ArgEffect::Nullable && !is_out(effect) => {
+                    if matches!(args.get(i), Some(Operand::Var(_))) {
+                        let name_text = self.null_name(self.op_text(&st, &args[i], *b));
+                        if !self.null_use(&mut st, why, &format!("passed to `{name}`"), name_text, span) {
+                            return;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+
+        if contract.noreturn {
+            return;
+        }
+
+        let outcomes = outcomes_for(&contract, dst.map(|d| self.func.vars[d.index()].ty));
+        for (k, (outcome, ret)) in outcomes.iter().enumerate() {
+            let mut s = if k + 1 == outcomes.len() {
+                std::mem::replace(&mut st, State::new(0))
+            } else {
+                st.clone()
+            };
+            if *outcome == Outcome::Failure {
+                s.push_event(Ev::CallFailed { stmt: sref });
+            } else if *outcome == Outcome::False {
+                s.push_event(Ev::CallFalse { stmt: sref });
+            }
+            self.apply_arg_effects(&mut s, &contract, name, args, &vals, *outcome, sref, span);
+            // Exception state.
+            match contract.exc {
+                ExcEffect::Sets => s.exc = Exc::Set,
+                ExcEffect::Clears => s.exc = Exc::Clear,
+                ExcEffect::OnFailure => {
+                    if *outcome == Outcome::Failure {
+                        s.exc = match contract.failure {
+                            Failure::NullNoExc => s.exc,
+                            Failure::NullMaybeExc | Failure::Ambiguous => Exc::Unknown,
+                            _ => Exc::Set,
+                        };
+                    } else if contract.failure == Failure::Ambiguous && s.exc == Exc::Clear {
+                        s.exc = Exc::Unknown;
+                    }
+                }
+            }
+            self.bind_result(&mut s, &contract, name, &vals, dst, *ret, sref, span);
+            out.push(s);
+        }
+    }
+
+    fn bind_unknown(&mut self, st: &mut State, dst: Option<VarId>, sref: StmtRef, span: Span) {
+        if let Some(d) = dst {
+            self.bind(st, d, Binding::Unknown, sref, span);
+        }
+    }
+
+    /// `PyErr_Occurred()` used as a value: non-NULL exactly when an exception
+    /// is set.
+    fn err_occurred_value(&mut self, mut st: State, sref: StmtRef, span: Span, dst: Option<VarId>, out: &mut Vec<State>) {
+        let set = |this: &mut Self, mut s: State, out: &mut Vec<State>| {
+            s.exc = Exc::Set;
+            if let Some(d) = dst {
+                this.bind(&mut s, d, Binding::Ptr, sref, span);
+            }
+            out.push(s);
+        };
+        match st.exc {
+            Exc::Set => set(self, st, out),
+            Exc::Clear => {
+                if let Some(d) = dst {
+                    self.bind(&mut st, d, Binding::Null(NullWhy::Checked(sref)), sref, span);
+                }
+                out.push(st);
+            }
+            Exc::Unknown => {
+                let mut clear = st.clone();
+                clear.exc = Exc::Clear;
+                if let Some(d) = dst {
+                    self.bind(&mut clear, d, Binding::Null(NullWhy::Checked(sref)), sref, span);
+                }
+                out.push(clear);
+                set(self, st, out);
+            }
+        }
+    }
+
+    fn havoc_out_arg(&mut self, st: &mut State, a: &Operand) {
+        match a {
+            Operand::AddrOf(Place::Var(v)) => {
+                if let Binding::Obj(site) = st.binding(*v) {
+                    if let Some(val) = st.value_mut(site) {
+                        if val.owned > 0 {
+                            val.status = Status::Escaped;
+                        }
+                    }
+                }
+                st.set_binding(*v, Binding::Unknown);
+            }
+            Operand::AddrOf(Place::Field(base, f)) => {
+                let key = self.base_key(st, *base);
+                let fid = self.intern(&format!(".{f}"));
+                st.clear_field(key, fid);
+            }
+            _ => {}
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn apply_arg_effects(
+        &mut self,
+        st: &mut State,
+        contract: &Contract,
+        name: &str,
+        args: &[Operand],
+        vals: &[Binding],
+        outcome: Outcome,
+        sref: StmtRef,
+        span: Span,
+    ) {
+        let container = vals.iter().find_map(|b| b.obj()).unwrap_or(0);
+        for (i, a) in args.iter().enumerate() {
+            let effect = contract.arg(i);
+            match effect {
+                ArgEffect::Steal => self.steal(st, vals[i], name, container, sref, span),
+                ArgEffect::StealOnSuccess => {
+                    if outcome.succeeded() {
+                        self.steal(st, vals[i], name, container, sref, span);
+                    } else if let Binding::Obj(site) = vals[i] {
+                        if let Some(v) = st.value_mut(site) {
+                            if v.owned > 0 {
+                                v.steal_failed = Some(sref);
+                            }
+                        }
+                        st.push_event(Ev::NotStolen { stmt: sref, site });
+                    }
+                }
+                ArgEffect::OutNew | ArgEffect::OutNewMaybeNull | ArgEffect::OutBorrowed => {
+                    self.write_out(st, a, i, effect, outcome, container, sref, span);
+                }
+                ArgEffect::ReplaceInPlace => self.replace_in_place(st, a, i, outcome, sref, span),
+                ArgEffect::Borrow | ArgEffect::Nullable => {
+                    if matches!(a, Operand::AddrOf(Place::Var(_)) | Operand::AddrOf(Place::Field(..))) {
+                        self.havoc_out_arg(st, a);
+                    }
+                }
+            }
+        }
+    }
+
+    fn steal(&mut self, st: &mut State, b: Binding, callee: &str, container: Site, sref: StmtRef, span: Span) {
+        let Binding::Obj(site) = b else {
+            return;
+        };
+        let Some(v) = st.value(site).copied() else {
+            return;
+        };
+        if v.status.is_dead() {
+            return; // reported as a dead use already
+        }
+        if v.owned > 0 {
+            if let Some(v) = st.value_mut(site) {
+                v.owned -= 1;
+                if v.owned == 0 {
+                    v.status = Status::Stolen(sref);
+                    if container != site {
+                        v.owner = container;
+                    }
+                }
+            }
+            st.push_event(Ev::Stolen { stmt: sref, site });
+            return;
+        }
+        if !v.trackable() || self.is_immortal_global(&v) {
+            return;
+        }
+        let name = self.describe(st, site);
+        if matches!(v.status, Status::Stolen(_) | Status::Stored(_)) {
+            self.report(
+                st,
+                &rs106_steal_mishandled::META,
+                span,
+                Some(site),
+                rs106_steal_mishandled::message_steal_twice(&name, callee),
+                format!("`{callee}` steals {name} here"),
+                None,
+            );
+        } else if matches!(v.origin, ValOrigin::Field(_)) {
+            // Handing over the reference a field holds (the field is
+            // typically cleared next): a transfer, not a bug.
+            if let Some(v) = st.value_mut(site) {
+                v.status = Status::Stolen(sref);
+            }
+            return;
+        } else if matches!(v.origin, ValOrigin::Param(_)) && !self.expect.python_facing && self.expect.params.is_none() {
+            // Maybe this function itself steals the parameter.
+            let why = self.why_borrowed(&v);
+            let events = self.events(
+                st,
+                Some(site),
+                Event {
+                    span,
+                    message: format!("`{callee}` steals {name} here"),
+                },
+            );
+            let f = rules::finding(
+                &rs105_borrowed_stolen::META,
+                span,
+                Some(&self.func.name),
+                rs105_borrowed_stolen::message(&name, callee, &why),
+                events,
+                Some(format!("pass a new reference: `Py_NewRef({})`", name.trim_matches('`'))),
+            );
+            if let ValOrigin::Param(i) = v.origin {
+                self.result.param_releases.push((i, f));
+            }
+            if let Some(v) = st.value_mut(site) {
+                v.owned -= 1;
+            }
+            return;
+        } else {
+            let why = self.why_borrowed(&v);
+            let (meta, message) = if formats::is_build_value(callee) {
+                (&rs202_build_format::META, rs202_build_format::message_n_borrowed(&name, callee, &why))
+            } else {
+                (&rs105_borrowed_stolen::META, rs105_borrowed_stolen::message(&name, callee, &why))
+            };
+            let help = Some(format!("pass a new reference: `Py_NewRef({})`", name.trim_matches('`')));
+            self.report(st, meta, span, Some(site), message, format!("`{callee}` steals {name} here"), help);
+        }
+        self.mark_reported(st, site);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn write_out(
+        &mut self,
+        st: &mut State,
+        a: &Operand,
+        i: usize,
+        effect: ArgEffect,
+        outcome: Outcome,
+        container: Site,
+        sref: StmtRef,
+        span: Span,
+    ) {
+        let Operand::AddrOf(Place::Var(var)) = a else {
+            self.havoc_out_arg(st, a);
+            return;
+        };
+        let written = match effect {
+            ArgEffect::OutNewMaybeNull => true,
+            _ => outcome.succeeded(),
+        };
+        if !written {
+            let nb = Binding::Null(NullWhy::Failed(sref));
+            self.bind(st, *var, nb, sref, span);
+            return;
+        }
+        let sub = SUB_OUT_FIRST + i as u32;
+        let site = match (sub <= SUB_OUT_LAST).then(|| stmt_site(sref, sub)).flatten() {
+            Some(s) => s,
+            None => {
+                self.bind(st, *var, Binding::Unknown, sref, span);
+                return;
+            }
+        };
+        self.bind(st, *var, Binding::Unknown, sref, span);
+        if st.value(site).is_some() {
+            self.escape_site(st, site);
+        }
+        let mut v = match effect {
+            ArgEffect::OutBorrowed => {
+                // May stay NULL (optional PyArg_ParseTuple outputs).
+                let mut v = ValueState::new(site, ValOrigin::OutBorrowed(sref, i as u8), 0, Nullness::Maybe);
+                v.owner = container;
+                v
+            }
+            ArgEffect::OutNewMaybeNull => {
+                ValueState::new(site, ValOrigin::OutNew(sref, i as u8), 1, Nullness::MaybeOut(sref))
+            }
+            _ => ValueState::new(site, ValOrigin::OutNew(sref, i as u8), 1, Nullness::NonNull),
+        };
+        if !self.is_temp(*var) {
+            v.name = Some(*var);
+        }
+        st.put_value(v);
+        st.push_event(Ev::Created { stmt: sref, site });
+        st.set_binding(*var, Binding::Obj(site));
+    }
+
+    fn replace_in_place(&mut self, st: &mut State, a: &Operand, i: usize, outcome: Outcome, sref: StmtRef, span: Span) {
+        let Operand::AddrOf(Place::Var(var)) = a else {
+            self.havoc_out_arg(st, a);
+            return;
+        };
+        // The old reference is released by the call.
+        if let Binding::Obj(old) = st.binding(*var) {
+            if let Some(v) = st.value(old).copied() {
+                if v.owned > 0 {
+                    if let Some(v) = st.value_mut(old) {
+                        v.owned -= 1;
+                        if v.owned == 0 && v.origin.is_new_kind() {
+                            v.status = Status::Released(sref);
+                        }
+                    }
+                } else if v.trackable() && v.origin.is_borrowed_kind() && !self.is_immortal_global(&v) {
+                    let name = self.describe(st, old);
+                    let why = self.why_borrowed(&v);
+                    let callee = self.callee_at(sref);
+                    self.report(
+                        st,
+                        &rs102_decref_borrowed::META,
+                        span,
+                        Some(old),
+                        rs102_decref_borrowed::message(&name, &why),
+                        format!("`{callee}` releases {name} here"),
+                        None,
+                    );
+                    self.mark_reported(st, old);
+                }
+            }
+        }
+        st.set_binding(*var, Binding::Unknown);
+        if !outcome.succeeded() {
+            st.set_binding(*var, Binding::Null(NullWhy::Failed(sref)));
+            return;
+        }
+        let sub = SUB_OUT_FIRST + i as u32;
+        if let Some(site) = (sub <= SUB_OUT_LAST).then(|| stmt_site(sref, sub)).flatten() {
+            if st.value(site).is_some() {
+                self.escape_site(st, site);
+            }
+            let mut v = ValueState::new(site, ValOrigin::OutNew(sref, i as u8), 1, Nullness::NonNull);
+            if !self.is_temp(*var) {
+                v.name = Some(*var);
+            }
+            st.put_value(v);
+            st.push_event(Ev::Created { stmt: sref, site });
+            st.set_binding(*var, Binding::Obj(site));
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn bind_result(
+        &mut self,
+        st: &mut State,
+        contract: &Contract,
+        callee: &str,
+        vals: &[Binding],
+        dst: Option<VarId>,
+        ret: RetVal,
+        sref: StmtRef,
+        span: Span,
+    ) {
+        let b = match ret {
+            RetVal::Null => Binding::Null(NullWhy::Failed(sref)),
+            RetVal::Int(lo, hi) => Binding::Int(lo, hi),
+            RetVal::Ptr => Binding::Ptr,
+            RetVal::Unknown => Binding::Unknown,
+            RetVal::NewRef | RetVal::BorrowedRef => {
+                let Some(site) = stmt_site(sref, SUB_RESULT) else {
+                    if let Some(d) = dst {
+                        self.bind(st, d, Binding::Unknown, sref, span);
+                    }
+                    return;
+                };
+                if st.value(site).is_some() {
+                    // The value this call made in a previous loop iteration.
+                    if let Some(d) = dst {
+                        if st.binding(d) == Binding::Obj(site) {
+                            self.bind(st, d, Binding::Unknown, sref, span);
+                        }
+                    }
+                    if st.value(site).is_some() {
+                        self.escape_site(st, site);
+                    }
+                }
+                let v = if ret == RetVal::NewRef {
+                    ValueState::new(site, ValOrigin::New(sref), 1, Nullness::NonNull)
+                } else {
+                    let mut v = ValueState::new(site, ValOrigin::Borrowed(sref), 0, Nullness::NonNull);
+                    // Borrowed from the first object argument (the container).
+                    v.owner = vals.iter().find_map(|b| b.obj()).unwrap_or(0);
+                    v
+                };
+                st.put_value(v);
+                st.push_event(Ev::Created { stmt: sref, site });
+                if dst.is_none() && ret == RetVal::NewRef && contract.failure != Failure::AlwaysNull {
+                    let message = rs101_leaked_reference::message_discarded(callee);
+                    self.report(
+                        st,
+                        &rs101_leaked_reference::META,
+                        span,
+                        Some(site),
+                        message,
+                        format!("the result of `{callee}` is discarded here"),
+                        Some("keep the result and release it with Py_DECREF".to_string()),
+                    );
+                    st.remove_value(site);
+                    return;
+                }
+                Binding::Obj(site)
+            }
+        };
+        if let Some(d) = dst {
+            self.bind(st, d, b, sref, span);
+        }
+    }
+
+    // ---- terminators ------------------------------------------------------------
+
+    fn exec_term(&mut self, mut st: State, b: BlockId, tref: StmtRef, block: &'a Block) -> Vec<(BlockId, State)> {
+        let span = block.term_span;
+        match &block.term {
+            Terminator::Goto(t) => vec![(*t, st)],
+            Terminator::Choose(ts) => ts.iter().map(|t| (*t, st.clone())).collect(),
+            Terminator::Unreachable => Vec::new(),
+            Terminator::Return(op) => {
+                self.exec_return(st, tref, span, op.as_ref());
+                Vec::new()
+            }
+            Terminator::Branch {
+                cond, then_bb, else_bb, ..
+            } => {
+                let (t, e) = self.branch(&mut st, cond, tref);
+                let mut out = Vec::new();
+                if let Some(mut s) = t {
+                    s.push_event(Ev::Branch { block: b, taken: true });
+                    out.push((*then_bb, s));
+                }
+                if let Some(mut s) = e {
+                    s.push_event(Ev::Branch { block: b, taken: false });
+                    out.push((*else_bb, s));
+                }
+                out
+            }
+        }
+    }
+
+    /// The states of the true and false edges (None = infeasible).
+    fn branch(&mut self, st: &mut State, cond: &Cond, tref: StmtRef) -> (Option<State>, Option<State>) {
+        match cond {
+            Cond::Unknown => (Some(st.clone()), Some(st.clone())),
+            Cond::ErrOccurred => match st.exc {
+                Exc::Set => (Some(st.clone()), None),
+                Exc::Clear => (None, Some(st.clone())),
+                Exc::Unknown => {
+                    let mut t = st.clone();
+                    t.exc = Exc::Set;
+                    let mut e = st.clone();
+                    e.exc = Exc::Clear;
+                    (Some(t), Some(e))
+                }
+            },
+            Cond::IsNull(op) => {
+                let b = self.eval(st, op, tref, 0);
+                self.branch_null(st, op, b, tref)
+            }
+            Cond::Cmp(op, cmp, k) => {
+                let b = self.eval(st, op, tref, 0);
+                match b {
+                    Binding::Int(lo, hi) => {
+                        let t = refine(lo, hi, *cmp, *k);
+                        let e = refine(lo, hi, cmp.negate(), *k);
+                        let mk = |r: Option<(i64, i64)>| {
+                            r.map(|(l, h)| {
+                                let mut s = st.clone();
+                                if let Operand::Var(v) = op {
+                                    s.set_binding(*v, Binding::Int(l, h));
+                                }
+                                s
+                            })
+                        };
+                        (mk(t), mk(e))
+                    }
+                    Binding::Obj(_) | Binding::Null(_) | Binding::Ptr if *k == 0 && matches!(cmp, CmpOp::Eq | CmpOp::Ne) => {
+                        let (isnull, notnull) = self.branch_null(st, op, b, tref);
+                        if *cmp == CmpOp::Eq {
+                            (isnull, notnull)
+                        } else {
+                            (notnull, isnull)
+                        }
+                    }
+                    _ => (Some(st.clone()), Some(st.clone())),
+                }
+            }
+        }
+    }
+
+    fn branch_null(&mut self, st: &mut State, op: &Operand, b: Binding, tref: StmtRef) -> (Option<State>, Option<State>) {
+        match b {
+            Binding::Null(_) => (Some(st.clone()), None),
+            Binding::Ptr => (None, Some(st.clone())),
+            Binding::Int(lo, hi) => {
+                let t = refine(lo, hi, CmpOp::Eq, 0).map(|_| st.clone());
+                let e = refine(lo, hi, CmpOp::Ne, 0).map(|_| st.clone());
+                (t, e)
+            }
+            Binding::Unknown => {
+                let mut t = st.clone();
+                let mut e = st.clone();
+                if let Operand::Var(v) = op {
+                    t.set_binding(*v, Binding::Null(NullWhy::Checked(tref)));
+                    let _ = &mut e;
+                }
+                (Some(t), Some(e))
+            }
+            Binding::Obj(site) => {
+                let Some(v) = st.value(site).copied() else {
+                    return (Some(st.clone()), Some(st.clone()));
+                };
+                if v.null == Nullness::NonNull {
+                    return (None, Some(st.clone()));
+                }
+                let mut t = st.clone();
+                t.replace_binding(site, Binding::Null(NullWhy::Checked(tref)));
+                for f in t.fields.iter_mut() {
+                    if f.val == FieldVal::Obj(site) {
+                        f.val = FieldVal::Null(tref);
+                    }
+                }
+                if !matches!(v.origin, ValOrigin::Param(_)) {
+                    t.remove_value(site);
+                } else if let Some(pv) = t.value_mut(site) {
+                    pv.owned = 0;
+                    pv.null = Nullness::NonNull;
+                    pv.status = Status::Escaped;
+                }
+                let mut e = st.clone();
+                if let Some(v) = e.value_mut(site) {
+                    v.null = Nullness::NonNull;
+                }
+                (Some(t), Some(e))
+            }
+        }
+    }
+
+    fn exec_return(&mut self, mut st: State, tref: StmtRef, span: Span, op: Option<&Operand>) {
+        let b = match op {
+            Some(op) => self.eval(&mut st, op, tref, 0),
+            None => Binding::Unknown,
+        };
+        let exp = self.expect;
+        let mut kind = match b {
+            Binding::Null(_) => RetKind::Null,
+            Binding::Int(lo, hi) => RetKind::Int(lo, hi),
+            Binding::Obj(_) => RetKind::Unknown,
+            _ if op.is_none() => RetKind::Void,
+            _ => RetKind::Unknown,
+        };
+        // Error returns need an exception.
+        if st.exc == Exc::Clear {
+            let why = exp.why.clone().unwrap_or_else(|| "this function".to_string());
+            if exp.null_needs_exc && kind == RetKind::Null {
+                self.report(
+                    &st,
+                    &rs109_error_without_exception::META,
+                    span,
+                    None,
+                    rs109_error_without_exception::message_null(&why),
+                    "returns NULL here, no exception is set".to_string(),
+                    Some("set an exception (PyErr_SetString...) before returning NULL".to_string()),
+                );
+            }
+            if exp.neg_needs_exc {
+                if let RetKind::Int(lo, hi) = kind {
+                    if hi < 0 && lo >= -1 {
+                        self.report(
+                            &st,
+                            &rs109_error_without_exception::META,
+                            span,
+                            None,
+                            rs109_error_without_exception::message_neg(&why),
+                            "returns -1 here, no exception is set".to_string(),
+                            Some("set an exception before returning -1".to_string()),
+                        );
+                    }
+                }
+            }
+        }
+        // The returned reference.
+        let mut returned: Option<Site> = None;
+        if let Binding::Obj(site) = b {
+            if self.dead_use(&mut st, site, "returned", span) {
+                kind = RetKind::Unknown;
+            } else if let Some(v) = st.value(site).copied() {
+                returned = Some(site);
+                let name = self.describe(&st, site);
+                match exp.returns {
+                    ExpectRet::New | ExpectRet::Infer => {
+                        if v.owned > 0 {
+                            kind = RetKind::New;
+                            if let Some(v) = st.value_mut(site) {
+                                v.owned -= 1;
+                            }
+                        } else if v.status == Status::Escaped || v.reported || self.is_immortal_global(&v) {
+                            kind = RetKind::Unknown;
+                        } else {
+                            kind = RetKind::Borrowed;
+                            let why = self.why_borrowed(&v);
+                            let message = rs104_borrowed_returned::message(&name, &why);
+                            let help = Some(format!("return a new reference: `return Py_NewRef({});`", name.trim_matches('`')));
+                            if exp.returns == ExpectRet::New {
+                                self.report(&st, &rs104_borrowed_returned::META, span, Some(site), message, format!("{name} is returned here"), help);
+                                self.mark_reported(&mut st, site);
+                            } else {
+                                let events = self.events(
+                                    &st,
+                                    Some(site),
+                                    Event {
+                                        span,
+                                        message: format!("{name} is returned here"),
+                                    },
+                                );
+                                let f = rules::finding(
+                                    &rs104_borrowed_returned::META,
+                                    span,
+                                    Some(&self.func.name),
+                                    message,
+                                    events,
+                                    help,
+                                );
+                                self.result.borrowed_returns.push(f);
+                            }
+                        }
+                    }
+                    ExpectRet::Borrowed => {
+                        kind = RetKind::Borrowed;
+                    }
+                    ExpectRet::Other => {
+                        // Returned as something else (a pointer to a struct):
+                        // ownership goes with it.
+                        if let Some(v) = st.value_mut(site) {
+                            v.status = Status::Escaped;
+                        }
+                    }
+                }
+                if let Some(v) = st.value(site).copied() {
+                    if v.owned > 0 && v.status == Status::Live && v.trackable() && exp.returns != ExpectRet::Other {
+                        let name = self.describe(&st, site);
+                        self.report(
+                            &st,
+                            &rs101_leaked_reference::META,
+                            span,
+                            Some(site),
+                            rs101_leaked_reference::message_extra_on_return(&name, v.owned),
+                            format!("{name} is returned here"),
+                            None,
+                        );
+                        self.mark_reported(&mut st, site);
+                    }
+                }
+            }
+        }
+        // Everything else the function still owns leaks here.
+        let owned: Vec<Site> = st
+            .values
+            .iter()
+            .filter(|v| Some(v.site) != returned && v.owned > 0 && v.status == Status::Live && v.trackable())
+            .map(|v| v.site)
+            .collect();
+        for site in owned {
+            let Some(v) = st.value(site).copied() else {
+                continue;
+            };
+            if matches!(v.origin, ValOrigin::Param(_)) && v.owned <= 1 && self.expect.params.is_none() {
+                continue; // decided by the parameter summary
+            }
+            self.leak_at_return(&mut st, site, span);
+        }
+        // Parameters: how many references the function still holds.
+        let params_owned = self
+            .func
+            .params
+            .iter()
+            .enumerate()
+            .map(|(i, _)| st.value(PARAM_SITE | i as u32).map_or(0, |v| v.owned))
+            .collect();
+        self.result.returns.push(ReturnObs {
+            kind,
+            exc: st.exc,
+            params_owned,
+        });
+    }
+
+    fn leak_at_return(&mut self, st: &mut State, site: Site, span: Span) {
+        let Some(v) = st.value(site).copied() else {
+            return;
+        };
+        let name = self.describe(st, site);
+        let (meta, message) = match v.steal_failed {
+            Some(s) => (
+                &rs106_steal_mishandled::META,
+                rs106_steal_mishandled::message_leak_after_failed_steal(&name, &self.callee_at(s)),
+            ),
+            None => (&rs101_leaked_reference::META, rs101_leaked_reference::message_return(&name)),
+        };
+        let help = rs101_leaked_reference::help(self.plain_name(st, site).as_deref());
+        self.report(st, meta, span, Some(site), message, format!("{name} leaks here"), help);
+        self.mark_reported(st, site);
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LostHow {
+    Temp,
+    Overwrite(VarId),
+}
+
+fn is_out(e: ArgEffect) -> bool {
+    matches!(
+        e,
+        ArgEffect::OutNew | ArgEffect::OutNewMaybeNull | ArgEffect::OutBorrowed | ArgEffect::ReplaceInPlace
+    )
+}
+
+/// What the destination of a call receives in one outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RetVal {
+    NewRef,
+    BorrowedRef,
+    Null,
+    Int(i64, i64),
+    Ptr,
+    Unknown,
+}
+
+/// The outcomes of a call with this contract.
+fn outcomes_for(c: &Contract, dst_ty: Option<TypeClass>) -> Vec<(Outcome, RetVal)> {
+    let success_obj = match c.returns {
+        Returns::New => RetVal::NewRef,
+        Returns::Borrowed => RetVal::BorrowedRef,
+        Returns::NotObject => match dst_ty {
+            Some(TypeClass::Int) => RetVal::Int(i64::MIN, i64::MAX),
+            Some(TypeClass::Pointer | TypeClass::Object | TypeClass::ObjectPtrPtr) => RetVal::Ptr,
+            _ => RetVal::Unknown,
+        },
+        Returns::Void | Returns::Unknown => RetVal::Unknown,
+    };
+    let is_int = matches!(c.returns, Returns::NotObject | Returns::Unknown) && dst_ty != Some(TypeClass::Pointer);
+    match c.failure {
+        Failure::Never => vec![(Outcome::Only, success_obj)],
+        Failure::Null | Failure::NullNoExc | Failure::NullMaybeExc => {
+            let success = if success_obj == RetVal::Unknown && c.returns == Returns::NotObject {
+                RetVal::Ptr
+            } else {
+                success_obj
+            };
+            vec![(Outcome::Success, success), (Outcome::Failure, RetVal::Null)]
+        }
+        Failure::AlwaysNull => vec![(Outcome::Failure, RetVal::Null)],
+        Failure::NegOne if is_int => vec![
+            (Outcome::Success, RetVal::Int(0, i64::MAX)),
+            (Outcome::Failure, RetVal::Int(-1, -1)),
+        ],
+        Failure::Zero if is_int => vec![
+            (Outcome::Success, RetVal::Int(1, i64::MAX)),
+            (Outcome::Failure, RetVal::Int(0, 0)),
+        ],
+        Failure::TriState if is_int => vec![
+            (Outcome::Success, RetVal::Int(1, 1)),
+            (Outcome::False, RetVal::Int(0, 0)),
+            (Outcome::Failure, RetVal::Int(-1, -1)),
+        ],
+        Failure::Ambiguous => vec![(Outcome::Only, success_obj)],
+        // Object-returning contracts with int-style failure: treat as unknown.
+        _ => vec![(Outcome::Only, success_obj)],
+    }
+}
+
+/// The part of [lo, hi] where `x cmp k` holds.
+fn refine(lo: i64, hi: i64, cmp: CmpOp, k: i64) -> Option<(i64, i64)> {
+    let (l, h) = match cmp {
+        CmpOp::Eq => (lo.max(k), hi.min(k)),
+        CmpOp::Ne => {
+            if lo == k && hi == k {
+                return None;
+            } else if lo == k {
+                (k.saturating_add(1), hi)
+            } else if hi == k {
+                (lo, k.saturating_sub(1))
+            } else {
+                (lo, hi)
+            }
+        }
+        CmpOp::Lt => (lo, hi.min(k.saturating_sub(1))),
+        CmpOp::Le => (lo, hi.min(k)),
+        CmpOp::Gt => (lo.max(k.saturating_add(1)), hi),
+        CmpOp::Ge => (lo.max(k), hi),
+    };
+    (l <= h).then_some((l, h))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refine_ranges() {
+        assert_eq!(refine(-1, -1, CmpOp::Lt, 0), Some((-1, -1)));
+        assert_eq!(refine(0, i64::MAX, CmpOp::Lt, 0), None);
+        assert_eq!(refine(0, 1, CmpOp::Ne, 0), Some((1, 1)));
+        assert_eq!(refine(0, 0, CmpOp::Ne, 0), None);
+        assert_eq!(refine(i64::MIN, i64::MAX, CmpOp::Eq, -1), Some((-1, -1)));
+    }
+}

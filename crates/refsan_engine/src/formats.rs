@@ -1,0 +1,373 @@
+//! Format strings of `PyArg_ParseTuple` and `Py_BuildValue` families: which
+//! arguments they read or write, and what that means for ownership ("O"
+//! outputs are borrowed, "N" inputs are stolen).
+
+use refsan_ir::{ArgEffect, Contract, ExcEffect, Failure, Function, Operand, Returns};
+
+/// The kind of C argument a format unit consumes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgKind {
+    /// A pointer to a C scalar of this type ("int", "Py_ssize_t"...).
+    Scalar(&'static str),
+    /// `PyObject **` receiving a borrowed reference (parse) or a `PyObject *`
+    /// (build).
+    Object,
+    /// A `PyObject *` whose reference is stolen (build "N").
+    StolenObject,
+    /// `PyTypeObject *` of "O!".
+    TypeObject,
+    /// A converter function of "O&".
+    Converter,
+    /// `void *` / `Py_buffer *` / string pointers: any pointer.
+    AnyPointer,
+    /// A string (char * or const char **).
+    Str,
+    /// A length (`Py_ssize_t` or `Py_ssize_t *`) of a "#" unit.
+    Length,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unit {
+    pub code: String,
+    pub args: Vec<ArgKind>,
+    /// After '|' in a parse format.
+    pub optional: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FormatError(pub String);
+
+/// Parses a `PyArg_ParseTuple` format (the part before ':' or ';').
+pub fn parse_format(fmt: &str) -> Result<Vec<Unit>, FormatError> {
+    let mut units = Vec::new();
+    let chars: Vec<char> = fmt.chars().collect();
+    let mut i = 0;
+    let mut optional = false;
+    let mut depth = 0i32;
+    while i < chars.len() {
+        let c = chars[i];
+        i += 1;
+        let mut unit = |code: String, args: Vec<ArgKind>| units.push(Unit { code, args, optional });
+        match c {
+            ':' | ';' => break,
+            '|' => optional = true,
+            '$' => {}
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth < 0 {
+                    return Err(FormatError("unbalanced ')'".into()));
+                }
+            }
+            'b' | 'B' => unit(c.to_string(), vec![ArgKind::Scalar("unsigned char")]),
+            'h' => unit(c.to_string(), vec![ArgKind::Scalar("short")]),
+            'H' => unit(c.to_string(), vec![ArgKind::Scalar("unsigned short")]),
+            'i' => unit(c.to_string(), vec![ArgKind::Scalar("int")]),
+            'I' => unit(c.to_string(), vec![ArgKind::Scalar("unsigned int")]),
+            'l' => unit(c.to_string(), vec![ArgKind::Scalar("long")]),
+            'k' => unit(c.to_string(), vec![ArgKind::Scalar("unsigned long")]),
+            'L' => unit(c.to_string(), vec![ArgKind::Scalar("long long")]),
+            'K' => unit(c.to_string(), vec![ArgKind::Scalar("unsigned long long")]),
+            'n' => unit(c.to_string(), vec![ArgKind::Scalar("Py_ssize_t")]),
+            'c' => unit(c.to_string(), vec![ArgKind::Scalar("char")]),
+            'C' => unit(c.to_string(), vec![ArgKind::Scalar("int")]),
+            'f' => unit(c.to_string(), vec![ArgKind::Scalar("float")]),
+            'd' => unit(c.to_string(), vec![ArgKind::Scalar("double")]),
+            'D' => unit(c.to_string(), vec![ArgKind::AnyPointer]),
+            'p' => unit(c.to_string(), vec![ArgKind::Scalar("int")]),
+            'O' | 'S' | 'U' | 'Y' => {
+                if c == 'O' && chars.get(i) == Some(&'!') {
+                    i += 1;
+                    unit("O!".into(), vec![ArgKind::TypeObject, ArgKind::Object]);
+                } else if c == 'O' && chars.get(i) == Some(&'&') {
+                    i += 1;
+                    unit("O&".into(), vec![ArgKind::Converter, ArgKind::AnyPointer]);
+                } else {
+                    unit(c.to_string(), vec![ArgKind::Object]);
+                }
+            }
+            's' | 'z' | 'y' | 'u' | 'Z' | 'w' => {
+                let mut code = c.to_string();
+                let mut args = vec![ArgKind::Str];
+                match chars.get(i) {
+                    Some('#') => {
+                        i += 1;
+                        code.push('#');
+                        args.push(ArgKind::Length);
+                    }
+                    Some('*') => {
+                        i += 1;
+                        code.push('*');
+                        args = vec![ArgKind::AnyPointer];
+                    }
+                    _ => {}
+                }
+                unit(code, args);
+            }
+            'e' => {
+                // es, et, es#, et#: encoding, char **buffer [, Py_ssize_t *]
+                let Some(kind @ ('s' | 't')) = chars.get(i).copied() else {
+                    return Err(FormatError("'e' must be followed by 's' or 't'".into()));
+                };
+                i += 1;
+                let mut code = format!("e{kind}");
+                let mut args = vec![ArgKind::Str, ArgKind::AnyPointer];
+                if chars.get(i) == Some(&'#') {
+                    i += 1;
+                    code.push('#');
+                    args.push(ArgKind::Length);
+                }
+                unit(code, args);
+            }
+            ' ' | '\t' | '\n' => {}
+            other => return Err(FormatError(format!("unknown format unit '{other}'"))),
+        }
+    }
+    if depth != 0 {
+        return Err(FormatError("unbalanced '('".into()));
+    }
+    Ok(units)
+}
+
+/// Parses a `Py_BuildValue` format.
+pub fn build_format(fmt: &str) -> Result<Vec<Unit>, FormatError> {
+    let mut units = Vec::new();
+    let chars: Vec<char> = fmt.chars().collect();
+    let mut i = 0;
+    let mut stack: Vec<char> = Vec::new();
+    while i < chars.len() {
+        let c = chars[i];
+        i += 1;
+        let mut unit = |code: String, args: Vec<ArgKind>| {
+            units.push(Unit {
+                code,
+                args,
+                optional: false,
+            })
+        };
+        match c {
+            '(' | '[' | '{' => stack.push(c),
+            ')' | ']' | '}' => {
+                let open = match c {
+                    ')' => '(',
+                    ']' => '[',
+                    _ => '{',
+                };
+                if stack.pop() != Some(open) {
+                    return Err(FormatError(format!("unbalanced '{c}'")));
+                }
+            }
+            ' ' | '\t' | ',' | ':' | '\n' => {}
+            'b' | 'B' | 'h' | 'H' | 'i' | 'I' | 'c' | 'C' => unit(c.to_string(), vec![ArgKind::Scalar("int")]),
+            'l' => unit(c.to_string(), vec![ArgKind::Scalar("long")]),
+            'k' => unit(c.to_string(), vec![ArgKind::Scalar("unsigned long")]),
+            'L' => unit(c.to_string(), vec![ArgKind::Scalar("long long")]),
+            'K' => unit(c.to_string(), vec![ArgKind::Scalar("unsigned long long")]),
+            'n' => unit(c.to_string(), vec![ArgKind::Scalar("Py_ssize_t")]),
+            'f' | 'd' => unit(c.to_string(), vec![ArgKind::Scalar("double")]),
+            'D' => unit(c.to_string(), vec![ArgKind::AnyPointer]),
+            'p' => unit(c.to_string(), vec![ArgKind::Scalar("int")]),
+            'O' | 'S' => {
+                if c == 'O' && chars.get(i) == Some(&'&') {
+                    i += 1;
+                    unit("O&".into(), vec![ArgKind::Converter, ArgKind::AnyPointer]);
+                } else {
+                    unit(c.to_string(), vec![ArgKind::Object]);
+                }
+            }
+            'N' => unit("N".into(), vec![ArgKind::StolenObject]),
+            's' | 'z' | 'y' | 'u' | 'U' => {
+                let mut code = c.to_string();
+                let mut args = vec![ArgKind::Str];
+                if chars.get(i) == Some(&'#') {
+                    i += 1;
+                    code.push('#');
+                    args.push(ArgKind::Length);
+                }
+                unit(code, args);
+            }
+            other => return Err(FormatError(format!("unknown format unit '{other}'"))),
+        }
+    }
+    if !stack.is_empty() {
+        return Err(FormatError("unbalanced brackets".into()));
+    }
+    Ok(units)
+}
+
+/// Where the format string and the variable arguments are for a
+/// format-driven API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormatApi {
+    /// Parse: (format index, first output index).
+    Parse { fmt: usize, first: usize },
+    /// Build: (format index, first value index).
+    Build { fmt: usize, first: usize },
+    /// `PyArg_UnpackTuple(args, name, min, max, ...)`: every output borrows.
+    Unpack { first: usize },
+}
+
+pub fn format_api(name: &str) -> Option<FormatApi> {
+    Some(match name {
+        "PyArg_ParseTuple" | "_PyArg_ParseTuple_SizeT" | "PyArg_Parse" | "_PyArg_Parse_SizeT" => {
+            FormatApi::Parse { fmt: 1, first: 2 }
+        }
+        "PyArg_ParseTupleAndKeywords" | "_PyArg_ParseTupleAndKeywords_SizeT" => FormatApi::Parse { fmt: 2, first: 4 },
+        "Py_BuildValue" | "_Py_BuildValue_SizeT" => FormatApi::Build { fmt: 0, first: 1 },
+        "PyObject_CallFunction" | "_PyObject_CallFunction_SizeT" => FormatApi::Build { fmt: 1, first: 2 },
+        "PyObject_CallMethod" | "_PyObject_CallMethod_SizeT" => FormatApi::Build { fmt: 2, first: 3 },
+        "PyArg_UnpackTuple" => FormatApi::Unpack { first: 4 },
+        _ => return None,
+    })
+}
+
+pub fn is_build_value(name: &str) -> bool {
+    matches!(format_api(name), Some(FormatApi::Build { .. }))
+}
+
+/// The format string argument, if it is a literal.
+pub fn literal_format<'a>(api: FormatApi, args: &'a [Operand]) -> Option<&'a str> {
+    let idx = match api {
+        FormatApi::Parse { fmt, .. } | FormatApi::Build { fmt, .. } => fmt,
+        FormatApi::Unpack { .. } => return None,
+    };
+    match args.get(idx)? {
+        Operand::Str(s) => Some(s),
+        _ => None,
+    }
+}
+
+pub struct FormatContract {
+    pub contract: Contract,
+}
+
+/// The contract a format-driven call has given its literal format.
+pub fn call_contract(name: &str, args: &[Operand], _func: &Function) -> Option<FormatContract> {
+    let api = format_api(name)?;
+    let mut contract = match api {
+        FormatApi::Parse { .. } | FormatApi::Unpack { .. } => Contract {
+            returns: Returns::NotObject,
+            failure: Failure::Zero,
+            args: Vec::new(),
+            exc: ExcEffect::OnFailure,
+            noreturn: false,
+        },
+        FormatApi::Build { .. } => Contract {
+            returns: Returns::New,
+            failure: Failure::Null,
+            args: Vec::new(),
+            exc: ExcEffect::OnFailure,
+            noreturn: false,
+        },
+    };
+    match api {
+        FormatApi::Unpack { first } => {
+            for i in first..args.len() {
+                contract.set_arg(i, ArgEffect::OutBorrowed);
+            }
+        }
+        FormatApi::Parse { first, .. } => {
+            let units = parse_format(literal_format(api, args)?).ok()?;
+            let mut i = first;
+            for u in &units {
+                for k in &u.args {
+                    if *k == ArgKind::Object {
+                        contract.set_arg(i, ArgEffect::OutBorrowed);
+                    }
+                    i += 1;
+                }
+            }
+        }
+        FormatApi::Build { first, .. } => {
+            let units = build_format(literal_format(api, args)?).ok()?;
+            let mut i = first;
+            for u in &units {
+                for k in &u.args {
+                    if *k == ArgKind::StolenObject {
+                        contract.set_arg(i, ArgEffect::Steal);
+                    }
+                    i += 1;
+                }
+            }
+        }
+    }
+    Some(FormatContract { contract })
+}
+
+/// Normalises a C type name for comparison ("const  int" → "int",
+/// "signed int" → "int").
+pub fn normalize_c_type(t: &str) -> String {
+    let words: Vec<&str> = t
+        .split_whitespace()
+        .filter(|w| !matches!(*w, "const" | "volatile" | "register" | "static"))
+        .collect();
+    let joined = words.join(" ");
+    match joined.as_str() {
+        "signed int" | "signed" => "int".to_string(),
+        "unsigned" => "unsigned int".to_string(),
+        "long int" | "signed long" | "signed long int" => "long".to_string(),
+        "unsigned long int" => "unsigned long".to_string(),
+        "long long int" | "signed long long" => "long long".to_string(),
+        "unsigned long long int" => "unsigned long long".to_string(),
+        "short int" | "signed short" => "short".to_string(),
+        "unsigned short int" => "unsigned short".to_string(),
+        "ssize_t" => "Py_ssize_t".to_string(),
+        _ => joined,
+    }
+}
+
+/// C types whose size we know for sure, so a mismatch is certain.
+pub fn is_known_scalar(t: &str) -> bool {
+    matches!(
+        t,
+        "int"
+            | "unsigned int"
+            | "long"
+            | "unsigned long"
+            | "long long"
+            | "unsigned long long"
+            | "short"
+            | "unsigned short"
+            | "char"
+            | "unsigned char"
+            | "signed char"
+            | "float"
+            | "double"
+            | "Py_ssize_t"
+            | "size_t"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_units() {
+        let u = parse_format("O!|is#:name").unwrap();
+        let codes: Vec<&str> = u.iter().map(|u| u.code.as_str()).collect();
+        assert_eq!(codes, vec!["O!", "i", "s#"]);
+        assert_eq!(u[0].args, vec![ArgKind::TypeObject, ArgKind::Object]);
+        assert!(u[1].optional && !u[0].optional);
+        assert_eq!(parse_format("(ii)O").unwrap().len(), 3);
+        assert!(parse_format("(ii").is_err());
+        assert!(parse_format("q").is_err());
+        assert_eq!(parse_format("es#|$O;message with :").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn build_units() {
+        let u = build_format("(OiN)").unwrap();
+        assert_eq!(u.len(), 3);
+        assert_eq!(u[2].args, vec![ArgKind::StolenObject]);
+        assert_eq!(build_format("{s:O,s:i}").unwrap().len(), 4);
+        assert!(build_format("(O]").is_err());
+    }
+
+    #[test]
+    fn types_normalise() {
+        assert_eq!(normalize_c_type("const  int"), "int");
+        assert_eq!(normalize_c_type("long int"), "long");
+        assert_eq!(normalize_c_type("ssize_t"), "Py_ssize_t");
+    }
+}

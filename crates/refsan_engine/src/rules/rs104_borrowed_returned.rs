@@ -1,0 +1,40 @@
+use refsan_ir::{RuleMeta, Severity};
+
+pub static META: RuleMeta = RuleMeta {
+    code: "RS104",
+    name: "borrowed-returned",
+    severity: Severity::Error,
+    summary: "a function that must return a new reference returns a borrowed one",
+    doc: r#"# RS104 borrowed-returned
+
+## What it does
+Finds functions that must return a new reference — methods and slots
+called by Python, Argument Clinic implementations, functions whose other
+paths return new references — returning a borrowed one instead: a
+parameter, a `PyTuple_GET_ITEM`/`PyDict_GetItem` result, a global, or
+`Py_None`/`Py_True`/`Py_False` without `Py_INCREF` (for target versions
+before 3.12, where those singletons are not immortal).
+
+## Why is this bad?
+The caller releases the reference it believes it received. The real owner
+releases it too: the object is freed one release early, a use-after-free.
+For `Py_None` the interpreter eventually reports a negative reference count
+or deallocates None.
+
+## Example
+```c
+static PyObject *
+get_default(PyObject *self, PyObject *args)
+{
+    return Py_None;              /* borrowed */
+}
+```
+
+Use instead: `Py_RETURN_NONE;`, `return Py_NewRef(obj);`, or
+`Py_INCREF(obj); return obj;`.
+"#,
+};
+
+pub fn message(name: &str, why: &str) -> String {
+    format!("{name} is returned as a new reference, but it is borrowed ({why})")
+}

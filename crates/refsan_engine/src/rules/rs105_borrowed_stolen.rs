@@ -1,0 +1,41 @@
+use refsan_ir::{RuleMeta, Severity};
+
+pub static META: RuleMeta = RuleMeta {
+    code: "RS105",
+    name: "borrowed-stolen",
+    severity: Severity::Error,
+    summary: "a borrowed reference handed to a stealing API without Py_INCREF",
+    doc: r#"# RS105 borrowed-stolen
+
+## What it does
+Finds borrowed references passed to functions that steal a reference:
+`PyTuple_SET_ITEM`, `PyList_SET_ITEM`, `PyTuple_SetItem`, `PyList_SetItem`,
+`PyModule_AddObject` (on success), `PyModule_Add`, `PyErr_Restore`,
+`PyException_SetCause`, and your own functions that steal.
+
+## Why is this bad?
+The stealing function takes over a reference the caller never owned. When
+the container is destroyed it releases that reference, one more time than
+the object was INCREF'd: the object is freed while its real owner still
+uses it.
+
+## Example
+```c
+static PyObject *
+wrap(PyObject *self, PyObject *arg)
+{
+    PyObject *t = PyTuple_New(1);
+    if (t == NULL)
+        return NULL;
+    PyTuple_SET_ITEM(t, 0, arg);     /* `arg` is borrowed */
+    return t;
+}
+```
+
+Use instead: `PyTuple_SET_ITEM(t, 0, Py_NewRef(arg));`
+"#,
+};
+
+pub fn message(name: &str, callee: &str, why: &str) -> String {
+    format!("`{callee}` steals a reference to {name}, which is borrowed ({why})")
+}

@@ -1,0 +1,51 @@
+use refsan_ir::{RuleMeta, Severity};
+
+pub static META: RuleMeta = RuleMeta {
+    code: "RS106",
+    name: "steal-mishandled",
+    severity: Severity::Error,
+    summary: "a reference used or released after it was stolen; PyModule_AddObject's contract handled wrongly",
+    doc: r#"# RS106 steal-mishandled
+
+## What it does
+Finds references released (or stolen again) after a stealing API took
+them, and mistakes with `PyModule_AddObject`, which steals the value only
+when it succeeds: releasing the value after success, or forgetting to
+release it after failure.
+
+## Why is this bad?
+After a steal, the container owns the reference. Releasing it again frees
+the object while the container still points to it. `PyModule_AddObject`
+is a classic trap: on failure the caller still owns the value and must
+release it; on success it must not.
+
+## Example
+```c
+    PyObject *v = PyLong_FromLong(42);
+    if (PyModule_AddObject(m, "answer", v) < 0)
+        return -1;               /* `v` leaks: not stolen on failure */
+```
+
+Use instead:
+```c
+    if (PyModule_AddObject(m, "answer", v) < 0) {
+        Py_XDECREF(v);
+        return -1;
+    }
+```
+or, since Python 3.10, `PyModule_AddObjectRef` (never steals) followed by
+`Py_DECREF(v)`, or since 3.13 `PyModule_Add` (always steals).
+"#,
+};
+
+pub fn message_release_after_steal(name: &str, callee: &str) -> String {
+    format!("{name} is released after `{callee}` stole its reference")
+}
+
+pub fn message_steal_twice(name: &str, callee: &str) -> String {
+    format!("`{callee}` steals {name} again, but its reference was already given away")
+}
+
+pub fn message_leak_after_failed_steal(name: &str, callee: &str) -> String {
+    format!("{name} leaks: `{callee}` failed, so it did not steal the reference, and the caller still owns it")
+}

@@ -1,0 +1,39 @@
+use refsan_ir::{RuleMeta, Severity};
+
+pub static META: RuleMeta = RuleMeta {
+    code: "RS108",
+    name: "borrowed-stored",
+    severity: Severity::Warning,
+    summary: "a borrowed reference stored into a struct field, global or static without Py_INCREF",
+    doc: r#"# RS108 borrowed-stored
+
+## What it does
+Finds borrowed references (parameters, borrowed results, globals) stored
+into an object's field, a global or a static variable without taking a
+reference first.
+
+## Why is this bad?
+The stored pointer outlives the reference it was borrowed from. When the
+real owner releases the object, the field dangles; the next access, or the
+`Py_DECREF` in `tp_dealloc`, touches freed memory.
+
+## Example
+```c
+static int
+Foo_init(FooObject *self, PyObject *args, PyObject *kwds)
+{
+    PyObject *name;
+    if (!PyArg_ParseTuple(args, "O", &name))
+        return -1;
+    self->name = name;           /* borrowed from args */
+    return 0;
+}
+```
+
+Use instead: `Py_XSETREF(self->name, Py_NewRef(name));`
+"#,
+};
+
+pub fn message(name: &str, place: &str, why: &str) -> String {
+    format!("{name} is stored into `{place}` without Py_INCREF, but it is borrowed ({why})")
+}

@@ -1,0 +1,40 @@
+use refsan_ir::{RuleMeta, Severity};
+
+pub static META: RuleMeta = RuleMeta {
+    code: "RS109",
+    name: "error-without-exception",
+    severity: Severity::Error,
+    summary: "a Python-facing function returns NULL (or a slot returns -1) without an exception set",
+    doc: r#"# RS109 error-without-exception
+
+## What it does
+Finds functions called by Python (methods, slots, module init) that
+signal an error — return NULL, or -1 for int slots — on a path where no
+exception is set: for example after `PyDict_GetItem` returned NULL, which
+means "not found" and sets no exception.
+
+## Why is this bad?
+The interpreter expects an exception whenever a function reports failure.
+Without one it raises `SystemError: error return without exception set`
+(debug builds abort), and the real problem is lost.
+
+## Example
+```c
+    PyObject *v = PyDict_GetItem(self->cache, key);
+    if (v == NULL)
+        return NULL;        /* no exception: PyDict_GetItem sets none */
+```
+
+Use instead: set an exception (`PyErr_SetObject(PyExc_KeyError, key)`)
+before returning NULL, or use `PyDict_GetItemWithError` /
+`PyDict_GetItemRef` and check `PyErr_Occurred()`.
+"#,
+};
+
+pub fn message_null(why: &str) -> String {
+    format!("returns NULL without an exception set ({why} must set one when it fails)")
+}
+
+pub fn message_neg(why: &str) -> String {
+    format!("returns -1 without an exception set ({why} must set one when it fails)")
+}

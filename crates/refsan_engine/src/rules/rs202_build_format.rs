@@ -1,0 +1,107 @@
+use super::finding;
+use crate::formats::{self, ArgKind, FormatApi};
+use refsan_ir::{Event, Finding, Module, Operand, RuleMeta, Severity, StmtKind, TypeClass};
+
+pub static META: RuleMeta = RuleMeta {
+    code: "RS202",
+    name: "build-format",
+    severity: Severity::Error,
+    summary: "Py_BuildValue/PyObject_CallFunction/CallMethod format does not match its arguments; \"N\" vs \"O\" ownership",
+    doc: r#"# RS202 build-format
+
+## What it does
+Checks calls of `Py_BuildValue`, `PyObject_CallFunction` and
+`PyObject_CallMethod` with a literal format: the number of arguments must
+match the format units, objects must be passed to object units, and "N"
+(which steals a reference) must receive a new reference, not a borrowed
+one.
+
+## Why is this bad?
+These functions read their variadic arguments blindly: a missing or
+misplaced argument is read from garbage. "N" releases the reference it is
+given when the built object dies; passing a borrowed reference frees an
+object its owner still uses. Conversely, "O" with a new reference that is
+never released leaks it (reported as RS101).
+
+## Example
+```c
+    return Py_BuildValue("(NO)", self->name, count);   /* "N" steals a borrowed field */
+```
+
+Use instead: `Py_BuildValue("(OO)", self->name, count)`, or "N" only for
+references you own and no longer need.
+"#,
+};
+
+pub fn message_n_borrowed(name: &str, callee: &str, why: &str) -> String {
+    format!("format unit \"N\" of `{callee}` steals a reference to {name}, which is borrowed ({why})")
+}
+
+pub fn check(module: &Module, out: &mut Vec<Finding>) {
+    for f in &module.functions {
+        for b in &f.blocks {
+            for s in &b.stmts {
+                let StmtKind::Call { callee, args, .. } = &s.kind else {
+                    continue;
+                };
+                let Some(name) = callee.name() else { continue };
+                let Some(api @ FormatApi::Build { first, .. }) = formats::format_api(name) else {
+                    continue;
+                };
+                let Some(fmt) = formats::literal_format(api, args) else {
+                    continue;
+                };
+                let mut report = |msg: String| {
+                    out.push(finding(
+                        &META,
+                        s.span,
+                        Some(&f.name),
+                        msg.clone(),
+                        vec![Event { span: s.span, message: msg }],
+                        None,
+                    ))
+                };
+                let units = match formats::build_format(fmt) {
+                    Ok(u) => u,
+                    Err(e) => {
+                        report(format!("`{name}` format \"{fmt}\" is invalid: {}", e.0));
+                        continue;
+                    }
+                };
+                let values = &args[first.min(args.len())..];
+                let kinds: Vec<(&str, ArgKind)> = units
+                    .iter()
+                    .flat_map(|u| u.args.iter().map(move |k| (u.code.as_str(), *k)))
+                    .collect();
+                if kinds.len() != values.len() {
+                    report(format!(
+                        "`{name}` format \"{fmt}\" needs {} argument{}, but {} {} given",
+                        kinds.len(),
+                        if kinds.len() == 1 { "" } else { "s" },
+                        values.len(),
+                        if values.len() == 1 { "is" } else { "are" }
+                    ));
+                    continue;
+                }
+                for ((code, kind), op) in kinds.iter().zip(values) {
+                    let is_object_unit = matches!(kind, ArgKind::Object | ArgKind::StolenObject);
+                    match op {
+                        Operand::Int(v) if is_object_unit && *v != 0 => {
+                            report(format!("format unit \"{code}\" of `{name}` expects an object, but gets the integer {v}"))
+                        }
+                        Operand::Str(_) if is_object_unit => {
+                            report(format!("format unit \"{code}\" of `{name}` expects an object, but gets a C string"))
+                        }
+                        Operand::Var(v) if matches!(kind, ArgKind::Scalar(_)) && f.var(*v).ty == TypeClass::Object => {
+                            report(format!(
+                                "format unit \"{code}\" of `{name}` expects a C number, but gets `{}`, a Python object",
+                                f.var(*v).name
+                            ))
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+}

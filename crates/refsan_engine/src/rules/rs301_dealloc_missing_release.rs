@@ -1,0 +1,76 @@
+use super::{finding, slots};
+use refsan_ir::{Event, Finding, Module, RuleMeta, Severity};
+
+pub static META: RuleMeta = RuleMeta {
+    code: "RS301",
+    name: "dealloc-missing-release",
+    severity: Severity::Error,
+    summary: "tp_dealloc does not release a PyObject* member the type owns",
+    doc: r#"# RS301 dealloc-missing-release
+
+## What it does
+For each type defined in the file (static `PyTypeObject`, `PyType_Spec`,
+Cython `cdef class`), finds `PyObject *` members of the instance struct
+that its `tp_dealloc` (or the helpers it calls, such as its `tp_clear`)
+never releases. Weak-reference list fields are not owned and are skipped.
+
+## Why is this bad?
+Every instance leaks the objects its members refer to. For a type that is
+created often (an iterator, a node) the leak is proportional to its use.
+
+## Example
+```c
+typedef struct {
+    PyObject_HEAD
+    PyObject *name;
+    PyObject *value;
+} PairObject;
+
+static void
+Pair_dealloc(PairObject *self)
+{
+    Py_XDECREF(self->name);          /* `value` is never released */
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+```
+
+Use instead: `Py_XDECREF(self->value);` as well (or `Py_CLEAR` in a
+`tp_clear` that `tp_dealloc` calls).
+"#,
+};
+
+pub fn check(module: &Module, out: &mut Vec<Finding>) {
+    for t in &module.type_defs {
+        let Some(slot) = t.slot("tp_dealloc") else { continue };
+        let Some((_, fields)) = slots::owned_fields(module, t) else {
+            continue;
+        };
+        let Some(eff) = slots::effects(module, &slot.value) else {
+            continue;
+        };
+        if eff.released.is_empty() && eff.opaque_calls {
+            continue;
+        }
+        let Some(f) = module.function(&slot.value) else { continue };
+        for field in fields {
+            if eff.released.contains(field) {
+                continue;
+            }
+            let msg = format!(
+                "`{}` (tp_dealloc of `{}`) never releases the `{}` member",
+                slot.value, t.name, field
+            );
+            out.push(finding(
+                &META,
+                f.name_span,
+                Some(&f.name),
+                msg,
+                vec![Event {
+                    span: f.name_span,
+                    message: format!("`{field}` is not released on any path"),
+                }],
+                Some(format!("add `Py_XDECREF(self->{field});` (or Py_CLEAR in tp_clear)")),
+            ));
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! What a type's slot functions do to the object's fields, shared by the
+//! RS3xx rules. Looks through helper functions of the same file that the
+//! slot calls with the object (e.g. `tp_dealloc` calling `foo_clear`).
+
+use refsan_ir::{Callee, Function, Module, Operand, StmtKind, StructDef, TypeClass, TypeDef, UseKind};
+use std::collections::HashSet;
+
+const MAX_DEPTH: usize = 4;
+
+/// Fields of the instance struct that hold owned references.
+pub fn owned_fields<'m>(module: &'m Module, t: &TypeDef) -> Option<(&'m StructDef, Vec<&'m str>)> {
+    let s = module.struct_named(t.object_struct.as_deref()?)?;
+    if !s.is_object {
+        return None;
+    }
+    let fields = s
+        .fields
+        .iter()
+        .filter(|f| f.ty == TypeClass::Object)
+        .map(|f| f.name.as_str())
+        .filter(|n| !n.contains("weakreflist") && !n.contains("weakrefs") && *n != "ob_base")
+        .collect();
+    Some((s, fields))
+}
+
+/// Field names read into each variable (`tmp = self->x`), so that releasing
+/// `tmp` counts as releasing `x`.
+fn field_aliases(f: &Function) -> Vec<Option<String>> {
+    let mut alias = vec![None; f.vars.len()];
+    for b in &f.blocks {
+        for s in &b.stmts {
+            if let StmtKind::Assign {
+                dst,
+                src: Operand::Field(_, name),
+            } = &s.kind
+            {
+                alias[dst.index()] = Some(name.clone());
+            }
+        }
+    }
+    alias
+}
+
+fn operand_field(op: &Operand, alias: &[Option<String>]) -> Option<String> {
+    match op {
+        Operand::Field(_, name) => Some(name.clone()),
+        Operand::Var(v) => alias.get(v.index()).cloned().flatten(),
+        _ => None,
+    }
+}
+
+/// What a slot function (and the helpers it calls) does.
+#[derive(Default, Debug)]
+pub struct SlotEffects {
+    pub released: HashSet<String>,
+    pub visited: HashSet<String>,
+    /// Calls a function the analysis cannot see into (other than a free).
+    pub opaque_calls: bool,
+    pub untracks: bool,
+    pub decrefs_type: bool,
+}
+
+pub fn effects(module: &Module, fname: &str) -> Option<SlotEffects> {
+    let f = module.function(fname)?;
+    let mut out = SlotEffects::default();
+    let mut seen = HashSet::new();
+    collect(module, f, &mut out, &mut seen, 0);
+    Some(out)
+}
+
+pub fn is_untrack(name: &str) -> bool {
+    matches!(name, "PyObject_GC_UnTrack" | "_PyObject_GC_UNTRACK")
+}
+
+fn collect<'m>(module: &'m Module, f: &'m Function, out: &mut SlotEffects, seen: &mut HashSet<&'m str>, depth: usize) {
+    if depth > MAX_DEPTH || !seen.insert(f.name.as_str()) {
+        return;
+    }
+    let alias = field_aliases(f);
+    // Variables holding Py_TYPE(self).
+    let mut type_vars: HashSet<u32> = HashSet::new();
+    for b in &f.blocks {
+        for s in &b.stmts {
+            match &s.kind {
+                StmtKind::Call {
+                    dst: Some(d),
+                    callee: Callee::Named(n),
+                    ..
+                } if n == "Py_TYPE" => {
+                    type_vars.insert(d.0);
+                }
+                StmtKind::Assign {
+                    dst,
+                    src: Operand::Var(v),
+                } if type_vars.contains(&v.0) => {
+                    type_vars.insert(dst.0);
+                }
+                StmtKind::Assign {
+                    dst,
+                    src: Operand::Field(_, name),
+                } if name == "ob_type" => {
+                    type_vars.insert(dst.0);
+                }
+                _ => {}
+            }
+        }
+    }
+    for b in &f.blocks {
+        for s in &b.stmts {
+            match &s.kind {
+                StmtKind::Decref { value, .. } => {
+                    if let Some(name) = operand_field(value, &alias) {
+                        out.released.insert(name);
+                    }
+                    if let Operand::Var(v) = value {
+                        if type_vars.contains(&v.0) {
+                            out.decrefs_type = true;
+                        }
+                    }
+                }
+                StmtKind::Use {
+                    value,
+                    kind: UseKind::Visit,
+                } => {
+                    if let Some(name) = operand_field(value, &alias) {
+                        out.visited.insert(name);
+                    }
+                }
+                StmtKind::Call { callee, args, .. } => match callee {
+                    Callee::Named(n) => {
+                        if is_untrack(n) {
+                            out.untracks = true;
+                        }
+                        if let Some(g) = module.function(n) {
+                            collect(module, g, out, seen, depth + 1);
+                        } else if module.declarations.iter().any(|d| d.name == *n)
+                            || (!n.starts_with("Py") && !n.starts_with("_Py") && !n.starts_with("PyObject_"))
+                        {
+                            // A function of the project in another file.
+                            if args.iter().any(|a| matches!(a, Operand::Var(_))) {
+                                out.opaque_calls = true;
+                            }
+                        }
+                    }
+                    Callee::Indirect => {}
+                },
+                _ => {}
+            }
+        }
+    }
+}

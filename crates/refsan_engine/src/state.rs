@@ -1,0 +1,539 @@
+//! The abstract state of one path through a function.
+//!
+//! Values are abstract objects identified by their *site*: the statement
+//! (and sub-position) that produced them, a parameter, or a global name. A
+//! site always denotes the same abstract value, which keeps states finite
+//! in loops and makes equality structural. Variables bind to values, NULL,
+//! integers (call outcomes), or nothing known.
+
+use refsan_ir::{BlockId, VarId};
+use std::rc::Rc;
+
+/// Global index of a statement within its function (terminators included).
+pub type StmtRef = u32;
+/// Identity of an abstract value.
+pub type Site = u32;
+
+pub const PARAM_SITE: Site = 0xF000_0000;
+pub const GLOBAL_SITE: Site = 0xE000_0000;
+/// Values created by a statement: `stmt << SUB_BITS | sub`.
+pub const SUB_BITS: u32 = 4;
+/// Sub-position of a statement's result value.
+pub const SUB_RESULT: u32 = 0;
+/// Sub-positions 1..=6: values written through out-pointer argument i-1.
+pub const SUB_OUT_FIRST: u32 = 1;
+pub const SUB_OUT_LAST: u32 = 6;
+/// Sub-positions 7..=15: values read from a field by operand i-7.
+pub const SUB_FIELD_FIRST: u32 = 7;
+pub const SUB_FIELD_LAST: u32 = 15;
+
+pub fn stmt_site(stmt: StmtRef, sub: u32) -> Option<Site> {
+    if stmt >= (GLOBAL_SITE >> SUB_BITS) {
+        return None;
+    }
+    Some((stmt << SUB_BITS) | sub)
+}
+
+pub fn site_stmt(site: Site) -> Option<StmtRef> {
+    if site >= GLOBAL_SITE {
+        None
+    } else {
+        Some(site >> SUB_BITS)
+    }
+}
+
+/// Why a variable is NULL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NullWhy {
+    /// Assigned NULL in the source (`x = NULL`, Py_CLEAR).
+    Literal(StmtRef),
+    /// A call failed and returned NULL.
+    Failed(StmtRef),
+    /// A branch established it (`if (x == NULL)`).
+    Checked(StmtRef),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Binding {
+    /// Nothing known; not tracked.
+    Unknown,
+    Null(NullWhy),
+    Obj(Site),
+    /// A non-NULL pointer that is not a Python object (char *, void *).
+    Ptr,
+    /// An integer in [lo, hi].
+    Int(i64, i64),
+}
+
+impl Binding {
+    /// Bindings whose differences do not matter for ownership: states that
+    /// differ only in these are joined.
+    pub fn is_execution(&self) -> bool {
+        matches!(self, Binding::Unknown | Binding::Ptr | Binding::Int(..))
+    }
+
+    pub fn obj(&self) -> Option<Site> {
+        match self {
+            Binding::Obj(s) => Some(*s),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ValOrigin {
+    /// A new reference returned by a call.
+    New(StmtRef),
+    /// A borrowed reference returned by a call.
+    Borrowed(StmtRef),
+    /// The n-th parameter.
+    Param(u32),
+    /// A global (interned name id).
+    Global(u32),
+    /// The reference held by an object's field (read at that statement).
+    Field(StmtRef),
+    /// A new reference written through out-pointer argument `arg`.
+    OutNew(StmtRef, u8),
+    /// A borrowed reference written through out-pointer argument `arg`.
+    OutBorrowed(StmtRef, u8),
+}
+
+impl ValOrigin {
+    /// References the function received without owning them.
+    pub fn is_borrowed_kind(&self) -> bool {
+        matches!(
+            self,
+            ValOrigin::Borrowed(_) | ValOrigin::Param(_) | ValOrigin::OutBorrowed(..) | ValOrigin::Global(_)
+        )
+    }
+
+    pub fn is_new_kind(&self) -> bool {
+        matches!(self, ValOrigin::New(_) | ValOrigin::OutNew(..))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Nullness {
+    NonNull,
+    /// Could be NULL for reasons the code may legitimately know (a parameter,
+    /// a field): never reported.
+    Maybe,
+    /// NULL or a new reference, both normal (PyErr_Fetch outputs): releasing
+    /// it without a NULL check is reported.
+    MaybeOut(StmtRef),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Status {
+    Live,
+    /// The function released its last reference: the object may be freed.
+    Released(StmtRef),
+    /// A stealing call took the function's last reference; the object lives
+    /// as long as its new owner.
+    Stolen(StmtRef),
+    /// Stored into a field/global/out pointer: ownership moved there.
+    Stored(StmtRef),
+    /// A borrowed reference whose owner was released at that statement.
+    OwnerGone(StmtRef),
+    /// Handed to code we cannot model: no more findings about it.
+    Escaped,
+}
+
+impl Status {
+    pub fn is_dead(&self) -> bool {
+        matches!(self, Status::Released(_) | Status::OwnerGone(_))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ValueState {
+    pub site: Site,
+    pub origin: ValOrigin,
+    /// References the function holds: 1 for a new reference, 0 for a
+    /// borrowed one; INCREF adds, DECREF/steal/store subtracts.
+    pub owned: i16,
+    pub null: Nullness,
+    pub status: Status,
+    /// Site of the container a borrowed reference came from (or was stolen
+    /// into); 0 when none is tracked.
+    pub owner: Site,
+    /// The variable the value was first bound to, for messages.
+    pub name: Option<VarId>,
+    /// A failed steal-on-success call left the reference with the caller.
+    pub steal_failed: Option<StmtRef>,
+    /// A finding was reported about this value on this path: no cascades.
+    pub reported: bool,
+}
+
+impl ValueState {
+    pub fn new(site: Site, origin: ValOrigin, owned: i16, null: Nullness) -> ValueState {
+        ValueState {
+            site,
+            origin,
+            owned,
+            null,
+            status: Status::Live,
+            owner: 0,
+            name: None,
+            steal_failed: None,
+            reported: false,
+        }
+    }
+
+    /// Findings may be reported about it.
+    pub fn trackable(&self) -> bool {
+        !self.reported && self.status != Status::Escaped
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Exc {
+    Clear,
+    Set,
+    Unknown,
+}
+
+impl Exc {
+    pub fn join(self, other: Exc) -> Exc {
+        if self == other {
+            self
+        } else {
+            Exc::Unknown
+        }
+    }
+}
+
+/// The value an object's field holds, keyed by the base (its value site, or
+/// a variable key when the base is untracked) and interned field name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FieldSlot {
+    pub base: u32,
+    pub field: u32,
+    pub val: FieldVal,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FieldVal {
+    Obj(Site),
+    Null(StmtRef),
+}
+
+/// One event on a path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ev {
+    /// Took the `taken` edge of block `block`'s branch.
+    Branch { block: BlockId, taken: bool },
+    /// A call failed (its failure outcome was chosen).
+    CallFailed { stmt: StmtRef },
+    /// A tri-state call returned 0 (false / absent).
+    CallFalse { stmt: StmtRef },
+    Incref { stmt: StmtRef, site: Site },
+    Decref { stmt: StmtRef, site: Site },
+    Stolen { stmt: StmtRef, site: Site },
+    Stored { stmt: StmtRef, site: Site },
+    /// A steal-on-success call failed: the reference stays with the caller.
+    NotStolen { stmt: StmtRef, site: Site },
+    /// The value was bound to a variable by an assignment.
+    Assigned { stmt: StmtRef, site: Site },
+    /// A value was created (a call's result, an out pointer, a field read).
+    Created { stmt: StmtRef, site: Site },
+}
+
+impl Ev {
+    pub fn site(&self) -> Option<Site> {
+        match self {
+            Ev::Incref { site, .. }
+            | Ev::Decref { site, .. }
+            | Ev::Stolen { site, .. }
+            | Ev::Stored { site, .. }
+            | Ev::NotStolen { site, .. }
+            | Ev::Assigned { site, .. }
+            | Ev::Created { site, .. } => Some(*site),
+            _ => None,
+        }
+    }
+}
+
+pub struct EvNode {
+    pub ev: Ev,
+    pub prev: Path,
+    pub len: u32,
+}
+
+/// The events of a path, newest first, shared between states.
+pub type Path = Option<Rc<EvNode>>;
+
+pub fn path_push(path: &Path, ev: Ev) -> Path {
+    let len = path.as_ref().map_or(0, |p| p.len) + 1;
+    Some(Rc::new(EvNode {
+        ev,
+        prev: path.clone(),
+        len,
+    }))
+}
+
+/// Events oldest first.
+pub fn path_events(path: &Path) -> Vec<Ev> {
+    let mut out = Vec::new();
+    let mut cur = path.clone();
+    while let Some(node) = cur {
+        out.push(node.ev);
+        cur = node.prev.clone();
+    }
+    out.reverse();
+    out
+}
+
+/// The longest common prefix of two paths (the events both went through).
+pub fn path_common(a: &Path, b: &Path) -> Path {
+    let (mut a, mut b) = (a.clone(), b.clone());
+    let len = |p: &Path| p.as_ref().map_or(0, |n| n.len);
+    while len(&a) > len(&b) {
+        a = a.and_then(|n| n.prev.clone());
+    }
+    while len(&b) > len(&a) {
+        b = b.and_then(|n| n.prev.clone());
+    }
+    loop {
+        match (&a, &b) {
+            (Some(x), Some(y)) if Rc::ptr_eq(x, y) => return a,
+            (Some(x), Some(y)) => {
+                let (px, py) = (x.prev.clone(), y.prev.clone());
+                a = px;
+                b = py;
+            }
+            _ => return None,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct State {
+    pub vars: Vec<Binding>,
+    /// Sorted by site.
+    pub values: Vec<ValueState>,
+    /// Sorted by (base, field).
+    pub fields: Vec<FieldSlot>,
+    pub exc: Exc,
+    pub gil_released: bool,
+    pub path: Path,
+}
+
+impl PartialEq for State {
+    fn eq(&self, other: &State) -> bool {
+        self.exc == other.exc
+            && self.gil_released == other.gil_released
+            && self.vars == other.vars
+            && self.values == other.values
+            && self.fields == other.fields
+    }
+}
+
+impl State {
+    pub fn new(nvars: usize) -> State {
+        State {
+            vars: vec![Binding::Unknown; nvars],
+            values: Vec::new(),
+            fields: Vec::new(),
+            exc: Exc::Clear,
+            gil_released: false,
+            path: None,
+        }
+    }
+
+    pub fn push_event(&mut self, ev: Ev) {
+        self.path = path_push(&self.path, ev);
+    }
+
+    fn value_index(&self, site: Site) -> Result<usize, usize> {
+        self.values.binary_search_by_key(&site, |v| v.site)
+    }
+
+    pub fn value(&self, site: Site) -> Option<&ValueState> {
+        self.value_index(site).ok().map(|i| &self.values[i])
+    }
+
+    pub fn value_mut(&mut self, site: Site) -> Option<&mut ValueState> {
+        match self.value_index(site) {
+            Ok(i) => Some(&mut self.values[i]),
+            Err(_) => None,
+        }
+    }
+
+    /// Inserts or replaces the value at its site.
+    pub fn put_value(&mut self, v: ValueState) {
+        match self.value_index(v.site) {
+            Ok(i) => self.values[i] = v,
+            Err(i) => self.values.insert(i, v),
+        }
+    }
+
+    pub fn remove_value(&mut self, site: Site) {
+        if let Ok(i) = self.value_index(site) {
+            self.values.remove(i);
+        }
+    }
+
+    pub fn binding(&self, v: VarId) -> Binding {
+        self.vars.get(v.index()).copied().unwrap_or(Binding::Unknown)
+    }
+
+    pub fn set_binding(&mut self, v: VarId, b: Binding) {
+        if let Some(slot) = self.vars.get_mut(v.index()) {
+            *slot = b;
+        }
+    }
+
+    /// Number of variables and fields that refer to the value.
+    pub fn ref_count(&self, site: Site) -> usize {
+        self.vars.iter().filter(|b| **b == Binding::Obj(site)).count()
+            + self
+                .fields
+                .iter()
+                .filter(|f| f.val == FieldVal::Obj(site))
+                .count()
+    }
+
+    pub fn field(&self, base: u32, field: u32) -> Option<FieldVal> {
+        self.fields
+            .binary_search_by(|f| (f.base, f.field).cmp(&(base, field)))
+            .ok()
+            .map(|i| self.fields[i].val)
+    }
+
+    pub fn set_field(&mut self, base: u32, field: u32, val: FieldVal) {
+        match self
+            .fields
+            .binary_search_by(|f| (f.base, f.field).cmp(&(base, field)))
+        {
+            Ok(i) => self.fields[i].val = val,
+            Err(i) => self.fields.insert(i, FieldSlot { base, field, val }),
+        }
+    }
+
+    pub fn clear_field(&mut self, base: u32, field: u32) {
+        if let Ok(i) = self
+            .fields
+            .binary_search_by(|f| (f.base, f.field).cmp(&(base, field)))
+        {
+            self.fields.remove(i);
+        }
+    }
+
+    /// Forgets every remembered field (after a call that may change them).
+    pub fn forget_fields(&mut self) {
+        self.fields.clear();
+    }
+
+    /// Rebinds every variable bound to `site` (a value that turned out NULL).
+    pub fn replace_binding(&mut self, site: Site, with: Binding) {
+        for b in self.vars.iter_mut() {
+            if *b == Binding::Obj(site) {
+                *b = with;
+            }
+        }
+    }
+
+    /// Drops values nobody refers to and that own nothing: they cannot
+    /// cause findings any more. Owned unreferenced values must have been
+    /// reported (or escaped) by the caller before.
+    pub fn collect_garbage(&mut self) {
+        if self.values.is_empty() {
+            return;
+        }
+        let mut referenced: Vec<Site> = self.vars.iter().filter_map(|b| b.obj()).collect();
+        referenced.extend(self.fields.iter().filter_map(|f| match f.val {
+            FieldVal::Obj(s) => Some(s),
+            FieldVal::Null(_) => None,
+        }));
+        referenced.sort_unstable();
+        referenced.dedup();
+        self.values.retain(|v| {
+            referenced.binary_search(&v.site).is_ok()
+                || (v.owned > 0 && v.status == Status::Live)
+                || matches!(v.origin, ValOrigin::Param(_))
+        });
+    }
+
+    /// Same ownership facts: such states may be joined.
+    pub fn same_property(&self, other: &State) -> bool {
+        self.gil_released == other.gil_released
+            && self.values == other.values
+            && self.fields == other.fields
+            && self.vars.len() == other.vars.len()
+            && self
+                .vars
+                .iter()
+                .zip(other.vars.iter())
+                .all(|(a, b)| a == b || (a.is_execution() && b.is_execution()))
+    }
+
+    /// Joins a property-equal state into this one; returns true when this
+    /// state changed.
+    pub fn join_from(&mut self, other: &State) -> bool {
+        let mut changed = false;
+        for (a, b) in self.vars.iter_mut().zip(other.vars.iter()) {
+            if a == b {
+                continue;
+            }
+            let joined = match (*a, *b) {
+                (Binding::Int(l1, h1), Binding::Int(l2, h2)) => Binding::Int(l1.min(l2), h1.max(h2)),
+                _ => Binding::Unknown,
+            };
+            if joined != *a {
+                *a = joined;
+                changed = true;
+            }
+        }
+        let exc = self.exc.join(other.exc);
+        if exc != self.exc {
+            self.exc = exc;
+            changed = true;
+        }
+        if changed {
+            self.path = path_common(&self.path, &other.path);
+        }
+        changed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_prefix_of_paths() {
+        let root = path_push(&None, Ev::CallFailed { stmt: 1 });
+        let a = path_push(&root, Ev::CallFailed { stmt: 2 });
+        let b = path_push(&path_push(&root, Ev::CallFailed { stmt: 3 }), Ev::CallFailed { stmt: 4 });
+        let c = path_common(&a, &b);
+        assert_eq!(path_events(&c), vec![Ev::CallFailed { stmt: 1 }]);
+        assert!(path_common(&a, &None).is_none());
+    }
+
+    #[test]
+    fn join_widens_integers_and_exception() {
+        let mut s = State::new(2);
+        s.vars[0] = Binding::Int(-1, -1);
+        let mut t = s.clone();
+        t.vars[0] = Binding::Int(0, 5);
+        t.exc = Exc::Set;
+        assert!(s.same_property(&t));
+        assert!(s.join_from(&t));
+        assert_eq!(s.vars[0], Binding::Int(-1, 5));
+        assert_eq!(s.exc, Exc::Unknown);
+        assert!(!s.join_from(&t));
+    }
+
+    #[test]
+    fn garbage_keeps_owned_values() {
+        let mut s = State::new(1);
+        s.put_value(ValueState::new(16, ValOrigin::New(1), 1, Nullness::NonNull));
+        s.put_value(ValueState::new(32, ValOrigin::New(2), 0, Nullness::NonNull));
+        s.put_value(ValueState::new(48, ValOrigin::New(3), 0, Nullness::NonNull));
+        s.vars[0] = Binding::Obj(48);
+        s.collect_garbage();
+        let sites: Vec<Site> = s.values.iter().map(|v| v.site).collect();
+        assert_eq!(sites, vec![16, 48]);
+    }
+}

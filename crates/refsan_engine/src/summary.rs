@@ -1,0 +1,223 @@
+//! Bottom-up summaries of the module's own functions: the order to analyse
+//! them in (callees first) and the contract a function's analysis implies
+//! for its callers.
+
+use crate::analyze::{FnResult, RetKind};
+use crate::expect::{Expect, ExpectRet};
+use crate::state::Exc;
+use refsan_ir::{ArgEffect, Callee, Contract, ExcEffect, Failure, Function, Module, Returns, StmtKind, TypeClass};
+use std::collections::HashMap;
+
+/// Function indices in an order where callees come before callers (cycles
+/// broken arbitrarily), by Tarjan's SCC algorithm.
+pub fn bottom_up_order(module: &Module) -> Vec<usize> {
+    let n = module.functions.len();
+    let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, f) in module.functions.iter().enumerate() {
+        by_name.entry(f.name.as_str()).or_default().push(i);
+    }
+    let edges: Vec<Vec<usize>> = module
+        .functions
+        .iter()
+        .map(|f| {
+            let mut out = Vec::new();
+            for b in &f.blocks {
+                for s in &b.stmts {
+                    if let StmtKind::Call {
+                        callee: Callee::Named(name),
+                        ..
+                    } = &s.kind
+                    {
+                        if let Some(targets) = by_name.get(name.as_str()) {
+                            for t in targets {
+                                if !out.contains(t) {
+                                    out.push(*t);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            out
+        })
+        .collect();
+
+    // Iterative Tarjan.
+    let mut index = vec![usize::MAX; n];
+    let mut low = vec![0usize; n];
+    let mut on_stack = vec![false; n];
+    let mut stack: Vec<usize> = Vec::new();
+    let mut order = Vec::with_capacity(n);
+    let mut next = 0usize;
+    for root in 0..n {
+        if index[root] != usize::MAX {
+            continue;
+        }
+        let mut call: Vec<(usize, usize)> = vec![(root, 0)];
+        index[root] = next;
+        low[root] = next;
+        next += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        while let Some(&mut (v, ref mut ei)) = call.last_mut() {
+            if *ei < edges[v].len() {
+                let w = edges[v][*ei];
+                *ei += 1;
+                if index[w] == usize::MAX {
+                    index[w] = next;
+                    low[w] = next;
+                    next += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    call.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+            } else {
+                call.pop();
+                if let Some(&(parent, _)) = call.last() {
+                    low[parent] = low[parent].min(low[v]);
+                }
+                if low[v] == index[v] {
+                    while let Some(w) = stack.pop() {
+                        on_stack[w] = false;
+                        order.push(w);
+                        if w == v {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    order
+}
+
+/// What the analysis decided about a function whose contract is inferred.
+pub struct Decision {
+    pub contract: Contract,
+    /// Parameters the function steals (their tentative RS102/RS105 findings
+    /// are dropped).
+    pub steals: Vec<u32>,
+    /// The function returns new references: tentative RS104 findings stand.
+    pub returns_new: bool,
+}
+
+pub fn summarize(func: &Function, expect: &Expect, result: &FnResult) -> Decision {
+    let object_return = func.returns == TypeClass::Object;
+    let kinds: Vec<RetKind> = result.returns.iter().map(|r| r.kind).collect();
+    let any_new = kinds.contains(&RetKind::New);
+    let any_borrowed = kinds.contains(&RetKind::Borrowed);
+    let returns = if !object_return {
+        if func.returns == TypeClass::Void {
+            Returns::Void
+        } else {
+            Returns::NotObject
+        }
+    } else {
+        match expect.returns {
+            ExpectRet::New => Returns::New,
+            ExpectRet::Borrowed => Returns::Borrowed,
+            _ if any_new => Returns::New,
+            _ if any_borrowed => Returns::Borrowed,
+            _ => Returns::Unknown,
+        }
+    };
+    // How failure is reported.
+    let failure = if object_return {
+        let nulls: Vec<Exc> = result
+            .returns
+            .iter()
+            .filter(|r| r.kind == RetKind::Null)
+            .map(|r| r.exc)
+            .collect();
+        if nulls.is_empty() {
+            Failure::Never
+        } else if nulls.iter().all(|e| *e == Exc::Set) {
+            if returns == Returns::Unknown {
+                Failure::Null
+            } else if result.returns.iter().all(|r| r.kind == RetKind::Null) {
+                Failure::AlwaysNull
+            } else {
+                Failure::Null
+            }
+        } else if nulls.iter().all(|e| *e == Exc::Clear) {
+            Failure::NullNoExc
+        } else {
+            Failure::NullMaybeExc
+        }
+    } else if func.returns == TypeClass::Int {
+        let negs: Vec<Exc> = result
+            .returns
+            .iter()
+            .filter_map(|r| match r.kind {
+                RetKind::Int(_, hi) if hi < 0 => Some(r.exc),
+                _ => None,
+            })
+            .collect();
+        let all_known = result
+            .returns
+            .iter()
+            .all(|r| matches!(r.kind, RetKind::Int(..)));
+        if negs.is_empty() {
+            Failure::Never
+        } else if all_known && negs.iter().all(|e| *e == Exc::Set) {
+            Failure::NegOne
+        } else {
+            Failure::Ambiguous
+        }
+    } else {
+        Failure::Never
+    };
+    // Parameters consumed on every path are stolen.
+    let mut steals = Vec::new();
+    let mut args = Vec::new();
+    if expect.params.is_none() && !expect.python_facing {
+        for (i, _) in func.params.iter().enumerate() {
+            let owned: Vec<i16> = result.returns.iter().map(|r| r.params_owned.get(i).copied().unwrap_or(0)).collect();
+            if owned.is_empty() {
+                continue;
+            }
+            let consumed_all = owned.iter().all(|o| *o == -1);
+            let failure_path = |r: &crate::analyze::ReturnObs| match r.kind {
+                RetKind::Null => true,
+                RetKind::Int(_, hi) => hi < 0,
+                _ => false,
+            };
+            let consumed_on_success = result.returns.iter().any(|r| !failure_path(r))
+                && result.returns.iter().all(|r| {
+                    let o = r.params_owned.get(i).copied().unwrap_or(0);
+                    if failure_path(r) {
+                        o == 0
+                    } else {
+                        o == -1
+                    }
+                });
+            let effect = if consumed_all {
+                Some(ArgEffect::Steal)
+            } else if consumed_on_success {
+                Some(ArgEffect::StealOnSuccess)
+            } else {
+                None
+            };
+            if let Some(e) = effect {
+                if args.len() <= i {
+                    args.resize(i + 1, ArgEffect::Borrow);
+                }
+                args[i] = e;
+                steals.push(i as u32);
+            }
+        }
+    }
+    Decision {
+        contract: Contract {
+            returns,
+            failure,
+            args,
+            exc: ExcEffect::OnFailure,
+            noreturn: result.returns.is_empty() && result.approximate.is_none() && result.findings.is_empty(),
+        },
+        steals,
+        returns_new: any_new || expect.returns == ExpectRet::New,
+    }
+}
