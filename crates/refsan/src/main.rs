@@ -8,6 +8,10 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod cmd_check;
+mod cmd_debug_ir;
+mod cmd_explain;
+mod config;
+mod driver;
 
 #[derive(Parser)]
 #[command(
@@ -26,12 +30,19 @@ struct Cli {
 enum Command {
     /// Statically check C/C++ and Cython sources for reference-counting bugs.
     Check(cmd_check::CheckArgs),
+    /// Print the documentation of a rule (or --list all rules).
+    Explain(cmd_explain::ExplainArgs),
+    /// Print the ownership IR of a source file (for debugging refsan).
+    #[command(hide = true)]
+    DebugIr(cmd_debug_ir::DebugIrArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => cmd_check::run(args),
+        Command::Explain(args) => cmd_explain::run(args),
+        Command::DebugIr(args) => cmd_debug_ir::run(args),
     };
     match result {
         Ok(code) => code,

@@ -152,9 +152,9 @@ fn stmt_reads(s: &StmtKind, out: &mut Vec<VarId>) {
             place_vars(place, out);
             operand_vars(value, out);
         }
-        StmtKind::Incref { value, .. } | StmtKind::Use { value, .. } | StmtKind::Escape { value } => {
-            operand_vars(value, out)
-        }
+        StmtKind::Incref { value, .. }
+        | StmtKind::Use { value, .. }
+        | StmtKind::Escape { value } => operand_vars(value, out),
         StmtKind::Decref { value, clears, .. } => {
             operand_vars(value, out);
             if let Some(p) = clears {
@@ -263,7 +263,9 @@ fn temp_deaths(func: &Function, block_base: &[u32], nstmts: usize) -> Vec<Vec<Va
                     *o |= *i;
                 }
             }
-            let inn: Bits = (0..words).map(|w| gen[bi][w] | (out[w] & !kill[bi][w])).collect();
+            let inn: Bits = (0..words)
+                .map(|w| gen[bi][w] | (out[w] & !kill[bi][w]))
+                .collect();
             if inn != live_in[bi] || out != live_out[bi] {
                 live_in[bi] = inn;
                 live_out[bi] = out;
@@ -295,7 +297,10 @@ fn temp_deaths(func: &Function, block_base: &[u32], nstmts: usize) -> Vec<Vec<Va
                 }
             }
             if let Some(def) = stmt_def(&s.kind) {
-                if func.vars[def.index()].kind == VarKind::Temp && !has(&live, def) && !d.contains(&def) {
+                if func.vars[def.index()].kind == VarKind::Temp
+                    && !has(&live, def)
+                    && !d.contains(&def)
+                {
                     d.push(def);
                 }
                 if let Some(Some(ti)) = temp_index.get(def.index()) {
@@ -347,7 +352,11 @@ impl<'a> Analyzer<'a> {
     }
 
     fn name_of(&self, id: u32) -> String {
-        self.name_list.borrow().get(id as usize).cloned().unwrap_or_default()
+        self.name_list
+            .borrow()
+            .get(id as usize)
+            .cloned()
+            .unwrap_or_default()
     }
 
     fn stmt_ref(&self, b: BlockId, i: usize) -> StmtRef {
@@ -394,7 +403,9 @@ impl<'a> Analyzer<'a> {
                 ..
             }) => "an indirect call".to_string(),
             Some(StmtKind::Incref { .. }) => "Py_INCREF".to_string(),
-            Some(StmtKind::Decref { nullable, clears, .. }) => {
+            Some(StmtKind::Decref {
+                nullable, clears, ..
+            }) => {
                 if clears.is_some() {
                     "Py_CLEAR".to_string()
                 } else if *nullable {
@@ -433,15 +444,21 @@ impl<'a> Analyzer<'a> {
         }
         match v.origin {
             ValOrigin::New(s) => format!("the new reference from `{}`", self.callee_at(s)),
-            ValOrigin::Borrowed(s) => format!("the borrowed reference from `{}`", self.callee_at(s)),
+            ValOrigin::Borrowed(s) => {
+                format!("the borrowed reference from `{}`", self.callee_at(s))
+            }
             ValOrigin::OutNew(s, _) => format!("the new reference from `{}`", self.callee_at(s)),
-            ValOrigin::OutBorrowed(s, _) => format!("the borrowed reference from `{}`", self.callee_at(s)),
+            ValOrigin::OutBorrowed(s, _) => {
+                format!("the borrowed reference from `{}`", self.callee_at(s))
+            }
             ValOrigin::Param(i) => match self.func.params.get(i as usize) {
                 Some(p) => format!("`{}`", self.var_name(*p)),
                 None => "a parameter".to_string(),
             },
             ValOrigin::Global(id) => format!("`{}`", self.name_of(id).trim_start_matches('&')),
-            ValOrigin::Field(s) => self.field_text(s).unwrap_or_else(|| "the field".to_string()),
+            ValOrigin::Field(s) => self
+                .field_text(s)
+                .unwrap_or_else(|| "the field".to_string()),
         }
     }
 
@@ -477,26 +494,47 @@ impl<'a> Analyzer<'a> {
     /// Why the function does not own a value (for RS102/RS104/RS105/RS108).
     fn why_borrowed(&self, v: &ValueState) -> String {
         match v.status {
-            Status::Stolen(s) => return format!("its reference was stolen by `{}` on line {}", self.callee_at(s), self.span_at(s).line),
-            Status::Stored(s) => return format!("its reference was stored away on line {}", self.span_at(s).line),
+            Status::Stolen(s) => {
+                return format!(
+                    "its reference was stolen by `{}` on line {}",
+                    self.callee_at(s),
+                    self.span_at(s).line
+                )
+            }
+            Status::Stored(s) => {
+                return format!(
+                    "its reference was stored away on line {}",
+                    self.span_at(s).line
+                )
+            }
             _ => {}
         }
         match v.origin {
             ValOrigin::Param(_) => "parameters are borrowed references".to_string(),
             ValOrigin::Borrowed(s) | ValOrigin::OutBorrowed(s, _) => {
-                format!("`{}` returns a borrowed reference, line {}", self.callee_at(s), self.span_at(s).line)
+                format!(
+                    "`{}` returns a borrowed reference, line {}",
+                    self.callee_at(s),
+                    self.span_at(s).line
+                )
             }
             ValOrigin::Global(id) => {
                 let n = self.name_of(id);
                 if is_singleton_name(&n) {
-                    format!("`{}` is a global singleton and needs its own reference before Python 3.12", n.trim_start_matches('&'))
+                    format!(
+                        "`{}` is a global singleton and needs its own reference before Python 3.12",
+                        n.trim_start_matches('&')
+                    )
                 } else {
                     format!("`{}` is a global", n.trim_start_matches('&'))
                 }
             }
             ValOrigin::Field(_) => "it belongs to the object's field".to_string(),
             ValOrigin::New(s) | ValOrigin::OutNew(s, _) => {
-                format!("its reference from `{}` was already given up", self.callee_at(s))
+                format!(
+                    "its reference from `{}` was already given up",
+                    self.callee_at(s)
+                )
             }
         }
     }
@@ -504,7 +542,11 @@ impl<'a> Analyzer<'a> {
     fn is_immortal_global(&self, v: &ValueState) -> bool {
         if let ValOrigin::Global(id) = v.origin {
             let n = self.name_of(id);
-            if let Some(since) = self.resolver.facts().singleton_immortal_since(n.trim_start_matches('&')) {
+            if let Some(since) = self
+                .resolver
+                .facts()
+                .singleton_immortal_since(n.trim_start_matches('&'))
+            {
                 return self.opts.target >= since;
             }
             if is_singleton_name(&n) {
@@ -518,26 +560,46 @@ impl<'a> Analyzer<'a> {
 
     fn creation_event(&self, v: &ValueState) -> Option<Event> {
         let (span, message) = match v.origin {
-            ValOrigin::New(s) => (self.span_at(s), format!("new reference from `{}`", self.callee_at(s))),
-            ValOrigin::Borrowed(s) => (self.span_at(s), format!("borrowed reference from `{}`", self.callee_at(s))),
+            ValOrigin::New(s) => (
+                self.span_at(s),
+                format!("new reference from `{}`", self.callee_at(s)),
+            ),
+            ValOrigin::Borrowed(s) => (
+                self.span_at(s),
+                format!("borrowed reference from `{}`", self.callee_at(s)),
+            ),
             ValOrigin::OutNew(s, _) => (
                 self.span_at(s),
-                format!("`{}` writes a new reference{}", self.callee_at(s), self.out_target(s, v)),
+                format!(
+                    "`{}` writes a new reference{}",
+                    self.callee_at(s),
+                    self.out_target(s, v)
+                ),
             ),
             ValOrigin::OutBorrowed(s, _) => (
                 self.span_at(s),
-                format!("`{}` writes a borrowed reference{}", self.callee_at(s), self.out_target(s, v)),
+                format!(
+                    "`{}` writes a borrowed reference{}",
+                    self.callee_at(s),
+                    self.out_target(s, v)
+                ),
             ),
             ValOrigin::Param(i) => {
                 let p = *self.func.params.get(i as usize)?;
                 (
                     self.func.vars[p.index()].span,
-                    format!("`{}` is a parameter: a borrowed reference", self.var_name(p)),
+                    format!(
+                        "`{}` is a parameter: a borrowed reference",
+                        self.var_name(p)
+                    ),
                 )
             }
             ValOrigin::Field(s) => (
                 self.span_at(s),
-                format!("{} read here", self.field_text(s).unwrap_or_else(|| "the field".into())),
+                format!(
+                    "{} read here",
+                    self.field_text(s).unwrap_or_else(|| "the field".into())
+                ),
             ),
             ValOrigin::Global(_) => return None,
         };
@@ -582,15 +644,26 @@ impl<'a> Analyzer<'a> {
             },
             Ev::Decref { stmt, site } => Event {
                 span: self.span_at(stmt),
-                message: format!("{} is released by `{}`", self.describe(st, site), self.callee_at(stmt)),
+                message: format!(
+                    "{} is released by `{}`",
+                    self.describe(st, site),
+                    self.callee_at(stmt)
+                ),
             },
             Ev::Stolen { stmt, site } => Event {
                 span: self.span_at(stmt),
-                message: format!("`{}` steals the reference to {}", self.callee_at(stmt), self.describe(st, site)),
+                message: format!(
+                    "`{}` steals the reference to {}",
+                    self.callee_at(stmt),
+                    self.describe(st, site)
+                ),
             },
             Ev::Stored { stmt, site } => Event {
                 span: self.span_at(stmt),
-                message: format!("the reference to {} is stored away", self.describe(st, site)),
+                message: format!(
+                    "the reference to {} is stored away",
+                    self.describe(st, site)
+                ),
             },
             Ev::NotStolen { stmt, site } => Event {
                 span: self.span_at(stmt),
@@ -607,7 +680,9 @@ impl<'a> Analyzer<'a> {
 
     fn failure_text(&self, name: &str) -> &'static str {
         match self.resolver.resolve(name).map(|r| r.contract.failure) {
-            Some(Failure::Null | Failure::NullNoExc | Failure::NullMaybeExc | Failure::AlwaysNull) => " (returns NULL)",
+            Some(
+                Failure::Null | Failure::NullNoExc | Failure::NullMaybeExc | Failure::AlwaysNull,
+            ) => " (returns NULL)",
             Some(Failure::NegOne | Failure::TriState) => " (returns -1)",
             Some(Failure::Zero) => " (returns 0)",
             _ => "",
@@ -677,7 +752,14 @@ impl<'a> Analyzer<'a> {
         if !self.seen_findings.insert(key) {
             return;
         }
-        let events = self.events(st, site, Event { span, message: last });
+        let events = self.events(
+            st,
+            site,
+            Event {
+                span,
+                message: last,
+            },
+        );
         let f = rules::finding(meta, span, Some(&self.func.name), message, events, help);
         self.result.findings.push(f);
     }
@@ -700,7 +782,14 @@ impl<'a> Analyzer<'a> {
             }
             let site = PARAM_SITE | i as u32;
             let owned = match &self.expect.params {
-                Some(effects) if matches!(effects.get(i), Some(ArgEffect::Steal | ArgEffect::StealOnSuccess)) => 1,
+                Some(effects)
+                    if matches!(
+                        effects.get(i),
+                        Some(ArgEffect::Steal | ArgEffect::StealOnSuccess)
+                    ) =>
+                {
+                    1
+                }
                 _ => 0,
             };
             let null = if self.expect.python_facing && i == 0 {
@@ -796,7 +885,13 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    fn add_state(&mut self, seen: &mut [Vec<State>], work: &mut VecDeque<(BlockId, State)>, b: BlockId, st: State) {
+    fn add_state(
+        &mut self,
+        seen: &mut [Vec<State>],
+        work: &mut VecDeque<(BlockId, State)>,
+        b: BlockId,
+        st: State,
+    ) {
         let slot = &mut seen[b.index()];
         for existing in slot.iter_mut() {
             if *existing == st {
@@ -831,8 +926,13 @@ impl<'a> Analyzer<'a> {
         let site = GLOBAL_SITE | (id & 0x0FFF_FFFF);
         if st.value(site).is_none() {
             let bare = name.trim_start_matches('&');
-            let nonnull = name.starts_with('&') || is_singleton_name(bare) || bare.starts_with("PyExc_");
-            let null = if nonnull { Nullness::NonNull } else { Nullness::Maybe };
+            let nonnull =
+                name.starts_with('&') || is_singleton_name(bare) || bare.starts_with("PyExc_");
+            let null = if nonnull {
+                Nullness::NonNull
+            } else {
+                Nullness::Maybe
+            };
             st.put_value(ValueState::new(site, ValOrigin::Global(id), 0, null));
         }
         Binding::Obj(site)
@@ -864,7 +964,9 @@ impl<'a> Analyzer<'a> {
                 let fid = self.intern(&format!(".{field}"));
                 if field != "[]" {
                     match st.field(key, fid) {
-                        Some(FieldVal::Obj(site)) if st.value(site).is_some() => return Binding::Obj(site),
+                        Some(FieldVal::Obj(site)) if st.value(site).is_some() => {
+                            return Binding::Obj(site)
+                        }
                         Some(FieldVal::Null(s)) => return Binding::Null(NullWhy::Literal(s)),
                         _ => {}
                     }
@@ -936,7 +1038,9 @@ impl<'a> Analyzer<'a> {
                     self.finish(st, sref, out);
                 }
             }
-            StmtKind::Decref { value, nullable, .. } => {
+            StmtKind::Decref {
+                value, nullable, ..
+            } => {
                 let b = self.eval(&mut st, value, sref, 0);
                 if self.decref(&mut st, b, *nullable, sref, span, value) {
                     self.finish(st, sref, out);
@@ -1049,7 +1153,10 @@ impl<'a> Analyzer<'a> {
             )
         } else {
             match how {
-                LostHow::Temp => (rs101_leaked_reference::message_temp(&callee), "the reference is lost here".to_string()),
+                LostHow::Temp => (
+                    rs101_leaked_reference::message_temp(&callee),
+                    "the reference is lost here".to_string(),
+                ),
                 LostHow::Overwrite(var) => (
                     rs101_leaked_reference::message_overwrite(&name, self.var_name(var)),
                     format!("`{}` is overwritten here", self.var_name(var)),
@@ -1092,7 +1199,10 @@ impl<'a> Analyzer<'a> {
             }
             _ => {
                 if what == "released" {
-                    (rs103_use_after_release::message_double(&name), format!("{name} is released again here"))
+                    (
+                        rs103_use_after_release::message_double(&name),
+                        format!("{name} is released again here"),
+                    )
                 } else {
                     (
                         rs103_use_after_release::message_use(&name, what),
@@ -1101,7 +1211,15 @@ impl<'a> Analyzer<'a> {
                 }
             }
         };
-        self.report(st, &rs103_use_after_release::META, span, Some(site), message, last, None);
+        self.report(
+            st,
+            &rs103_use_after_release::META,
+            span,
+            Some(site),
+            message,
+            last,
+            None,
+        );
         self.mark_reported(st, site);
         true
     }
@@ -1109,18 +1227,31 @@ impl<'a> Analyzer<'a> {
     fn null_why_text(&self, why: NullWhy) -> String {
         match why {
             NullWhy::Literal(s) => format!("set to NULL on line {}", self.span_at(s).line),
-            NullWhy::Failed(s) => format!("`{}` returned NULL on line {}", self.callee_at(s), self.span_at(s).line),
+            NullWhy::Failed(s) => format!(
+                "`{}` returned NULL on line {}",
+                self.callee_at(s),
+                self.span_at(s).line
+            ),
             NullWhy::Checked(s) => format!("checked on line {}", self.span_at(s).line),
         }
     }
 
     fn null_name(&self, op_text: Option<String>) -> String {
-        op_text.map(|n| format!("`{n}`")).unwrap_or_else(|| "the value".to_string())
+        op_text
+            .map(|n| format!("`{n}`"))
+            .unwrap_or_else(|| "the value".to_string())
     }
 
     /// Reports a NULL value used where NULL crashes; returns false when the
     /// path ends there.
-    fn null_use(&mut self, st: &mut State, why: NullWhy, how: &str, name: String, span: Span) -> bool {
+    fn null_use(
+        &mut self,
+        st: &mut State,
+        why: NullWhy,
+        how: &str,
+        name: String,
+        span: Span,
+    ) -> bool {
         let message = rs107_unchecked_null::message_null(&name, how, &self.null_why_text(why));
         self.report(
             st,
@@ -1136,7 +1267,11 @@ impl<'a> Analyzer<'a> {
 
     fn maybe_null_use(&mut self, st: &mut State, site: Site, from: StmtRef, how: &str, span: Span) {
         let name = self.describe(st, site);
-        let why = format!("`{}` on line {} may leave it NULL", self.callee_at(from), self.span_at(from).line);
+        let why = format!(
+            "`{}` on line {} may leave it NULL",
+            self.callee_at(from),
+            self.span_at(from).line
+        );
         let message = rs107_unchecked_null::message_maybe(&name, how, &why);
         self.report(
             st,
@@ -1166,7 +1301,14 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    fn incref(&mut self, st: &mut State, b: Binding, nullable: bool, sref: StmtRef, span: Span) -> bool {
+    fn incref(
+        &mut self,
+        st: &mut State,
+        b: Binding,
+        nullable: bool,
+        sref: StmtRef,
+        span: Span,
+    ) -> bool {
         if st.gil_released {
             self.gil_violation(st, "Py_INCREF", span);
         }
@@ -1203,7 +1345,15 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    fn decref(&mut self, st: &mut State, b: Binding, nullable: bool, sref: StmtRef, span: Span, op: &Operand) -> bool {
+    fn decref(
+        &mut self,
+        st: &mut State,
+        b: Binding,
+        nullable: bool,
+        sref: StmtRef,
+        span: Span,
+        op: &Operand,
+    ) -> bool {
         let macro_name = self.callee_at(sref);
         if st.gil_released {
             self.gil_violation(st, &macro_name, span);
@@ -1271,7 +1421,9 @@ impl<'a> Analyzer<'a> {
                         }
                     }
                     (_, ValOrigin::Global(_)) if self.is_immortal_global(&v) => {}
-                    (Status::Live, ValOrigin::Param(i)) if !self.expect.python_facing && self.expect.params.is_none() => {
+                    (Status::Live, ValOrigin::Param(i))
+                        if !self.expect.python_facing && self.expect.params.is_none() =>
+                    {
                         // Maybe the function steals it: decided by the summary.
                         let why = self.why_borrowed(&v);
                         let message = rs102_decref_borrowed::message(&name, &why);
@@ -1331,13 +1483,24 @@ impl<'a> Analyzer<'a> {
     /// Borrowed references taken from a released container die with it.
     fn owner_released(&self, st: &mut State, owner: Site, sref: StmtRef) {
         for v in st.values.iter_mut() {
-            if v.owner == owner && v.owned <= 0 && v.status == Status::Live && v.origin.is_borrowed_kind() {
+            if v.owner == owner
+                && v.owned <= 0
+                && v.status == Status::Live
+                && v.origin.is_borrowed_kind()
+            {
                 v.status = Status::OwnerGone(sref);
             }
         }
     }
 
-    fn use_value(&mut self, st: &mut State, b: Binding, kind: UseKind, _sref: StmtRef, span: Span) -> bool {
+    fn use_value(
+        &mut self,
+        st: &mut State,
+        b: Binding,
+        kind: UseKind,
+        _sref: StmtRef,
+        span: Span,
+    ) -> bool {
         if kind != UseKind::Deref {
             return true;
         }
@@ -1378,7 +1541,9 @@ impl<'a> Analyzer<'a> {
                     _ => st.clear_field(key, fid),
                 }
                 if let Some(FieldVal::Obj(old_site)) = old {
-                    if st.value(old_site).is_some_and(|v| matches!(v.origin, ValOrigin::Field(_)) && v.status == Status::Live) {
+                    if st.value(old_site).is_some_and(|v| {
+                        matches!(v.origin, ValOrigin::Field(_)) && v.status == Status::Live
+                    }) {
                         // The field's old reference is overwritten without a
                         // release; we cannot tell whether it was released
                         // elsewhere, so no finding.
@@ -1420,8 +1585,14 @@ impl<'a> Analyzer<'a> {
             return;
         }
         let to_field_or_global = matches!(place, Place::Field(..) | Place::Global(_));
-        let borrowed = v.origin.is_borrowed_kind() || matches!(v.status, Status::Stolen(_) | Status::Stored(_));
-        if to_field_or_global && borrowed && v.trackable() && !self.is_immortal_global(&v) && !matches!(v.origin, ValOrigin::Field(_)) {
+        let borrowed = v.origin.is_borrowed_kind()
+            || matches!(v.status, Status::Stolen(_) | Status::Stored(_));
+        if to_field_or_global
+            && borrowed
+            && v.trackable()
+            && !self.is_immortal_global(&v)
+            && !matches!(v.origin, ValOrigin::Field(_))
+        {
             let name = self.describe(st, site);
             let why = self.why_borrowed(&v);
             self.report(
@@ -1431,7 +1602,9 @@ impl<'a> Analyzer<'a> {
                 Some(site),
                 rs108_borrowed_stored::message(&name, &place_text, &why),
                 format!("{name} is stored here"),
-                Some(format!("store a new reference: `{place_text} = Py_NewRef(...)`")),
+                Some(format!(
+                    "store a new reference: `{place_text} = Py_NewRef(...)`"
+                )),
             );
             self.mark_reported(st, site);
         }
@@ -1439,7 +1612,15 @@ impl<'a> Analyzer<'a> {
 
     fn gil_violation(&mut self, st: &State, what: &str, span: Span) {
         let message = rs204_api_without_gil::message(what);
-        self.report(st, &rs204_api_without_gil::META, span, None, message, format!("`{what}` runs without the GIL here"), None);
+        self.report(
+            st,
+            &rs204_api_without_gil::META,
+            span,
+            None,
+            message,
+            format!("`{what}` runs without the GIL here"),
+            None,
+        );
     }
 
     // ---- calls --------------------------------------------------------------
@@ -1485,16 +1666,17 @@ impl<'a> Analyzer<'a> {
 
         // The contract: format-driven APIs first.
         let format_contract;
-        let resolved: Option<Resolved<'_>> = if let Some(c) = formats::call_contract(name, args, self.func) {
-            format_contract = c;
-            Some(Resolved {
-                contract: &format_contract.contract,
-                source: ContractSource::KnowledgeBase,
-                is_api: true,
-            })
-        } else {
-            self.resolver.resolve(name)
-        };
+        let resolved: Option<Resolved<'_>> =
+            if let Some(c) = formats::call_contract(name, args, self.func) {
+                format_contract = c;
+                Some(Resolved {
+                    contract: &format_contract.contract,
+                    source: ContractSource::KnowledgeBase,
+                    is_api: true,
+                })
+            } else {
+                self.resolver.resolve(name)
+            };
         let resolved = resolved.map(|r| (r.contract.clone(), r.is_api, r.source));
 
         if st.gil_released {
@@ -1510,7 +1692,14 @@ impl<'a> Analyzer<'a> {
             // values; it may set an exception.
             for (i, a) in args.iter().enumerate() {
                 if let Binding::Obj(site) = vals[i] {
-                    let what = format!("passed to `{}`", if name.is_empty() { "an indirect call" } else { name });
+                    let what = format!(
+                        "passed to `{}`",
+                        if name.is_empty() {
+                            "an indirect call"
+                        } else {
+                            name
+                        }
+                    );
                     self.dead_use(&mut st, site, &what, span);
                 }
                 self.havoc_out_arg(&mut st, a);
@@ -1532,16 +1721,28 @@ impl<'a> Analyzer<'a> {
                     }
                     if let Some(v) = st.value(site).copied() {
                         if let Nullness::MaybeOut(from) = v.null {
-                            if is_api && effect != ArgEffect::Nullable && v.trackable() && !is_out(effect) {
+                            if is_api
+                                && effect != ArgEffect::Nullable
+                                && v.trackable()
+                                && !is_out(effect)
+                            {
                                 self.maybe_null_use(&mut st, site, from, &what, span);
                             }
                         }
                     }
                 }
-                Binding::Null(why @ NullWhy::Failed(_)) if is_api && effect != ArgEffect::Nullable && !is_out(effect) => {
+                Binding::Null(why @ NullWhy::Failed(_))
+                    if is_api && effect != ArgEffect::Nullable && !is_out(effect) =>
+                {
                     if matches!(args.get(i), Some(Operand::Var(_))) {
                         let name_text = self.null_name(self.op_text(&st, &args[i], *b));
-                        if !self.null_use(&mut st, why, &format!("passed to `{name}`"), name_text, span) {
+                        if !self.null_use(
+                            &mut st,
+                            why,
+                            &format!("passed to `{name}`"),
+                            name_text,
+                            span,
+                        ) {
                             return;
                         }
                     }
@@ -1596,7 +1797,14 @@ impl<'a> Analyzer<'a> {
 
     /// `PyErr_Occurred()` used as a value: non-NULL exactly when an exception
     /// is set.
-    fn err_occurred_value(&mut self, mut st: State, sref: StmtRef, span: Span, dst: Option<VarId>, out: &mut Vec<State>) {
+    fn err_occurred_value(
+        &mut self,
+        mut st: State,
+        sref: StmtRef,
+        span: Span,
+        dst: Option<VarId>,
+        out: &mut Vec<State>,
+    ) {
         let set = |this: &mut Self, mut s: State, out: &mut Vec<State>| {
             s.exc = Exc::Set;
             if let Some(d) = dst {
@@ -1608,7 +1816,13 @@ impl<'a> Analyzer<'a> {
             Exc::Set => set(self, st, out),
             Exc::Clear => {
                 if let Some(d) = dst {
-                    self.bind(&mut st, d, Binding::Null(NullWhy::Checked(sref)), sref, span);
+                    self.bind(
+                        &mut st,
+                        d,
+                        Binding::Null(NullWhy::Checked(sref)),
+                        sref,
+                        span,
+                    );
                 }
                 out.push(st);
             }
@@ -1616,7 +1830,13 @@ impl<'a> Analyzer<'a> {
                 let mut clear = st.clone();
                 clear.exc = Exc::Clear;
                 if let Some(d) = dst {
-                    self.bind(&mut clear, d, Binding::Null(NullWhy::Checked(sref)), sref, span);
+                    self.bind(
+                        &mut clear,
+                        d,
+                        Binding::Null(NullWhy::Checked(sref)),
+                        sref,
+                        span,
+                    );
                 }
                 out.push(clear);
                 set(self, st, out);
@@ -1679,7 +1899,10 @@ impl<'a> Analyzer<'a> {
                 }
                 ArgEffect::ReplaceInPlace => self.replace_in_place(st, a, i, outcome, sref, span),
                 ArgEffect::Borrow | ArgEffect::Nullable => {
-                    if matches!(a, Operand::AddrOf(Place::Var(_)) | Operand::AddrOf(Place::Field(..))) {
+                    if matches!(
+                        a,
+                        Operand::AddrOf(Place::Var(_)) | Operand::AddrOf(Place::Field(..))
+                    ) {
                         self.havoc_out_arg(st, a);
                     }
                 }
@@ -1687,7 +1910,15 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    fn steal(&mut self, st: &mut State, b: Binding, callee: &str, container: Site, sref: StmtRef, span: Span) {
+    fn steal(
+        &mut self,
+        st: &mut State,
+        b: Binding,
+        callee: &str,
+        container: Site,
+        sref: StmtRef,
+        span: Span,
+    ) {
         let Binding::Obj(site) = b else {
             return;
         };
@@ -1731,7 +1962,10 @@ impl<'a> Analyzer<'a> {
                 v.status = Status::Stolen(sref);
             }
             return;
-        } else if matches!(v.origin, ValOrigin::Param(_)) && !self.expect.python_facing && self.expect.params.is_none() {
+        } else if matches!(v.origin, ValOrigin::Param(_))
+            && !self.expect.python_facing
+            && self.expect.params.is_none()
+        {
             // Maybe this function itself steals the parameter.
             let why = self.why_borrowed(&v);
             let events = self.events(
@@ -1748,7 +1982,10 @@ impl<'a> Analyzer<'a> {
                 Some(&self.func.name),
                 rs105_borrowed_stolen::message(&name, callee, &why),
                 events,
-                Some(format!("pass a new reference: `Py_NewRef({})`", name.trim_matches('`'))),
+                Some(format!(
+                    "pass a new reference: `Py_NewRef({})`",
+                    name.trim_matches('`')
+                )),
             );
             if let ValOrigin::Param(i) = v.origin {
                 self.result.param_releases.push((i, f));
@@ -1760,12 +1997,29 @@ impl<'a> Analyzer<'a> {
         } else {
             let why = self.why_borrowed(&v);
             let (meta, message) = if formats::is_build_value(callee) {
-                (&rs202_build_format::META, rs202_build_format::message_n_borrowed(&name, callee, &why))
+                (
+                    &rs202_build_format::META,
+                    rs202_build_format::message_n_borrowed(&name, callee, &why),
+                )
             } else {
-                (&rs105_borrowed_stolen::META, rs105_borrowed_stolen::message(&name, callee, &why))
+                (
+                    &rs105_borrowed_stolen::META,
+                    rs105_borrowed_stolen::message(&name, callee, &why),
+                )
             };
-            let help = Some(format!("pass a new reference: `Py_NewRef({})`", name.trim_matches('`')));
-            self.report(st, meta, span, Some(site), message, format!("`{callee}` steals {name} here"), help);
+            let help = Some(format!(
+                "pass a new reference: `Py_NewRef({})`",
+                name.trim_matches('`')
+            ));
+            self.report(
+                st,
+                meta,
+                span,
+                Some(site),
+                message,
+                format!("`{callee}` steals {name} here"),
+                help,
+            );
         }
         self.mark_reported(st, site);
     }
@@ -1796,7 +2050,10 @@ impl<'a> Analyzer<'a> {
             return;
         }
         let sub = SUB_OUT_FIRST + i as u32;
-        let site = match (sub <= SUB_OUT_LAST).then(|| stmt_site(sref, sub)).flatten() {
+        let site = match (sub <= SUB_OUT_LAST)
+            .then(|| stmt_site(sref, sub))
+            .flatten()
+        {
             Some(s) => s,
             None => {
                 self.bind(st, *var, Binding::Unknown, sref, span);
@@ -1810,13 +2067,21 @@ impl<'a> Analyzer<'a> {
         let mut v = match effect {
             ArgEffect::OutBorrowed => {
                 // May stay NULL (optional PyArg_ParseTuple outputs).
-                let mut v = ValueState::new(site, ValOrigin::OutBorrowed(sref, i as u8), 0, Nullness::Maybe);
+                let mut v = ValueState::new(
+                    site,
+                    ValOrigin::OutBorrowed(sref, i as u8),
+                    0,
+                    Nullness::Maybe,
+                );
                 v.owner = container;
                 v
             }
-            ArgEffect::OutNewMaybeNull => {
-                ValueState::new(site, ValOrigin::OutNew(sref, i as u8), 1, Nullness::MaybeOut(sref))
-            }
+            ArgEffect::OutNewMaybeNull => ValueState::new(
+                site,
+                ValOrigin::OutNew(sref, i as u8),
+                1,
+                Nullness::MaybeOut(sref),
+            ),
             _ => ValueState::new(site, ValOrigin::OutNew(sref, i as u8), 1, Nullness::NonNull),
         };
         if !self.is_temp(*var) {
@@ -1827,7 +2092,15 @@ impl<'a> Analyzer<'a> {
         st.set_binding(*var, Binding::Obj(site));
     }
 
-    fn replace_in_place(&mut self, st: &mut State, a: &Operand, i: usize, outcome: Outcome, sref: StmtRef, span: Span) {
+    fn replace_in_place(
+        &mut self,
+        st: &mut State,
+        a: &Operand,
+        i: usize,
+        outcome: Outcome,
+        sref: StmtRef,
+        span: Span,
+    ) {
         let Operand::AddrOf(Place::Var(var)) = a else {
             self.havoc_out_arg(st, a);
             return;
@@ -1842,7 +2115,10 @@ impl<'a> Analyzer<'a> {
                             v.status = Status::Released(sref);
                         }
                     }
-                } else if v.trackable() && v.origin.is_borrowed_kind() && !self.is_immortal_global(&v) {
+                } else if v.trackable()
+                    && v.origin.is_borrowed_kind()
+                    && !self.is_immortal_global(&v)
+                {
                     let name = self.describe(st, old);
                     let why = self.why_borrowed(&v);
                     let callee = self.callee_at(sref);
@@ -1865,11 +2141,15 @@ impl<'a> Analyzer<'a> {
             return;
         }
         let sub = SUB_OUT_FIRST + i as u32;
-        if let Some(site) = (sub <= SUB_OUT_LAST).then(|| stmt_site(sref, sub)).flatten() {
+        if let Some(site) = (sub <= SUB_OUT_LAST)
+            .then(|| stmt_site(sref, sub))
+            .flatten()
+        {
             if st.value(site).is_some() {
                 self.escape_site(st, site);
             }
-            let mut v = ValueState::new(site, ValOrigin::OutNew(sref, i as u8), 1, Nullness::NonNull);
+            let mut v =
+                ValueState::new(site, ValOrigin::OutNew(sref, i as u8), 1, Nullness::NonNull);
             if !self.is_temp(*var) {
                 v.name = Some(*var);
             }
@@ -1917,14 +2197,16 @@ impl<'a> Analyzer<'a> {
                 let v = if ret == RetVal::NewRef {
                     ValueState::new(site, ValOrigin::New(sref), 1, Nullness::NonNull)
                 } else {
-                    let mut v = ValueState::new(site, ValOrigin::Borrowed(sref), 0, Nullness::NonNull);
+                    let mut v =
+                        ValueState::new(site, ValOrigin::Borrowed(sref), 0, Nullness::NonNull);
                     // Borrowed from the first object argument (the container).
                     v.owner = vals.iter().find_map(|b| b.obj()).unwrap_or(0);
                     v
                 };
                 st.put_value(v);
                 st.push_event(Ev::Created { stmt: sref, site });
-                if dst.is_none() && ret == RetVal::NewRef && contract.failure != Failure::AlwaysNull {
+                if dst.is_none() && ret == RetVal::NewRef && contract.failure != Failure::AlwaysNull
+                {
                     let message = rs101_leaked_reference::message_discarded(callee);
                     self.report(
                         st,
@@ -1948,7 +2230,13 @@ impl<'a> Analyzer<'a> {
 
     // ---- terminators ------------------------------------------------------------
 
-    fn exec_term(&mut self, mut st: State, b: BlockId, tref: StmtRef, block: &'a Block) -> Vec<(BlockId, State)> {
+    fn exec_term(
+        &mut self,
+        mut st: State,
+        b: BlockId,
+        tref: StmtRef,
+        block: &'a Block,
+    ) -> Vec<(BlockId, State)> {
         let span = block.term_span;
         match &block.term {
             Terminator::Goto(t) => vec![(*t, st)],
@@ -1959,16 +2247,25 @@ impl<'a> Analyzer<'a> {
                 Vec::new()
             }
             Terminator::Branch {
-                cond, then_bb, else_bb, ..
+                cond,
+                then_bb,
+                else_bb,
+                ..
             } => {
                 let (t, e) = self.branch(&mut st, cond, tref);
                 let mut out = Vec::new();
                 if let Some(mut s) = t {
-                    s.push_event(Ev::Branch { block: b, taken: true });
+                    s.push_event(Ev::Branch {
+                        block: b,
+                        taken: true,
+                    });
                     out.push((*then_bb, s));
                 }
                 if let Some(mut s) = e {
-                    s.push_event(Ev::Branch { block: b, taken: false });
+                    s.push_event(Ev::Branch {
+                        block: b,
+                        taken: false,
+                    });
                     out.push((*else_bb, s));
                 }
                 out
@@ -1977,7 +2274,12 @@ impl<'a> Analyzer<'a> {
     }
 
     /// The states of the true and false edges (None = infeasible).
-    fn branch(&mut self, st: &mut State, cond: &Cond, tref: StmtRef) -> (Option<State>, Option<State>) {
+    fn branch(
+        &mut self,
+        st: &mut State,
+        cond: &Cond,
+        tref: StmtRef,
+    ) -> (Option<State>, Option<State>) {
         match cond {
             Cond::Unknown => (Some(st.clone()), Some(st.clone())),
             Cond::ErrOccurred => match st.exc {
@@ -2012,7 +2314,9 @@ impl<'a> Analyzer<'a> {
                         };
                         (mk(t), mk(e))
                     }
-                    Binding::Obj(_) | Binding::Null(_) | Binding::Ptr if *k == 0 && matches!(cmp, CmpOp::Eq | CmpOp::Ne) => {
+                    Binding::Obj(_) | Binding::Null(_) | Binding::Ptr
+                        if *k == 0 && matches!(cmp, CmpOp::Eq | CmpOp::Ne) =>
+                    {
                         let (isnull, notnull) = self.branch_null(st, op, b, tref);
                         if *cmp == CmpOp::Eq {
                             (isnull, notnull)
@@ -2026,7 +2330,13 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    fn branch_null(&mut self, st: &mut State, op: &Operand, b: Binding, tref: StmtRef) -> (Option<State>, Option<State>) {
+    fn branch_null(
+        &mut self,
+        st: &mut State,
+        op: &Operand,
+        b: Binding,
+        tref: StmtRef,
+    ) -> (Option<State>, Option<State>) {
         match b {
             Binding::Null(_) => (Some(st.clone()), None),
             Binding::Ptr => (None, Some(st.clone())),
@@ -2089,7 +2399,10 @@ impl<'a> Analyzer<'a> {
         };
         // Error returns need an exception.
         if st.exc == Exc::Clear {
-            let why = exp.why.clone().unwrap_or_else(|| "this function".to_string());
+            let why = exp
+                .why
+                .clone()
+                .unwrap_or_else(|| "this function".to_string());
             if exp.null_needs_exc && kind == RetKind::Null {
                 self.report(
                     &st,
@@ -2132,15 +2445,29 @@ impl<'a> Analyzer<'a> {
                             if let Some(v) = st.value_mut(site) {
                                 v.owned -= 1;
                             }
-                        } else if v.status == Status::Escaped || v.reported || self.is_immortal_global(&v) {
+                        } else if v.status == Status::Escaped
+                            || v.reported
+                            || self.is_immortal_global(&v)
+                        {
                             kind = RetKind::Unknown;
                         } else {
                             kind = RetKind::Borrowed;
                             let why = self.why_borrowed(&v);
                             let message = rs104_borrowed_returned::message(&name, &why);
-                            let help = Some(format!("return a new reference: `return Py_NewRef({});`", name.trim_matches('`')));
+                            let help = Some(format!(
+                                "return a new reference: `return Py_NewRef({});`",
+                                name.trim_matches('`')
+                            ));
                             if exp.returns == ExpectRet::New {
-                                self.report(&st, &rs104_borrowed_returned::META, span, Some(site), message, format!("{name} is returned here"), help);
+                                self.report(
+                                    &st,
+                                    &rs104_borrowed_returned::META,
+                                    span,
+                                    Some(site),
+                                    message,
+                                    format!("{name} is returned here"),
+                                    help,
+                                );
                                 self.mark_reported(&mut st, site);
                             } else {
                                 let events = self.events(
@@ -2175,7 +2502,11 @@ impl<'a> Analyzer<'a> {
                     }
                 }
                 if let Some(v) = st.value(site).copied() {
-                    if v.owned > 0 && v.status == Status::Live && v.trackable() && exp.returns != ExpectRet::Other {
+                    if v.owned > 0
+                        && v.status == Status::Live
+                        && v.trackable()
+                        && exp.returns != ExpectRet::Other
+                    {
                         let name = self.describe(&st, site);
                         self.report(
                             &st,
@@ -2195,14 +2526,19 @@ impl<'a> Analyzer<'a> {
         let owned: Vec<Site> = st
             .values
             .iter()
-            .filter(|v| Some(v.site) != returned && v.owned > 0 && v.status == Status::Live && v.trackable())
+            .filter(|v| {
+                Some(v.site) != returned && v.owned > 0 && v.status == Status::Live && v.trackable()
+            })
             .map(|v| v.site)
             .collect();
         for site in owned {
             let Some(v) = st.value(site).copied() else {
                 continue;
             };
-            if matches!(v.origin, ValOrigin::Param(_)) && v.owned <= 1 && self.expect.params.is_none() {
+            if matches!(v.origin, ValOrigin::Param(_))
+                && v.owned <= 1
+                && self.expect.params.is_none()
+            {
                 continue; // decided by the parameter summary
             }
             self.leak_at_return(&mut st, site, span);
@@ -2232,10 +2568,21 @@ impl<'a> Analyzer<'a> {
                 &rs106_steal_mishandled::META,
                 rs106_steal_mishandled::message_leak_after_failed_steal(&name, &self.callee_at(s)),
             ),
-            None => (&rs101_leaked_reference::META, rs101_leaked_reference::message_return(&name)),
+            None => (
+                &rs101_leaked_reference::META,
+                rs101_leaked_reference::message_return(&name),
+            ),
         };
         let help = rs101_leaked_reference::help(self.plain_name(st, site).as_deref());
-        self.report(st, meta, span, Some(site), message, format!("{name} leaks here"), help);
+        self.report(
+            st,
+            meta,
+            span,
+            Some(site),
+            message,
+            format!("{name} leaks here"),
+            help,
+        );
         self.mark_reported(st, site);
     }
 }
@@ -2249,7 +2596,10 @@ enum LostHow {
 fn is_out(e: ArgEffect) -> bool {
     matches!(
         e,
-        ArgEffect::OutNew | ArgEffect::OutNewMaybeNull | ArgEffect::OutBorrowed | ArgEffect::ReplaceInPlace
+        ArgEffect::OutNew
+            | ArgEffect::OutNewMaybeNull
+            | ArgEffect::OutBorrowed
+            | ArgEffect::ReplaceInPlace
     )
 }
 
@@ -2276,7 +2626,8 @@ fn outcomes_for(c: &Contract, dst_ty: Option<TypeClass>) -> Vec<(Outcome, RetVal
         },
         Returns::Void | Returns::Unknown => RetVal::Unknown,
     };
-    let is_int = matches!(c.returns, Returns::NotObject | Returns::Unknown) && dst_ty != Some(TypeClass::Pointer);
+    let is_int = matches!(c.returns, Returns::NotObject | Returns::Unknown)
+        && dst_ty != Some(TypeClass::Pointer);
     match c.failure {
         Failure::Never => vec![(Outcome::Only, success_obj)],
         Failure::Null | Failure::NullNoExc | Failure::NullMaybeExc => {
@@ -2285,7 +2636,10 @@ fn outcomes_for(c: &Contract, dst_ty: Option<TypeClass>) -> Vec<(Outcome, RetVal
             } else {
                 success_obj
             };
-            vec![(Outcome::Success, success), (Outcome::Failure, RetVal::Null)]
+            vec![
+                (Outcome::Success, success),
+                (Outcome::Failure, RetVal::Null),
+            ]
         }
         Failure::AlwaysNull => vec![(Outcome::Failure, RetVal::Null)],
         Failure::NegOne if is_int => vec![

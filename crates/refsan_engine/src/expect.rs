@@ -52,7 +52,12 @@ impl Expect {
         }
     }
 
-    fn python(returns: ExpectRet, null_needs_exc: bool, neg_needs_exc: bool, why: String) -> Expect {
+    fn python(
+        returns: ExpectRet,
+        null_needs_exc: bool,
+        neg_needs_exc: bool,
+        why: String,
+    ) -> Expect {
         Expect {
             returns,
             null_needs_exc,
@@ -124,7 +129,11 @@ const INT_SLOTS: &[&str] = &[
 /// Expected contracts for every function of the module that has one.
 pub fn expectations(module: &Module, resolver: &Resolver<'_>) -> HashMap<String, Expect> {
     let mut out: HashMap<String, Expect> = HashMap::new();
-    let by_name: HashMap<&str, &Function> = module.functions.iter().map(|f| (f.name.as_str(), f)).collect();
+    let by_name: HashMap<&str, &Function> = module
+        .functions
+        .iter()
+        .map(|f| (f.name.as_str(), f))
+        .collect();
     let mut python = |name: &str, exp: Expect| {
         if by_name.contains_key(name) {
             out.entry(name.to_string()).or_insert(exp);
@@ -134,7 +143,12 @@ pub fn expectations(module: &Module, resolver: &Resolver<'_>) -> HashMap<String,
         for e in &table.entries {
             python(
                 &e.func,
-                Expect::python(ExpectRet::New, true, false, format!("method `{}`", e.py_name)),
+                Expect::python(
+                    ExpectRet::New,
+                    true,
+                    false,
+                    format!("method `{}`", e.py_name),
+                ),
             );
         }
     }
@@ -148,8 +162,14 @@ pub fn expectations(module: &Module, resolver: &Resolver<'_>) -> HashMap<String,
                 python(&s.value, Expect::python(ExpectRet::New, false, false, why));
             } else if INT_SLOTS.contains(&slot) || slot == "nb_bool" {
                 python(&s.value, Expect::python(ExpectRet::Other, false, true, why));
-            } else if matches!(slot, "tp_dealloc" | "tp_finalize" | "tp_traverse" | "tp_clear" | "tp_free") {
-                python(&s.value, Expect::python(ExpectRet::Other, false, false, why));
+            } else if matches!(
+                slot,
+                "tp_dealloc" | "tp_finalize" | "tp_traverse" | "tp_clear" | "tp_free"
+            ) {
+                python(
+                    &s.value,
+                    Expect::python(ExpectRet::Other, false, false, why),
+                );
             }
         }
     }
@@ -162,7 +182,10 @@ pub fn expectations(module: &Module, resolver: &Resolver<'_>) -> HashMap<String,
             } else if OBJECT_SLOTS.contains(&slot) {
                 python(&s.value, Expect::python(ExpectRet::New, true, false, why));
             } else if matches!(slot, "m_traverse" | "m_clear" | "m_free") {
-                python(&s.value, Expect::python(ExpectRet::Other, false, false, why));
+                python(
+                    &s.value,
+                    Expect::python(ExpectRet::Other, false, false, why),
+                );
             }
         }
     }
@@ -184,7 +207,12 @@ pub fn expectations(module: &Module, resolver: &Resolver<'_>) -> HashMap<String,
                 format!("Argument Clinic implementation `{}`", f.name),
             )
         } else if f.name.starts_with("PyInit_") && f.returns == TypeClass::Object {
-            Expect::python(ExpectRet::New, true, false, format!("module init `{}`", f.name))
+            Expect::python(
+                ExpectRet::New,
+                true,
+                false,
+                format!("module init `{}`", f.name),
+            )
         } else {
             Expect::infer(f)
         };

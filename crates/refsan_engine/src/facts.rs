@@ -92,7 +92,11 @@ pub struct Resolver<'a> {
 }
 
 impl<'a> Resolver<'a> {
-    pub fn new(facts: &'a dyn ApiFacts, config: &'a HashMap<String, Contract>, module: &'a Module) -> Resolver<'a> {
+    pub fn new(
+        facts: &'a dyn ApiFacts,
+        config: &'a HashMap<String, Contract>,
+        module: &'a Module,
+    ) -> Resolver<'a> {
         let mut declared = HashMap::new();
         for d in &module.declarations {
             if let Some((c, src)) = &d.contract {

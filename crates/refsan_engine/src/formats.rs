@@ -47,7 +47,13 @@ pub fn parse_format(fmt: &str) -> Result<Vec<Unit>, FormatError> {
     while i < chars.len() {
         let c = chars[i];
         i += 1;
-        let mut unit = |code: String, args: Vec<ArgKind>| units.push(Unit { code, args, optional });
+        let mut unit = |code: String, args: Vec<ArgKind>| {
+            units.push(Unit {
+                code,
+                args,
+                optional,
+            })
+        };
         match c {
             ':' | ';' => break,
             '|' => optional = true,
@@ -158,7 +164,9 @@ pub fn build_format(fmt: &str) -> Result<Vec<Unit>, FormatError> {
                 }
             }
             ' ' | '\t' | ',' | ':' | '\n' => {}
-            'b' | 'B' | 'h' | 'H' | 'i' | 'I' | 'c' | 'C' => unit(c.to_string(), vec![ArgKind::Scalar("int")]),
+            'b' | 'B' | 'h' | 'H' | 'i' | 'I' | 'c' | 'C' => {
+                unit(c.to_string(), vec![ArgKind::Scalar("int")])
+            }
             'l' => unit(c.to_string(), vec![ArgKind::Scalar("long")]),
             'k' => unit(c.to_string(), vec![ArgKind::Scalar("unsigned long")]),
             'L' => unit(c.to_string(), vec![ArgKind::Scalar("long long")]),
@@ -212,10 +220,16 @@ pub fn format_api(name: &str) -> Option<FormatApi> {
         "PyArg_ParseTuple" | "_PyArg_ParseTuple_SizeT" | "PyArg_Parse" | "_PyArg_Parse_SizeT" => {
             FormatApi::Parse { fmt: 1, first: 2 }
         }
-        "PyArg_ParseTupleAndKeywords" | "_PyArg_ParseTupleAndKeywords_SizeT" => FormatApi::Parse { fmt: 2, first: 4 },
+        "PyArg_ParseTupleAndKeywords" | "_PyArg_ParseTupleAndKeywords_SizeT" => {
+            FormatApi::Parse { fmt: 2, first: 4 }
+        }
         "Py_BuildValue" | "_Py_BuildValue_SizeT" => FormatApi::Build { fmt: 0, first: 1 },
-        "PyObject_CallFunction" | "_PyObject_CallFunction_SizeT" => FormatApi::Build { fmt: 1, first: 2 },
-        "PyObject_CallMethod" | "_PyObject_CallMethod_SizeT" => FormatApi::Build { fmt: 2, first: 3 },
+        "PyObject_CallFunction" | "_PyObject_CallFunction_SizeT" => {
+            FormatApi::Build { fmt: 1, first: 2 }
+        }
+        "PyObject_CallMethod" | "_PyObject_CallMethod_SizeT" => {
+            FormatApi::Build { fmt: 2, first: 3 }
+        }
         "PyArg_UnpackTuple" => FormatApi::Unpack { first: 4 },
         _ => return None,
     })

@@ -112,9 +112,9 @@ pub fn check_module(module: &Module, facts: &dyn ApiFacts, opts: &CheckOptions) 
             message: p.message.clone(),
         });
     }
-    report
-        .findings
-        .sort_by(|a, b| (a.span.start, a.code, &a.message).cmp(&(b.span.start, b.code, &b.message)));
+    report.findings.sort_by(|a, b| {
+        (a.span.start, a.code, &a.message).cmp(&(b.span.start, b.code, &b.message))
+    });
     report
         .findings
         .dedup_by(|a, b| a.span == b.span && a.code == b.code && a.message == b.message);

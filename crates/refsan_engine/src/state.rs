@@ -103,7 +103,10 @@ impl ValOrigin {
     pub fn is_borrowed_kind(&self) -> bool {
         matches!(
             self,
-            ValOrigin::Borrowed(_) | ValOrigin::Param(_) | ValOrigin::OutBorrowed(..) | ValOrigin::Global(_)
+            ValOrigin::Borrowed(_)
+                | ValOrigin::Param(_)
+                | ValOrigin::OutBorrowed(..)
+                | ValOrigin::Global(_)
         )
     }
 
@@ -222,21 +225,49 @@ pub enum FieldVal {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ev {
     /// Took the `taken` edge of block `block`'s branch.
-    Branch { block: BlockId, taken: bool },
+    Branch {
+        block: BlockId,
+        taken: bool,
+    },
     /// A call failed (its failure outcome was chosen).
-    CallFailed { stmt: StmtRef },
+    CallFailed {
+        stmt: StmtRef,
+    },
     /// A tri-state call returned 0 (false / absent).
-    CallFalse { stmt: StmtRef },
-    Incref { stmt: StmtRef, site: Site },
-    Decref { stmt: StmtRef, site: Site },
-    Stolen { stmt: StmtRef, site: Site },
-    Stored { stmt: StmtRef, site: Site },
+    CallFalse {
+        stmt: StmtRef,
+    },
+    Incref {
+        stmt: StmtRef,
+        site: Site,
+    },
+    Decref {
+        stmt: StmtRef,
+        site: Site,
+    },
+    Stolen {
+        stmt: StmtRef,
+        site: Site,
+    },
+    Stored {
+        stmt: StmtRef,
+        site: Site,
+    },
     /// A steal-on-success call failed: the reference stays with the caller.
-    NotStolen { stmt: StmtRef, site: Site },
+    NotStolen {
+        stmt: StmtRef,
+        site: Site,
+    },
     /// The value was bound to a variable by an assignment.
-    Assigned { stmt: StmtRef, site: Site },
+    Assigned {
+        stmt: StmtRef,
+        site: Site,
+    },
     /// A value was created (a call's result, an out pointer, a field read).
-    Created { stmt: StmtRef, site: Site },
+    Created {
+        stmt: StmtRef,
+        site: Site,
+    },
 }
 
 impl Ev {
@@ -375,7 +406,10 @@ impl State {
     }
 
     pub fn binding(&self, v: VarId) -> Binding {
-        self.vars.get(v.index()).copied().unwrap_or(Binding::Unknown)
+        self.vars
+            .get(v.index())
+            .copied()
+            .unwrap_or(Binding::Unknown)
     }
 
     pub fn set_binding(&mut self, v: VarId, b: Binding) {
@@ -386,7 +420,10 @@ impl State {
 
     /// Number of variables and fields that refer to the value.
     pub fn ref_count(&self, site: Site) -> usize {
-        self.vars.iter().filter(|b| **b == Binding::Obj(site)).count()
+        self.vars
+            .iter()
+            .filter(|b| **b == Binding::Obj(site))
+            .count()
             + self
                 .fields
                 .iter()
@@ -477,7 +514,9 @@ impl State {
                 continue;
             }
             let joined = match (*a, *b) {
-                (Binding::Int(l1, h1), Binding::Int(l2, h2)) => Binding::Int(l1.min(l2), h1.max(h2)),
+                (Binding::Int(l1, h1), Binding::Int(l2, h2)) => {
+                    Binding::Int(l1.min(l2), h1.max(h2))
+                }
                 _ => Binding::Unknown,
             };
             if joined != *a {
@@ -505,7 +544,10 @@ mod tests {
     fn common_prefix_of_paths() {
         let root = path_push(&None, Ev::CallFailed { stmt: 1 });
         let a = path_push(&root, Ev::CallFailed { stmt: 2 });
-        let b = path_push(&path_push(&root, Ev::CallFailed { stmt: 3 }), Ev::CallFailed { stmt: 4 });
+        let b = path_push(
+            &path_push(&root, Ev::CallFailed { stmt: 3 }),
+            Ev::CallFailed { stmt: 4 },
+        );
         let c = path_common(&a, &b);
         assert_eq!(path_events(&c), vec![Ev::CallFailed { stmt: 1 }]);
         assert!(path_common(&a, &None).is_none());

@@ -5,7 +5,9 @@
 use crate::analyze::{FnResult, RetKind};
 use crate::expect::{Expect, ExpectRet};
 use crate::state::Exc;
-use refsan_ir::{ArgEffect, Callee, Contract, ExcEffect, Failure, Function, Module, Returns, StmtKind, TypeClass};
+use refsan_ir::{
+    ArgEffect, Callee, Contract, ExcEffect, Failure, Function, Module, Returns, StmtKind, TypeClass,
+};
 use std::collections::HashMap;
 
 /// Function indices in an order where callees come before callers (cycles
@@ -174,7 +176,11 @@ pub fn summarize(func: &Function, expect: &Expect, result: &FnResult) -> Decisio
     let mut args = Vec::new();
     if expect.params.is_none() && !expect.python_facing {
         for (i, _) in func.params.iter().enumerate() {
-            let owned: Vec<i16> = result.returns.iter().map(|r| r.params_owned.get(i).copied().unwrap_or(0)).collect();
+            let owned: Vec<i16> = result
+                .returns
+                .iter()
+                .map(|r| r.params_owned.get(i).copied().unwrap_or(0))
+                .collect();
             if owned.is_empty() {
                 continue;
             }
@@ -215,7 +221,9 @@ pub fn summarize(func: &Function, expect: &Expect, result: &FnResult) -> Decisio
             failure,
             args,
             exc: ExcEffect::OnFailure,
-            noreturn: result.returns.is_empty() && result.approximate.is_none() && result.findings.is_empty(),
+            noreturn: result.returns.is_empty()
+                && result.approximate.is_none()
+                && result.findings.is_empty(),
         },
         steals,
         returns_new: any_new || expect.returns == ExpectRet::New,

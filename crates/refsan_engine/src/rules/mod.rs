@@ -51,7 +51,10 @@ pub static RULES: &[&RuleMeta] = &[
 ];
 
 pub fn rule(code: &str) -> Option<&'static RuleMeta> {
-    RULES.iter().copied().find(|r| r.code.eq_ignore_ascii_case(code))
+    RULES
+        .iter()
+        .copied()
+        .find(|r| r.code.eq_ignore_ascii_case(code))
 }
 
 /// Builds a finding of `meta` at `span`.
@@ -91,8 +94,16 @@ mod tests {
         codes.dedup();
         assert_eq!(codes.len(), RULES.len(), "duplicate rule code");
         for r in RULES {
-            assert!(r.doc.contains("## What it does"), "{} doc lacks What it does", r.code);
-            assert!(r.doc.contains("## Why is this bad?"), "{} doc lacks Why", r.code);
+            assert!(
+                r.doc.contains("## What it does"),
+                "{} doc lacks What it does",
+                r.code
+            );
+            assert!(
+                r.doc.contains("## Why is this bad?"),
+                "{} doc lacks Why",
+                r.code
+            );
             assert!(r.doc.contains("## Example"), "{} doc lacks Example", r.code);
             assert!(!r.summary.is_empty());
         }

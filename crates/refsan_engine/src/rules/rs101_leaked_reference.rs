@@ -4,7 +4,8 @@ pub static META: RuleMeta = RuleMeta {
     code: "RS101",
     name: "leaked-reference",
     severity: Severity::Error,
-    summary: "an owned (new) reference is neither returned, stored, stolen nor released on some path",
+    summary:
+        "an owned (new) reference is neither returned, stored, stolen nor released on some path",
     doc: r#"# RS101 leaked-reference
 
 ## What it does

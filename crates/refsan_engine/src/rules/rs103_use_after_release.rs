@@ -4,7 +4,8 @@ pub static META: RuleMeta = RuleMeta {
     code: "RS103",
     name: "use-after-release",
     severity: Severity::Error,
-    summary: "a reference used or released again after the function dropped its last owned reference",
+    summary:
+        "a reference used or released again after the function dropped its last owned reference",
     doc: r#"# RS103 use-after-release
 
 ## What it does

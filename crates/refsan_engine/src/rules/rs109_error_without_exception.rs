@@ -4,7 +4,8 @@ pub static META: RuleMeta = RuleMeta {
     code: "RS109",
     name: "error-without-exception",
     severity: Severity::Error,
-    summary: "a Python-facing function returns NULL (or a slot returns -1) without an exception set",
+    summary:
+        "a Python-facing function returns NULL (or a slot returns -1) without an exception set",
     doc: r#"# RS109 error-without-exception
 
 ## What it does

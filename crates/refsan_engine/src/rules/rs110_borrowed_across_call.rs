@@ -32,5 +32,7 @@ Use instead: `PyDict_GetItemRef(self->handlers, key, &cb)` (3.13+) or
 };
 
 pub fn message(name: &str, callee: &str) -> String {
-    format!("{name} is borrowed and used after `{callee}`, which can run Python code that may free it")
+    format!(
+        "{name} is borrowed and used after `{callee}`, which can run Python code that may free it"
+    )
 }

@@ -1,6 +1,8 @@
 use super::finding;
 use crate::formats::{self, ArgKind, FormatApi};
-use refsan_ir::{Event, Finding, Function, Module, Operand, Place, RuleMeta, Severity, StmtKind, TypeClass};
+use refsan_ir::{
+    Event, Finding, Function, Module, Operand, Place, RuleMeta, Severity, StmtKind, TypeClass,
+};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS201",
@@ -40,7 +42,9 @@ fn scalar_size(t: &str) -> Option<(u8, bool)> {
         "char" | "unsigned char" | "signed char" => (1, false),
         "short" | "unsigned short" => (2, false),
         "int" | "unsigned int" => (4, false),
-        "long" | "unsigned long" | "long long" | "unsigned long long" | "Py_ssize_t" | "size_t" => (8, false),
+        "long" | "unsigned long" | "long long" | "unsigned long long" | "Py_ssize_t" | "size_t" => {
+            (8, false)
+        }
         "float" => (4, true),
         "double" => (8, true),
         _ => return None,
@@ -70,7 +74,14 @@ pub fn check(module: &Module, out: &mut Vec<Finding>) {
     }
 }
 
-fn check_call(f: &Function, name: &str, fmt: &str, outputs: &[Operand], span: refsan_ir::Span, out: &mut Vec<Finding>) {
+fn check_call(
+    f: &Function,
+    name: &str,
+    fmt: &str,
+    outputs: &[Operand],
+    span: refsan_ir::Span,
+    out: &mut Vec<Finding>,
+) {
     let report = |out: &mut Vec<Finding>, msg: String, help: Option<String>| {
         out.push(finding(
             &META,
@@ -84,7 +95,11 @@ fn check_call(f: &Function, name: &str, fmt: &str, outputs: &[Operand], span: re
     let units = match formats::parse_format(fmt) {
         Ok(u) => u,
         Err(e) => {
-            report(out, format!("`{name}` format \"{fmt}\" is invalid: {}", e.0), None);
+            report(
+                out,
+                format!("`{name}` format \"{fmt}\" is invalid: {}", e.0),
+                None,
+            );
             return;
         }
     };
@@ -136,7 +151,9 @@ fn check_call(f: &Function, name: &str, fmt: &str, outputs: &[Operand], span: re
                 }
             }
             ArgKind::Object => {
-                if matches!(var.ty, TypeClass::Int | TypeClass::Other) && scalar_size(&have).is_some() {
+                if matches!(var.ty, TypeClass::Int | TypeClass::Other)
+                    && scalar_size(&have).is_some()
+                {
                     report(
                         out,
                         format!("format unit \"{code}\" of `{name}` writes a `PyObject *` into `{}`, a `{have}`", var.name),

@@ -34,7 +34,9 @@ references you own and no longer need.
 };
 
 pub fn message_n_borrowed(name: &str, callee: &str, why: &str) -> String {
-    format!("format unit \"N\" of `{callee}` steals a reference to {name}, which is borrowed ({why})")
+    format!(
+        "format unit \"N\" of `{callee}` steals a reference to {name}, which is borrowed ({why})"
+    )
 }
 
 pub fn check(module: &Module, out: &mut Vec<Finding>) {
@@ -57,7 +59,10 @@ pub fn check(module: &Module, out: &mut Vec<Finding>) {
                         s.span,
                         Some(&f.name),
                         msg.clone(),
-                        vec![Event { span: s.span, message: msg }],
+                        vec![Event {
+                            span: s.span,
+                            message: msg,
+                        }],
                         None,
                     ))
                 };

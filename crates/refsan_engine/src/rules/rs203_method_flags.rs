@@ -88,19 +88,33 @@ pub fn check(module: &Module, out: &mut Vec<Finding>) {
                     e.span,
                     None,
                     msg.clone(),
-                    vec![Event { span: e.span, message: msg }],
+                    vec![Event {
+                        span: e.span,
+                        message: msg,
+                    }],
                     None,
                 ))
             };
             let (conv, want) = match convention(&e.flags) {
                 Ok(c) => c,
                 Err(why) => {
-                    report(out, format!("method `{}`: flags {}: {why}", e.py_name, e.flags.join(" | ")));
+                    report(
+                        out,
+                        format!(
+                            "method `{}`: flags {}: {why}",
+                            e.py_name,
+                            e.flags.join(" | ")
+                        ),
+                    );
                     continue;
                 }
             };
-            let (params, types): (usize, Vec<TypeClass>) = if let Some(f) = module.function(&e.func) {
-                (f.params.len(), f.params.iter().map(|p| f.var(*p).ty).collect())
+            let (params, types): (usize, Vec<TypeClass>) = if let Some(f) = module.function(&e.func)
+            {
+                (
+                    f.params.len(),
+                    f.params.iter().map(|p| f.var(*p).ty).collect(),
+                )
             } else if let Some(d) = module.declarations.iter().find(|d| d.name == e.func) {
                 (d.param_count, Vec::new())
             } else {
@@ -151,11 +165,23 @@ mod tests {
 
     #[test]
     fn conventions() {
-        assert_eq!(convention(&flags(&["METH_VARARGS", "METH_KEYWORDS"])).unwrap().1, 3);
-        assert_eq!(convention(&flags(&["METH_FASTCALL"])).unwrap().1, 3);
-        assert_eq!(convention(&flags(&["METH_NOARGS", "METH_CLASS"])).unwrap().1, 2);
         assert_eq!(
-            convention(&flags(&["METH_METHOD", "METH_FASTCALL", "METH_KEYWORDS"])).unwrap().1,
+            convention(&flags(&["METH_VARARGS", "METH_KEYWORDS"]))
+                .unwrap()
+                .1,
+            3
+        );
+        assert_eq!(convention(&flags(&["METH_FASTCALL"])).unwrap().1, 3);
+        assert_eq!(
+            convention(&flags(&["METH_NOARGS", "METH_CLASS"]))
+                .unwrap()
+                .1,
+            2
+        );
+        assert_eq!(
+            convention(&flags(&["METH_METHOD", "METH_FASTCALL", "METH_KEYWORDS"]))
+                .unwrap()
+                .1,
             5
         );
         assert!(convention(&flags(&["METH_KEYWORDS"])).is_err());

@@ -53,15 +53,22 @@ pub fn check(module: &Module, out: &mut Vec<Finding>) {
                     continue;
                 };
                 let Some(name) = callee.name() else { continue };
-                let Some(new) = replacement(name) else { continue };
+                let Some(new) = replacement(name) else {
+                    continue;
+                };
                 let msg = format!("`{name}` returns a borrowed reference, unsafe in a free-threaded module; use `{new}`");
                 out.push(finding(
                     &META,
                     s.span,
                     Some(&f.name),
                     msg.clone(),
-                    vec![Event { span: s.span, message: msg }],
-                    Some(format!("`{new}` returns a new reference; release it when done")),
+                    vec![Event {
+                        span: s.span,
+                        message: msg,
+                    }],
+                    Some(format!(
+                        "`{new}` returns a new reference; release it when done"
+                    )),
                 ));
             }
         }

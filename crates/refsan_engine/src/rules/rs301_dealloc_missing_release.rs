@@ -41,7 +41,9 @@ Use instead: `Py_XDECREF(self->value);` as well (or `Py_CLEAR` in a
 
 pub fn check(module: &Module, out: &mut Vec<Finding>) {
     for t in &module.type_defs {
-        let Some(slot) = t.slot("tp_dealloc") else { continue };
+        let Some(slot) = t.slot("tp_dealloc") else {
+            continue;
+        };
         let Some((_, fields)) = slots::owned_fields(module, t) else {
             continue;
         };
@@ -51,7 +53,9 @@ pub fn check(module: &Module, out: &mut Vec<Finding>) {
         if eff.released.is_empty() && eff.opaque_calls {
             continue;
         }
-        let Some(f) = module.function(&slot.value) else { continue };
+        let Some(f) = module.function(&slot.value) else {
+            continue;
+        };
         for field in fields {
             if eff.released.contains(field) {
                 continue;
@@ -69,7 +73,9 @@ pub fn check(module: &Module, out: &mut Vec<Finding>) {
                     span: f.name_span,
                     message: format!("`{field}` is not released on any path"),
                 }],
-                Some(format!("add `Py_XDECREF(self->{field});` (or Py_CLEAR in tp_clear)")),
+                Some(format!(
+                    "add `Py_XDECREF(self->{field});` (or Py_CLEAR in tp_clear)"
+                )),
             ));
         }
     }

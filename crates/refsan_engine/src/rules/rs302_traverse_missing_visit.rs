@@ -39,7 +39,9 @@ pub fn check(module: &Module, out: &mut Vec<Finding>) {
         if !t.has_flag("Py_TPFLAGS_HAVE_GC") {
             continue;
         }
-        let Some(slot) = t.slot("tp_traverse") else { continue };
+        let Some(slot) = t.slot("tp_traverse") else {
+            continue;
+        };
         let Some((_, fields)) = slots::owned_fields(module, t) else {
             continue;
         };
@@ -49,7 +51,9 @@ pub fn check(module: &Module, out: &mut Vec<Finding>) {
         if eff.visited.is_empty() && eff.opaque_calls {
             continue;
         }
-        let Some(f) = module.function(&slot.value) else { continue };
+        let Some(f) = module.function(&slot.value) else {
+            continue;
+        };
         for field in fields {
             if eff.visited.contains(field) {
                 continue;

@@ -1,5 +1,7 @@
 use super::{finding, slots};
-use refsan_ir::{BlockId, Callee, Event, Finding, Function, Module, Operand, RuleMeta, Severity, Span, StmtKind};
+use refsan_ir::{
+    BlockId, Callee, Event, Finding, Function, Module, Operand, RuleMeta, Severity, Span, StmtKind,
+};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS303",
@@ -34,7 +36,13 @@ Use instead: call `PyObject_GC_UnTrack(self)` first.
 };
 
 fn releases_field(s: &StmtKind) -> bool {
-    matches!(s, StmtKind::Decref { value: Operand::Field(..), .. })
+    matches!(
+        s,
+        StmtKind::Decref {
+            value: Operand::Field(..),
+            ..
+        }
+    )
 }
 
 /// The first field release reachable from the entry without an untrack
@@ -52,7 +60,9 @@ fn first_unprotected_release(module: &Module, f: &Function) -> Option<Span> {
         if steps > 100_000 {
             break;
         }
-        let Some(mut untracked) = state[b.index()] else { continue };
+        let Some(mut untracked) = state[b.index()] else {
+            continue;
+        };
         for s in &f.blocks[b.index()].stmts {
             match &s.kind {
                 StmtKind::Call {
@@ -61,7 +71,10 @@ fn first_unprotected_release(module: &Module, f: &Function) -> Option<Span> {
                 } => {
                     if slots::is_untrack(name) {
                         untracked = true;
-                    } else if let Some(eff) = module.function(name).and_then(|_| slots::effects(module, name)) {
+                    } else if let Some(eff) = module
+                        .function(name)
+                        .and_then(|_| slots::effects(module, name))
+                    {
                         if eff.untracks {
                             untracked = true;
                         } else if !eff.released.is_empty() && !untracked && found.is_none() {
@@ -97,8 +110,12 @@ pub fn check(module: &Module, out: &mut Vec<Finding>) {
         if !t.has_flag("Py_TPFLAGS_HAVE_GC") {
             continue;
         }
-        let Some(slot) = t.slot("tp_dealloc") else { continue };
-        let Some(f) = module.function(&slot.value) else { continue };
+        let Some(slot) = t.slot("tp_dealloc") else {
+            continue;
+        };
+        let Some(f) = module.function(&slot.value) else {
+            continue;
+        };
         let Some(eff) = slots::effects(module, &slot.value) else {
             continue;
         };

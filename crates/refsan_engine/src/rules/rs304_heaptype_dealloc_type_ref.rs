@@ -44,8 +44,12 @@ pub fn check(module: &Module, out: &mut Vec<Finding>) {
         if t.kind != TypeDefKind::Spec {
             continue;
         }
-        let Some(slot) = t.slot("tp_dealloc") else { continue };
-        let Some(f) = module.function(&slot.value) else { continue };
+        let Some(slot) = t.slot("tp_dealloc") else {
+            continue;
+        };
+        let Some(f) = module.function(&slot.value) else {
+            continue;
+        };
         let Some(eff) = slots::effects(module, &slot.value) else {
             continue;
         };
@@ -65,7 +69,10 @@ pub fn check(module: &Module, out: &mut Vec<Finding>) {
                 span: f.name_span,
                 message: "no `Py_DECREF(Py_TYPE(self))` on any path".to_string(),
             }],
-            Some("save `PyTypeObject *tp = Py_TYPE(self);`, free the object, then `Py_DECREF(tp);`".to_string()),
+            Some(
+                "save `PyTypeObject *tp = Py_TYPE(self);`, free the object, then `Py_DECREF(tp);`"
+                    .to_string(),
+            ),
         ));
     }
 }

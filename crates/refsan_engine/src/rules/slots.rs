@@ -2,7 +2,9 @@
 //! RS3xx rules. Looks through helper functions of the same file that the
 //! slot calls with the object (e.g. `tp_dealloc` calling `foo_clear`).
 
-use refsan_ir::{Callee, Function, Module, Operand, StmtKind, StructDef, TypeClass, TypeDef, UseKind};
+use refsan_ir::{
+    Callee, Function, Module, Operand, StmtKind, StructDef, TypeClass, TypeDef, UseKind,
+};
 use std::collections::HashSet;
 
 const MAX_DEPTH: usize = 4;
@@ -72,7 +74,13 @@ pub fn is_untrack(name: &str) -> bool {
     matches!(name, "PyObject_GC_UnTrack" | "_PyObject_GC_UNTRACK")
 }
 
-fn collect<'m>(module: &'m Module, f: &'m Function, out: &mut SlotEffects, seen: &mut HashSet<&'m str>, depth: usize) {
+fn collect<'m>(
+    module: &'m Module,
+    f: &'m Function,
+    out: &mut SlotEffects,
+    seen: &mut HashSet<&'m str>,
+    depth: usize,
+) {
     if depth > MAX_DEPTH || !seen.insert(f.name.as_str()) {
         return;
     }
@@ -134,7 +142,9 @@ fn collect<'m>(module: &'m Module, f: &'m Function, out: &mut SlotEffects, seen:
                         if let Some(g) = module.function(n) {
                             collect(module, g, out, seen, depth + 1);
                         } else if module.declarations.iter().any(|d| d.name == *n)
-                            || (!n.starts_with("Py") && !n.starts_with("_Py") && !n.starts_with("PyObject_"))
+                            || (!n.starts_with("Py")
+                                && !n.starts_with("_Py")
+                                && !n.starts_with("PyObject_"))
                         {
                             // A function of the project in another file.
                             if args.iter().any(|a| matches!(a, Operand::Var(_))) {
