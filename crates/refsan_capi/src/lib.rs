@@ -136,8 +136,9 @@ impl ApiEntry {
 
     /// Whether the entry exists in CPython `version`.
     pub fn available_in(&self, version: (u8, u8)) -> bool {
-        self.added.map_or(true, |added| added <= version)
-            && self.removed.map_or(true, |removed| version < removed)
+        let added_by_then = !matches!(self.added, Some(added) if added > version);
+        let not_yet_removed = !matches!(self.removed, Some(removed) if removed <= version);
+        added_by_then && not_yet_removed
     }
 }
 
@@ -302,4 +303,99 @@ pub fn singleton(name: &str) -> Option<Singleton> {
             name,
             immortal_since: IMMORTAL_SINCE,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use refsan_ir::{ExcEffect, Failure, Returns};
+
+    #[test]
+    fn checked_in_capi_toml_is_up_to_date() {
+        let generated = match generate(&Sources::shipped()) {
+            Ok(text) => text,
+            Err(error) => panic!("the shipped data does not merge:\n{error}"),
+        };
+        assert!(
+            generated == BUILTIN_DATA,
+            "data/capi.toml is out of date with overrides.toml or refcounts.dat; \
+             run `{REGENERATE_COMMAND}` and commit data/capi.toml"
+        );
+    }
+
+    #[test]
+    fn loader_reads_back_what_the_generator_merged() {
+        let merged = merge(&Sources::shipped()).expect("shipped data merges");
+        let loaded = KnowledgeBase::from_toml_str(&render(&merged)).expect("rendered data loads");
+        assert_eq!(loaded.len(), merged.len());
+        for (loaded, merged) in loaded.iter().zip(&merged) {
+            assert_eq!(loaded, merged);
+        }
+    }
+
+    #[test]
+    fn malformed_data_is_an_error_not_a_panic() {
+        let cases = [
+            ("PyFoo = {", "capi.toml"),
+            ("PyFoo = { failure = \"null\" }", "missing field `returns`"),
+            ("PyFoo = { returns = \"owned\", failure = \"null\" }", "unknown variant `owned`"),
+            ("PyFoo = { returns = \"new\", failure = \"null\", args = [\"keep\"] }", "unknown variant `keep`"),
+            ("PyFoo = { returns = \"new\", failure = \"null\", colour = 1 }", "unknown field `colour`"),
+            ("PyFoo = { returns = \"new\", failure = \"null\", added = \"3.x\" }", "MAJOR.MINOR"),
+            ("PyFoo = { returns = \"new\", failure = \"null\", added = \"3.13\", removed = \"3.12\" }", "after `added`"),
+            ("\"Py Foo\" = { returns = \"new\", failure = \"null\" }", "not a C identifier"),
+            ("PyFoo = 3", "capi.toml"),
+            ("PyFoo = { returns = \"new\", failure = \"null\" }\nPyFoo = { returns = \"new\", failure = \"null\" }", "capi.toml"),
+        ];
+        for (text, needle) in cases {
+            match KnowledgeBase::from_toml_str(text) {
+                Ok(_) => panic!("{text:?} was accepted"),
+                Err(error) => assert!(error.to_string().contains(needle), "{text:?}: {error}"),
+            }
+        }
+    }
+
+    #[test]
+    fn custom_data_with_defaults() {
+        let kb = KnowledgeBase::from_toml_str(
+            "PyFoo_New = { returns = \"new\", failure = \"null\" }\n\
+             PyFoo_Set = { returns = \"not_object\", failure = \"neg_one\", args = [\"borrow\", \"steal\"], \
+             also_nullable = [1], removed = \"3.13\", macro = true, limited = true, params = [\"o\", \"v\"] }\n",
+        )
+        .expect("valid data");
+        assert_eq!(kb.len(), 2);
+        let new = kb.get("PyFoo_New").expect("present");
+        assert_eq!(new.contract.returns, Returns::New);
+        assert_eq!(new.contract.exc, ExcEffect::OnFailure);
+        assert!(!new.is_macro && !new.limited_api && !new.contract.noreturn);
+        assert_eq!((new.added, new.removed), (None, None));
+        let set = kb.get("PyFoo_Set").expect("present");
+        assert_eq!(set.contract.failure, Failure::NegOne);
+        assert_eq!(set.contract.arg(1), ArgEffect::Steal);
+        assert!(set.accepts_null(1) && !set.accepts_null(0));
+        assert!(set.available_in((3, 12)) && !set.available_in((3, 13)));
+        assert!(set.is_macro && set.limited_api);
+        assert_eq!(set.param_names, ["o", "v"]);
+        assert!(kb.get("PyFoo_Missing").is_none());
+        let names: Vec<_> = kb.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["PyFoo_New", "PyFoo_Set"]);
+    }
+
+    #[test]
+    fn singletons() {
+        for name in [
+            "Py_None",
+            "Py_True",
+            "Py_False",
+            "Py_NotImplemented",
+            "Py_Ellipsis",
+            "_Py_NoneStruct",
+        ] {
+            let found = singleton(name).expect(name);
+            assert_eq!(found.name, name);
+            assert_eq!(found.immortal_since, (3, 12));
+        }
+        assert!(singleton("Py_Nothing").is_none());
+        assert!(singleton("PyList_New").is_none());
+    }
 }
