@@ -1,0 +1,202 @@
+//! The curated `overrides.toml`: corrections and additions to refcounts.dat.
+//!
+//! Two kinds of entries, each with a mandatory `why`:
+//!
+//! ```toml
+//! [[group]]                      # one fact shared by several functions
+//! why = "return -1 with an exception set on failure"
+//! names = ["PyList_Append", "PyList_Insert"]
+//! failure = "neg_one"
+//!
+//! [function.PyList_SetItem]      # facts about one function
+//! why = "steals `item` even when it fails; refcounts.dat says 0"
+//! failure = "neg_one"
+//! args = { item = "steal" }
+//! ```
+//!
+//! For one function, fields set by its `[function.NAME]` table win over the
+//! same fields set by groups, which win over what refcounts.dat implies. Two
+//! groups setting the same field of the same function is an error, so the
+//! order of groups never matters.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::record::{ArgEffectName, ExcEffectName, FailureName, ReturnsName};
+use crate::KbError;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OverridesFile {
+    #[serde(default)]
+    pub group: Vec<OverrideRecord>,
+    #[serde(default)]
+    pub function: BTreeMap<String, OverrideRecord>,
+}
+
+/// One `[[group]]` or `[function.NAME]` table.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OverrideRecord {
+    pub why: String,
+    /// Only in groups: the functions the group applies to.
+    pub names: Option<Vec<String>>,
+    pub returns: Option<ReturnsName>,
+    pub failure: Option<FailureName>,
+    pub exc: Option<ExcEffectName>,
+    pub noreturn: Option<bool>,
+    #[serde(rename = "macro")]
+    pub is_macro: Option<bool>,
+    pub added: Option<String>,
+    pub removed: Option<String>,
+    pub limited: Option<bool>,
+    /// Parameter names of a function refcounts.dat does not describe.
+    pub params: Option<Vec<String>>,
+    /// Effects by parameter name.
+    pub args: Option<BTreeMap<String, ArgEffectName>>,
+    /// Parameters that accept NULL.
+    pub nullable: Option<Vec<String>>,
+}
+
+/// The overrides that apply to one function, merged from its groups and its
+/// own table.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Patch {
+    pub returns: Option<ReturnsName>,
+    pub failure: Option<FailureName>,
+    pub exc: Option<ExcEffectName>,
+    pub noreturn: Option<bool>,
+    pub is_macro: Option<bool>,
+    pub added: Option<String>,
+    pub removed: Option<String>,
+    pub limited: Option<bool>,
+    pub params: Option<Vec<String>>,
+    pub args: BTreeMap<String, ArgEffectName>,
+    pub nullable: Vec<String>,
+}
+
+pub(crate) fn parse_overrides(text: &str) -> Result<OverridesFile, KbError> {
+    toml::from_str(text).map_err(|source| KbError::Toml {
+        file: "overrides.toml",
+        message: source.to_string(),
+    })
+}
+
+/// Resolves groups and function tables into one patch per function name.
+pub(crate) fn patches(file: &OverridesFile) -> Result<BTreeMap<String, Patch>, KbError> {
+    let mut from_groups: BTreeMap<String, Patch> = BTreeMap::new();
+    for group in &file.group {
+        check_why(&group.why, "a [[group]]")?;
+        let names = group.names.as_ref().ok_or_else(|| KbError::Invalid {
+            entry: group.why.clone(),
+            message: "a [[group]] needs `names`".to_string(),
+        })?;
+        for name in names {
+            check_name(name)?;
+            let patch = from_groups.entry(name.clone()).or_default();
+            merge_group(patch, group, name)?;
+        }
+    }
+    let mut result = from_groups;
+    for (name, record) in &file.function {
+        check_name(name)?;
+        check_why(&record.why, name)?;
+        if record.names.is_some() {
+            return Err(KbError::Invalid {
+                entry: name.clone(),
+                message: "`names` belongs in a [[group]]".to_string(),
+            });
+        }
+        let patch = result.entry(name.clone()).or_default();
+        overlay_function(patch, record);
+    }
+    Ok(result)
+}
+
+fn check_why(why: &str, entry: &str) -> Result<(), KbError> {
+    if why.trim().is_empty() {
+        return Err(KbError::Invalid {
+            entry: entry.to_string(),
+            message: "`why` must say where the fact comes from".to_string(),
+        });
+    }
+    Ok(())
+}
+
+fn check_name(name: &str) -> Result<(), KbError> {
+    if crate::record::is_c_identifier(name) {
+        Ok(())
+    } else {
+        Err(KbError::Invalid {
+            entry: name.to_string(),
+            message: "not a C identifier".to_string(),
+        })
+    }
+}
+
+/// Sets `slot` from a group, refusing a second group's value.
+fn set_once<T: Clone>(
+    slot: &mut Option<T>,
+    value: &Option<T>,
+    field: &str,
+    name: &str,
+) -> Result<(), KbError> {
+    if let Some(value) = value {
+        if slot.is_some() {
+            return Err(KbError::Invalid {
+                entry: name.to_string(),
+                message: format!("two groups set `{field}`; keep one or use [function.{name}]"),
+            });
+        }
+        *slot = Some(value.clone());
+    }
+    Ok(())
+}
+
+fn merge_group(patch: &mut Patch, group: &OverrideRecord, name: &str) -> Result<(), KbError> {
+    set_once(&mut patch.returns, &group.returns, "returns", name)?;
+    set_once(&mut patch.failure, &group.failure, "failure", name)?;
+    set_once(&mut patch.exc, &group.exc, "exc", name)?;
+    set_once(&mut patch.noreturn, &group.noreturn, "noreturn", name)?;
+    set_once(&mut patch.is_macro, &group.is_macro, "macro", name)?;
+    set_once(&mut patch.added, &group.added, "added", name)?;
+    set_once(&mut patch.removed, &group.removed, "removed", name)?;
+    set_once(&mut patch.limited, &group.limited, "limited", name)?;
+    set_once(&mut patch.params, &group.params, "params", name)?;
+    for (param, effect) in group.args.iter().flatten() {
+        if patch.args.insert(param.clone(), *effect).is_some() {
+            return Err(KbError::Invalid {
+                entry: name.to_string(),
+                message: format!("two groups set the effect of `{param}`"),
+            });
+        }
+    }
+    patch
+        .nullable
+        .extend(group.nullable.iter().flatten().cloned());
+    Ok(())
+}
+
+fn overlay_function(patch: &mut Patch, record: &OverrideRecord) {
+    fn overlay<T: Clone>(slot: &mut Option<T>, value: &Option<T>) {
+        if value.is_some() {
+            slot.clone_from(value);
+        }
+    }
+    overlay(&mut patch.returns, &record.returns);
+    overlay(&mut patch.failure, &record.failure);
+    overlay(&mut patch.exc, &record.exc);
+    overlay(&mut patch.noreturn, &record.noreturn);
+    overlay(&mut patch.is_macro, &record.is_macro);
+    overlay(&mut patch.added, &record.added);
+    overlay(&mut patch.removed, &record.removed);
+    overlay(&mut patch.limited, &record.limited);
+    overlay(&mut patch.params, &record.params);
+    for (param, effect) in record.args.iter().flatten() {
+        patch.args.insert(param.clone(), *effect);
+    }
+    patch
+        .nullable
+        .extend(record.nullable.iter().flatten().cloned());
+}
