@@ -1,0 +1,140 @@
+//! Snapshots of every format over the shared fixture, plus the properties
+//! that hold across formats: determinism and colour only on request.
+
+mod common;
+
+use common::{options, render_to_string, reports};
+use refsan_report::Format;
+
+#[test]
+fn text_with_notes() {
+    insta::assert_snapshot!(render_to_string(
+        &reports(),
+        Format::Text,
+        &options(false, true)
+    ));
+}
+
+#[test]
+fn text_without_notes() {
+    insta::assert_snapshot!(render_to_string(
+        &reports(),
+        Format::Text,
+        &options(false, false)
+    ));
+}
+
+#[test]
+fn json() {
+    insta::assert_snapshot!(render_to_string(
+        &reports(),
+        Format::Json,
+        &options(false, true)
+    ));
+}
+
+#[test]
+fn sarif() {
+    insta::assert_snapshot!(render_to_string(
+        &reports(),
+        Format::Sarif,
+        &options(false, true)
+    ));
+}
+
+#[test]
+fn github() {
+    insta::assert_snapshot!(render_to_string(
+        &reports(),
+        Format::Github,
+        &options(false, true)
+    ));
+}
+
+#[test]
+fn empty_run_in_every_format() {
+    let rendered: Vec<String> = Format::ALL
+        .into_iter()
+        .map(|format| {
+            format!(
+                "== {format}\n{}",
+                render_to_string(&[], format, &options(false, true))
+            )
+        })
+        .collect();
+    insta::assert_snapshot!(rendered.join(""));
+}
+
+/// Removes ANSI escape sequences (CSI ... final byte).
+fn strip_ansi(text: &str) -> String {
+    let mut plain = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
+}
+
+#[test]
+fn colour_only_when_asked_and_only_as_decoration() {
+    for show_notes in [false, true] {
+        let coloured = render_to_string(&reports(), Format::Text, &options(true, show_notes));
+        let plain = render_to_string(&reports(), Format::Text, &options(false, show_notes));
+        let header = |word: &str| {
+            coloured
+                .lines()
+                .find(|line| line.contains(word))
+                .unwrap_or_else(|| panic!("no {word} header"))
+                .to_string()
+        };
+        assert!(
+            header("error[RS101]").contains("\x1b[31m"),
+            "errors are red"
+        );
+        assert!(
+            header("warning[RS110]").contains("\x1b[33m"),
+            "warnings are yellow"
+        );
+        assert!(header("info[RS407]").contains("\x1b[36m"), "infos are cyan");
+        assert!(!plain.contains('\x1b'), "colour off must not write escapes");
+        assert_eq!(strip_ansi(&coloured), plain);
+    }
+}
+
+#[test]
+fn machine_formats_never_colour() {
+    for format in [Format::Json, Format::Sarif, Format::Github] {
+        let rendered = render_to_string(&reports(), format, &options(true, true));
+        assert!(
+            !rendered.contains('\x1b'),
+            "{format} output has an escape byte"
+        );
+    }
+}
+
+#[test]
+fn output_does_not_depend_on_input_order() {
+    let mut reversed = reports();
+    reversed.reverse();
+    for report in &mut reversed {
+        report.findings.reverse();
+        report.notes.reverse();
+    }
+    for format in Format::ALL {
+        assert_eq!(
+            render_to_string(&reports(), format, &options(false, true)),
+            render_to_string(&reversed, format, &options(false, true)),
+            "{format} output depends on input order"
+        );
+    }
+}
