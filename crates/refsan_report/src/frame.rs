@@ -79,6 +79,11 @@ struct Window {
 }
 
 impl Window {
+    const WHOLE: Window = Window {
+        left: 0,
+        budget: MAX_LINE_WIDTH,
+    };
+
     fn prefix(&self) -> usize {
         if self.left > 0 {
             ELLIPSIS.len()
@@ -173,34 +178,58 @@ fn windowed(cells: &[Cell], window: Window) -> String {
 }
 
 /// A source line trimmed of surrounding whitespace and cut to `max_width`
-/// display columns, for the one-line source excerpts of the event list.
-pub(crate) fn excerpt(line: &str, max_width: usize) -> String {
+/// display columns, for the one-line source excerpts of the event list. A
+/// line too long to show whole is cut around `focus` (a byte offset into
+/// `line`, where the event is).
+pub(crate) fn excerpt(line: &str, focus: usize, max_width: usize) -> String {
+    let trimmed = line.trim_start();
+    let lead = line.len() - trimmed.len();
+    let trimmed = trimmed.trim_end();
     // Tabs inside an excerpt only separate tokens: one space each.
-    let shown: Vec<(char, usize)> = cells(line.trim())
+    let shown: Vec<(usize, char, usize)> = cells(trimmed)
         .iter()
         .map(|cell| {
             if cell.shown == ' ' {
-                (' ', 1)
+                (cell.byte, ' ', 1)
             } else {
-                (cell.shown, cell.width)
+                (cell.byte, cell.shown, cell.width)
             }
         })
         .collect();
-    if shown.iter().map(|(_, width)| width).sum::<usize>() <= max_width {
-        return shown.iter().map(|(c, _)| c).collect();
+    if shown.iter().map(|(_, _, width)| width).sum::<usize>() <= max_width {
+        return shown.iter().map(|(_, c, _)| c).collect();
     }
-    let budget = max_width.saturating_sub(ELLIPSIS.len());
-    let mut width = 0;
-    let mut cut: String = shown
+    let focus = focus.saturating_sub(lead);
+    let before_focus: usize = shown
         .iter()
-        .take_while(|(_, w)| {
-            width += w;
-            width <= budget
-        })
-        .map(|(c, _)| c)
-        .collect();
-    cut.push_str(ELLIPSIS);
-    cut
+        .take_while(|(byte, _, _)| *byte < focus)
+        .map(|(_, _, width)| width)
+        .sum();
+    let mut excerpt = String::new();
+    // Columns after the event that must stay visible without a left cut.
+    let after_focus = (max_width / 3).min(LEFT_CONTEXT);
+    let (skip, budget) = if before_focus + after_focus <= max_width.saturating_sub(ELLIPSIS.len()) {
+        (0, max_width.saturating_sub(ELLIPSIS.len()))
+    } else {
+        excerpt.push_str(ELLIPSIS);
+        let skip = before_focus.saturating_sub(LEFT_CONTEXT / 2);
+        (skip, max_width.saturating_sub(2 * ELLIPSIS.len()))
+    };
+    let mut col = 0;
+    let mut used = 0;
+    for &(_, c, width) in &shown {
+        col += width;
+        if col <= skip {
+            continue;
+        }
+        if used + width > budget {
+            excerpt.push_str(ELLIPSIS);
+            break;
+        }
+        excerpt.push(c);
+        used += width;
+    }
+    excerpt
 }
 
 /// A span clamped to the text: lines that exist, an end not before the start.
@@ -259,10 +288,7 @@ impl Frame {
         } else {
             Vec::new()
         };
-        let shown_lines: Vec<u32> = context
-            .iter()
-            .copied()
-            .chain(std::iter::once(at.line))
+        let span_lines: Vec<u32> = std::iter::once(at.line)
             .chain(middle.iter().copied())
             .chain((at.end_line > at.line).then_some(at.end_line))
             .collect();
@@ -273,7 +299,7 @@ impl Frame {
             (at.end_line == at.line).then(|| display_col(first_text, &first_cells, at.end_byte));
         let window = choose_window(
             lines,
-            &shown_lines,
+            &span_lines,
             start_col,
             single_line_end.unwrap_or(start_col + 1),
         );
@@ -281,6 +307,17 @@ impl Frame {
         let source_row = |line: u32| Row::Source {
             line,
             text: windowed(&cells(lines.line(line).unwrap_or("")), window),
+        };
+        // Context that fits is shown whole even when the span's line had to
+        // be cut: a line of "..." says nothing.
+        let context_row = |line: u32| {
+            let line_cells = cells(lines.line(line).unwrap_or(""));
+            let text = if total_width(&line_cells) <= MAX_LINE_WIDTH {
+                windowed(&line_cells, Window::WHOLE)
+            } else {
+                windowed(&line_cells, window)
+            };
+            Row::Source { line, text }
         };
         let marks = |from: usize, to: usize, label: &str| {
             let indent = window.screen(from);
@@ -293,7 +330,7 @@ impl Frame {
         };
 
         let mut rows = vec![Row::Blank];
-        rows.extend(context.iter().map(|&line| source_row(line)));
+        rows.extend(context.iter().map(|&line| context_row(line)));
         rows.push(source_row(at.line));
         match single_line_end {
             Some(end_col) => rows.push(marks(start_col, end_col, label)),
@@ -315,7 +352,7 @@ impl Frame {
             }
         }
         Some(Frame {
-            gutter_width: digits(shown_lines.iter().copied().max().unwrap_or(at.line)),
+            gutter_width: digits(at.end_line),
             rows,
         })
     }
@@ -373,10 +410,7 @@ fn choose_window(
         .unwrap_or(0)
         .max(end_col);
     if widest <= MAX_LINE_WIDTH {
-        return Window {
-            left: 0,
-            budget: MAX_LINE_WIDTH,
-        };
+        return Window::WHOLE;
     }
     let budget_from_start = MAX_LINE_WIDTH - ELLIPSIS.len();
     if end_col <= budget_from_start {
@@ -508,10 +542,22 @@ mod tests {
     #[test]
     fn excerpts_trim_and_cut() {
         assert_eq!(
-            excerpt("\t  result = PyList_New(0);  ", 80),
+            excerpt("\t  result = PyList_New(0);  ", 4, 80),
             "result = PyList_New(0);"
         );
-        assert_eq!(excerpt("abcdefghij", 8), "abcde...");
-        assert_eq!(excerpt("abcdefgh", 8), "abcdefgh");
+        assert_eq!(excerpt("abcdefghij", 0, 8), "abcde...");
+        assert_eq!(excerpt("abcdefgh", 0, 8), "abcdefgh");
+        assert_eq!(excerpt("a\tb", 0, 8), "a b");
+    }
+
+    #[test]
+    fn long_excerpts_keep_the_event_in_view() {
+        let line = format!("    {}call(x){}", "a".repeat(100), "b".repeat(100));
+        let focus = line.find("call").unwrap_or_default();
+        let shown = excerpt(&line, focus, 40);
+        assert!(shown.starts_with("...a"), "{shown}");
+        assert!(shown.contains("call(x)"), "{shown}");
+        assert!(shown.ends_with("b..."), "{shown}");
+        assert!(shown.chars().count() <= 40, "{shown}");
     }
 }

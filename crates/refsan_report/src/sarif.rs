@@ -76,10 +76,8 @@ struct Rule {
     id: &'static str,
     name: &'static str,
     short_description: Text,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    full_description: Option<Text>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    help: Option<Help>,
+    full_description: Text,
+    help: Help,
     default_configuration: Configuration,
 }
 
@@ -270,19 +268,22 @@ fn first_paragraph(doc: &str) -> Option<String> {
     (!words.is_empty()).then(|| words.join(" "))
 }
 
+/// GitHub code scanning requires `fullDescription` and `help` on every
+/// rule, so both fall back to the summary when a rule has no doc.
 fn rule_descriptor(rule: &RuleMeta) -> Rule {
     let doc = rule.doc.trim();
+    let help = if doc.is_empty() { rule.summary } else { doc };
     Rule {
         id: rule.code,
         name: rule.name,
         short_description: Text::new(rule.summary),
-        full_description: Some(Text::new(
+        full_description: Text::new(
             first_paragraph(doc).unwrap_or_else(|| rule.summary.to_string()),
-        )),
-        help: (!doc.is_empty()).then(|| Help {
-            text: doc.to_string(),
-            markdown: doc.to_string(),
-        }),
+        ),
+        help: Help {
+            text: help.to_string(),
+            markdown: help.to_string(),
+        },
         default_configuration: Configuration {
             level: level(rule.severity),
         },
@@ -292,12 +293,16 @@ fn rule_descriptor(rule: &RuleMeta) -> Rule {
 /// A descriptor for a finding whose rule the caller did not describe, so
 /// every result still has a valid `ruleIndex`.
 fn fallback_descriptor(finding: &Finding) -> Rule {
+    let description = format!("{} ({})", finding.name, finding.code);
     Rule {
         id: finding.code,
         name: finding.name,
-        short_description: Text::new(finding.name),
-        full_description: None,
-        help: None,
+        short_description: Text::new(description.clone()),
+        full_description: Text::new(description.clone()),
+        help: Help {
+            text: format!("See `refsan explain {}`.", finding.code),
+            markdown: format!("See `refsan explain {}`.", finding.code),
+        },
         default_configuration: Configuration {
             level: level(finding.severity),
         },

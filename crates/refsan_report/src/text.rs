@@ -165,7 +165,13 @@ fn event_lines(file: &PreparedFile<'_>, finding: &Finding, palette: &Palette) ->
                 message: one_line(&event.message),
                 source: position
                     .and_then(|at| file.line_text(at.line))
-                    .map(|line| excerpt(line, EXCERPT_WIDTH))
+                    .map(|line| {
+                        excerpt(
+                            line,
+                            event.span.col.saturating_sub(1) as usize,
+                            EXCERPT_WIDTH,
+                        )
+                    })
                     .filter(|line| !line.is_empty()),
             }
         })

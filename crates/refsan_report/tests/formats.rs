@@ -3,8 +3,10 @@
 
 mod common;
 
-use common::{options, render_to_string, reports};
-use refsan_report::Format;
+use common::{options, render_to_string, reports, span_of};
+use refsan_ir::{Event, Finding, Severity};
+use refsan_report::{FileReport, Format};
+use std::sync::Arc;
 
 #[test]
 fn text_with_notes() {
@@ -63,6 +65,77 @@ fn empty_run_in_every_format() {
         })
         .collect();
     insta::assert_snapshot!(rendered.join(""));
+}
+
+/// CRLF line ends, a line far wider than a terminal, a span over three
+/// lines and a span at the very end of the text.
+fn awkward_layout_report() -> FileReport {
+    let long = format!(
+        "    x = call({}target, {});\r\n",
+        "aaaa, ".repeat(40),
+        "bbbb, ".repeat(40)
+    );
+    let source =
+        format!("int f(void)\r\n{{\r\n{long}    y = g(a,\r\n          b,\r\n          c);\r\n}}");
+    let finding = |code, severity, message: &str, span, events| Finding {
+        code,
+        name: "test-rule",
+        severity,
+        message: message.to_string(),
+        span,
+        function: Some("f".to_string()),
+        events,
+        help: None,
+    };
+    let end = source.len() as u32;
+    let at_eof = refsan_ir::LineIndex::new(source.as_bytes()).span(end, end);
+    FileReport {
+        path: "src/awkward.c".to_string(),
+        findings: vec![
+            finding(
+                "RS101",
+                Severity::Error,
+                "`target` on a long line",
+                span_of(&source, "target", 0),
+                vec![
+                    Event {
+                        span: span_of(&source, "y = g(a,", 0),
+                        message: "an event message long enough that it is not padded to the others"
+                            .to_string(),
+                    },
+                    Event {
+                        span: span_of(&source, "target", 0),
+                        message: "`target` used".to_string(),
+                    },
+                ],
+            ),
+            finding(
+                "RS102",
+                Severity::Warning,
+                "a call over three lines",
+                span_of(&source, "g(a,\r\n          b,\r\n          c)", 0),
+                Vec::new(),
+            ),
+            finding(
+                "RS103",
+                Severity::Info,
+                "the end of the file",
+                at_eof,
+                Vec::new(),
+            ),
+        ],
+        source: Some(Arc::from(source.as_str())),
+        ..FileReport::default()
+    }
+}
+
+#[test]
+fn text_awkward_layout() {
+    insta::assert_snapshot!(render_to_string(
+        &[awkward_layout_report()],
+        Format::Text,
+        &options(false, false)
+    ));
 }
 
 /// Removes ANSI escape sequences (CSI ... final byte).

@@ -299,3 +299,34 @@ fn github_commands_are_one_line_each() {
         6
     );
 }
+
+fn collect_keys(value: &Value, keys: &mut std::collections::BTreeSet<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                keys.insert(key.clone());
+                collect_keys(child, keys);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect_keys(item, keys)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_json_field_is_documented() {
+    let documentation = include_str!("../JSON_SCHEMA.md");
+    let mut keys = std::collections::BTreeSet::new();
+    collect_keys(&parse(Format::Json, &reports()), &mut keys);
+    let undocumented: Vec<&String> = keys
+        .iter()
+        .filter(|key| {
+            !documentation.contains(&format!("| `{key}`"))
+                && !documentation.contains(&format!(", `{key}`"))
+        })
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "JSON_SCHEMA.md lacks {undocumented:?}"
+    );
+}
