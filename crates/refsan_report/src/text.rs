@@ -30,7 +30,7 @@ pub(crate) fn render(
                 out,
                 "{}: {}: {}\n",
                 palette.paint(Role::FileError, "error"),
-                file.path(),
+                one_line(file.path()),
                 one_line(error)
             )?;
         }
@@ -51,10 +51,14 @@ pub(crate) fn render(
     Ok(())
 }
 
+/// `path:line:col`. The path is printed as given, except that control
+/// characters in it are shown as symbols: a file name must not be able to
+/// drive the terminal.
 fn location(path: &str, position: Option<Position>) -> String {
+    let path = one_line(path);
     match position {
         Some(at) => format!("{path}:{}:{}", at.line, at.column),
-        None => path.to_string(),
+        None => path,
     }
 }
 
@@ -117,7 +121,7 @@ fn extra_lines(
             None => "path:".to_string(),
         };
         lines.push(format!("{equals} {heading}"));
-        // Numbers sit under the "p" of "path".
+        // Events are indented under their heading.
         let indent = " ".repeat(width + 5);
         lines.extend(
             event_lines(file, finding, palette)
@@ -259,6 +263,13 @@ pub(crate) fn summary_lines(summary: &Summary, show_notes: bool) -> Vec<String> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_names_cannot_drive_the_terminal() {
+        let shown = location("evil\x1b[2J.c", None);
+        assert!(!shown.contains('\x1b'), "{shown:?}");
+        assert_eq!(location("a.c", None), "a.c");
+    }
 
     #[test]
     fn summary_wording() {
