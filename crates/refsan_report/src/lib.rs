@@ -1,1 +1,180 @@
-//! placeholder crate root, filled in by its owner
+//! The report layer: renders refsan's findings as text (for people), JSON
+//! (for scripts, schema in `JSON_SCHEMA.md`), SARIF 2.1.0 (for GitHub code
+//! scanning and other SARIF viewers) and GitHub Actions workflow commands
+//! (inline annotations without an upload step).
+//!
+//! This crate knows the findings types of `refsan_ir` and nothing of parsers
+//! or the engine. Every format starts from the same sorted view of the input
+//! (files by path, findings by line, column and code), so output is
+//! deterministic whatever order the files were checked in.
+
+mod columns;
+mod fingerprint;
+mod frame;
+mod github;
+mod json;
+mod prepared;
+mod sarif;
+mod style;
+mod summary;
+mod text;
+
+use refsan_ir::{Finding, Note, RuleMeta};
+use std::fmt;
+use std::io::Write;
+use std::str::FromStr;
+use std::sync::Arc;
+
+pub use frame::source_frame;
+pub use summary::Summary;
+
+/// Everything the checker has to say about one input file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FileReport {
+    /// The path as the user gave it (or relative to the checked directory);
+    /// printed verbatim.
+    pub path: String,
+    /// The file's text when it could be read, for source frames and for the
+    /// source line of each event.
+    pub source: Option<Arc<str>>,
+    pub findings: Vec<Finding>,
+    /// Things that are not findings: a function analysed only approximately,
+    /// a region the parser could not read.
+    pub notes: Vec<Note>,
+    /// Set when the file could not be read or parsed at all.
+    pub error: Option<String>,
+}
+
+/// An output format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// rustc-like diagnostics with source frames and the numbered path.
+    #[default]
+    Text,
+    /// One JSON document, see `JSON_SCHEMA.md`.
+    Json,
+    /// SARIF 2.1.0, as GitHub code scanning accepts it.
+    Sarif,
+    /// GitHub Actions workflow commands (`::error file=...::...`).
+    Github,
+}
+
+impl Format {
+    /// Every format, in the order `--help` should list them.
+    pub const ALL: [Format; 4] = [Format::Text, Format::Json, Format::Sarif, Format::Github];
+
+    /// The name accepted on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::Json => "json",
+            Format::Sarif => "sarif",
+            Format::Github => "github",
+        }
+    }
+
+    /// The names accepted by [`Format::from_str`], for argument parsers that
+    /// list possible values.
+    pub fn names() -> [&'static str; 4] {
+        Format::ALL.map(Format::as_str)
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The name given for `--format` is not one of ours.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown output format `{given}` (expected one of: text, json, sarif, github)")]
+pub struct UnknownFormat {
+    pub given: String,
+}
+
+impl FromStr for Format {
+    type Err = UnknownFormat;
+
+    fn from_str(s: &str) -> Result<Format, UnknownFormat> {
+        let wanted = s.trim();
+        Format::ALL
+            .into_iter()
+            .find(|format| format.as_str().eq_ignore_ascii_case(wanted))
+            .ok_or_else(|| UnknownFormat {
+                given: s.to_string(),
+            })
+    }
+}
+
+/// How to render.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// ANSI colours in text output (the caller decides: terminal, NO_COLOR,
+    /// `--color`). Other formats ignore it.
+    pub color: bool,
+    /// Print notes in text and GitHub output. JSON and SARIF always carry
+    /// them: they are machine formats and consumers filter.
+    pub show_notes: bool,
+    /// The version reported in JSON and SARIF.
+    pub tool_version: String,
+    /// The tool's home page, reported as SARIF `informationUri` when set.
+    pub information_uri: Option<String>,
+}
+
+impl Default for RenderOptions {
+    fn default() -> RenderOptions {
+        RenderOptions {
+            color: false,
+            show_notes: false,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            information_uri: None,
+        }
+    }
+}
+
+/// Renders `reports` in `format`. `rules` describes every rule the run had
+/// enabled (SARIF lists them as rule descriptors); findings of rules missing
+/// from it are still rendered.
+pub fn render(
+    out: &mut dyn Write,
+    reports: &[FileReport],
+    rules: &[RuleMeta],
+    format: Format,
+    opts: &RenderOptions,
+) -> std::io::Result<()> {
+    let prepared = prepared::Prepared::new(reports);
+    match format {
+        Format::Text => text::render(out, &prepared, opts),
+        Format::Json => json::render(out, &prepared, opts),
+        Format::Sarif => sarif::render(out, &prepared, rules, opts),
+        Format::Github => github::render(out, &prepared, opts),
+    }
+}
+
+/// Counts over `reports`, for exit statuses and summaries.
+pub fn summarize(reports: &[FileReport]) -> Summary {
+    Summary::of(reports.iter())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_names_round_trip() {
+        for format in Format::ALL {
+            assert_eq!(format.as_str().parse::<Format>(), Ok(format));
+            assert_eq!(format.to_string(), format.as_str());
+        }
+        assert_eq!("SARIF".parse::<Format>(), Ok(Format::Sarif));
+        assert_eq!(Format::names(), ["text", "json", "sarif", "github"]);
+    }
+
+    #[test]
+    fn unknown_format_names_the_choices() {
+        let err = "xml".parse::<Format>().unwrap_err();
+        assert_eq!(err.given, "xml");
+        assert!(err.to_string().contains("text, json, sarif, github"));
+    }
+}
