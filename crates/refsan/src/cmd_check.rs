@@ -157,6 +157,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         color,
         show_notes: args.show_notes,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        information_uri: None,
     };
     let mut buf: Vec<u8> = Vec::new();
     refsan_report::render(&mut buf, &reports, &rules, format, &opts)

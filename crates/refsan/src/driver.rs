@@ -31,6 +31,7 @@ impl ApiFacts for CapiFacts {
             is_macro: e.is_macro,
             added: e.added,
             removed: e.removed,
+            also_nullable: &e.also_nullable,
         })
     }
 

@@ -279,8 +279,9 @@ fn temp_deaths(func: &Function, block_base: &[u32], nstmts: usize) -> Vec<Vec<Va
         tmp.clear();
         term_reads(&b.term, &mut tmp);
         let term_ref = base + b.stmts.len();
+        let is_temp = |v: &VarId| matches!(temp_index.get(v.index()), Some(Some(_)));
         for v in &tmp {
-            if !has(&live, *v) && !deaths[term_ref].contains(v) {
+            if is_temp(v) && !has(&live, *v) && !deaths[term_ref].contains(v) {
                 deaths[term_ref].push(*v);
             }
         }
@@ -292,7 +293,7 @@ fn temp_deaths(func: &Function, block_base: &[u32], nstmts: usize) -> Vec<Vec<Va
             stmt_reads(&s.kind, &mut tmp);
             let mut d = Vec::new();
             for v in &tmp {
-                if !has(&live, *v) && !d.contains(v) {
+                if is_temp(v) && !has(&live, *v) && !d.contains(v) {
                     d.push(*v);
                 }
             }
@@ -1535,6 +1536,11 @@ impl<'a> Analyzer<'a> {
                 let key = self.base_key(st, *base);
                 let fid = self.intern(&format!(".{f}"));
                 let old = st.field(key, fid);
+                if let Some(FieldVal::Obj(old_site)) = old {
+                    if let Some(v) = st.value_mut(old_site) {
+                        v.field_stolen = None;
+                    }
+                }
                 match b {
                     Binding::Obj(site) => st.set_field(key, fid, FieldVal::Obj(site)),
                     Binding::Null(_) => st.set_field(key, fid, FieldVal::Null(sref)),
@@ -1711,8 +1717,17 @@ impl<'a> Analyzer<'a> {
         };
 
         // Preconditions on arguments.
+        let also_nullable: &[usize] = if is_api {
+            self.resolver.facts().api(name).map_or(&[], |i| i.also_nullable)
+        } else {
+            &[]
+        };
         for (i, b) in vals.iter().enumerate() {
-            let effect = contract.arg(i);
+            let effect = if also_nullable.contains(&i) {
+                ArgEffect::Nullable
+            } else {
+                contract.arg(i)
+            };
             match *b {
                 Binding::Obj(site) => {
                     let what = format!("passed to `{name}`");
@@ -1776,10 +1791,10 @@ impl<'a> Analyzer<'a> {
                     if *outcome == Outcome::Failure {
                         s.exc = match contract.failure {
                             Failure::NullNoExc => s.exc,
-                            Failure::NullMaybeExc | Failure::Ambiguous => Exc::Unknown,
+                            Failure::NullMaybeExc => Exc::Unknown,
                             _ => Exc::Set,
                         };
-                    } else if contract.failure == Failure::Ambiguous && s.exc == Exc::Clear {
+                    } else if contract.failure == Failure::Ambiguous && *outcome == Outcome::Only && s.exc == Exc::Clear {
                         s.exc = Exc::Unknown;
                     }
                 }
@@ -1956,10 +1971,11 @@ impl<'a> Analyzer<'a> {
                 None,
             );
         } else if matches!(v.origin, ValOrigin::Field(_)) {
-            // Handing over the reference a field holds (the field is
-            // typically cleared next): a transfer, not a bug.
+            // Handing over the reference a field holds is a transfer when the
+            // field is cleared or overwritten next; checked at the return.
             if let Some(v) = st.value_mut(site) {
                 v.status = Status::Stolen(sref);
+                v.field_stolen = Some(sref);
             }
             return;
         } else if matches!(v.origin, ValOrigin::Param(_))
@@ -2171,6 +2187,9 @@ impl<'a> Analyzer<'a> {
         sref: StmtRef,
         span: Span,
     ) {
+        // PyModuleDef_Init returns the static definition itself, which the
+        // import machinery treats specially: not a reference to track.
+        let ret = if callee == "PyModuleDef_Init" { RetVal::Unknown } else { ret };
         let b = match ret {
             RetVal::Null => Binding::Null(NullWhy::Failed(sref)),
             RetVal::Int(lo, hi) => Binding::Int(lo, hi),
@@ -2196,6 +2215,10 @@ impl<'a> Analyzer<'a> {
                 }
                 let v = if ret == RetVal::NewRef {
                     ValueState::new(site, ValOrigin::New(sref), 1, Nullness::NonNull)
+                } else if callee == "Py_TYPE" {
+                    // The object's reference to its type: like a field (a
+                    // heap type's tp_dealloc releases it).
+                    ValueState::new(site, ValOrigin::Field(sref), 0, Nullness::NonNull)
                 } else {
                     let mut v =
                         ValueState::new(site, ValOrigin::Borrowed(sref), 0, Nullness::NonNull);
@@ -2522,6 +2545,34 @@ impl<'a> Analyzer<'a> {
                 }
             }
         }
+        // A field's reference handed to a stealing call while the field
+        // still points to it: the field now dangles.
+        let pending: Vec<(Site, StmtRef)> = st
+            .values
+            .iter()
+            .filter_map(|v| v.field_stolen.map(|s| (v.site, s)))
+            .filter(|(site, _)| st.fields.iter().any(|f| f.val == FieldVal::Obj(*site)))
+            .collect();
+        for (site, stolen_at) in pending {
+            let name = self.describe(&st, site);
+            let callee = self.callee_at(stolen_at);
+            let why = "it belongs to the object's field, which still points to it".to_string();
+            let (meta, message) = if formats::is_build_value(&callee) {
+                (&rs202_build_format::META, rs202_build_format::message_n_borrowed(&name, &callee, &why))
+            } else {
+                (&rs105_borrowed_stolen::META, rs105_borrowed_stolen::message(&name, &callee, &why))
+            };
+            let span_steal = self.span_at(stolen_at);
+            self.report(
+                &st,
+                meta,
+                span_steal,
+                Some(site),
+                message,
+                format!("`{callee}` steals {name} here"),
+                Some(format!("pass a new reference: `Py_NewRef({})`", name.trim_matches('`'))),
+            );
+        }
         // Everything else the function still owns leaks here.
         let owned: Vec<Site> = st
             .values
@@ -2653,6 +2704,12 @@ fn outcomes_for(c: &Contract, dst_ty: Option<TypeClass>) -> Vec<(Outcome, RetVal
         Failure::TriState if is_int => vec![
             (Outcome::Success, RetVal::Int(1, 1)),
             (Outcome::False, RetVal::Int(0, 0)),
+            (Outcome::Failure, RetVal::Int(-1, -1)),
+        ],
+        // -1 is both a value and the error: the error outcome is -1 with an
+        // exception, the other any value without.
+        Failure::Ambiguous if is_int => vec![
+            (Outcome::Success, RetVal::Int(i64::MIN, i64::MAX)),
             (Outcome::Failure, RetVal::Int(-1, -1)),
         ],
         Failure::Ambiguous => vec![(Outcome::Only, success_obj)],

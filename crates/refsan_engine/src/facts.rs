@@ -13,6 +13,9 @@ pub struct ApiInfo<'a> {
     pub is_macro: bool,
     pub added: Option<(u8, u8)>,
     pub removed: Option<(u8, u8)>,
+    /// Argument positions that accept NULL besides their effect (a stealing
+    /// argument of PyErr_Restore may be NULL).
+    pub also_nullable: &'a [usize],
 }
 
 /// The C-API knowledge base as the engine sees it.
@@ -43,6 +46,7 @@ impl ApiFacts for TableFacts {
             is_macro: false,
             added: None,
             removed: None,
+            also_nullable: &[],
         })
     }
 

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Benchmark of `refsan check` over the CPython 3.11.2 C sources, with
+# `gcc -fsyntax-only` over Modules/*.c and Objects/*.c measured in the same
+# run as the baseline.
+#
+# Usage: bench/check_corpus.sh CORPUS [RUNS]
+#   CORPUS  the cpython-3.11.2-c-sources.tar.xz tarball or its unpacked tree
+#   RUNS    timed runs of each command (default 3; the median is reported)
+#
+# Reports files, lines, wall time, lines/second and peak RSS of refsan on
+# the whole tree, and the ratio against gcc on Modules/ and Objects/ with the
+# same parallelism (one job per CPU).
+set -euo pipefail
+
+corpus=${1:?usage: bench/check_corpus.sh CORPUS [RUNS]}
+runs=${2:-3}
+here=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+if [ -f "$corpus" ]; then
+    tar xJf "$corpus" -C "$work"
+    tree="$work"
+else
+    tree=$(cd "$corpus" && pwd)
+fi
+[ -d "$tree/Modules" ] || { echo "no Modules/ in $tree" >&2; exit 2; }
+
+cargo build --release --quiet --manifest-path "$here/Cargo.toml" -p refsan
+refsan="$here/target/release/refsan"
+jobs=$(nproc)
+
+# gcc needs a pyconfig.h: take the running interpreter's.
+inc=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+mkdir -p "$work/cfg"
+cp "$inc/pyconfig.h" "$work/cfg/"
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# time_cmd OUTFILE CMD...: appends "wall_seconds max_rss_kb" per run.
+time_cmd() {
+    local out=$1; shift
+    /usr/bin/time -f "%e %M" -o "$work/t" "$@" >/dev/null 2>"$work/err" || true
+    cat "$work/t" >>"$out"
+}
+
+all_files=$(cd "$tree" && find . \( -name '*.c' -o -name '*.h' \) | wc -l)
+all_lines=$(cd "$tree" && find . \( -name '*.c' -o -name '*.h' \) -print0 | xargs -0 cat | wc -l)
+base_files=$(cd "$tree" && ls Modules/*.c Objects/*.c | wc -l)
+base_lines=$(cd "$tree" && cat Modules/*.c Objects/*.c | wc -l)
+
+gcc_run() {
+    (cd "$tree" && ls Modules/*.c Objects/*.c | xargs -P "$jobs" -n 4 \
+        gcc -fsyntax-only -w -I"$work/cfg" -I. -IInclude -IInclude/internal -DPy_BUILD_CORE_MODULE 2>/dev/null || true)
+}
+export -f gcc_run
+export tree jobs work
+
+: >"$work/refsan_all" ; : >"$work/refsan_base" ; : >"$work/gcc"
+"$refsan" check --quiet --no-config --format json -o /dev/null "$tree" || true   # warm-up
+for _ in $(seq "$runs"); do
+    time_cmd "$work/refsan_all" "$refsan" check --quiet --no-config --format json -o "$work/out.json" "$tree"
+    time_cmd "$work/refsan_base" "$refsan" check --quiet --no-config --format json -o /dev/null "$tree/Modules" "$tree/Objects"
+    time_cmd "$work/gcc" bash -c gcc_run
+done
+
+wall_all=$(cut -d' ' -f1 "$work/refsan_all" | median)
+rss_all=$(cut -d' ' -f2 "$work/refsan_all" | median)
+wall_base=$(cut -d' ' -f1 "$work/refsan_base" | median)
+wall_gcc=$(cut -d' ' -f1 "$work/gcc" | median)
+findings=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(len(d["findings"]), d["summary"])' "$work/out.json")
+
+echo "refsan check, whole CPython 3.11.2 tree ($all_files files, $all_lines lines, $jobs CPUs, median of $runs):"
+echo "  wall ${wall_all}s, $(awk -v l="$all_lines" -v w="$wall_all" 'BEGIN{printf "%.0f", l/w}') lines/s, peak RSS $((rss_all / 1024)) MiB"
+echo "  findings: $findings"
+echo "Modules/*.c + Objects/*.c ($base_files files, $base_lines lines):"
+echo "  refsan check        ${wall_base}s"
+echo "  gcc -fsyntax-only   ${wall_gcc}s (-P $jobs)"
+echo "  ratio gcc/refsan    $(awk -v a="$wall_gcc" -v b="$wall_base" 'BEGIN{printf "%.1f", a/b}')x"
