@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod cmd_check;
+mod cmd_leaks;
 
 #[derive(Parser)]
 #[command(
@@ -26,12 +27,15 @@ struct Cli {
 enum Command {
     /// Statically check C/C++ and Cython sources for reference-counting bugs.
     Check(cmd_check::CheckArgs),
+    /// Find reference and memory leaks by calling functions or tests repeatedly.
+    Leaks(cmd_leaks::LeaksArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => cmd_check::run(args),
+        Command::Leaks(args) => cmd_leaks::run(args),
     };
     match result {
         Ok(code) => code,
