@@ -33,7 +33,7 @@ CONFIG_ENV = "REFSAN_LEAKS_CONFIG"
 # Seconds the parent waits beyond the configured timeout before it kills a
 # child whose own watchdog (faulthandler.dump_traceback_later) did not fire.
 KILL_GRACE_SECONDS = 5.0
-STDERR_TAIL_BYTES = 4000
+STDERR_TAIL_BYTES = 16000
 
 
 def pytest_configure(config):
@@ -178,11 +178,16 @@ def make_test_invoker(item, failures):
     baseline_sections = len(sections) if sections is not None else 0
     state = {"first": True}
 
+    # Tearing down towards the parent node releases the test's own
+    # (function-scoped) fixtures after every run and keeps module and session
+    # fixtures, as between two tests of one module.
+    teardown_towards = item.parent if item.parent is not None else item
+
     def invoke():
         with warnings.catch_warnings():
             # A warning recorded per run would pile up in pytest's own lists.
             warnings.simplefilter("ignore")
-            reports = runtestprotocol(item, log=False, nextitem=item)
+            reports = runtestprotocol(item, log=False, nextitem=teardown_towards)
         if sections is not None:
             # Captured output is appended to the item on every run.
             del sections[baseline_sections:]
@@ -193,11 +198,18 @@ def make_test_invoker(item, failures):
         for report in reports:
             if report.failed:
                 failures.record_text(
-                    "test failed (%s)" % report.when, str(report.longrepr)
+                    "test failed (%s)" % report.when, _longrepr_text(report)
                 )
                 break
 
     return invoke
+
+
+def _longrepr_text(report):
+    text = getattr(report, "longreprtext", None)
+    if text:
+        return text
+    return str(report.longrepr)
 
 
 def _child_main(hunter, item, result_path, log_path):
@@ -205,15 +217,13 @@ def _child_main(hunter, item, result_path, log_path):
     code = 0
     try:
         log = open(log_path, "a", buffering=1, encoding="utf-8", errors="replace")
-        # The parent's capture files are shared with this process: leave them
-        # alone and send everything this process prints to its own log.
-        capman = item.config.pluginmanager.getplugin("capturemanager")
-        if capman is not None and hasattr(capman, "_global_capturing"):
-            capman._global_capturing = None
+        # Everything this process writes at the C level (fatal errors,
+        # faulthandler) goes to its own log, the crash report's stderr tail.
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
         sys.stdout = log
         sys.stderr = log
+        _capture_privately(item.config)
         faulthandler.enable(file=log, all_threads=True)
         if hunter.timeout > 0:
             faulthandler.dump_traceback_later(hunter.timeout, exit=True, file=log)
@@ -232,6 +242,23 @@ def _child_main(hunter, item, result_path, log_path):
     finally:
         _flush_std_streams()
         os._exit(code)
+
+
+def _capture_privately(config):
+    """Gives the forked process capture files of its own.
+
+    The parent's capture files are shared with this process (same file
+    offsets): reading them here would steal the parent's output. A new
+    sys-level capture keeps the tests' prints out of the terminal while
+    C-level stderr still reaches the log.
+    """
+    capman = config.pluginmanager.getplugin("capturemanager")
+    if capman is None or not hasattr(capman, "_global_capturing"):
+        return
+    capman._global_capturing = None
+    if getattr(capman, "_method", "no") != "no":
+        capman._method = "sys"
+    capman.start_global_capturing()
 
 
 def _wait_child(pid, deadline):

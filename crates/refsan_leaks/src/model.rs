@@ -252,8 +252,8 @@ impl TargetReport {
         report.outcome = raw.outcome.clone();
         if status != TargetStatus::Measured {
             report.crash = crash_from_raw(&raw);
-            if let Some(detail) = &raw.detail {
-                report.notes.push(detail.clone());
+            if report.crash.is_none() {
+                report.notes.extend(raw.detail.clone());
             }
             return report;
         }

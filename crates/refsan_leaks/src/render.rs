@@ -253,9 +253,8 @@ fn details(out: &mut String, target: &TargetReport) {
         if let Some(report) = &crash.handed_over {
             let _ = writeln!(out, "{report}");
         } else if !crash.stderr_tail.trim().is_empty() {
-            let _ = writeln!(out, "  stderr (last lines):");
-            let lines: Vec<&str> = crash.stderr_tail.trim_end().lines().collect();
-            for line in &lines[lines.len().saturating_sub(20)..] {
+            let _ = writeln!(out, "  stderr:");
+            for line in crash_excerpt(&crash.stderr_tail) {
                 let _ = writeln!(out, "    {line}");
             }
         }
@@ -263,6 +262,18 @@ fn details(out: &mut String, target: &TargetReport) {
             let _ = writeln!(out, "  run it alone: {}", shell_words(&crash.reproduce));
         }
     }
+}
+
+/// The informative part of a crash's stderr: from faulthandler's header
+/// (most recent frames first) when there is one, else the last lines.
+fn crash_excerpt(tail: &str) -> Vec<&str> {
+    const LINES: usize = 24;
+    let lines: Vec<&str> = tail.trim_end().lines().collect();
+    let start = lines
+        .iter()
+        .rposition(|line| line.starts_with("Fatal Python error") || line.starts_with("Timeout ("))
+        .unwrap_or_else(|| lines.len().saturating_sub(LINES));
+    lines[start..].iter().take(LINES).copied().collect()
 }
 
 /// Quotes argv for a POSIX shell.

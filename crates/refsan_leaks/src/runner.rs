@@ -17,7 +17,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// Bytes of the interpreter's stderr kept for crash reports.
-const STDERR_TAIL_BYTES: usize = 4000;
+const STDERR_TAIL_BYTES: usize = 16000;
 /// Interpreter start-up and imports, on top of the per-target timeout.
 const STARTUP_GRACE: Duration = Duration::from_secs(30);
 const POLL_INTERVAL: Duration = Duration::from_millis(10);
@@ -143,6 +143,14 @@ pub fn hunt(
         LeakMode::Pytest { args } => run_pytest(request, args, &helpers, &mut report)?,
         LeakMode::Call { .. } | LeakMode::Code { .. } => {
             run_harness(request, &helpers, &mut report)?
+        }
+    }
+    for target in &mut report.targets {
+        let (name, kind) = (target.name.clone(), target.kind);
+        if let Some(crash) = &mut target.crash {
+            if crash.reproduce.is_empty() {
+                crash.reproduce = reproduce_command(request, &name, kind);
+            }
         }
     }
     if let Some(hand_over) = hand_over {

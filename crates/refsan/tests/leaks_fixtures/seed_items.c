@@ -3,5 +3,5 @@
 PyObject *
 create_new_item(void)
 {
-    return PyDict_New();
+    return PyList_New(0);
 }

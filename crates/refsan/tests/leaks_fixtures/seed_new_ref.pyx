@@ -1,7 +1,7 @@
 # cython: language_level=3
 # The seed article's "Scenario 2: Handling a new reference", as printed:
 # create_new_item() returns a new reference, and <object>c_obj_new takes
-# ANOTHER one, so one dict leaks per call.
+# ANOTHER one, so one list leaks per call.
 from cpython.object cimport PyObject
 
 cdef extern from "seed_items.h":
