@@ -162,9 +162,11 @@ fn per_call(target: &Value, metric: &str) -> Option<f64> {
         .iter()
         .find(|series| series["metric"] == metric)
         .and_then(|series| {
-            (series["trend"] != "steady")
-                .then(|| series["per_call"].as_f64())
-                .unwrap_or(Some(0.0))
+            if series["trend"] == "steady" {
+                Some(0.0)
+            } else {
+                series["per_call"].as_f64()
+            }
         })
 }
 

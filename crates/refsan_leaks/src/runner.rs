@@ -101,10 +101,11 @@ pub fn parse_pytest_command(words: &[String]) -> Result<(Option<String>, Vec<Str
     if program_name == "pytest" || program_name == "py.test" {
         return Ok((None, words[1..].to_vec()));
     }
-    if program_name.starts_with("python") && words.get(1).map(String::as_str) == Some("-m") {
-        if words.get(2).map(String::as_str) == Some("pytest") {
-            return Ok((Some(program.clone()), words[3..].to_vec()));
-        }
+    let module = words
+        .get(1..3)
+        .map(|pair| [pair[0].as_str(), pair[1].as_str()]);
+    if program_name.starts_with("python") && module == Some(["-m", "pytest"]) {
+        return Ok((Some(program.clone()), words[3..].to_vec()));
     }
     Err(not_pytest())
 }
