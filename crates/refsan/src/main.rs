@@ -12,6 +12,7 @@ mod cmd_debug_ir;
 mod cmd_explain;
 mod config;
 mod driver;
+mod cmd_leaks;
 
 #[derive(Parser)]
 #[command(
@@ -35,6 +36,8 @@ enum Command {
     /// Print the ownership IR of a source file (for debugging refsan).
     #[command(hide = true)]
     DebugIr(cmd_debug_ir::DebugIrArgs),
+    /// Find reference and memory leaks by calling functions or tests repeatedly.
+    Leaks(cmd_leaks::LeaksArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
         Command::Check(args) => cmd_check::run(args),
         Command::Explain(args) => cmd_explain::run(args),
         Command::DebugIr(args) => cmd_debug_ir::run(args),
+        Command::Leaks(args) => cmd_leaks::run(args),
     };
     match result {
         Ok(code) => code,

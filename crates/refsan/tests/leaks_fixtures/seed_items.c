@@ -1,0 +1,7 @@
+#include "seed_items.h"
+
+PyObject *
+create_new_item(void)
+{
+    return PyList_New(0);
+}
