@@ -10,9 +10,9 @@ use std::process::ExitCode;
 mod cmd_check;
 mod cmd_debug_ir;
 mod cmd_explain;
+mod cmd_leaks;
 mod config;
 mod driver;
-mod cmd_leaks;
 
 #[derive(Parser)]
 #[command(

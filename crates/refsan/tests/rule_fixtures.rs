@@ -7,18 +7,36 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn run_check(rel: &str, format: &str) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_refsan"))
         .current_dir(workspace_root())
-        .args(["check", "--no-config", "--color", "never", "--quiet", "--format", format, rel])
+        .args([
+            "check",
+            "--no-config",
+            "--color",
+            "never",
+            "--quiet",
+            "--format",
+            format,
+            rel,
+        ])
         .output()
         .expect("run refsan");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.is_empty() || !stderr.contains("panicked"), "refsan panicked: {stderr}");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+    assert!(
+        stderr.is_empty() || !stderr.contains("panicked"),
+        "refsan panicked: {stderr}"
+    );
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 fn codes(json: &str) -> Vec<String> {

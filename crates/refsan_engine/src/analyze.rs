@@ -1718,7 +1718,10 @@ impl<'a> Analyzer<'a> {
 
         // Preconditions on arguments.
         let also_nullable: &[usize] = if is_api {
-            self.resolver.facts().api(name).map_or(&[], |i| i.also_nullable)
+            self.resolver
+                .facts()
+                .api(name)
+                .map_or(&[], |i| i.also_nullable)
         } else {
             &[]
         };
@@ -1794,7 +1797,10 @@ impl<'a> Analyzer<'a> {
                             Failure::NullMaybeExc => Exc::Unknown,
                             _ => Exc::Set,
                         };
-                    } else if contract.failure == Failure::Ambiguous && *outcome == Outcome::Only && s.exc == Exc::Clear {
+                    } else if contract.failure == Failure::Ambiguous
+                        && *outcome == Outcome::Only
+                        && s.exc == Exc::Clear
+                    {
                         s.exc = Exc::Unknown;
                     }
                 }
@@ -2189,7 +2195,11 @@ impl<'a> Analyzer<'a> {
     ) {
         // PyModuleDef_Init returns the static definition itself, which the
         // import machinery treats specially: not a reference to track.
-        let ret = if callee == "PyModuleDef_Init" { RetVal::Unknown } else { ret };
+        let ret = if callee == "PyModuleDef_Init" {
+            RetVal::Unknown
+        } else {
+            ret
+        };
         let b = match ret {
             RetVal::Null => Binding::Null(NullWhy::Failed(sref)),
             RetVal::Int(lo, hi) => Binding::Int(lo, hi),
@@ -2558,9 +2568,15 @@ impl<'a> Analyzer<'a> {
             let callee = self.callee_at(stolen_at);
             let why = "it belongs to the object's field, which still points to it".to_string();
             let (meta, message) = if formats::is_build_value(&callee) {
-                (&rs202_build_format::META, rs202_build_format::message_n_borrowed(&name, &callee, &why))
+                (
+                    &rs202_build_format::META,
+                    rs202_build_format::message_n_borrowed(&name, &callee, &why),
+                )
             } else {
-                (&rs105_borrowed_stolen::META, rs105_borrowed_stolen::message(&name, &callee, &why))
+                (
+                    &rs105_borrowed_stolen::META,
+                    rs105_borrowed_stolen::message(&name, &callee, &why),
+                )
             };
             let span_steal = self.span_at(stolen_at);
             self.report(
@@ -2570,7 +2586,10 @@ impl<'a> Analyzer<'a> {
                 Some(site),
                 message,
                 format!("`{callee}` steals {name} here"),
-                Some(format!("pass a new reference: `Py_NewRef({})`", name.trim_matches('`'))),
+                Some(format!(
+                    "pass a new reference: `Py_NewRef({})`",
+                    name.trim_matches('`')
+                )),
             );
         }
         // Everything else the function still owns leaks here.

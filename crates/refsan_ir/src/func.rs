@@ -196,6 +196,14 @@ pub enum Origin {
     Managed(ManagedOp),
 }
 
+impl Origin {
+    /// Marks an INCREF/DECREF written in Cython as `Py_INCREF(p)` on a raw
+    /// `PyObject *` although `cpython.ref` declares it for `object`: the
+    /// author's intent is lowered, and the engine says why it will not
+    /// compile.
+    pub const CYTHON_RAW_REFCOUNT: &'static str = "cython:refcount-call-on-raw-pointer";
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ManagedOp {
@@ -207,6 +215,10 @@ pub enum ManagedOp {
     ScopeExit,
     /// `<object>p`: the cast takes a new reference.
     ObjectCast,
+    /// Cython releases a temporary holding a new reference after its use.
+    TempRelease,
+    /// Cython takes a reference to a value it returns.
+    ReturnIncref,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

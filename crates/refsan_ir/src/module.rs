@@ -20,6 +20,9 @@ pub struct FieldDef {
     pub name: String,
     pub c_type: String,
     pub ty: TypeClass,
+    /// The language releases this field itself (a Cython `object`
+    /// attribute): the type's dealloc need not.
+    pub managed: bool,
     pub span: Span,
 }
 
