@@ -133,18 +133,26 @@ impl<'a> Resolver<'a> {
                 is_api: false,
             });
         }
-        if let Some((c, src)) = self.declared.get(name) {
-            return Some(Resolved {
-                contract: c,
-                source: *src,
-                is_api: false,
-            });
+        let declared = self.declared.get(name).map(|(c, src)| Resolved {
+            contract: c,
+            source: *src,
+            is_api: false,
+        });
+        // Words in a comment are the weakest source: the knowledge base wins
+        // over them.
+        if let Some(d) = declared {
+            if d.source != ContractSource::CommentHeuristic {
+                return Some(d);
+            }
         }
-        self.facts.api(name).map(|info| Resolved {
-            contract: info.contract,
-            source: ContractSource::KnowledgeBase,
-            is_api: true,
-        })
+        self.facts
+            .api(name)
+            .map(|info| Resolved {
+                contract: info.contract,
+                source: ContractSource::KnowledgeBase,
+                is_api: true,
+            })
+            .or(declared)
     }
 
     pub fn resolve(&self, name: &str) -> Option<Resolved<'_>> {
