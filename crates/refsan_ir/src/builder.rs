@@ -64,7 +64,13 @@ impl FunctionBuilder {
         &self.func.name
     }
 
-    pub fn add_param(&mut self, name: impl Into<String>, ty: TypeClass, c_type: impl Into<String>, span: Span) -> VarId {
+    pub fn add_param(
+        &mut self,
+        name: impl Into<String>,
+        ty: TypeClass,
+        c_type: impl Into<String>,
+        span: Span,
+    ) -> VarId {
         let idx = self.func.params.len() as u32;
         let v = self.add_var(name, ty, c_type, VarKind::Param(idx), span);
         self.func.params.push(v);
@@ -145,7 +151,9 @@ impl FunctionBuilder {
 
     pub fn push(&mut self, kind: StmtKind, span: Span, origin: Origin) {
         let b = self.current();
-        self.func.blocks[b.index()].stmts.push(Stmt { kind, span, origin });
+        self.func.blocks[b.index()]
+            .stmts
+            .push(Stmt { kind, span, origin });
     }
 
     pub fn push_src(&mut self, kind: StmtKind, span: Span) {

@@ -419,7 +419,10 @@ impl Function {
             }
             for s in b.term.successors() {
                 if s.0 >= nb {
-                    return Err(format!("{}: bb{} jumps to missing bb{}", self.name, bi, s.0));
+                    return Err(format!(
+                        "{}: bb{} jumps to missing bb{}",
+                        self.name, bi, s.0
+                    ));
                 }
             }
             match &b.term {
@@ -518,7 +521,12 @@ impl Function {
                         let name = callee.name().unwrap_or("(*indirect)");
                         match dst {
                             Some(d) => {
-                                format!("{} = call {}({})", self.var(*d).name, name, args.join(", "))
+                                format!(
+                                    "{} = call {}({})",
+                                    self.var(*d).name,
+                                    name,
+                                    args.join(", ")
+                                )
                             }
                             None => format!("call {}({})", name, args.join(", ")),
                         }
@@ -527,7 +535,11 @@ impl Function {
                         format!("store {} -> {}", o(value), PlaceFmt(self, place))
                     }
                     StmtKind::Incref { value, nullable } => {
-                        format!("{} {}", if *nullable { "xincref" } else { "incref" }, o(value))
+                        format!(
+                            "{} {}",
+                            if *nullable { "xincref" } else { "incref" },
+                            o(value)
+                        )
                     }
                     StmtKind::Decref {
                         value,
