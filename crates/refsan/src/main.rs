@@ -7,7 +7,10 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod cmd_build;
 mod cmd_check;
+mod cmd_doctor;
+mod cmd_run;
 
 #[derive(Parser)]
 #[command(
@@ -26,12 +29,23 @@ struct Cli {
 enum Command {
     /// Statically check C/C++ and Cython sources for reference-counting bugs.
     Check(cmd_check::CheckArgs),
+    /// Run a Python program with crash instrumentation; report a crash as one
+    /// actionable report (classification, stacks, .pyx lines, static findings).
+    Run(cmd_run::RunArgs),
+    /// Rebuild an extension project in place with debug info (and ASan).
+    Build(cmd_build::BuildArgs),
+    /// Show which runtime tools (debug Python, gdb, ASan, valgrind, Cython,
+    /// compiler) this machine has, and how to install the missing ones.
+    Doctor(cmd_doctor::DoctorArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => cmd_check::run(args),
+        Command::Run(args) => cmd_run::run(args),
+        Command::Build(args) => cmd_build::run(args),
+        Command::Doctor(args) => cmd_doctor::run(args),
     };
     match result {
         Ok(code) => code,

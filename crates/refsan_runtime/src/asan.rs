@@ -174,7 +174,8 @@ pub(crate) fn parse_hex(token: &str) -> Option<u64> {
 
 /// "#1 0x7faa625144ac in double_decref /src/refbugs.c:27:5",
 /// "#20 0x56493a93c080 in _start (/usr/bin/python3.11+0x1080)",
-/// "#3 0x7f1 (/lib/x86_64-linux-gnu/libc.so.6+0x271ca)".
+/// "#3 0x7f1 (/lib/x86_64-linux-gnu/libc.so.6+0x271ca)", and refsan's own
+/// `stack_trace_format` "#1 0x7f in double_decref /src/refbugs.c:27 (/src/refbugs.so+0x14ac)".
 fn frame_line(text: &str) -> Option<NativeFrame> {
     let rest = text.strip_prefix('#')?;
     let (index, rest) = rest.split_once(' ')?;
@@ -185,23 +186,44 @@ fn frame_line(text: &str) -> Option<NativeFrame> {
     let (pc_text, rest) = rest.split_once(' ').unwrap_or((rest, ""));
     let pc = parse_hex(pc_text);
     pc?;
-    let rest = rest.trim();
+    let mut rest = rest.trim();
+    let mut library = None;
+    // A trailing "(module+0xoffset)" names the shared object.
+    if rest.ends_with(')') {
+        if let Some(open) = rest
+            .rfind(" (")
+            .map(|p| p + 1)
+            .or(rest.starts_with('(').then_some(0))
+        {
+            let module = &rest[open + 1..rest.len() - 1];
+            if module.contains("+0x") {
+                library = Some(
+                    module
+                        .rsplit_once("+0x")
+                        .map(|(m, _)| m)
+                        .unwrap_or(module)
+                        .to_string(),
+                );
+                rest = rest[..open].trim_end();
+            }
+        }
+    }
     let (function, location) = match rest.strip_prefix("in ") {
         Some(body) => match body.rsplit_once(' ') {
-            Some((f, loc)) => (Some(f.trim().to_string()), loc),
-            None => (Some(body.to_string()), ""),
+            Some((f, loc)) if loc.contains(':') || loc == "<null>" => {
+                (Some(f.trim().to_string()), loc)
+            }
+            _ => (Some(body.trim().to_string()), ""),
         },
         None => (None, rest),
     };
     let mut frame = NativeFrame {
         pc,
         function,
+        library,
         ..NativeFrame::default()
     };
-    if let Some(module) = location.strip_prefix('(').and_then(|l| l.strip_suffix(')')) {
-        let library = module.split('+').next().unwrap_or(module);
-        frame.library = Some(library.to_string());
-    } else if !location.is_empty() {
+    if !location.is_empty() && location != "<null>" {
         let (file, line) = split_file_line(location);
         frame.file = Some(file);
         frame.line = line;
@@ -289,6 +311,35 @@ mod tests {
         assert!(r.stack("freed by").is_some());
         let error = r.stack("error").unwrap();
         assert_eq!(error[1].function.as_deref(), Some("main"));
+    }
+
+    #[test]
+    fn refsan_stack_trace_format_names_modules() {
+        let reports = parse_all(include_str!(
+            "../tests/data/asan_stolen_released_modules.txt"
+        ));
+        let r = &reports[0];
+        assert_eq!(r.kind, "heap-use-after-free");
+        let error = r.stack("error").unwrap();
+        let ext = error
+            .iter()
+            .find(|f| f.function.as_deref() == Some("stolen_released"))
+            .unwrap();
+        assert_eq!(
+            ext.library.as_deref(),
+            Some("/home/dev/refbugs/refbugs.cpython-311-x86_64-linux-gnu.so")
+        );
+        assert_eq!(ext.file.as_deref(), Some("/home/dev/refbugs/refbugs.c"));
+        assert!(ext.line.is_some());
+        let start = error.last().unwrap();
+        assert_eq!(start.function.as_deref(), Some("_start"));
+        assert_eq!(start.file, None);
+        assert_eq!(
+            start.library.as_deref(),
+            Some("/opt/python3.11/bin/python3.11")
+        );
+        let freed = r.stack("freed by").unwrap();
+        assert_eq!(freed[0].function.as_deref(), Some("__interceptor_free"));
     }
 
     #[test]

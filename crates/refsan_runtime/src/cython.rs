@@ -170,7 +170,7 @@ fn defined_name(line: &str) -> Option<String> {
         .strip_prefix("cdef class ")
         .or_else(|| line.strip_prefix("class "))
     {
-        return Some(identifier_before(rest, &['(', ':', ' '])?);
+        return identifier_before(rest, &['(', ':', ' ']);
     }
     if let Some(rest) = line.strip_prefix("def ") {
         return identifier_before(rest, &['(']);

@@ -328,7 +328,8 @@ pub struct ToolOutput {
 /// One crash, explained.
 #[derive(Clone, Debug, Serialize)]
 pub struct CrashReport {
-    pub classification: Classification,
+    /// None for a timeout, which is not a memory error.
+    pub classification: Option<Classification>,
     pub evidence: Vec<Evidence>,
     pub trigger: Trigger,
     pub process: ProcessInfo,
