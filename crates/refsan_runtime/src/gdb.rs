@@ -174,6 +174,14 @@ pub fn capture(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    // SAFETY: only an async-signal-safe call between fork and exec.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        command.pre_exec(|| {
+            crate::supervise::reset_signal_mask();
+            Ok(())
+        });
+    }
     let mut child = command
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", gdb.display()))?;

@@ -200,18 +200,21 @@ where
         .stdin(Stdio::inherit())
         .stdout(Stdio::inherit())
         .stderr(Stdio::from(stderr_write));
-    if trace {
-        // SAFETY: only async-signal-safe system calls run between fork and
-        // exec.
-        unsafe {
-            command.pre_exec(move || {
+    // SAFETY: only async-signal-safe system calls run between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            // refsan blocks the signals it forwards; the program must start
+            // with none blocked (a blocked SIGINT or SIGTERM would silently
+            // never arrive).
+            reset_signal_mask();
+            if trace {
                 // Let refsan's children (gdb) attach under Yama's ptrace
                 // scope 1; harmless where Yama is absent.
                 libc::prctl(libc::PR_SET_PTRACER, refsan_pid as libc::c_ulong, 0, 0, 0);
                 libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0);
-                Ok(())
-            });
-        }
+            }
+            Ok(())
+        });
     }
     let child = command.spawn().map_err(|source| SuperviseError::Spawn {
         program: launch.program.display().to_string(),
@@ -746,6 +749,17 @@ where
             command_line,
             stderr: self.crash_stderr(),
         }
+    }
+}
+
+/// Unblocks every signal in the calling thread; for children about to exec,
+/// which inherit refsan's mask otherwise.
+pub fn reset_signal_mask() {
+    // SAFETY: sigemptyset/pthread_sigmask on a local set; async-signal-safe.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
     }
 }
 
