@@ -592,7 +592,16 @@ fn asan_crashes(
                 trigger: Trigger::Sanitizer {
                     tool: "AddressSanitizer".to_string(),
                     kind: r.kind.clone(),
-                    message: r.headline.clone(),
+                    // The registers after " at pc" / " (pc" say nothing to a user.
+                    message: r
+                        .headline
+                        .split(" at pc ")
+                        .next()
+                        .unwrap_or(&r.headline)
+                        .split(" (pc ")
+                        .next()
+                        .unwrap_or(&r.headline)
+                        .to_string(),
                 },
                 process: ProcessInfo {
                     pid,
