@@ -10,12 +10,12 @@ use std::process::ExitCode;
 mod cmd_build;
 mod cmd_check;
 mod cmd_debug_ir;
+mod cmd_doctor;
 mod cmd_explain;
 mod cmd_leaks;
+mod cmd_run;
 mod config;
 mod driver;
-mod cmd_doctor;
-mod cmd_run;
 
 #[derive(Parser)]
 #[command(

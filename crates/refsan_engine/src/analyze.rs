@@ -71,6 +71,9 @@ pub struct FnResult {
     pub borrowed_returns: Vec<Finding>,
     pub returns: Vec<ReturnObs>,
     pub approximate: Option<String>,
+    /// Watched attributes (`Expect::watch_fields`) that are NULL or unset on
+    /// an error exit, with the exit's span.
+    pub risky_fields: Vec<(String, Span)>,
 }
 
 pub struct Options {
@@ -417,6 +420,46 @@ impl<'a> Analyzer<'a> {
             }
             _ => "the call".to_string(),
         }
+    }
+
+    /// The managed operation a statement performs, if the language inserted it.
+    fn managed_op(&self, sref: StmtRef) -> Option<ManagedOp> {
+        match self.stmt_at(sref).map(|s| &s.origin) {
+            Some(Origin::Managed(op)) => Some(*op),
+            _ => None,
+        }
+    }
+
+    /// The rule and message for a leak of `v`.
+    fn leak_rule(
+        &self,
+        st: &State,
+        site: Site,
+        v: &ValueState,
+        default: String,
+    ) -> (&'static RuleMeta, String) {
+        let name = self.describe(st, site);
+        if let Some(s) = v.steal_failed {
+            return (
+                &rs106_steal_mishandled::META,
+                rs106_steal_mishandled::message_leak_after_failed_steal(&name, &self.callee_at(s)),
+            );
+        }
+        if v.cast_incref.is_some() {
+            if let ValOrigin::New(s) | ValOrigin::OutNew(s, _) = v.origin {
+                return (
+                    &rs401_object_cast_of_new_ref::META,
+                    rs401_object_cast_of_new_ref::message(&name, &self.callee_at(s)),
+                );
+            }
+            if v.user_incref.is_some() {
+                return (
+                    &rs402_incref_then_cast::META,
+                    rs402_incref_then_cast::message(&name),
+                );
+            }
+        }
+        (&rs101_leaked_reference::META, default)
     }
 
     fn var_name(&self, v: VarId) -> &'a str {
@@ -1146,29 +1189,17 @@ impl<'a> Analyzer<'a> {
             ValOrigin::New(s) | ValOrigin::OutNew(s, _) => self.callee_at(s),
             _ => "the call".to_string(),
         };
-        let (message, last) = if let Some(s) = v.steal_failed {
-            let c = self.callee_at(s);
-            (
-                rs106_steal_mishandled::message_leak_after_failed_steal(&name, &c),
-                format!("{name} leaks here"),
-            )
-        } else {
-            match how {
-                LostHow::Temp => (
-                    rs101_leaked_reference::message_temp(&callee),
-                    "the reference is lost here".to_string(),
-                ),
-                LostHow::Overwrite(var) => (
-                    rs101_leaked_reference::message_overwrite(&name, self.var_name(var)),
-                    format!("`{}` is overwritten here", self.var_name(var)),
-                ),
-            }
+        let (default, last) = match how {
+            LostHow::Temp => (
+                rs101_leaked_reference::message_temp(&callee),
+                "the reference is lost here".to_string(),
+            ),
+            LostHow::Overwrite(var) => (
+                rs101_leaked_reference::message_overwrite(&name, self.var_name(var)),
+                format!("`{}` is overwritten here", self.var_name(var)),
+            ),
         };
-        let meta = if v.steal_failed.is_some() {
-            &rs106_steal_mishandled::META
-        } else {
-            &rs101_leaked_reference::META
-        };
+        let (meta, message) = self.leak_rule(st, site, &v, default);
         let help = rs101_leaked_reference::help(self.plain_name(st, site).as_deref());
         self.report(st, meta, span, Some(site), message, last, help);
         if let Some(v) = st.value_mut(site) {
@@ -1198,6 +1229,17 @@ impl<'a> Analyzer<'a> {
                     format!("{name} is {what} here"),
                 )
             }
+            Status::Released(s)
+                if matches!(
+                    self.managed_op(s),
+                    Some(ManagedOp::TempRelease | ManagedOp::AssignRelease | ManagedOp::ScopeExit)
+                ) =>
+            {
+                (
+                    rs406_raw_pointer_outlives_object::message(&name, what),
+                    format!("{name} is {what} here"),
+                )
+            }
             _ => {
                 if what == "released" {
                     (
@@ -1212,15 +1254,18 @@ impl<'a> Analyzer<'a> {
                 }
             }
         };
-        self.report(
-            st,
-            &rs103_use_after_release::META,
-            span,
-            Some(site),
-            message,
-            last,
-            None,
-        );
+        let meta = match v.status {
+            Status::Released(s)
+                if matches!(
+                    self.managed_op(s),
+                    Some(ManagedOp::TempRelease | ManagedOp::AssignRelease | ManagedOp::ScopeExit)
+                ) =>
+            {
+                &rs406_raw_pointer_outlives_object::META
+            }
+            _ => &rs103_use_after_release::META,
+        };
+        self.report(st, meta, span, Some(site), message, last, None);
         self.mark_reported(st, site);
         true
     }
@@ -1326,8 +1371,14 @@ impl<'a> Analyzer<'a> {
                         self.maybe_null_use(st, site, from, "INCREF'd", span);
                     }
                 }
+                let op = self.managed_op(sref);
                 if let Some(v) = st.value_mut(site) {
                     v.owned += 1;
+                    match op {
+                        Some(ManagedOp::ObjectCast) => v.cast_incref = Some(sref),
+                        None => v.user_incref = Some(sref),
+                        Some(_) => {}
+                    }
                     if matches!(v.status, Status::Stolen(_) | Status::Stored(_)) {
                         v.status = Status::Live;
                     }
@@ -1398,14 +1449,43 @@ impl<'a> Analyzer<'a> {
                 match (v.status, v.origin) {
                     (Status::Stolen(s), _) => {
                         let c = self.callee_at(s);
+                        let (meta, message) = if self.managed_op(sref).is_some() {
+                            (
+                                &rs403_managed_to_stealing::META,
+                                rs403_managed_to_stealing::message(&name, &c),
+                            )
+                        } else {
+                            (
+                                &rs106_steal_mishandled::META,
+                                rs106_steal_mishandled::message_release_after_steal(&name, &c),
+                            )
+                        };
+                        let help = self.managed_op(sref).map(|_| {
+                            format!(
+                                "`Py_INCREF({})` before passing it to `{c}`",
+                                name.trim_matches('`')
+                            )
+                        });
                         self.report(
                             st,
-                            &rs106_steal_mishandled::META,
+                            meta,
                             span,
                             Some(site),
-                            rs106_steal_mishandled::message_release_after_steal(&name, &c),
+                            message,
                             format!("{name} is released here"),
-                            None,
+                            help,
+                        );
+                        self.mark_reported(st, site);
+                    }
+                    (Status::Stored(_), _) if self.managed_op(sref).is_some() => {
+                        self.report(
+                            st,
+                            &rs406_raw_pointer_outlives_object::META,
+                            span,
+                            Some(site),
+                            rs406_raw_pointer_outlives_object::message_stored(&name),
+                            format!("Cython releases {name} here"),
+                            Some("keep a reference of your own (Py_INCREF) for the stored pointer, or store an `object`".to_string()),
                         );
                         self.mark_reported(st, site);
                     }
@@ -2463,6 +2543,29 @@ impl<'a> Analyzer<'a> {
                 }
             }
         }
+        // Attributes left NULL on an error exit (Cython __cinit__).
+        let error_exit = match kind {
+            RetKind::Null => true,
+            RetKind::Int(_, hi) => hi < 0,
+            _ => false,
+        };
+        if error_exit && !exp.watch_fields.is_empty() {
+            if let Some(self_var) = self.func.params.first() {
+                let key = self.base_key(&st, *self_var);
+                for attr in &exp.watch_fields {
+                    let fid = self.intern(&format!(".{attr}"));
+                    let risky = match st.field(key, fid) {
+                        None | Some(FieldVal::Null(_)) => true,
+                        Some(FieldVal::Obj(site)) => st.value(site).is_none_or(|v| {
+                            matches!(v.origin, ValOrigin::Field(_)) && v.null != Nullness::NonNull
+                        }),
+                    };
+                    if risky && !self.result.risky_fields.iter().any(|(a, _)| a == attr) {
+                        self.result.risky_fields.push((attr.clone(), span));
+                    }
+                }
+            }
+        }
         // The returned reference.
         let mut returned: Option<Site> = None;
         if let Binding::Obj(site) = b {
@@ -2633,16 +2736,8 @@ impl<'a> Analyzer<'a> {
             return;
         };
         let name = self.describe(st, site);
-        let (meta, message) = match v.steal_failed {
-            Some(s) => (
-                &rs106_steal_mishandled::META,
-                rs106_steal_mishandled::message_leak_after_failed_steal(&name, &self.callee_at(s)),
-            ),
-            None => (
-                &rs101_leaked_reference::META,
-                rs101_leaked_reference::message_return(&name),
-            ),
-        };
+        let (meta, message) =
+            self.leak_rule(st, site, &v, rs101_leaked_reference::message_return(&name));
         let help = rs101_leaked_reference::help(self.plain_name(st, site).as_deref());
         self.report(
             st,

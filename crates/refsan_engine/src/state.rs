@@ -169,6 +169,10 @@ pub struct ValueState {
     /// The reference a field holds was handed to a stealing call; the
     /// transfer is complete once the field is overwritten.
     pub field_stolen: Option<StmtRef>,
+    /// A Cython `<object>` cast took a reference (ManagedOp::ObjectCast).
+    pub cast_incref: Option<StmtRef>,
+    /// The user's own Py_INCREF (not one the language inserted).
+    pub user_incref: Option<StmtRef>,
 }
 
 impl ValueState {
@@ -184,6 +188,8 @@ impl ValueState {
             steal_failed: None,
             reported: false,
             field_stolen: None,
+            cast_incref: None,
+            user_incref: None,
         }
     }
 
