@@ -1270,6 +1270,43 @@ impl<'a> Analyzer<'a> {
         true
     }
 
+    /// Python code may run: borrowed container items may be freed.
+    fn expose_borrowed(&self, st: &mut State, sref: StmtRef) {
+        for v in st.values.iter_mut() {
+            if v.volatile && v.owned <= 0 && v.status == Status::Live && v.exposed.is_none() {
+                v.exposed = Some(sref);
+            }
+        }
+    }
+
+    /// RS110: a borrowed item used after Python code may have freed it.
+    fn check_exposed(&mut self, st: &mut State, site: Site, span: Span) {
+        let Some(v) = st.value(site).copied() else {
+            return;
+        };
+        let Some(at) = v.exposed else { return };
+        if !v.volatile || v.owned > 0 || !v.trackable() {
+            return;
+        }
+        let name = self.describe(st, site);
+        let callee = self.callee_at(at);
+        self.report(
+            st,
+            &rs110_borrowed_across_call::META,
+            span,
+            Some(site),
+            rs110_borrowed_across_call::message(&name, &callee),
+            format!("{name} is used here"),
+            Some(format!(
+                "take a reference right after the lookup (`Py_INCREF({})`) or use the *Ref API",
+                name.trim_matches('`')
+            )),
+        );
+        if let Some(v) = st.value_mut(site) {
+            v.volatile = false;
+        }
+    }
+
     fn null_why_text(&self, why: NullWhy) -> String {
         match why {
             NullWhy::Literal(s) => format!("set to NULL on line {}", self.span_at(s).line),
@@ -1363,6 +1400,7 @@ impl<'a> Analyzer<'a> {
                 if self.dead_use(st, site, "INCREF'd", span) {
                     return true;
                 }
+                self.check_exposed(st, site, span);
                 let Some(v) = st.value(site).copied() else {
                     return true;
                 };
@@ -1588,6 +1626,7 @@ impl<'a> Analyzer<'a> {
         match b {
             Binding::Obj(site) => {
                 self.dead_use(st, site, "used", span);
+                self.check_exposed(st, site, span);
                 if let Some(v) = st.value(site).copied() {
                     if let Nullness::MaybeOut(from) = v.null {
                         if v.trackable() {
@@ -1817,6 +1856,7 @@ impl<'a> Analyzer<'a> {
                     if self.dead_use(&mut st, site, &what, span) {
                         continue;
                     }
+                    self.check_exposed(&mut st, site, span);
                     if let Some(v) = st.value(site).copied() {
                         if let Nullness::MaybeOut(from) = v.null {
                             if is_api
@@ -1851,6 +1891,9 @@ impl<'a> Analyzer<'a> {
 
         if contract.noreturn {
             return;
+        }
+        if is_api && runs_python_code(name) {
+            self.expose_borrowed(&mut st, sref);
         }
 
         let outcomes = outcomes_for(&contract, dst.map(|d| self.func.vars[d.index()].ty));
@@ -2176,6 +2219,7 @@ impl<'a> Analyzer<'a> {
                     Nullness::Maybe,
                 );
                 v.owner = container;
+                v.volatile = borrows_volatile_item(&self.callee_at(sref));
                 v
             }
             ArgEffect::OutNewMaybeNull => ValueState::new(
@@ -2314,6 +2358,7 @@ impl<'a> Analyzer<'a> {
                         ValueState::new(site, ValOrigin::Borrowed(sref), 0, Nullness::NonNull);
                     // Borrowed from the first object argument (the container).
                     v.owner = vals.iter().find_map(|b| b.obj()).unwrap_or(0);
+                    v.volatile = borrows_volatile_item(callee);
                     v
                 };
                 st.put_value(v);
@@ -2569,6 +2614,7 @@ impl<'a> Analyzer<'a> {
         // The returned reference.
         let mut returned: Option<Site> = None;
         if let Binding::Obj(site) = b {
+            self.check_exposed(&mut st, site, span);
             if self.dead_use(&mut st, site, "returned", span) {
                 kind = RetKind::Unknown;
             } else if let Some(v) = st.value(site).copied() {
@@ -2756,6 +2802,52 @@ impl<'a> Analyzer<'a> {
 enum LostHow {
     Temp,
     Overwrite(VarId),
+}
+
+/// APIs that return a borrowed item of a mutable container.
+fn borrows_volatile_item(callee: &str) -> bool {
+    callee.starts_with("PyDict_GetItem")
+        || callee.starts_with("_PyDict_GetItem")
+        || matches!(
+            callee,
+            "PyDict_Next" | "PyList_GetItem" | "PyList_GET_ITEM" | "PySequence_Fast_GET_ITEM"
+        )
+}
+
+/// C-API calls that can run arbitrary Python code (and so mutate any
+/// container).
+fn runs_python_code(callee: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "PyObject_Call",
+        "PyObject_Vectorcall",
+        "PyObject_GetAttr",
+        "PyObject_SetAttr",
+        "PyObject_DelAttr",
+        "PyObject_GetItem",
+        "PyObject_SetItem",
+        "PyObject_DelItem",
+        "PyObject_RichCompare",
+        "PyObject_Repr",
+        "PyObject_Str",
+        "PyObject_Hash",
+        "PyObject_IsTrue",
+        "PyObject_GetIter",
+        "PyObject_Format",
+        "PyNumber_",
+        "PySequence_GetItem",
+        "PySequence_SetItem",
+        "PySequence_Contains",
+        "PyMapping_",
+        "PyIter_Next",
+        "PyDict_SetItem",
+        "PyDict_DelItem",
+        "PyDict_Contains",
+        "PyEval_Call",
+        "PyImport_",
+        "PyErr_Print",
+        "PyErr_WriteUnraisable",
+    ];
+    PREFIXES.iter().any(|p| callee.starts_with(p))
 }
 
 fn is_out(e: ArgEffect) -> bool {

@@ -173,6 +173,12 @@ pub struct ValueState {
     pub cast_incref: Option<StmtRef>,
     /// The user's own Py_INCREF (not one the language inserted).
     pub user_incref: Option<StmtRef>,
+    /// A borrowed item of a mutable container (dict, list): Python code can
+    /// remove it from the container and free it.
+    pub volatile: bool,
+    /// A call that can run Python code happened while the value was only
+    /// borrowed.
+    pub exposed: Option<StmtRef>,
 }
 
 impl ValueState {
@@ -190,6 +196,8 @@ impl ValueState {
             field_stolen: None,
             cast_incref: None,
             user_incref: None,
+            volatile: false,
+            exposed: None,
         }
     }
 
