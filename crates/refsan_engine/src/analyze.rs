@@ -54,6 +54,8 @@ pub enum RetKind {
 #[derive(Clone, Debug)]
 pub struct ReturnObs {
     pub kind: RetKind,
+    /// The parameter whose own value (without a new reference) is returned.
+    pub returned_param: Option<u32>,
     pub exc: Exc,
     /// For each parameter: references owned at the return (-1 = consumed).
     pub params_owned: Vec<i16>,
@@ -519,7 +521,17 @@ impl<'a> Analyzer<'a> {
         let mut look = |op: &Operand| {
             if let Operand::Field(b, f) = op {
                 if found.is_none() {
-                    found = Some(format!("`{}->{}`", self.var_name(*b), f));
+                    found = Some(if self.is_temp(*b) {
+                        if f == "[]" {
+                            "an array element".to_string()
+                        } else {
+                            format!("the `{f}` field")
+                        }
+                    } else if f == "[]" {
+                        format!("`{}[...]`", self.var_name(*b))
+                    } else {
+                        format!("`{}->{}`", self.var_name(*b), f)
+                    });
                 }
             }
         };
@@ -966,6 +978,22 @@ impl<'a> Analyzer<'a> {
     }
 
     fn global_value(&self, st: &mut State, name: &str) -> Binding {
+        let bare = name.trim_start_matches('&');
+        let kind = self.resolver.global_kind(bare);
+        let is_object = match kind {
+            Some(crate::facts::GlobalKind::HoldsObject) => !name.starts_with('&'),
+            Some(crate::facts::GlobalKind::IsObject) => {
+                name.starts_with('&') || is_singleton_name(bare)
+            }
+            None => false,
+        };
+        if !is_object {
+            return if name.starts_with('&') {
+                Binding::Ptr
+            } else {
+                Binding::Unknown
+            };
+        }
         let id = self.intern(name);
         let site = GLOBAL_SITE | (id & 0x0FFF_FFFF);
         if st.value(site).is_none() {
@@ -1006,7 +1034,7 @@ impl<'a> Analyzer<'a> {
                 }
                 let key = self.base_key(st, *base);
                 let fid = self.intern(&format!(".{field}"));
-                if field != "[]" {
+                {
                     match st.field(key, fid) {
                         Some(FieldVal::Obj(site)) if st.value(site).is_some() => {
                             return Binding::Obj(site)
@@ -1036,12 +1064,25 @@ impl<'a> Analyzer<'a> {
                 }
                 st.put_value(v);
                 st.push_event(Ev::Created { stmt: sref, site });
-                if field != "[]" {
-                    st.set_field(key, fid, FieldVal::Obj(site));
-                }
+                st.set_field(key, fid, FieldVal::Obj(site));
                 Binding::Obj(site)
             }
         }
+    }
+
+    /// The memo slot of a borrowed accessor call (`PyTuple_GET_ITEM(t, 0)`):
+    /// the container's site and the callee with its constant arguments.
+    fn accessor_key(&self, _st: &State, vals: &[Binding], callee: &str) -> Option<(u32, u32)> {
+        let base = vals.first()?.obj()?;
+        let mut key = format!("#{callee}");
+        for b in &vals[1..] {
+            match b {
+                Binding::Int(lo, hi) if lo == hi => key.push_str(&format!(",{lo}")),
+                Binding::Obj(s) => key.push_str(&format!(",o{s}")),
+                _ => return None,
+            }
+        }
+        Some((base, self.intern(&key)))
     }
 
     fn escape_site(&self, st: &mut State, site: Site) {
@@ -1179,6 +1220,11 @@ impl<'a> Analyzer<'a> {
             return;
         };
         if v.owned <= 0 || v.status != Status::Live || !v.trackable() || st.ref_count(site) > 0 {
+            return;
+        }
+        // A module-level object stays alive anyway: an extra reference to it
+        // is never a leak worth reporting.
+        if matches!(v.origin, ValOrigin::Global(_)) {
             return;
         }
         if matches!(v.origin, ValOrigin::Param(_)) {
@@ -1379,7 +1425,9 @@ impl<'a> Analyzer<'a> {
     fn op_text(&self, st: &State, op: &Operand, b: Binding) -> Option<String> {
         match op {
             Operand::Var(v) if !self.is_temp(*v) => Some(self.var_name(*v).to_string()),
-            Operand::Field(v, f) => Some(format!("{}->{}", self.var_name(*v), f)),
+            Operand::Field(v, f) if !self.is_temp(*v) && f != "[]" => {
+                Some(format!("{}->{}", self.var_name(*v), f))
+            }
             _ => self.var_text(st, b),
         }
     }
@@ -1710,6 +1758,41 @@ impl<'a> Analyzer<'a> {
             return;
         }
         let to_field_or_global = matches!(place, Place::Field(..) | Place::Global(_));
+        if let ValOrigin::Param(i) = v.origin {
+            if to_field_or_global
+                && v.status == Status::Live
+                && !self.expect.python_facing
+                && self.expect.params.is_none()
+            {
+                // Maybe this function takes over the parameter's reference:
+                // decided by the summary.
+                let name = self.describe(st, site);
+                let why = self.why_borrowed(&v);
+                let events = self.events(
+                    st,
+                    Some(site),
+                    Event {
+                        span,
+                        message: format!("{name} is stored here"),
+                    },
+                );
+                let f = rules::finding(
+                    &rs108_borrowed_stored::META,
+                    span,
+                    Some(&self.func.name),
+                    rs108_borrowed_stored::message(&name, &place_text, &why),
+                    events,
+                    Some(format!(
+                        "store a new reference: `{place_text} = Py_NewRef(...)`"
+                    )),
+                );
+                self.result.param_releases.push((i, f));
+                if let Some(v) = st.value_mut(site) {
+                    v.owned -= 1;
+                }
+                return;
+            }
+        }
         let borrowed = v.origin.is_borrowed_kind()
             || matches!(v.status, Status::Stolen(_) | Status::Stored(_));
         if to_field_or_global
@@ -1896,7 +1979,15 @@ impl<'a> Analyzer<'a> {
             self.expose_borrowed(&mut st, sref);
         }
 
-        let outcomes = outcomes_for(&contract, dst.map(|d| self.func.vars[d.index()].ty));
+        let success = self
+            .resolver
+            .success_range(name)
+            .unwrap_or_else(|| status_success(name));
+        let outcomes = outcomes_for(
+            &contract,
+            dst.map(|d| self.func.vars[d.index()].ty),
+            success,
+        );
         for (k, (outcome, ret)) in outcomes.iter().enumerate() {
             let mut s = if k + 1 == outcomes.len() {
                 std::mem::replace(&mut st, State::new(0))
@@ -2329,6 +2420,19 @@ impl<'a> Analyzer<'a> {
             RetVal::Int(lo, hi) => Binding::Int(lo, hi),
             RetVal::Ptr => Binding::Ptr,
             RetVal::Unknown => Binding::Unknown,
+                        RetVal::BorrowedRef if self.resolver.returns_arg(callee).is_some_and(|i| vals.get(i).is_some_and(|b| b.obj().is_some())) => {
+                // A helper that returns (a reference to) one of its arguments.
+                let i = self.resolver.returns_arg(callee).unwrap_or(0);
+                vals[i]
+            }
+            RetVal::BorrowedRef if contract.failure == Failure::Never && callee != "Py_TYPE" && self.accessor_key(st, vals, callee).is_some_and(|(base, key)| matches!(st.field(base, key), Some(FieldVal::Obj(s)) if st.value(s).is_some())) => {
+                // The same accessor on the same object and index: the same
+                // item (`Py_INCREF(PyTuple_GET_ITEM(t, 0))` then use it again).
+                match self.accessor_key(st, vals, callee).and_then(|(base, key)| st.field(base, key)) {
+                    Some(FieldVal::Obj(s)) => Binding::Obj(s),
+                    _ => Binding::Unknown,
+                }
+            }
             RetVal::NewRef | RetVal::BorrowedRef => {
                 let Some(site) = stmt_site(sref, SUB_RESULT) else {
                     if let Some(d) = dst {
@@ -2358,9 +2462,14 @@ impl<'a> Analyzer<'a> {
                         ValueState::new(site, ValOrigin::Borrowed(sref), 0, Nullness::NonNull);
                     // Borrowed from the first object argument (the container).
                     v.owner = vals.iter().find_map(|b| b.obj()).unwrap_or(0);
-                    v.volatile = borrows_volatile_item(callee);
+                                        v.volatile = borrows_volatile_item(callee);
                     v
                 };
+                if ret == RetVal::BorrowedRef && contract.failure == Failure::Never {
+                    if let Some((base, key)) = self.accessor_key(st, vals, callee) {
+                        st.set_field(base, key, FieldVal::Obj(site));
+                    }
+                }
                 st.put_value(v);
                 st.push_event(Ev::Created { stmt: sref, site });
                 if dst.is_none() && ret == RetVal::NewRef && contract.failure != Failure::AlwaysNull
@@ -2746,7 +2855,11 @@ impl<'a> Analyzer<'a> {
             .values
             .iter()
             .filter(|v| {
-                Some(v.site) != returned && v.owned > 0 && v.status == Status::Live && v.trackable()
+                Some(v.site) != returned
+                    && v.owned > 0
+                    && v.status == Status::Live
+                    && v.trackable()
+                    && !matches!(v.origin, ValOrigin::Global(_))
             })
             .map(|v| v.site)
             .collect();
@@ -2770,8 +2883,16 @@ impl<'a> Analyzer<'a> {
             .enumerate()
             .map(|(i, _)| st.value(PARAM_SITE | i as u32).map_or(0, |v| v.owned))
             .collect();
+        let returned_param = match (kind, returned.and_then(|s| st.value(s))) {
+            (RetKind::Borrowed, Some(v)) => match v.origin {
+                ValOrigin::Param(i) => Some(i),
+                _ => None,
+            },
+            _ => None,
+        };
         self.result.returns.push(ReturnObs {
             kind,
+            returned_param,
             exc: st.exc,
             params_owned,
         });
@@ -2872,7 +2993,42 @@ enum RetVal {
 }
 
 /// The outcomes of a call with this contract.
-fn outcomes_for(c: &Contract, dst_ty: Option<TypeClass>) -> Vec<(Outcome, RetVal)> {
+/// What a NegOne API returns on success: 0 for status functions
+/// (PyList_Append, PyModule_AddObject), any non-negative value for sizes,
+/// indexes, hashes and comparisons.
+fn status_success(name: &str) -> (i64, i64) {
+    const VALUED: &[&str] = &[
+        "Size",
+        "Length",
+        "Count",
+        "Index",
+        "Hash",
+        "Find",
+        "Tailmatch",
+        "Compare",
+        "AsSsize",
+        "GetLength",
+        "Fileno",
+        "AsFileDescriptor",
+        "Read",
+        "Write",
+        "ToInt",
+        "Merge",
+        "_GET_",
+        "Check",
+    ];
+    if VALUED.iter().any(|v| name.contains(v)) {
+        (0, i64::MAX)
+    } else {
+        (0, 0)
+    }
+}
+
+fn outcomes_for(
+    c: &Contract,
+    dst_ty: Option<TypeClass>,
+    success: (i64, i64),
+) -> Vec<(Outcome, RetVal)> {
     let success_obj = match c.returns {
         Returns::New => RetVal::NewRef,
         Returns::Borrowed => RetVal::BorrowedRef,
@@ -2900,7 +3056,7 @@ fn outcomes_for(c: &Contract, dst_ty: Option<TypeClass>) -> Vec<(Outcome, RetVal
         }
         Failure::AlwaysNull => vec![(Outcome::Failure, RetVal::Null)],
         Failure::NegOne if is_int => vec![
-            (Outcome::Success, RetVal::Int(0, i64::MAX)),
+            (Outcome::Success, RetVal::Int(success.0, success.1)),
             (Outcome::Failure, RetVal::Int(-1, -1)),
         ],
         Failure::Zero if is_int => vec![

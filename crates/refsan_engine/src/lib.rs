@@ -73,6 +73,12 @@ pub fn check_module(module: &Module, facts: &dyn ApiFacts, opts: &CheckOptions) 
         let decision = summary::summarize(func, exp, &result);
         if resolver.stated(&func.name).is_none() {
             resolver.add_summary(&func.name, decision.contract.clone());
+            if let Some(range) = decision.success {
+                resolver.set_success_range(&func.name, range);
+            }
+            if let Some(arg) = decision.returns_arg {
+                resolver.set_returns_arg(&func.name, arg);
+            }
         }
         if !result.risky_fields.is_empty() {
             risky.insert(func.name.clone(), result.risky_fields.clone());
