@@ -85,6 +85,7 @@ pub struct Options {
 
 struct Analyzer<'a> {
     func: &'a Function,
+    module: Option<&'a Module>,
     resolver: &'a Resolver<'a>,
     expect: &'a Expect,
     opts: &'a Options,
@@ -101,6 +102,7 @@ struct Analyzer<'a> {
 
 pub fn analyze_function(
     func: &Function,
+    module: Option<&Module>,
     resolver: &Resolver<'_>,
     expect: &Expect,
     opts: &Options,
@@ -114,6 +116,7 @@ pub fn analyze_function(
     let deaths = temp_deaths(func, &block_base, n as usize);
     let mut a = Analyzer {
         func,
+        module,
         resolver,
         expect,
         opts,
@@ -841,7 +844,11 @@ impl<'a> Analyzer<'a> {
                 Some(effects)
                     if matches!(
                         effects.get(i),
-                        Some(ArgEffect::Steal | ArgEffect::StealOnSuccess)
+                        Some(
+                            ArgEffect::Steal
+                                | ArgEffect::StealOnSuccess
+                                | ArgEffect::StealOnFailure
+                        )
                     ) =>
                 {
                     1
@@ -1028,13 +1035,12 @@ impl<'a> Analyzer<'a> {
             Operand::AddrOf(_) => Binding::Ptr,
             Operand::Opaque => Binding::Unknown,
             Operand::Field(base, field) => {
-                if self.func.vars[base.index()].ty != TypeClass::Object && field != "[]" {
-                    // Fields of C structs that are not objects: track them
-                    // too (module state structs hold references).
+                if self.known_non_object_field(*base, field) {
+                    return Binding::Unknown;
                 }
                 let key = self.base_key(st, *base);
                 let fid = self.intern(&format!(".{field}"));
-                {
+                if field != "[]" {
                     match st.field(key, fid) {
                         Some(FieldVal::Obj(site)) if st.value(site).is_some() => {
                             return Binding::Obj(site)
@@ -1064,7 +1070,13 @@ impl<'a> Analyzer<'a> {
                 }
                 st.put_value(v);
                 st.push_event(Ev::Created { stmt: sref, site });
-                st.set_field(key, fid, FieldVal::Obj(site));
+                if field == "[]" {
+                    if let Some(v) = st.value_mut(site) {
+                        v.array_item = true;
+                    }
+                } else {
+                    st.set_field(key, fid, FieldVal::Obj(site));
+                }
                 Binding::Obj(site)
             }
         }
@@ -1083,6 +1095,61 @@ impl<'a> Analyzer<'a> {
             }
         }
         Some((base, self.intern(&key)))
+    }
+
+    /// `PyList_SET_ITEM(l, i, v)` overwrites the slot `PyList_GET_ITEM(l, i)`
+    /// read before: the slot's reference to the old item is the caller's
+    /// now (it must release it), and a release made earlier is justified.
+    fn slot_overwrite(&self, st: &mut State, callee: &str, vals: &[Binding]) {
+        let getter = match callee {
+            "PyList_SET_ITEM" => "PyList_GET_ITEM",
+            "PyTuple_SET_ITEM" => "PyTuple_GET_ITEM",
+            "PyStructSequence_SET_ITEM" => "PyStructSequence_GET_ITEM",
+            "PyStructSequence_SetItem" => "PyStructSequence_GetItem",
+            _ => return,
+        };
+        if vals.len() < 3 {
+            return;
+        }
+        for get in [getter, getter.replace("_GET_ITEM", "_GetItem").as_str()] {
+            let Some((base, key)) = self.accessor_key(st, &vals[..2], get) else {
+                continue;
+            };
+            if let Some(FieldVal::Obj(old)) = st.field(base, key) {
+                if let Some(v) = st.value_mut(old) {
+                    if v.slot_released.is_some() {
+                        v.slot_released = None;
+                    } else if v.status == Status::Live && vals[2] != Binding::Obj(old) {
+                        v.owned += 1;
+                    }
+                }
+                st.clear_field(base, key);
+            }
+        }
+    }
+
+    /// A borrowed accessor result (`PyTuple_GET_ITEM(t, i)`) still in its
+    /// container's slot.
+    fn in_accessor_slot(&self, st: &State, site: Site) -> bool {
+        st.fields
+            .iter()
+            .any(|f| f.val == FieldVal::Obj(site) && self.name_of(f.field).starts_with('#'))
+    }
+
+    /// `base->field` where the struct is defined in the file and the field
+    /// is not a `PyObject *`.
+    fn known_non_object_field(&self, base: VarId, field: &str) -> bool {
+        if field == "[]" {
+            return false;
+        }
+        let c_type = &self.func.vars[base.index()].c_type;
+        match self.module.and_then(|m| m.struct_named(c_type)) {
+            Some(s) => s
+                .fields
+                .iter()
+                .any(|f| f.name == field && f.ty != TypeClass::Object),
+            None => false,
+        }
     }
 
     fn escape_site(&self, st: &mut State, site: Site) {
@@ -1119,7 +1186,17 @@ impl<'a> Analyzer<'a> {
             }
             StmtKind::Incref { value, nullable } => {
                 let b = self.eval(&mut st, value, sref, 0);
+                let on_field = matches!(value, Operand::Field(..));
                 if self.incref(&mut st, b, *nullable, sref, span) {
+                    if let (true, Binding::Obj(site)) = (on_field, b) {
+                        // `Py_INCREF(obj->field)` often fixes the count of a
+                        // copied struct; the reference may stay with it.
+                        if let Some(v) = st.value_mut(site) {
+                            if matches!(v.origin, ValOrigin::Field(_)) {
+                                v.shared = true;
+                            }
+                        }
+                    }
                     self.finish(st, sref, out);
                 }
             }
@@ -1224,7 +1301,7 @@ impl<'a> Analyzer<'a> {
         }
         // A module-level object stays alive anyway: an extra reference to it
         // is never a leak worth reporting.
-        if matches!(v.origin, ValOrigin::Global(_)) {
+        if matches!(v.origin, ValOrigin::Global(_)) || v.shared || v.array_item {
             return;
         }
         if matches!(v.origin, ValOrigin::Param(_)) {
@@ -1518,7 +1595,7 @@ impl<'a> Analyzer<'a> {
                 st.push_event(Ev::Decref { stmt: sref, site });
                 if v.owned > 0 {
                     let now = v.owned - 1;
-                    let was_new = v.origin.is_new_kind();
+                    let was_new = v.origin.is_new_kind() && !v.kept;
                     if let Some(v) = st.value_mut(site) {
                         v.owned = now;
                         if now == 0 && was_new {
@@ -1588,6 +1665,14 @@ impl<'a> Analyzer<'a> {
                         }
                     }
                     (_, ValOrigin::Global(_)) if self.is_immortal_global(&v) => {}
+                    (Status::Live, ValOrigin::Borrowed(_)) if self.in_accessor_slot(st, site) => {
+                        // Releasing a container slot's reference: fine if the
+                        // slot is overwritten before the function returns.
+                        if let Some(v) = st.value_mut(site) {
+                            v.slot_released = Some(sref);
+                            v.status = Status::Released(sref);
+                        }
+                    }
                     (Status::Live, ValOrigin::Param(i))
                         if !self.expect.python_facing && self.expect.params.is_none() =>
                     {
@@ -1647,8 +1732,16 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    /// Borrowed references taken from a released container die with it.
+    /// Borrowed references taken from a released container die with it, when
+    /// the container was made here (so the function held its only reference).
     fn owner_released(&self, st: &mut State, owner: Site, sref: StmtRef) {
+        let fresh = match st.value(owner).map(|v| v.origin) {
+            Some(ValOrigin::New(s)) => is_constructor(&self.callee_at(s)),
+            _ => false,
+        };
+        if !fresh {
+            return;
+        }
         for v in st.values.iter_mut() {
             if v.owner == owner
                 && v.owned <= 0
@@ -1703,9 +1796,19 @@ impl<'a> Analyzer<'a> {
                 let key = self.base_key(st, *base);
                 let fid = self.intern(&format!(".{f}"));
                 let old = st.field(key, fid);
+                let object_base = self.func.vars[base.index()].ty == TypeClass::Object;
                 if let Some(FieldVal::Obj(old_site)) = old {
                     if let Some(v) = st.value_mut(old_site) {
                         v.field_stolen = None;
+                        // The field's reference to its old value is ours now
+                        // (`old = self->x; self->x = new; Py_DECREF(old)`).
+                        if object_base
+                            && b != Binding::Obj(old_site)
+                            && v.status == Status::Live
+                            && f != "[]"
+                        {
+                            v.owned += 1;
+                        }
                     }
                 }
                 match b {
@@ -1713,16 +1816,24 @@ impl<'a> Analyzer<'a> {
                     Binding::Null(_) => st.set_field(key, fid, FieldVal::Null(sref)),
                     _ => st.clear_field(key, fid),
                 }
-                if let Some(FieldVal::Obj(old_site)) = old {
-                    if st.value(old_site).is_some_and(|v| {
-                        matches!(v.origin, ValOrigin::Field(_)) && v.status == Status::Live
-                    }) {
-                        // The field's old reference is overwritten without a
-                        // release; we cannot tell whether it was released
-                        // elsewhere, so no finding.
+                let text = if self.is_temp(*base) {
+                    format!("the `{f}` field")
+                } else {
+                    format!("{}->{}", self.var_name(*base), f)
+                };
+                if !object_base {
+                    // A C struct (module state, a helper struct): whether it
+                    // owns the reference is not visible here.
+                    if let Binding::Obj(site) = b {
+                        if let Some(v) = st.value_mut(site) {
+                            if v.owned > 0 {
+                                v.shared = true;
+                                return;
+                            }
+                        }
                     }
                 }
-                (true, format!("{}->{}", self.var_name(*base), f))
+                (true, text)
             }
             Place::Global(g) => (true, g.clone()),
             Place::Deref(p) => {
@@ -1999,7 +2110,21 @@ impl<'a> Analyzer<'a> {
             } else if *outcome == Outcome::False {
                 s.push_event(Ev::CallFalse { stmt: sref });
             }
+            self.slot_overwrite(&mut s, name, &vals);
             self.apply_arg_effects(&mut s, &contract, name, args, &vals, *outcome, sref, span);
+            if outcome.succeeded() {
+                let container = vals.first().and_then(|b| b.obj()).unwrap_or(0);
+                for i in kept_arguments(name) {
+                    if let Some(Binding::Obj(site)) = vals.get(*i) {
+                        if let Some(v) = s.value_mut(*site) {
+                            v.kept = true;
+                            if v.owner == 0 && container != *site {
+                                v.owner = container;
+                            }
+                        }
+                    }
+                }
+            }
             // Exception state.
             match contract.exc {
                 ExcEffect::Sets => s.exc = Exc::Set,
@@ -2117,6 +2242,11 @@ impl<'a> Analyzer<'a> {
             let effect = contract.arg(i);
             match effect {
                 ArgEffect::Steal => self.steal(st, vals[i], name, container, sref, span),
+                ArgEffect::StealOnFailure => {
+                    if !outcome.succeeded() {
+                        self.steal(st, vals[i], name, container, sref, span);
+                    }
+                }
                 ArgEffect::StealOnSuccess => {
                     if outcome.succeeded() {
                         self.steal(st, vals[i], name, container, sref, span);
@@ -2739,7 +2869,12 @@ impl<'a> Analyzer<'a> {
                         } else if v.status == Status::Escaped
                             || v.reported
                             || self.is_immortal_global(&v)
+                            || (exp.returns == ExpectRet::Infer
+                                && (matches!(v.origin, ValOrigin::Field(_)) || v.array_item))
                         {
+                            // A helper returning what a struct holds may hand
+                            // over the struct's reference (popping a stack)
+                            // or lend it: its summary stays unknown.
                             kind = RetKind::Unknown;
                         } else {
                             kind = RetKind::Borrowed;
@@ -2850,6 +2985,32 @@ impl<'a> Analyzer<'a> {
                 )),
             );
         }
+        // Container slots released but never overwritten.
+        let pending_slots: Vec<(Site, StmtRef)> = st
+            .values
+            .iter()
+            .filter_map(|v| v.slot_released.map(|s| (v.site, s)))
+            .collect();
+        for (site, released_at) in pending_slots {
+            if !self.in_accessor_slot(&st, site) {
+                continue;
+            }
+            let Some(v) = st.value(site).copied() else {
+                continue;
+            };
+            let name = self.describe(&st, site);
+            let why = self.why_borrowed(&v);
+            let rspan = self.span_at(released_at);
+            self.report(
+                &st,
+                &rs102_decref_borrowed::META,
+                rspan,
+                Some(site),
+                rs102_decref_borrowed::message(&name, &why),
+                format!("{name} is released here, but its container still refers to it"),
+                None,
+            );
+        }
         // Everything else the function still owns leaks here.
         let owned: Vec<Site> = st
             .values
@@ -2860,6 +3021,8 @@ impl<'a> Analyzer<'a> {
                     && v.status == Status::Live
                     && v.trackable()
                     && !matches!(v.origin, ValOrigin::Global(_))
+                    && !v.shared
+                    && !v.array_item
             })
             .map(|v| v.site)
             .collect();
@@ -2923,6 +3086,48 @@ impl<'a> Analyzer<'a> {
 enum LostHow {
     Temp,
     Overwrite(VarId),
+}
+
+/// Arguments a C-API function stores (taking its own reference) in the
+/// container it gets as first argument.
+fn kept_arguments(callee: &str) -> &'static [usize] {
+    match callee {
+        "PyDict_SetItem" | "PyObject_SetItem" | "_PyDict_SetItem_KnownHash" => &[1, 2],
+        "PyDict_SetItemString"
+        | "PyObject_SetAttr"
+        | "PyObject_SetAttrString"
+        | "PyModule_AddObjectRef"
+        | "PyList_Insert"
+        | "PyObject_GenericSetAttr"
+        | "PyDict_SetDefault" => &[2],
+        "PyList_Append" | "PySet_Add" | "_PyList_AppendTakeRef" => &[1],
+        _ => &[],
+    }
+}
+
+/// APIs that make a new object nobody else refers to yet.
+fn is_constructor(callee: &str) -> bool {
+    callee.ends_with("_New")
+        || callee.contains("_New")
+        || callee.contains("Copy")
+        || callee.ends_with("_Pack")
+        || matches!(
+            callee,
+            "PySequence_List"
+                | "PySequence_Tuple"
+                | "PySequence_Fast"
+                | "PyDict_Items"
+                | "PyDict_Keys"
+                | "PyDict_Values"
+                | "PyMapping_Items"
+                | "PyMapping_Keys"
+                | "PyMapping_Values"
+                | "PyObject_Dir"
+                | "PyList_GetSlice"
+                | "PyTuple_GetSlice"
+                | "PyUnicode_Split"
+                | "Py_BuildValue"
+        )
 }
 
 /// APIs that return a borrowed item of a mutable container.

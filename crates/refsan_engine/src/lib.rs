@@ -69,7 +69,7 @@ pub fn check_module(module: &Module, facts: &dyn ApiFacts, opts: &CheckOptions) 
         let Some(exp) = expects.get(&func.name) else {
             continue;
         };
-        let result = analyze::analyze_function(func, &resolver, exp, &aopts);
+        let result = analyze::analyze_function(func, Some(module), &resolver, exp, &aopts);
         let decision = summary::summarize(func, exp, &result);
         if resolver.stated(&func.name).is_none() {
             resolver.add_summary(&func.name, decision.contract.clone());

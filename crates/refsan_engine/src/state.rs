@@ -179,6 +179,17 @@ pub struct ValueState {
     /// A call that can run Python code happened while the value was only
     /// borrowed.
     pub exposed: Option<StmtRef>,
+    /// Also held by a C struct we cannot see the owner of: no leak findings.
+    pub shared: bool,
+    /// Read from an array element (`p[i]`): elements are not told apart, so
+    /// no leak findings.
+    pub array_item: bool,
+    /// A borrowed container item released while its slot still points to
+    /// it; fine only if the slot is overwritten (`PyList_SET_ITEM`) later.
+    pub slot_released: Option<StmtRef>,
+    /// A container keeps its own reference (PyList_Append, PyDict_SetItem):
+    /// releasing the function's last reference does not free the object.
+    pub kept: bool,
 }
 
 impl ValueState {
@@ -198,6 +209,10 @@ impl ValueState {
             user_incref: None,
             volatile: false,
             exposed: None,
+            shared: false,
+            array_item: false,
+            slot_released: None,
+            kept: false,
         }
     }
 

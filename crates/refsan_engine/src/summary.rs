@@ -203,10 +203,21 @@ pub fn summarize(func: &Function, expect: &Expect, result: &FnResult) -> Decisio
                         o == -1
                     }
                 });
+            let consumed_on_failure = result.returns.iter().any(failure_path)
+                && result.returns.iter().all(|r| {
+                    let o = r.params_owned.get(i).copied().unwrap_or(0);
+                    if failure_path(r) {
+                        o == -1
+                    } else {
+                        o == 0
+                    }
+                });
             let effect = if consumed_all {
                 Some(ArgEffect::Steal)
             } else if consumed_on_success {
                 Some(ArgEffect::StealOnSuccess)
+            } else if consumed_on_failure {
+                Some(ArgEffect::StealOnFailure)
             } else {
                 None
             };
