@@ -1,1 +1,138 @@
-//! placeholder crate root, filled in by its owner
+//! refsan's C/C++ front-end.
+//!
+//! Parses unpreprocessed C (tree-sitter-c) and C++ (tree-sitter-cpp)
+//! sources of Python extensions and lowers them into the ownership IR: one
+//! CFG per function plus the file-level facts (object structs, method
+//! tables, type slots, module definitions, prototypes with annotations,
+//! suppression comments). It knows nothing of the C-API's ownership rules
+//! (the engine's knowledge base does) nor of output formats: it lowers
+//! faithfully what the code does, and marks what it could not.
+
+mod body;
+mod items;
+mod prepare;
+mod syntax;
+mod tables;
+mod types;
+
+use refsan_ir::{Language, LineIndex, Module, Problem, Span, Suppression};
+use std::cell::RefCell;
+use std::path::Path;
+use tree_sitter::{ParseOptions, Parser, Tree};
+
+/// Parser work allowed per byte of input (plus a fixed allowance) before a
+/// parse is abandoned. Normal C needs a small fraction of this; it only
+/// stops pathological inputs whose error recovery explodes. Counted in
+/// tree-sitter's progress callbacks (one per 100 parser operations), so
+/// the cut-off is deterministic.
+const PARSE_CALLBACKS_PER_BYTE: usize = 4;
+const PARSE_CALLBACKS_BASE: usize = 200_000;
+
+thread_local! {
+    static C_PARSER: RefCell<Option<Parser>> = const { RefCell::new(None) };
+    static CPP_PARSER: RefCell<Option<Parser>> = const { RefCell::new(None) };
+}
+
+/// The language of a source file, from its extension.
+pub fn language_for_path(path: &Path) -> Option<Language> {
+    let ext = path.extension()?.to_str()?;
+    match ext.to_ascii_lowercase().as_str() {
+        "c" | "h" => Some(Language::C),
+        "cc" | "cpp" | "cxx" | "hpp" | "hh" | "hxx" | "c++" | "h++" => Some(Language::Cpp),
+        _ => None,
+    }
+}
+
+/// Lowers one C or C++ source file. Never panics: what cannot be parsed is
+/// reported in `Module::problems` or as approximate regions of functions.
+pub fn lower_file(path: &str, source: &[u8], language: Language) -> Module {
+    let mut module = Module::new(path, language);
+    let language = match language {
+        Language::Cpp => Language::Cpp,
+        _ => Language::C,
+    };
+    let lines = LineIndex::new(source);
+    if source.len() >= u32::MAX as usize {
+        module.problems.push(Problem {
+            span: Span::default(),
+            message: "file too large to analyse (4 GiB or more)".to_string(),
+        });
+        return module;
+    }
+    let prepared = prepare::prepare(source);
+    for mark in &prepared.suppressions {
+        let (line, _) = lines.line_col(mark.offset as u32);
+        module.suppressions.push(Suppression {
+            line,
+            codes: mark.codes.clone(),
+        });
+    }
+    let Some(tree) = parse(language, &prepared.text, true) else {
+        module.problems.push(Problem {
+            span: lines.span(0, source.len() as u32),
+            message: "the parser gave up on this file (too complex to parse): not analysed"
+                .to_string(),
+        });
+        return module;
+    };
+    let mut ctx = items::FileCtx {
+        txt: syntax::Txt {
+            src: &prepared.text,
+            lines: &lines,
+            site: None,
+        },
+        orig: source,
+        language,
+        cpp: language == Language::Cpp,
+        types: types::TypeTable::default(),
+        macros: &prepared.macros,
+        returns: Default::default(),
+    };
+    items::lower_items(&mut ctx, tree.root_node(), &mut module);
+    module
+}
+
+/// Parses with this thread's parser for `language`. With `budget`, the
+/// parse is abandoned (None) past the work allowance.
+fn parse(language: Language, text: &[u8], budget: bool) -> Option<Tree> {
+    let cell = match language {
+        Language::Cpp => &CPP_PARSER,
+        _ => &C_PARSER,
+    };
+    cell.with(|slot| {
+        let mut slot = slot.try_borrow_mut().ok()?;
+        if slot.is_none() {
+            let mut parser = Parser::new();
+            let lang: tree_sitter::Language = match language {
+                Language::Cpp => tree_sitter_cpp::LANGUAGE.into(),
+                _ => tree_sitter_c::LANGUAGE.into(),
+            };
+            parser.set_language(&lang).ok()?;
+            *slot = Some(parser);
+        }
+        let parser = slot.as_mut()?;
+        let len = text.len();
+        let limit = PARSE_CALLBACKS_BASE + PARSE_CALLBACKS_PER_BYTE * len;
+        let mut callbacks = 0usize;
+        let mut progress = |_: &tree_sitter::ParseState| {
+            callbacks += 1;
+            budget && callbacks > limit
+        };
+        let options = ParseOptions::new().progress_callback(&mut progress);
+        let tree = parser.parse_with_options(
+            &mut |i, _| if i < len { &text[i..] } else { &[] },
+            None,
+            Some(options),
+        );
+        if tree.is_none() {
+            // A cancelled parse leaves state behind.
+            parser.reset();
+        }
+        tree
+    })
+}
+
+/// Parses a macro expansion (small; no budget needed beyond the default).
+pub(crate) fn parse_snippet(language: Language, text: &[u8]) -> Option<Tree> {
+    parse(language, text, true)
+}

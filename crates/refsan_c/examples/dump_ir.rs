@@ -1,0 +1,76 @@
+//! Prints the IR of one C/C++ file: `cargo run -p refsan_c --example dump_ir -- FILE`.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let Some(path) = std::env::args().nth(1) else {
+        eprintln!("usage: dump_ir FILE.c");
+        return ExitCode::from(2);
+    };
+    let source = match std::fs::read(&path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{path}: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let language =
+        refsan_c::language_for_path(std::path::Path::new(&path)).unwrap_or(refsan_ir::Language::C);
+    let module = refsan_c::lower_file(&path, &source, language);
+    print!("{}", module.dump());
+    for f in &module.functions {
+        for (span, why) in &f.approximate {
+            println!("approximate {}:{}: {} ({why})", span.line, span.col, f.name);
+        }
+    }
+    for s in &module.structs {
+        println!(
+            "struct {:?} object={} fields={:?}",
+            s.names,
+            s.is_object,
+            s.fields
+                .iter()
+                .map(|f| format!("{}: {:?}", f.name, f.ty))
+                .collect::<Vec<_>>()
+        );
+    }
+    for t in &module.method_tables {
+        for e in &t.entries {
+            println!(
+                "method {} {} -> {} {:?}",
+                t.name, e.py_name, e.func, e.flags
+            );
+        }
+    }
+    for t in &module.type_defs {
+        println!(
+            "type {} {:?} struct={:?} flags={:?}",
+            t.name, t.kind, t.object_struct, t.flags
+        );
+        for s in &t.slots {
+            println!("  {} = {}", s.slot, s.value);
+        }
+    }
+    for m in &module.module_defs {
+        println!("module {}", m.name);
+        for s in &m.slots {
+            println!("  {} = {}", s.slot, s.value);
+        }
+    }
+    for d in &module.declarations {
+        println!(
+            "declaration {} -> {:?} params={} contract={:?}",
+            d.name, d.returns, d.param_count, d.contract
+        );
+    }
+    for s in &module.suppressions {
+        println!("suppression line {} {:?}", s.line, s.codes);
+    }
+    if module.free_threading {
+        println!("free-threading");
+    }
+    for p in &module.problems {
+        println!("problem {}:{}: {}", p.span.line, p.span.col, p.message);
+    }
+    ExitCode::SUCCESS
+}

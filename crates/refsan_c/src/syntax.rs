@@ -1,0 +1,394 @@
+//! Small helpers over tree-sitter nodes: text, spans, children, declarators.
+
+use crate::types::Shape;
+use refsan_ir::{LineIndex, Span};
+use std::borrow::Cow;
+use tree_sitter::Node;
+
+/// The text a node was parsed from, and how to compute its spans. Nodes of a
+/// macro expansion are parsed from the expanded text; all their spans are
+/// the macro call site (`site`).
+#[derive(Clone, Copy)]
+pub(crate) struct Txt<'s> {
+    pub src: &'s [u8],
+    pub lines: &'s LineIndex,
+    pub site: Option<Span>,
+}
+
+impl<'s> Txt<'s> {
+    pub fn bytes(&self, n: Node<'_>) -> &'s [u8] {
+        let r = n.byte_range();
+        self.src.get(r).unwrap_or_default()
+    }
+
+    pub fn str(&self, n: Node<'_>) -> Cow<'s, str> {
+        String::from_utf8_lossy(self.bytes(n))
+    }
+
+    pub fn span(&self, n: Node<'_>) -> Span {
+        match self.site {
+            Some(s) => s,
+            None => self.lines.span(n.start_byte() as u32, n.end_byte() as u32),
+        }
+    }
+
+    /// The node's text on one line, blanks collapsed, at most `max` chars.
+    pub fn collapsed(&self, n: Node<'_>, max: usize) -> String {
+        collapse(self.bytes(n), max)
+    }
+}
+
+/// Collapses runs of whitespace and truncates to `max` characters (with `…`).
+pub(crate) fn collapse(bytes: &[u8], max: usize) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = String::with_capacity(text.len().min(max + 4));
+    let mut blank = false;
+    let mut count = 0;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            blank = !out.is_empty();
+            continue;
+        }
+        if blank {
+            out.push(' ');
+            count += 1;
+            blank = false;
+        }
+        if count >= max {
+            out.push('…');
+            return out;
+        }
+        out.push(c);
+        count += 1;
+    }
+    out
+}
+
+/// Named children, without comments (which tree-sitter puts anywhere).
+pub(crate) fn children<'t>(n: Node<'t>) -> Vec<Node<'t>> {
+    let mut cursor = n.walk();
+    n.named_children(&mut cursor)
+        .filter(|c| c.kind() != "comment")
+        .collect()
+}
+
+/// All children (named or not).
+pub(crate) fn all_children<'t>(n: Node<'t>) -> Vec<Node<'t>> {
+    let mut cursor = n.walk();
+    n.children(&mut cursor).collect()
+}
+
+pub(crate) fn field<'t>(n: Node<'t>, name: &str) -> Option<Node<'t>> {
+    n.child_by_field_name(name)
+}
+
+/// Every child stored under field `name` (declarations have several
+/// `declarator`s).
+pub(crate) fn fields<'t>(n: Node<'t>, name: &str) -> Vec<Node<'t>> {
+    let mut cursor = n.walk();
+    n.children_by_field_name(name, &mut cursor).collect()
+}
+
+/// The first named, non-comment child.
+pub(crate) fn first_child(n: Node<'_>) -> Option<Node<'_>> {
+    let mut cursor = n.walk();
+    let found = n
+        .named_children(&mut cursor)
+        .find(|c| c.kind() != "comment");
+    found
+}
+
+/// The operator token of a binary/unary/assignment expression.
+pub(crate) fn operator<'s>(t: &Txt<'s>, n: Node<'_>) -> &'s [u8] {
+    match field(n, "operator") {
+        Some(op) => t.bytes(op),
+        None => b"",
+    }
+}
+
+/// Strips `( ... )` around an expression.
+pub(crate) fn strip_parens(mut n: Node<'_>) -> Node<'_> {
+    for _ in 0..64 {
+        if n.kind() != "parenthesized_expression" {
+            break;
+        }
+        match first_child(n) {
+            Some(inner) if inner.kind() != "compound_statement" && n.named_child_count() == 1 => {
+                n = inner
+            }
+            _ => break,
+        }
+    }
+    n
+}
+
+/// Strips parentheses and casts (C casts and C++ named casts).
+pub(crate) fn strip_casts<'t>(t: &Txt<'_>, mut n: Node<'t>) -> Node<'t> {
+    for _ in 0..64 {
+        n = strip_parens(n);
+        match n.kind() {
+            "cast_expression" => match field(n, "value") {
+                Some(v) => n = v,
+                None => break,
+            },
+            "call_expression" => match cpp_cast_operand(t, n) {
+                Some(v) => n = v,
+                None => break,
+            },
+            _ => break,
+        }
+    }
+    n
+}
+
+/// `static_cast<T>(x)` and friends: the operand `x`.
+pub(crate) fn cpp_cast_operand<'t>(t: &Txt<'_>, call: Node<'t>) -> Option<Node<'t>> {
+    let func = field(call, "function")?;
+    if func.kind() != "template_function" {
+        return None;
+    }
+    let name = field(func, "name")?;
+    if !matches!(
+        t.bytes(name),
+        b"static_cast" | b"reinterpret_cast" | b"const_cast" | b"dynamic_cast"
+    ) {
+        return None;
+    }
+    let args = children(field(call, "arguments")?);
+    if args.len() == 1 {
+        Some(args[0])
+    } else {
+        None
+    }
+}
+
+/// What a declarator says about the declared name.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Declarator<'t> {
+    pub name: Option<Node<'t>>,
+    pub shape: Shape,
+    /// The `function_declarator` when this declares a function (not a
+    /// pointer to one).
+    pub function: Option<Node<'t>>,
+    /// Pointer levels above the function declarator: the return type's.
+    pub return_depth: u32,
+}
+
+/// Walks a declarator down to its name, counting pointers and arrays.
+pub(crate) fn analyze_declarator(mut n: Node<'_>) -> Declarator<'_> {
+    let mut d = Declarator::default();
+    let mut seen_function = false;
+    for _ in 0..64 {
+        match n.kind() {
+            "pointer_declarator" | "abstract_pointer_declarator" => {
+                if seen_function {
+                    // `(*f)(args)`: a pointer to a function.
+                    d.shape.function_pointer = true;
+                    d.function = None;
+                }
+                d.shape.depth += 1;
+            }
+            "array_declarator" | "abstract_array_declarator" => d.shape.array = true,
+            "reference_declarator" | "abstract_reference_declarator" => d.shape.reference = true,
+            "function_declarator" | "abstract_function_declarator" => {
+                if !seen_function {
+                    seen_function = true;
+                    d.function = Some(n);
+                    d.return_depth = d.shape.depth;
+                } else {
+                    d.shape.function_pointer = true;
+                }
+            }
+            "identifier"
+            | "field_identifier"
+            | "type_identifier"
+            | "qualified_identifier"
+            | "destructor_name"
+            | "operator_name"
+            | "primitive_type" => {
+                d.name = Some(n);
+                break;
+            }
+            _ => {}
+        }
+        let next = field(n, "declarator").or_else(|| match n.kind() {
+            "parenthesized_declarator"
+            | "abstract_parenthesized_declarator"
+            | "reference_declarator"
+            | "attributed_declarator"
+            | "abstract_reference_declarator" => first_child(n),
+            _ => None,
+        });
+        match next {
+            Some(next) => n = next,
+            None => break,
+        }
+    }
+    if d.function.is_some() {
+        d.shape.depth = d.return_depth;
+    }
+    d
+}
+
+/// `Py_UNUSED(name)` in a parameter declarator is parsed as a function
+/// declarator named `Py_UNUSED`: returns the inner name.
+pub(crate) fn py_unused_name<'s>(t: &Txt<'s>, function: Node<'_>) -> Option<&'s [u8]> {
+    let name = field(function, "declarator")?;
+    if t.bytes(name) != b"Py_UNUSED" {
+        return None;
+    }
+    let params = field(function, "parameters")?;
+    let inner = first_child(params)?;
+    let bytes = t.bytes(inner);
+    Some(bytes.strip_prefix(b"(").unwrap_or(bytes))
+}
+
+/// A C type as written, normalised: `PyObject *`, `const char **`, `int`.
+pub(crate) fn c_type_string(base: &str, shape: Shape) -> String {
+    let base = collapse(base.as_bytes(), 120);
+    let mut s = base;
+    if shape.depth > 0 || shape.reference {
+        s.push(' ');
+    }
+    for _ in 0..shape.depth {
+        s.push('*');
+    }
+    if shape.reference {
+        s.push('&');
+    }
+    if shape.array {
+        s.push_str("[]");
+    }
+    s
+}
+
+/// Parses a C integer literal (decimal, hex, octal, binary, with suffixes).
+pub(crate) fn parse_int(text: &[u8]) -> Option<i64> {
+    let s: Vec<u8> = text.iter().copied().filter(|b| *b != b'\'').collect();
+    let mut end = s.len();
+    while end > 0 && matches!(s[end - 1], b'u' | b'U' | b'l' | b'L' | b'z' | b'Z') {
+        end -= 1;
+    }
+    let s = std::str::from_utf8(&s[..end]).ok()?;
+    let (digits, radix) = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        (h, 16)
+    } else if let Some(b) = s.strip_prefix("0b").or_else(|| s.strip_prefix("0B")) {
+        (b, 2)
+    } else if s.len() > 1 && s.starts_with('0') {
+        (&s[1..], 8)
+    } else {
+        (s, 10)
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    u64::from_str_radix(digits, radix).ok().map(|v| v as i64)
+}
+
+/// The value of a char literal like `'a'`, `'\n'`, `'\x41'`, `'\0'`.
+pub(crate) fn parse_char(text: &[u8]) -> Option<i64> {
+    let start = text.iter().position(|b| *b == b'\'')?;
+    let inner = text.get(start + 1..text.len().checked_sub(1)?)?;
+    match inner {
+        [c] => Some(*c as i64),
+        [b'\\', rest @ ..] => match rest {
+            [b'n'] => Some(10),
+            [b't'] => Some(9),
+            [b'r'] => Some(13),
+            [b'a'] => Some(7),
+            [b'b'] => Some(8),
+            [b'f'] => Some(12),
+            [b'v'] => Some(11),
+            [b'\\'] => Some(92),
+            [b'\''] => Some(39),
+            [b'"'] => Some(34),
+            [b'?'] => Some(63),
+            [b'x', hex @ ..] => i64::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok(),
+            octal if octal.iter().all(|b| (b'0'..=b'7').contains(b)) && !octal.is_empty() => {
+                i64::from_str_radix(std::str::from_utf8(octal).ok()?, 8).ok()
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The contents of a string literal node with simple escapes decoded;
+/// `None` when it is not a plain literal (e.g. contains a macro).
+pub(crate) fn string_value(t: &Txt<'_>, n: Node<'_>) -> Option<String> {
+    match n.kind() {
+        "concatenated_string" => {
+            let mut out = String::new();
+            for part in children(n) {
+                out.push_str(&string_value(t, part)?);
+            }
+            Some(out)
+        }
+        "string_literal" => {
+            let raw = t.bytes(n);
+            let open = raw.iter().position(|b| *b == b'"')?;
+            let inner = raw.get(open + 1..raw.len().checked_sub(1)?)?;
+            Some(unescape(inner))
+        }
+        "raw_string_literal" => Some(t.str(n).into_owned()),
+        _ => None,
+    }
+}
+
+fn unescape(s: &[u8]) -> String {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b'\\' && i + 1 < s.len() {
+            let c = s[i + 1];
+            let rep = match c {
+                b'n' => Some(b'\n'),
+                b't' => Some(b'\t'),
+                b'r' => Some(b'\r'),
+                b'0' => Some(0),
+                b'\\' => Some(b'\\'),
+                b'"' => Some(b'"'),
+                b'\'' => Some(b'\''),
+                b'\n' => None,
+                _ => {
+                    out.push(b'\\');
+                    Some(c)
+                }
+            };
+            if let Some(r) = rep {
+                out.push(r);
+            }
+            i += 2;
+        } else {
+            out.push(s[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integer_literals() {
+        assert_eq!(parse_int(b"42"), Some(42));
+        assert_eq!(parse_int(b"0x1F"), Some(31));
+        assert_eq!(parse_int(b"010"), Some(8));
+        assert_eq!(parse_int(b"0"), Some(0));
+        assert_eq!(parse_int(b"10UL"), Some(10));
+        assert_eq!(parse_int(b"0b101"), Some(5));
+        assert_eq!(parse_int(b"1.5"), None);
+        assert_eq!(parse_char(b"'a'"), Some(97));
+        assert_eq!(parse_char(b"'\\n'"), Some(10));
+        assert_eq!(parse_char(b"'\\0'"), Some(0));
+        assert_eq!(parse_char(b"'\\x41'"), Some(65));
+    }
+
+    #[test]
+    fn collapses_text() {
+        assert_eq!(collapse(b"  a ==\n   NULL ", 80), "a == NULL");
+        assert_eq!(collapse(b"abcdef", 3), "abc…");
+    }
+}
