@@ -1,5 +1,7 @@
 //! Prints the IR of one C/C++ file: `cargo run -p refsan_c --example dump_ir -- FILE`.
 
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -17,14 +19,19 @@ fn main() -> ExitCode {
     let language =
         refsan_c::language_for_path(std::path::Path::new(&path)).unwrap_or(refsan_ir::Language::C);
     let module = refsan_c::lower_file(&path, &source, language);
-    print!("{}", module.dump());
+    let mut out = module.dump();
     for f in &module.functions {
         for (span, why) in &f.approximate {
-            println!("approximate {}:{}: {} ({why})", span.line, span.col, f.name);
+            let _ = writeln!(
+                out,
+                "approximate {}:{}: {} ({why})",
+                span.line, span.col, f.name
+            );
         }
     }
     for s in &module.structs {
-        println!(
+        let _ = writeln!(
+            out,
             "struct {:?} object={} fields={:?}",
             s.names,
             s.is_object,
@@ -36,41 +43,46 @@ fn main() -> ExitCode {
     }
     for t in &module.method_tables {
         for e in &t.entries {
-            println!(
+            let _ = writeln!(
+                out,
                 "method {} {} -> {} {:?}",
                 t.name, e.py_name, e.func, e.flags
             );
         }
     }
     for t in &module.type_defs {
-        println!(
+        let _ = writeln!(
+            out,
             "type {} {:?} struct={:?} flags={:?}",
             t.name, t.kind, t.object_struct, t.flags
         );
         for s in &t.slots {
-            println!("  {} = {}", s.slot, s.value);
+            let _ = writeln!(out, "  {} = {}", s.slot, s.value);
         }
     }
     for m in &module.module_defs {
-        println!("module {}", m.name);
+        let _ = writeln!(out, "module {}", m.name);
         for s in &m.slots {
-            println!("  {} = {}", s.slot, s.value);
+            let _ = writeln!(out, "  {} = {}", s.slot, s.value);
         }
     }
     for d in &module.declarations {
-        println!(
+        let _ = writeln!(
+            out,
             "declaration {} -> {:?} params={} contract={:?}",
             d.name, d.returns, d.param_count, d.contract
         );
     }
     for s in &module.suppressions {
-        println!("suppression line {} {:?}", s.line, s.codes);
+        let _ = writeln!(out, "suppression line {} {:?}", s.line, s.codes);
     }
     if module.free_threading {
-        println!("free-threading");
+        let _ = writeln!(out, "free-threading");
     }
     for p in &module.problems {
-        println!("problem {}:{}: {}", p.span.line, p.span.col, p.message);
+        let _ = writeln!(out, "problem {}:{}: {}", p.span.line, p.span.col, p.message);
     }
+    // A closed pipe (`| head`) is not an error worth reporting.
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
     ExitCode::SUCCESS
 }

@@ -418,7 +418,16 @@ fn signature<'t>(ctx: &FileCtx<'_>, n: Node<'t>, declarator: Node<'t>) -> Option
     let name = info.name?;
     let mut shape = info.shape;
     shape.array = false;
-    let (base, shape) = declared_type(ctx.txt, field(n, "type"), shape);
+    let Some(ty) = field(n, "type") else {
+        // A C++ constructor or destructor.
+        return Some(Signature {
+            name,
+            function,
+            returns: TypeClass::Void,
+            return_c_type: String::new(),
+        });
+    };
+    let (base, shape) = declared_type(ctx.txt, Some(ty), shape);
     Some(Signature {
         name,
         function,
@@ -491,7 +500,7 @@ fn lower_definition(
     } else {
         Role::Plain
     };
-    let header_text = t.src.get(n.start_byte()..body_start).unwrap_or_default();
+    let header_text = ctx.orig.get(n.start_byte()..body_start).unwrap_or_default();
     let declared = annotation_contract(header_text, sig.returns);
     let header = FunctionHeader {
         name,
@@ -529,8 +538,11 @@ fn declaration(ctx: &FileCtx<'_>, n: Node<'_>, sig: &Signature<'_>) -> Declarati
             }
         })
         .unwrap_or(0);
-    let contract =
-        annotation_contract(t.bytes(n), sig.returns).map(|c| (c, ContractSource::Annotation));
+    let contract = annotation_contract(
+        ctx.orig.get(n.byte_range()).unwrap_or_default(),
+        sig.returns,
+    )
+    .map(|c| (c, ContractSource::Annotation));
     Declaration {
         name: t.collapsed(sig.name, 200),
         returns: sig.returns,

@@ -106,6 +106,10 @@ pub(crate) fn prepare(src: &[u8]) -> Prepared {
     let mut conditionals = Conditionals::default();
     // Last significant byte of code (outside directives), after rewrites.
     let mut last_sig = b';';
+    // The statement being lexed started with `case`/`default`, so a `:`
+    // ends a case label (after which tree-sitter accepts a directive).
+    let mut statement_is_case = false;
+    let mut colon_ends_case = false;
     let n = src.len();
     let mut i = 0;
     while i < n {
@@ -152,7 +156,14 @@ pub(crate) fn prepare(src: &[u8]) -> Prepared {
                 let line_end = memchr(b'\n', &src[i..]).map_or(n, |p| i + p);
                 let (word_start, word_end) = word_after(src, i + 1);
                 let word = &src[word_start..word_end];
-                conditionals.directive(word, &mut brackets, last_sig, src, &mut text, i, line_end);
+                // After a goto label or a ternary's `:`, tree-sitter cannot
+                // parse a directive; after a case label it can.
+                let sig = if last_sig == b':' && !colon_ends_case {
+                    b'?'
+                } else {
+                    last_sig
+                };
+                conditionals.directive(word, &mut brackets, sig, src, &mut text, i, line_end);
                 if matches!(word, b"define" | b"undef") {
                     define_start = Some(i);
                 }
@@ -211,6 +222,9 @@ pub(crate) fn prepare(src: &[u8]) -> Prepared {
                     }
                 }
                 if !in_directive {
+                    if matches!(last_sig, b';' | b'{' | b'}' | b':') {
+                        statement_is_case = matches!(&src[start..i], b"case" | b"default");
+                    }
                     last_sig = text[i - 1];
                 }
             }
@@ -250,6 +264,7 @@ pub(crate) fn prepare(src: &[u8]) -> Prepared {
                                 }
                             }
                         }
+                        b':' => colon_ends_case = statement_is_case,
                         _ => {}
                     }
                     last_sig = c;
@@ -345,7 +360,10 @@ impl Conditionals {
                         at_open: if inside { Vec::new() } else { brackets.clone() },
                         first_arm_end: None,
                         directives: vec![(start, end)],
-                        unbalanced: starts_inside,
+                        // Also when it opens in the middle of a statement,
+                        // except as the body of `if (...)`/`while (...)`,
+                        // which the lowering handles arm by arm.
+                        unbalanced: starts_inside || (!inside && incomplete && last_sig != b')'),
                     });
                 }
                 if inside {
@@ -682,6 +700,13 @@ fn patch_identifier(src: &[u8], text: &mut [u8], start: usize, end: usize) {
         }
     } else if HEAD_INIT_MACROS.contains(&ident) {
         patch_head_init(src, text, start, end);
+    } else if ident.starts_with(b"CPYCHECKER_") {
+        // cpychecker's annotations are attributes tree-sitter cannot place;
+        // the front-end reads them from the original text.
+        let close = (src.get(end) == Some(&b'('))
+            .then(|| matching_paren(src, end, 400))
+            .flatten();
+        blank(src, text, start, close.map_or(end, |c| c + 1));
     } else if ident == b"Py_GCC_ATTRIBUTE" {
         // `Py_GCC_ATTRIBUTE((format(printf, 1, 2)))` after a prototype.
         if let Some(close) = (src.get(end) == Some(&b'('))

@@ -264,6 +264,12 @@ pub(crate) fn c_type_string(base: &str, shape: Shape) -> String {
 
 /// Parses a C integer literal (decimal, hex, octal, binary, with suffixes).
 pub(crate) fn parse_int(text: &[u8]) -> Option<i64> {
+    // tree-sitter-c includes a leading sign in the literal.
+    match text.first() {
+        Some(b'-') => return parse_int(&text[1..]).map(i64::wrapping_neg),
+        Some(b'+') => return parse_int(&text[1..]),
+        _ => {}
+    }
     let s: Vec<u8> = text.iter().copied().filter(|b| *b != b'\'').collect();
     let mut end = s.len();
     while end > 0 && matches!(s[end - 1], b'u' | b'U' | b'l' | b'L' | b'z' | b'Z') {
@@ -380,6 +386,7 @@ mod tests {
         assert_eq!(parse_int(b"10UL"), Some(10));
         assert_eq!(parse_int(b"0b101"), Some(5));
         assert_eq!(parse_int(b"1.5"), None);
+        assert_eq!(parse_int(b"-1"), Some(-1));
         assert_eq!(parse_char(b"'a'"), Some(97));
         assert_eq!(parse_char(b"'\\n'"), Some(10));
         assert_eq!(parse_char(b"'\\0'"), Some(0));

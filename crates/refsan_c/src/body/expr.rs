@@ -253,7 +253,6 @@ impl Lowerer<'_> {
                                 stack.push(v);
                             } else {
                                 let op = self.value(t, v);
-                                self.consume(&op, span);
                                 self.escape(op, span);
                             }
                         }
@@ -266,7 +265,6 @@ impl Lowerer<'_> {
                     | "new_declarator" => {}
                     _ => {
                         let op = self.value(t, c);
-                        self.consume(&op, span);
                         self.escape(op, span);
                     }
                 }
@@ -442,6 +440,11 @@ impl Lowerer<'_> {
         }
         let value = self.value(t, right);
         let lv = self.lvalue(t, left);
+        // `(*out = f()) == NULL` tests the value just stored.
+        let result = match (&lv.place, &value) {
+            (Place::Deref(_) | Place::Opaque, Operand::Var(_)) => value.clone(),
+            _ => lv.read,
+        };
         self.emit(
             StmtKind::Store {
                 place: lv.place,
@@ -449,7 +452,7 @@ impl Lowerer<'_> {
             },
             span,
         );
-        lv.read
+        result
     }
 
     /// The place gets a value the IR does not know (`x++`, `x |= f`).

@@ -151,6 +151,7 @@ pub(crate) fn lower_function(
     };
     l.scopes.push();
     l.params(t, header.function_declarator);
+    l.member_initializers(t, def);
     let end = match field(def, "body") {
         Some(body) => {
             l.block_items(t, body);
@@ -211,6 +212,35 @@ impl<'f> Lowerer<'f> {
                 span,
             );
             self.scopes.bind(&name, v);
+        }
+    }
+
+    /// C++ `Foo(PyObject *o) : obj(o) {}`: each member initialised from
+    /// its arguments (a store into the object being built).
+    fn member_initializers(&mut self, t: Txt<'_>, def: Node<'_>) {
+        for list in children(def) {
+            if list.kind() != "field_initializer_list" {
+                continue;
+            }
+            for init in children(list) {
+                let span = t.span(init);
+                let Some(args) = children(init)
+                    .into_iter()
+                    .find(|c| matches!(c.kind(), "argument_list" | "initializer_list"))
+                else {
+                    continue;
+                };
+                for a in children(args) {
+                    let value = self.value(t, a);
+                    self.emit(
+                        StmtKind::Store {
+                            place: refsan_ir::Place::Opaque,
+                            value,
+                        },
+                        span,
+                    );
+                }
+            }
         }
     }
 

@@ -211,6 +211,12 @@ impl Lowerer<'_> {
     /// `auto x = init;`: Object when the initializer obviously is one.
     fn guess_class(&self, t: Txt<'_>, init: Node<'_>) -> TypeClass {
         let init = crate::syntax::strip_parens(init);
+        if let Some(target) = cpp_cast_target(t, init) {
+            return match target {
+                (base, true) if self.ctx.types.is_objectish(&base) => TypeClass::Object,
+                _ => TypeClass::Other,
+            };
+        }
         match init.kind() {
             "cast_expression" => {
                 let ty = field(init, "type");
@@ -274,7 +280,6 @@ impl Lowerer<'_> {
                     } else {
                         // An aggregate (or a C++ object built with `{...}`)
                         // now holds whatever was put in it.
-                        self.consume(&op, span);
                         self.escape(op, span);
                     }
                 }
@@ -288,7 +293,6 @@ impl Lowerer<'_> {
                 } else {
                     for a in args {
                         let op = self.value(t, a);
-                        self.consume(&op, span);
                         self.escape(op, span);
                     }
                 }
@@ -360,7 +364,6 @@ impl Lowerer<'_> {
             self.goto_if_open(join, span);
         }
         self.b.switch_to(head);
-        arms.push(join);
         self.b.terminate(Terminator::Choose(arms), span);
         self.b.switch_to(join);
     }
@@ -710,4 +713,16 @@ fn takes_dangling_body(stmt: Node<'_>, next: Node<'_>) -> bool {
         _ => None,
     };
     body.is_some_and(|b| b.byte_range().is_empty() && b.has_error())
+}
+
+/// `static_cast<PyObject *>(x)`: the target's base type name and whether it
+/// is a pointer.
+fn cpp_cast_target(t: Txt<'_>, call: Node<'_>) -> Option<(String, bool)> {
+    crate::syntax::cpp_cast_operand(&t, call)?;
+    let func = field(call, "function")?;
+    let targs = field(func, "arguments")?;
+    let text = t.str(targs);
+    let inner = text.trim_start_matches('<').trim_end_matches('>');
+    let base = crate::types::base_name(inner)?.to_string();
+    Some((base, inner.contains('*')))
 }
