@@ -499,6 +499,27 @@ literals(PyObject *self)
 }
 
 #[test]
+fn assignment_chains_and_pointer_zero() {
+    insta::assert_snapshot!(dump(
+        r#"
+static PyObject *
+chains(FooObject *self, PyObject **out)
+{
+    PyObject *a, *b;
+    a = b = PyList_New(0);
+    self->first = self->last = a;
+    *out = 0;
+    self->first = 0;
+    b = 0;
+    if (a == 0)
+        return 0;
+    return b;
+}
+"#
+    ));
+}
+
+#[test]
 fn static_locals_are_globals() {
     insta::assert_snapshot!(dump(
         r#"
@@ -965,6 +986,9 @@ wrap(PyObject *self, PyObject *args)
     detail::Ref keep(PyLong_FromLong(1));
     auto t = static_cast<PyObject *>(PyTuple_New(2));
     auto plus = [&](int x) { return x + 1; };
+    long n = long(PyTuple_GET_SIZE(args));
+    PyObject *extra = new Wrapper(PyDict_New());
+    delete extra;
     try {
         risky();
     } catch (const std::exception &e) {

@@ -372,7 +372,7 @@ impl Lowerer<'_> {
                     }
                     _ => {
                         let op = self.value(t, stripped);
-                        self.emit(StmtKind::Assign { dst, src: op }, span);
+                        self.assign_local(dst, op, span);
                     }
                 }
             }
@@ -414,7 +414,7 @@ impl Lowerer<'_> {
             }
             _ => {
                 let op = self.value(t, stripped);
-                self.emit(StmtKind::Assign { dst, src: op }, span);
+                self.assign_local(dst, op, span);
             }
         }
     }
@@ -445,6 +445,7 @@ impl Lowerer<'_> {
             (Place::Deref(_) | Place::Opaque, Operand::Var(_)) => value.clone(),
             _ => lv.read,
         };
+        let value = self.pointer_zero(self.place_class(&lv.place), value);
         self.emit(
             StmtKind::Store {
                 place: lv.place,
@@ -453,6 +454,36 @@ impl Lowerer<'_> {
             span,
         );
         result
+    }
+
+    /// `dst = src` for a local; a literal 0 stored in a pointer is NULL.
+    pub(super) fn assign_local(&mut self, dst: VarId, src: Operand, span: refsan_ir::Span) {
+        let src = self.pointer_zero(Some(self.b.var(dst).ty), src);
+        self.emit(StmtKind::Assign { dst, src }, span);
+    }
+
+    /// `0` in pointer context is NULL.
+    pub(super) fn pointer_zero(&self, class: Option<TypeClass>, op: Operand) -> Operand {
+        match (class, op) {
+            (
+                Some(TypeClass::Object | TypeClass::ObjectPtrPtr | TypeClass::Pointer),
+                Operand::Int(0),
+            ) => Operand::Null,
+            (_, op) => op,
+        }
+    }
+
+    /// The class of what a place holds, when known.
+    fn place_class(&self, place: &Place) -> Option<TypeClass> {
+        match place {
+            Place::Var(v) => Some(self.b.var(*v).ty),
+            Place::Field(v, f) => self.ctx.types.field_class(&self.b.var(*v).c_type, f),
+            Place::Deref(v) | Place::Index(v) => match self.b.var(*v).ty {
+                TypeClass::ObjectPtrPtr => Some(TypeClass::Object),
+                _ => None,
+            },
+            Place::Global(_) | Place::Opaque => None,
+        }
     }
 
     /// The place gets a value the IR does not know (`x++`, `x |= f`).
@@ -473,6 +504,21 @@ impl Lowerer<'_> {
 
     /// A place: local, static/global, `base->f`, `p[i]`, `*p`.
     pub(super) fn lvalue(&mut self, t: Txt<'_>, n: Node<'_>) -> LValue {
+        if self.depth >= MAX_DEPTH {
+            self.too_deep(t, n);
+            return LValue {
+                place: Place::Opaque,
+                read: Operand::Opaque,
+                deref: None,
+            };
+        }
+        self.depth += 1;
+        let lv = self.lvalue_inner(t, n);
+        self.depth -= 1;
+        lv
+    }
+
+    fn lvalue_inner(&mut self, t: Txt<'_>, n: Node<'_>) -> LValue {
         let span = t.span(n);
         let n = strip_casts(&t, n);
         match n.kind() {
@@ -675,6 +721,17 @@ impl Lowerer<'_> {
 
     /// A call (or a macro invocation that looks like one).
     pub(super) fn call(&mut self, t: Txt<'_>, n: Node<'_>, dst: Dst) -> Operand {
+        if self.depth >= MAX_DEPTH {
+            self.too_deep(t, n);
+            return Operand::Opaque;
+        }
+        self.depth += 1;
+        let op = self.call_inner(t, n, dst);
+        self.depth -= 1;
+        op
+    }
+
+    fn call_inner(&mut self, t: Txt<'_>, n: Node<'_>, dst: Dst) -> Operand {
         let span = t.span(n);
         if let Some(inner) = cpp_cast_operand(&t, n) {
             return self.value_to(t, inner, dst);
@@ -686,6 +743,22 @@ impl Lowerer<'_> {
         let function = strip_parens(function);
         let mut escapes_args = false;
         let callee = match function.kind() {
+            "identifier"
+                if args.len() == 1
+                    && matches!(
+                        t.bytes(function),
+                        b"long"
+                            | b"short"
+                            | b"unsigned"
+                            | b"signed"
+                            | b"char"
+                            | b"int"
+                            | b"bool"
+                            | b"double"
+                    ) =>
+            {
+                return self.value_to(t, args[0], dst);
+            }
             "identifier" => {
                 let name = t.bytes(function);
                 if self.scopes.lookup(name).is_some() {
@@ -700,6 +773,10 @@ impl Lowerer<'_> {
                     }
                     Callee::Named(String::from_utf8_lossy(name).into_owned())
                 }
+            }
+            // C++ functional casts: `int(x)`, `unsigned long(x)`.
+            "primitive_type" | "sized_type_specifier" if args.len() == 1 => {
+                return self.value_to(t, args[0], dst);
             }
             "qualified_identifier" => Callee::Named(t.collapsed(function, 200)),
             "template_function" => {

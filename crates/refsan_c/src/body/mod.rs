@@ -110,6 +110,9 @@ pub(crate) struct Lowerer<'f> {
     expanding: Vec<String>,
     /// Statements lowered from a same-file macro expansion get this origin.
     macro_origin: Option<String>,
+    /// The function's return class (`return 0;` in a pointer function is
+    /// `return NULL;`).
+    returns: TypeClass,
 }
 
 /// The header of a function definition, as the item walk found it.
@@ -130,6 +133,7 @@ pub(crate) fn lower_function(
     header: FunctionHeader<'_>,
 ) -> Function {
     let t = ctx.txt;
+    let returns = header.returns;
     let mut b = FunctionBuilder::new(header.name, t.span(def), t.span(header.name_node));
     b.set_static(header.is_static);
     b.set_returns(header.returns, header.return_c_type);
@@ -148,6 +152,7 @@ pub(crate) fn lower_function(
         depth: 0,
         expanding: Vec::new(),
         macro_origin: None,
+        returns,
     };
     l.scopes.push();
     l.params(t, header.function_declarator);
@@ -395,7 +400,25 @@ impl<'f> Lowerer<'f> {
 /// itself: `PyObject` → ("PyObject", 0), `struct foo` → ("struct foo", 0),
 /// `Py_LOCAL_INLINE(PyObject *)` → ("PyObject", 1).
 pub(crate) fn type_base(t: Txt<'_>, ty: Node<'_>) -> (String, u32) {
-    match ty.kind() {
+    // `Py_LOCAL_INLINE(PyObject *)` wraps a type: unwrap iteratively.
+    let mut ty = ty;
+    let mut extra = 0;
+    for _ in 0..32 {
+        if ty.kind() != "macro_type_specifier" {
+            break;
+        }
+        let Some(desc) = field(ty, "type") else {
+            return (t.str(ty).into_owned(), extra);
+        };
+        extra += field(desc, "declarator")
+            .map(|d| analyze_declarator(d).shape.depth)
+            .unwrap_or(0);
+        match field(desc, "type") {
+            Some(inner) => ty = inner,
+            None => return (String::new(), extra),
+        }
+    }
+    let base = match ty.kind() {
         "struct_specifier" | "union_specifier" | "class_specifier" => {
             let kw = match ty.kind() {
                 "union_specifier" => "union",
@@ -403,25 +426,14 @@ pub(crate) fn type_base(t: Txt<'_>, ty: Node<'_>) -> (String, u32) {
                 _ => "struct",
             };
             match field(ty, "name") {
-                Some(n) => (format!("{kw} {}", t.str(n)), 0),
-                None => (kw.to_string(), 0),
+                Some(n) => format!("{kw} {}", t.str(n)),
+                None => kw.to_string(),
             }
         }
-        "enum_specifier" => ("enum".to_string(), 0),
-        "macro_type_specifier" => match field(ty, "type") {
-            Some(desc) => {
-                let (base, extra) = field(desc, "type")
-                    .map(|x| type_base(t, x))
-                    .unwrap_or_default();
-                let depth = field(desc, "declarator")
-                    .map(|d| analyze_declarator(d).shape.depth)
-                    .unwrap_or(0);
-                (base, extra + depth)
-            }
-            None => (t.str(ty).into_owned(), 0),
-        },
-        _ => (syntax::collapse(t.bytes(ty), 120), 0),
-    }
+        "enum_specifier" => "enum".to_string(),
+        _ => syntax::collapse(t.bytes(ty), 120),
+    };
+    (base, extra)
 }
 
 /// The base type and shape of a declared name: the declarator's shape plus

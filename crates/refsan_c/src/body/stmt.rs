@@ -310,6 +310,7 @@ impl Lowerer<'_> {
     fn return_statement(&mut self, t: Txt<'_>, n: Node<'_>) {
         let span = t.span(n);
         let value = first_child(n).map(|e| self.value(t, e));
+        let value = value.map(|v| self.pointer_zero(Some(self.returns), v));
         self.b.terminate(Terminator::Return(value), span);
     }
 
