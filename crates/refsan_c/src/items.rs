@@ -5,7 +5,7 @@
 use crate::body::{self, declared_type, FunctionHeader};
 use crate::prepare::{find, MacroDef};
 use crate::syntax::{
-    analyze_declarator, c_type_string, children, collapse, field, fields, parse_int, Txt,
+    analyze_declarator, c_type_string, children, collapse, field, fields, kind, parse_int, Txt,
 };
 use crate::tables::TableCollector;
 use crate::types::TypeTable;
@@ -13,8 +13,9 @@ use refsan_ir::{
     ArgEffect, Contract, ContractSource, Declaration, ExcEffect, Failure, FieldDef, Language,
     Module, Problem, Returns, Role, StructDef, TypeClass,
 };
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use tree_sitter::Node;
+use tree_sitter::{Node, Tree};
 
 /// Nesting of containers (`#if` in `extern "C"` in a namespace...) walked.
 const MAX_ITEM_DEPTH: u32 = 64;
@@ -30,6 +31,39 @@ pub(crate) struct FileCtx<'f> {
     pub macros: &'f HashMap<String, MacroDef>,
     /// Return classes of functions defined or declared in the file.
     pub returns: HashMap<String, TypeClass>,
+    /// Parsed macro expansions by text: the same invocation is common.
+    pub expansions: RefCell<HashMap<Vec<u8>, Option<Tree>>>,
+    /// Bytes of macro expansion parsed so far; past
+    /// [`MAX_EXPANSION_BYTES_PER_FILE`] invocations stay ordinary calls.
+    pub expansion_bytes: Cell<usize>,
+}
+
+/// Expansion text a file may have parsed (a bound on time for files that
+/// expand big macros thousands of times).
+const MAX_EXPANSION_BYTES_PER_FILE: usize = 8 * 1024 * 1024;
+
+impl FileCtx<'_> {
+    /// The parse tree of a macro expansion's text (cached per file).
+    pub fn parse_expansion(&self, text: &[u8]) -> Option<Tree> {
+        if let Some(cached) = self
+            .expansions
+            .try_borrow()
+            .ok()
+            .and_then(|c| c.get(text).cloned())
+        {
+            return cached;
+        }
+        let spent = self.expansion_bytes.get() + text.len();
+        if spent > MAX_EXPANSION_BYTES_PER_FILE {
+            return None;
+        }
+        self.expansion_bytes.set(spent);
+        let tree = crate::parse(self.language, text);
+        if let Ok(mut cache) = self.expansions.try_borrow_mut() {
+            cache.insert(text.to_vec(), tree.clone());
+        }
+        tree
+    }
 }
 
 /// A top-level item, with the C++ class it is a member of.
@@ -62,7 +96,7 @@ pub(crate) fn preproc_arms<'t>(t: Txt<'_>, n: Node<'t>) -> PreprocArms<'t> {
         let condition = field(node, "condition");
         let name = field(node, "name");
         let alternative = field(node, "alternative");
-        let constant = condition.and_then(|c| match c.kind() {
+        let constant = condition.and_then(|c| match kind(c) {
             "number_literal" => parse_int(t.bytes(c)),
             _ => None,
         });
@@ -79,7 +113,7 @@ pub(crate) fn preproc_arms<'t>(t: Txt<'_>, n: Node<'t>) -> PreprocArms<'t> {
             }
             None => arms.push(items),
         }
-        if node.kind() == "preproc_else" {
+        if kind(node) == "preproc_else" {
             exhaustive = true;
         }
         cur = alternative;
@@ -134,7 +168,7 @@ fn collect_one<'t>(
     module: &mut Module,
 ) {
     let t = ctx.txt;
-    match c.kind() {
+    match kind(c) {
         "preproc_if" | "preproc_ifdef" => {
             for arm in preproc_arms(t, c).arms {
                 for item in arm {
@@ -144,7 +178,7 @@ fn collect_one<'t>(
         }
         "linkage_specification" => {
             if let Some(body) = field(c, "body") {
-                if body.kind() == "declaration_list" {
+                if kind(body) == "declaration_list" {
                     collect_items(ctx, body, class, depth + 1, out, module);
                 } else {
                     collect_one(ctx, body, class, depth + 1, out, module);
@@ -188,10 +222,10 @@ fn collect_members<'t>(
     out: &mut Vec<Item<'t>>,
     module: &mut Module,
 ) {
-    let spec = match item.kind() {
+    let spec = match kind(item) {
         "class_specifier" | "struct_specifier" => Some(item),
         _ => field(item, "type")
-            .filter(|ty| matches!(ty.kind(), "class_specifier" | "struct_specifier")),
+            .filter(|ty| matches!(kind(ty), "class_specifier" | "struct_specifier")),
     };
     let Some(spec) = spec else { return };
     let (Some(name), Some(body)) = (field(spec, "name"), field(spec, "body")) else {
@@ -207,7 +241,7 @@ fn collect_members<'t>(
     let class = ctx.txt.str(name).into_owned();
     let mut members = Vec::new();
     for m in children(body) {
-        match m.kind() {
+        match kind(m) {
             "preproc_if" | "preproc_ifdef" => {
                 for arm in preproc_arms(ctx.txt, m).arms {
                     members.extend(arm);
@@ -217,7 +251,7 @@ fn collect_members<'t>(
         }
     }
     for m in members {
-        if m.kind() == "function_definition" {
+        if kind(m) == "function_definition" {
             out.push(Item {
                 node: m,
                 class: Some(class.clone()),
@@ -245,7 +279,7 @@ fn report_error_region(ctx: &FileCtx<'_>, n: Node<'_>, module: &mut Module) {
 
 fn collect_types(ctx: &mut FileCtx<'_>, item: &Item<'_>, module: &mut Module) {
     let n = item.node;
-    match n.kind() {
+    match kind(n) {
         "type_definition" => {
             let ty = field(n, "type");
             let mut names = Vec::new();
@@ -292,7 +326,7 @@ const OBJECT_HEADS: &[&[u8]] = &[b"PyObject_HEAD", b"PyObject_VAR_HEAD", b"PyExc
 /// table. `typedef_names` are the names a surrounding typedef gives it.
 fn struct_def(ctx: &mut FileCtx<'_>, spec: Node<'_>, mut names: Vec<String>) -> Option<StructDef> {
     if !matches!(
-        spec.kind(),
+        kind(spec),
         "struct_specifier" | "class_specifier" | "union_specifier"
     ) {
         return None;
@@ -346,9 +380,9 @@ fn struct_def(ctx: &mut FileCtx<'_>, spec: Node<'_>, mut names: Vec<String>) -> 
     }
     // C++ `struct Foo : PyObject { ... }`.
     for c in children(spec) {
-        if c.kind() == "base_class_clause" {
+        if kind(c) == "base_class_clause" {
             for b in children(c) {
-                if matches!(b.kind(), "type_identifier" | "qualified_identifier")
+                if matches!(kind(b), "type_identifier" | "qualified_identifier")
                     && ctx
                         .types
                         .is_objectish(crate::types::base_name(&t.str(b)).unwrap_or(""))
@@ -378,14 +412,14 @@ fn flatten_fields<'t>(t: Txt<'_>, body: Node<'t>, out: &mut Vec<Node<'t>>, depth
         return;
     }
     for c in children(body) {
-        match c.kind() {
+        match kind(c) {
             "field_declaration" => out.push(c),
             "preproc_if" | "preproc_ifdef" => {
                 for arm in preproc_arms(t, c).arms {
                     for x in arm {
-                        if x.kind() == "field_declaration" {
+                        if kind(x) == "field_declaration" {
                             out.push(x);
-                        } else if matches!(x.kind(), "preproc_if" | "preproc_ifdef") {
+                        } else if matches!(kind(x), "preproc_if" | "preproc_ifdef") {
                             flatten_fields(t, x, out, depth + 1);
                         }
                     }
@@ -408,7 +442,7 @@ struct Signature<'t> {
 }
 
 fn signature<'t>(ctx: &FileCtx<'_>, n: Node<'t>, declarator: Node<'t>) -> Option<Signature<'t>> {
-    let decl = if declarator.kind() == "init_declarator" {
+    let decl = if kind(declarator) == "init_declarator" {
         field(declarator, "declarator")?
     } else {
         declarator
@@ -437,7 +471,7 @@ fn signature<'t>(ctx: &FileCtx<'_>, n: Node<'t>, declarator: Node<'t>) -> Option
 }
 
 fn collect_signature(ctx: &mut FileCtx<'_>, n: Node<'_>) {
-    let decls = match n.kind() {
+    let decls = match kind(n) {
         "function_definition" => field(n, "declarator").into_iter().collect(),
         "declaration" => fields(n, "declarator"),
         _ => return,
@@ -459,7 +493,7 @@ fn lower_item(
     tables: &mut TableCollector,
 ) {
     let n = item.node;
-    match n.kind() {
+    match kind(n) {
         "function_definition" => {
             if let Some(f) = lower_definition(ctx, n, item.class.as_deref()) {
                 module.functions.push(f);
@@ -467,7 +501,7 @@ fn lower_item(
         }
         "declaration" => {
             for d in fields(n, "declarator") {
-                if d.kind() == "init_declarator" {
+                if kind(d) == "init_declarator" {
                     tables.declaration(ctx, n, d, module);
                 } else if let Some(sig) = signature(ctx, n, d) {
                     module.declarations.push(declaration(ctx, n, &sig));
@@ -491,7 +525,7 @@ fn lower_definition(
     }
     let is_static = children(n)
         .iter()
-        .any(|c| c.kind() == "storage_class_specifier" && t.bytes(*c) == b"static");
+        .any(|c| kind(c) == "storage_class_specifier" && t.bytes(*c) == b"static");
     let body_start = field(n, "body").map_or(n.end_byte(), |b| b.start_byte());
     let declarator_end = field(n, "declarator").map_or(n.start_byte(), |d| d.end_byte());
     let between = t.src.get(declarator_end..body_start).unwrap_or_default();
@@ -523,7 +557,7 @@ fn declaration(ctx: &FileCtx<'_>, n: Node<'_>, sig: &Signature<'_>) -> Declarati
                 .into_iter()
                 .filter(|p| {
                     matches!(
-                        p.kind(),
+                        kind(p),
                         "parameter_declaration" | "optional_parameter_declaration"
                     )
                 })

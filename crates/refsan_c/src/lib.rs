@@ -18,15 +18,22 @@ mod types;
 use refsan_ir::{Language, LineIndex, Module, Problem, Span, Suppression};
 use std::cell::RefCell;
 use std::path::Path;
+use std::time::{Duration, Instant};
 use tree_sitter::{ParseOptions, Parser, Tree};
 
-/// Parser work allowed per byte of input (plus a fixed allowance) before a
-/// parse is abandoned. Normal C needs a small fraction of this; it only
-/// stops pathological inputs whose error recovery explodes. Counted in
-/// tree-sitter's progress callbacks (one per 100 parser operations), so
-/// the cut-off is deterministic.
-const PARSE_CALLBACKS_PER_BYTE: usize = 4;
-const PARSE_CALLBACKS_BASE: usize = 200_000;
+/// Parser work allowed before a parse is abandoned, counted in
+/// tree-sitter's progress callbacks (one per 100 parser operations):
+/// `BASE + bytes / PER_BYTES_DIVISOR`. CPython's sources need at most one
+/// callback per 50 bytes; this allows 25 times that.
+const PARSE_CALLBACKS_BASE: usize = 100_000;
+const PARSE_CALLBACKS_BYTES_PER: usize = 2;
+
+/// Wall-clock allowance for one parse: error recovery on some inputs
+/// (C++ `a < b > c` repeated) makes single operations very slow, so the
+/// operation budget alone does not bound the time. Normal code parses at
+/// about 0.1 µs per byte; this allows 50 times that plus two seconds.
+const PARSE_TIME_BASE: Duration = Duration::from_secs(2);
+const PARSE_TIME_PER_BYTE_NS: u64 = 5_000;
 
 thread_local! {
     static C_PARSER: RefCell<Option<Parser>> = const { RefCell::new(None) };
@@ -67,7 +74,7 @@ pub fn lower_file(path: &str, source: &[u8], language: Language) -> Module {
             codes: mark.codes.clone(),
         });
     }
-    let Some(tree) = parse(language, &prepared.text, true) else {
+    let Some(tree) = parse(language, &prepared.text) else {
         module.problems.push(Problem {
             span: lines.span(0, source.len() as u32),
             message: "the parser gave up on this file (too complex to parse): not analysed"
@@ -87,14 +94,25 @@ pub fn lower_file(path: &str, source: &[u8], language: Language) -> Module {
         types: types::TypeTable::default(),
         macros: &prepared.macros,
         returns: Default::default(),
+        expansions: Default::default(),
+        expansion_bytes: Default::default(),
     };
     items::lower_items(&mut ctx, tree.root_node(), &mut module);
     module
 }
 
-/// Parses with this thread's parser for `language`. With `budget`, the
-/// parse is abandoned (None) past the work allowance.
-fn parse(language: Language, text: &[u8], budget: bool) -> Option<Tree> {
+/// Prepares and parses `source` as [`lower_file`] does, without lowering:
+/// benchmarks subtract it from `lower_file` to measure the lowering.
+/// Returns false when the parser gave up.
+#[doc(hidden)]
+pub fn prepare_and_parse(source: &[u8], language: Language) -> bool {
+    let prepared = prepare::prepare(source);
+    parse(language, &prepared.text).is_some()
+}
+
+/// Parses with this thread's parser for `language`; abandoned (None) past
+/// the work or time allowance.
+pub(crate) fn parse(language: Language, text: &[u8]) -> Option<Tree> {
     let cell = match language {
         Language::Cpp => &CPP_PARSER,
         _ => &C_PARSER,
@@ -112,11 +130,14 @@ fn parse(language: Language, text: &[u8], budget: bool) -> Option<Tree> {
         }
         let parser = slot.as_mut()?;
         let len = text.len();
-        let limit = PARSE_CALLBACKS_BASE + PARSE_CALLBACKS_PER_BYTE * len;
+        let limit = PARSE_CALLBACKS_BASE + len / PARSE_CALLBACKS_BYTES_PER;
+        let deadline = Instant::now()
+            + PARSE_TIME_BASE
+            + Duration::from_nanos(PARSE_TIME_PER_BYTE_NS * len as u64);
         let mut callbacks = 0usize;
         let mut progress = |_: &tree_sitter::ParseState| {
             callbacks += 1;
-            budget && callbacks > limit
+            callbacks > limit || (callbacks & 15 == 0 && Instant::now() > deadline)
         };
         let options = ParseOptions::new().progress_callback(&mut progress);
         let tree = parser.parse_with_options(
@@ -130,9 +151,4 @@ fn parse(language: Language, text: &[u8], budget: bool) -> Option<Tree> {
         }
         tree
     })
-}
-
-/// Parses a macro expansion (small; no budget needed beyond the default).
-pub(crate) fn parse_snippet(language: Language, text: &[u8]) -> Option<Tree> {
-    parse(language, text, true)
 }

@@ -103,6 +103,7 @@ pub(crate) fn prepare(src: &[u8]) -> Prepared {
     // a macro and must not be rewritten.
     let mut directive_name_next = false;
     let mut brackets: Vec<Open> = Vec::new();
+    let mut table = DataTable::default();
     let mut conditionals = Conditionals::default();
     // Last significant byte of code (outside directives), after rewrites.
     let mut last_sig = b';';
@@ -147,12 +148,14 @@ pub(crate) fn prepare(src: &[u8]) -> Prepared {
                 i = skip_quoted(src, i);
                 line_start = false;
                 if !in_directive {
+                    table.impure();
                     last_sig = c;
                 }
             }
             b'#' if line_start => {
                 line_start = false;
                 in_directive = true;
+                table.impure();
                 let line_end = memchr(b'\n', &src[i..]).map_or(n, |p| i + p);
                 let (word_start, word_end) = word_after(src, i + 1);
                 let word = &src[word_start..word_end];
@@ -252,6 +255,9 @@ pub(crate) fn prepare(src: &[u8]) -> Prepared {
                                 }
                                 _ => Open::Block,
                             };
+                            if kind == Open::Initializer && last_sig == b'=' {
+                                table.open(i, brackets.len());
+                            }
                             push_bracket(&mut brackets, kind);
                         }
                         b')' if brackets.last() == Some(&Open::Paren) => {
@@ -263,9 +269,11 @@ pub(crate) fn prepare(src: &[u8]) -> Prepared {
                                     break;
                                 }
                             }
+                            table.close(i, brackets.len(), src, &mut text);
                         }
                         b':' => colon_ends_case = statement_is_case,
-                        _ => {}
+                        b',' | b'+' | b'-' => {}
+                        _ => table.impure(),
                     }
                     last_sig = c;
                 }
@@ -295,6 +303,50 @@ pub(crate) fn prepare(src: &[u8]) -> Prepared {
         text,
         macros,
         suppressions,
+    }
+}
+
+/// Initializers larger than this made only of numbers, names, commas and
+/// braces are blanked before parsing.
+const DATA_TABLE_MIN_LEN: usize = 8 * 1024;
+
+/// The outermost `= { ... }` being lexed, and whether it is pure data
+/// (`static const unsigned char lexicon[] = {76, 69, ...}`): such tables
+/// (Unicode databases, codec mappings) cost most of tree-sitter's time on
+/// a large tree and hold nothing the analysis reads, so they are blanked.
+/// Tables with strings, casts, `&` or directives (method tables, type
+/// objects, slot arrays) are always kept.
+#[derive(Default)]
+struct DataTable {
+    /// Offset of the `{` and the bracket depth outside it.
+    open: Option<(usize, usize)>,
+    pure: bool,
+}
+
+impl DataTable {
+    fn open(&mut self, at: usize, depth: usize) {
+        if self.open.is_none() {
+            self.open = Some((at, depth));
+            self.pure = true;
+        }
+    }
+
+    fn impure(&mut self) {
+        self.pure = false;
+    }
+
+    /// A `}` at offset `at` left the bracket stack at `depth`.
+    fn close(&mut self, at: usize, depth: usize, src: &[u8], text: &mut [u8]) {
+        let Some((start, outer)) = self.open else {
+            return;
+        };
+        if depth > outer {
+            return;
+        }
+        self.open = None;
+        if self.pure && at - start > DATA_TABLE_MIN_LEN {
+            blank(src, text, start + 1, at);
+        }
     }
 }
 

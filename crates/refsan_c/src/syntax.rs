@@ -64,38 +64,154 @@ pub(crate) fn collapse(bytes: &[u8], max: usize) -> String {
     out
 }
 
+/// Nodes with more children than this are walked with a cursor; smaller
+/// ones by index (cheaper than allocating a cursor).
+const SMALL_NODE: usize = 8;
+
 /// Named children, without comments (which tree-sitter puts anywhere).
 pub(crate) fn children<'t>(n: Node<'t>) -> Vec<Node<'t>> {
+    let count = n.named_child_count();
+    if count <= SMALL_NODE {
+        return (0..count)
+            .filter_map(|i| n.named_child(i))
+            .filter(|c| kind(c) != "comment")
+            .collect();
+    }
     let mut cursor = n.walk();
     n.named_children(&mut cursor)
-        .filter(|c| c.kind() != "comment")
+        .filter(|c| kind(c) != "comment")
         .collect()
 }
 
 /// All children (named or not).
 pub(crate) fn all_children<'t>(n: Node<'t>) -> Vec<Node<'t>> {
+    let count = n.child_count();
+    if count <= SMALL_NODE {
+        return (0..count).filter_map(|i| n.child(i)).collect();
+    }
     let mut cursor = n.walk();
     n.children(&mut cursor).collect()
 }
 
-pub(crate) fn field<'t>(n: Node<'t>, name: &str) -> Option<Node<'t>> {
-    n.child_by_field_name(name)
+/// Kind names of one grammar (identified by its node kind count), by id.
+type KindNames = (usize, Vec<Option<&'static str>>);
+
+thread_local! {
+    /// Node kind names by (grammar, kind id): `Node::kind` measures and
+    /// validates the C string on every call.
+    static KIND_NAMES: std::cell::RefCell<Vec<KindNames>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The node's kind (`"call_expression"`...), cached per grammar.
+pub(crate) fn kind<'t, N: std::borrow::Borrow<Node<'t>>>(n: N) -> &'static str {
+    let n: Node<'t> = *n.borrow();
+    let id = n.kind_id() as usize;
+    let language = n.language();
+    let grammar = language.node_kind_count();
+    KIND_NAMES.with(|cache| {
+        let Ok(mut cache) = cache.try_borrow_mut() else {
+            return n.kind();
+        };
+        let pos = match cache.iter().position(|(g, _)| *g == grammar) {
+            Some(p) => p,
+            None => {
+                cache.push((grammar, vec![None; grammar + 1]));
+                cache.len() - 1
+            }
+        };
+        let names = &mut cache[pos].1;
+        match names.get(id).copied() {
+            Some(Some(name)) => name,
+            Some(None) => {
+                let name = n.kind();
+                names[id] = Some(name);
+                name
+            }
+            None => n.kind(),
+        }
+    })
+}
+
+/// Direct-mapped cache of field ids: `child_by_field_name` looks the name
+/// up with a linear `strncmp` scan on every call, which showed up as a
+/// fifth of the lowering time.
+const FIELD_CACHE_SLOTS: usize = 128;
+
+#[derive(Clone, Copy)]
+struct FieldSlot {
+    /// Node kind count of the grammar (tells C from C++ apart).
+    language: usize,
+    name: &'static str,
+    id: Option<std::num::NonZeroU16>,
+}
+
+thread_local! {
+    static FIELD_IDS: std::cell::RefCell<Vec<Option<FieldSlot>>> =
+        std::cell::RefCell::new(vec![None; FIELD_CACHE_SLOTS]);
+}
+
+fn field_id(n: Node<'_>, name: &'static str) -> Option<std::num::NonZeroU16> {
+    let language = n.language();
+    let kinds = language.node_kind_count();
+    let slot = ((name.as_ptr() as usize / 8) ^ name.len() ^ kinds) % FIELD_CACHE_SLOTS;
+    FIELD_IDS.with(|cache| {
+        let Ok(mut cache) = cache.try_borrow_mut() else {
+            return language.field_id_for_name(name);
+        };
+        if let Some(hit) = cache[slot] {
+            if hit.language == kinds && std::ptr::eq(hit.name, name) {
+                return hit.id;
+            }
+        }
+        let id = language.field_id_for_name(name);
+        cache[slot] = Some(FieldSlot {
+            language: kinds,
+            name,
+            id,
+        });
+        id
+    })
+}
+
+pub(crate) fn field<'t>(n: Node<'t>, name: &'static str) -> Option<Node<'t>> {
+    n.child_by_field_id(field_id(n, name)?.get())
 }
 
 /// Every child stored under field `name` (declarations have several
 /// `declarator`s).
-pub(crate) fn fields<'t>(n: Node<'t>, name: &str) -> Vec<Node<'t>> {
+pub(crate) fn fields<'t>(n: Node<'t>, name: &'static str) -> Vec<Node<'t>> {
+    let Some(id) = field_id(n, name) else {
+        return Vec::new();
+    };
     let mut cursor = n.walk();
-    n.children_by_field_name(name, &mut cursor).collect()
+    let mut out = Vec::new();
+    if cursor.goto_first_child() {
+        loop {
+            if cursor.field_id() == Some(id) {
+                out.push(cursor.node());
+            }
+            if !cursor.goto_next_sibling() {
+                break;
+            }
+        }
+    }
+    out
 }
 
 /// The first named, non-comment child.
 pub(crate) fn first_child(n: Node<'_>) -> Option<Node<'_>> {
-    let mut cursor = n.walk();
-    let found = n
-        .named_children(&mut cursor)
-        .find(|c| c.kind() != "comment");
-    found
+    let count = n.named_child_count();
+    (0..count.min(SMALL_NODE))
+        .filter_map(|i| n.named_child(i))
+        .find(|c| kind(c) != "comment")
+        .or_else(|| {
+            if count <= SMALL_NODE {
+                return None;
+            }
+            let mut cursor = n.walk();
+            let found = n.named_children(&mut cursor).find(|c| kind(c) != "comment");
+            found
+        })
 }
 
 /// The operator token of a binary/unary/assignment expression.
@@ -109,11 +225,11 @@ pub(crate) fn operator<'s>(t: &Txt<'s>, n: Node<'_>) -> &'s [u8] {
 /// Strips `( ... )` around an expression.
 pub(crate) fn strip_parens(mut n: Node<'_>) -> Node<'_> {
     for _ in 0..64 {
-        if n.kind() != "parenthesized_expression" {
+        if kind(n) != "parenthesized_expression" {
             break;
         }
         match first_child(n) {
-            Some(inner) if inner.kind() != "compound_statement" && n.named_child_count() == 1 => {
+            Some(inner) if kind(inner) != "compound_statement" && n.named_child_count() == 1 => {
                 n = inner
             }
             _ => break,
@@ -126,7 +242,7 @@ pub(crate) fn strip_parens(mut n: Node<'_>) -> Node<'_> {
 pub(crate) fn strip_casts<'t>(t: &Txt<'_>, mut n: Node<'t>) -> Node<'t> {
     for _ in 0..64 {
         n = strip_parens(n);
-        match n.kind() {
+        match kind(n) {
             "cast_expression" => match field(n, "value") {
                 Some(v) => n = v,
                 None => break,
@@ -144,7 +260,7 @@ pub(crate) fn strip_casts<'t>(t: &Txt<'_>, mut n: Node<'t>) -> Node<'t> {
 /// `static_cast<T>(x)` and friends: the operand `x`.
 pub(crate) fn cpp_cast_operand<'t>(t: &Txt<'_>, call: Node<'t>) -> Option<Node<'t>> {
     let func = field(call, "function")?;
-    if func.kind() != "template_function" {
+    if kind(func) != "template_function" {
         return None;
     }
     let name = field(func, "name")?;
@@ -179,7 +295,7 @@ pub(crate) fn analyze_declarator(mut n: Node<'_>) -> Declarator<'_> {
     let mut d = Declarator::default();
     let mut seen_function = false;
     for _ in 0..64 {
-        match n.kind() {
+        match kind(n) {
             "pointer_declarator" | "abstract_pointer_declarator" => {
                 if seen_function {
                     // `(*f)(args)`: a pointer to a function.
@@ -211,7 +327,7 @@ pub(crate) fn analyze_declarator(mut n: Node<'_>) -> Declarator<'_> {
             }
             _ => {}
         }
-        let next = field(n, "declarator").or_else(|| match n.kind() {
+        let next = field(n, "declarator").or_else(|| match kind(n) {
             "parenthesized_declarator"
             | "abstract_parenthesized_declarator"
             | "reference_declarator"
@@ -322,7 +438,7 @@ pub(crate) fn parse_char(text: &[u8]) -> Option<i64> {
 /// The contents of a string literal node with simple escapes decoded;
 /// `None` when it is not a plain literal (e.g. contains a macro).
 pub(crate) fn string_value(t: &Txt<'_>, n: Node<'_>) -> Option<String> {
-    match n.kind() {
+    match kind(n) {
         "concatenated_string" => {
             let mut out = String::new();
             for part in children(n) {

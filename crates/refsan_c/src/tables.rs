@@ -4,7 +4,7 @@
 
 use crate::items::FileCtx;
 use crate::prepare::identifiers;
-use crate::syntax::{analyze_declarator, children, field, string_value, strip_parens, Txt};
+use crate::syntax::{analyze_declarator, children, field, kind, string_value, strip_parens, Txt};
 use refsan_ir::{
     MethodEntry, MethodTable, Module, ModuleDef, SlotEntry, Span, TypeDef, TypeDefKind,
 };
@@ -119,7 +119,7 @@ impl TableCollector {
             return;
         };
         let ty_text = t.bytes(ty);
-        let kind: &[u8] = match ty_text
+        let table: &[u8] = match ty_text
             .strip_prefix(b"struct ")
             .unwrap_or(ty_text)
             .trim_ascii()
@@ -136,7 +136,7 @@ impl TableCollector {
         else {
             return;
         };
-        if value.kind() != "initializer_list" {
+        if kind(value) != "initializer_list" {
             return;
         }
         let Some(name) = analyze_declarator(declarator).name else {
@@ -144,7 +144,7 @@ impl TableCollector {
         };
         let var = t.str(name).into_owned();
         let span = t.span(decl);
-        match kind {
+        match table {
             b"methods" => module.method_tables.push(method_table(t, var, value, span)),
             b"type" => module.type_defs.push(static_type(ctx, var, value, span)),
             b"type_slots" => {
@@ -217,7 +217,7 @@ fn elements<'t>(list: Node<'t>) -> Vec<Node<'t>> {
             out.extend(
                 children(c)
                     .into_iter()
-                    .filter(|x| matches!(x.kind(), "initializer_list" | "initializer_pair")),
+                    .filter(|x| matches!(kind(x), "initializer_list" | "initializer_pair")),
             );
         } else {
             out.push(c);
@@ -231,7 +231,7 @@ fn keyed<'t>(t: Txt<'_>, list: Node<'t>) -> Vec<(Key, Node<'t>)> {
     let mut pos = 0;
     let mut out = Vec::new();
     for e in elements(list) {
-        if e.kind() == "initializer_pair" {
+        if kind(e) == "initializer_pair" {
             let designator = field(e, "designator");
             let name = designator.map(|d| {
                 let text = t.str(d);
@@ -261,7 +261,7 @@ fn field_name(key: &Key, order: &[&str]) -> Option<String> {
 fn referenced_name(t: Txt<'_>, mut n: Node<'_>) -> Option<String> {
     for _ in 0..32 {
         n = strip_parens(n);
-        match n.kind() {
+        match kind(n) {
             "cast_expression" => n = field(n, "value")?,
             "pointer_expression" => n = field(n, "argument")?,
             "call_expression" => {
@@ -288,7 +288,7 @@ fn referenced_name(t: Txt<'_>, mut n: Node<'_>) -> Option<String> {
 /// `sizeof(FooObject)` → `FooObject`.
 fn sizeof_struct(t: Txt<'_>, n: Node<'_>) -> Option<String> {
     let n = strip_parens(n);
-    if n.kind() != "sizeof_expression" {
+    if kind(n) != "sizeof_expression" {
         return None;
     }
     let inner = field(n, "type").or_else(|| field(n, "value"))?;
@@ -315,7 +315,7 @@ fn flag_names(t: Txt<'_>, n: Node<'_>) -> Vec<String> {
 fn method_table(t: Txt<'_>, name: String, list: Node<'_>, span: Span) -> MethodTable {
     let mut entries = Vec::new();
     for e in elements(list) {
-        if e.kind() != "initializer_list" {
+        if kind(e) != "initializer_list" {
             // `FOO_METHODDEF`: a clinic macro, defined in a generated header.
             continue;
         }
@@ -361,7 +361,7 @@ fn static_type(ctx: &FileCtx<'_>, name: String, list: Node<'_>, span: Span) -> T
     let mut skip = 0;
     if let Some((Key::Position(0), first)) = all.first() {
         let head = ctx.orig.get(first.start_byte()..).unwrap_or_default();
-        if head.starts_with(b"PyVarObject_HEAD_INIT") || first.kind() == "initializer_list" {
+        if head.starts_with(b"PyVarObject_HEAD_INIT") || kind(first) == "initializer_list" {
             skip = 1;
         } else if head.starts_with(b"PyObject_HEAD_INIT") {
             // Python 2 style: `PyObject_HEAD_INIT(NULL) 0, "name"`.
@@ -399,7 +399,7 @@ fn static_type(ctx: &FileCtx<'_>, name: String, list: Node<'_>, span: Span) -> T
 fn slot_array(t: Txt<'_>, list: Node<'_>, normalise: impl Fn(&str) -> String) -> Vec<SlotEntry> {
     let mut out = Vec::new();
     for e in elements(list) {
-        if e.kind() != "initializer_list" {
+        if kind(e) != "initializer_list" {
             continue;
         }
         let mut slot_id = None;

@@ -214,6 +214,20 @@ int f(int y) { return A(y) + SELF(y); }
 }
 
 #[test]
+fn pathological_parses_are_abandoned() {
+    // tree-sitter-cpp's error recovery on this takes minutes.
+    let src = "a < b > c ".repeat(30_000);
+    let start = Instant::now();
+    let m = check("slow.cpp", src.as_bytes(), Language::Cpp);
+    assert!(start.elapsed().as_secs() < 30, "took {:?}", start.elapsed());
+    assert!(
+        m.problems.iter().any(|p| p.message.contains("gave up")),
+        "{:?}",
+        m.problems
+    );
+}
+
+#[test]
 fn binary_and_empty_inputs() {
     check_both(b"");
     check_both(b"\0\0\0\xff\xfe");

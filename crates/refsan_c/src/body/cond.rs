@@ -4,7 +4,8 @@
 use super::expr::is_zero;
 use super::{Lowerer, MAX_DEPTH};
 use crate::syntax::{
-    children, field, first_child, operator, parse_char, parse_int, strip_casts, strip_parens, Txt,
+    children, field, first_child, kind, operator, parse_char, parse_int, strip_casts, strip_parens,
+    Txt,
 };
 use refsan_ir::{BlockId, CmpOp, Cond, Operand, Terminator};
 use tree_sitter::Node;
@@ -44,9 +45,9 @@ impl Lowerer<'_> {
             self.b.terminate(Terminator::Goto(target), t.span(n));
             return;
         }
-        match n.kind() {
+        match kind(n) {
             "parenthesized_expression" => match first_child(n) {
-                Some(inner) if inner.kind() != "compound_statement" => {
+                Some(inner) if kind(inner) != "compound_statement" => {
                     self.cond(t, inner, then_bb, else_bb)
                 }
                 _ => self.truthiness(t, n, then_bb, else_bb),
@@ -101,7 +102,7 @@ impl Lowerer<'_> {
             self.branch(t, n, Cond::Unknown, then_bb, else_bb);
             return;
         };
-        if value.kind() == "declaration" {
+        if kind(value) == "declaration" {
             self.stmt(t, value);
             let declared = crate::body::declarators(value)
                 .first()
@@ -272,7 +273,7 @@ fn cmp_op(op: &[u8]) -> Option<CmpOp> {
 
 /// `PyErr_Occurred()`.
 fn is_err_occurred(t: &Txt<'_>, n: Node<'_>) -> bool {
-    n.kind() == "call_expression"
+    kind(n) == "call_expression"
         && field(n, "function").is_some_and(|f| t.bytes(f) == b"PyErr_Occurred")
         && field(n, "arguments").is_some_and(|a| children(a).is_empty())
 }
@@ -280,7 +281,7 @@ fn is_err_occurred(t: &Txt<'_>, n: Node<'_>) -> bool {
 /// A constant operand of a comparison.
 fn constant(t: &Txt<'_>, n: Node<'_>) -> Option<Constant> {
     let stripped = strip_casts(t, n);
-    match stripped.kind() {
+    match kind(stripped) {
         "null" | "nullptr" => return Some(Constant::Null),
         "identifier" if matches!(t.bytes(stripped), b"NULL" | b"nullptr") => {
             return Some(Constant::Null)
@@ -289,7 +290,7 @@ fn constant(t: &Txt<'_>, n: Node<'_>) -> Option<Constant> {
     }
     // `(void *)0`: a cast to a pointer type of the literal 0.
     let outer = strip_parens(n);
-    if outer.kind() == "cast_expression"
+    if kind(outer) == "cast_expression"
         && field(outer, "type").is_some_and(|ty| t.bytes(ty).contains(&b'*'))
         && field(outer, "value").is_some_and(|v| is_zero(t, v))
     {
@@ -306,9 +307,9 @@ pub(super) fn const_value(t: &Txt<'_>, n: Node<'_>) -> Option<i64> {
     let mut unary: Vec<u8> = Vec::new();
     let mut value = None;
     for _ in 0..32 {
-        match n.kind() {
+        match kind(n) {
             "parenthesized_expression" => {
-                n = first_child(n).filter(|c| c.kind() != "compound_statement")?
+                n = first_child(n).filter(|c| kind(c) != "compound_statement")?
             }
             "cast_expression" => n = field(n, "value")?,
             "unary_expression" => {

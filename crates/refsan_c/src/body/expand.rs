@@ -6,7 +6,7 @@
 
 use super::{Dst, Lowerer};
 use crate::prepare::{is_ident_char, is_ident_start};
-use crate::syntax::{children, field, first_child, Txt};
+use crate::syntax::{children, field, first_child, kind, Txt};
 use refsan_ir::Operand;
 use tree_sitter::Node;
 
@@ -46,14 +46,14 @@ impl Lowerer<'_> {
             wrapped.extend_from_slice(&body);
             wrapped.extend_from_slice(b"\n);\n}\n");
         }
-        let tree = crate::parse_snippet(self.ctx.language, &wrapped)?;
+        let tree = self.ctx.parse_expansion(&wrapped)?;
         let root = tree.root_node();
         if root.has_error() {
             return None;
         }
         let block = children(root)
             .into_iter()
-            .find(|n| n.kind() == "function_definition")
+            .find(|n| kind(n) == "function_definition")
             .and_then(|f| field(f, "body"))?;
         // `(BODY);` in value position: the parenthesised expression.
         let value_expr = if statement {

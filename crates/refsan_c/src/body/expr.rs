@@ -2,8 +2,8 @@
 
 use super::{Dst, Lowerer, Resolved, MAX_DEPTH};
 use crate::syntax::{
-    children, cpp_cast_operand, field, first_child, operator, parse_char, parse_int, string_value,
-    strip_casts, strip_parens, Txt,
+    children, cpp_cast_operand, field, first_child, kind, operator, parse_char, parse_int,
+    string_value, strip_casts, strip_parens, Txt,
 };
 use refsan_ir::{Callee, Operand, Place, StmtKind, Terminator, TypeClass, UseKind, VarId};
 use tree_sitter::Node;
@@ -30,7 +30,7 @@ impl Lowerer<'_> {
     }
 
     fn value_inner(&mut self, t: Txt<'_>, n: Node<'_>) -> Operand {
-        match n.kind() {
+        match kind(n) {
             "parenthesized_expression" => self.parenthesized(t, n),
             "identifier" => self.identifier(t, n),
             "null" | "nullptr" => Operand::Null,
@@ -102,7 +102,7 @@ impl Lowerer<'_> {
         let Some(inner) = first_child(n) else {
             return Operand::Opaque;
         };
-        if inner.kind() == "compound_statement" {
+        if kind(inner) == "compound_statement" {
             return self.statement_expression(t, inner);
         }
         self.value(t, inner)
@@ -114,7 +114,7 @@ impl Lowerer<'_> {
         self.scopes.push();
         let mut result = Operand::Opaque;
         for (i, item) in items.iter().enumerate() {
-            if i + 1 == items.len() && item.kind() == "expression_statement" && !item.has_error() {
+            if i + 1 == items.len() && kind(item) == "expression_statement" && !item.has_error() {
                 if let Some(e) = first_child(*item) {
                     result = self.value(t, e);
                 }
@@ -200,7 +200,7 @@ impl Lowerer<'_> {
         let class = consequence
             .or(alternative)
             .map(strip_parens)
-            .and_then(|e| match e.kind() {
+            .and_then(|e| match kind(e) {
                 "identifier" => self.scopes.lookup(t.bytes(e)).map(|v| self.b.var(v).ty),
                 _ => None,
             })
@@ -245,11 +245,11 @@ impl Lowerer<'_> {
                 break;
             }
             for c in children(cur) {
-                match c.kind() {
+                match kind(c) {
                     "initializer_list" | "argument_list" => stack.push(c),
                     "initializer_pair" => {
                         if let Some(v) = field(c, "value") {
-                            if v.kind() == "initializer_list" {
+                            if kind(v) == "initializer_list" {
                                 stack.push(v);
                             } else {
                                 let op = self.value(t, v);
@@ -286,9 +286,9 @@ impl Lowerer<'_> {
 
     fn discard_inner(&mut self, t: Txt<'_>, n: Node<'_>) {
         let span = t.span(n);
-        match n.kind() {
+        match kind(n) {
             "parenthesized_expression" => match first_child(n) {
-                Some(inner) if inner.kind() != "compound_statement" => self.discard(t, inner),
+                Some(inner) if kind(inner) != "compound_statement" => self.discard(t, inner),
                 _ => {
                     let op = self.value(t, n);
                     self.consume(&op, span);
@@ -358,7 +358,7 @@ impl Lowerer<'_> {
     fn assign_to_var_inner(&mut self, t: Txt<'_>, n: Node<'_>, dst: VarId) {
         let span = t.span(n);
         let stripped = strip_parens(n);
-        match stripped.kind() {
+        match kind(stripped) {
             "call_expression" => {
                 self.call(t, stripped, Dst::Var(dst));
             }
@@ -432,7 +432,7 @@ impl Lowerer<'_> {
             return self.overwrite(t, left, span);
         }
         let target = strip_parens(left);
-        if target.kind() == "identifier" {
+        if kind(target) == "identifier" {
             if let Resolved::Local(v) = self.resolve(t.bytes(target)) {
                 self.assign_to_var(t, right, v);
                 return Operand::Var(v);
@@ -521,7 +521,7 @@ impl Lowerer<'_> {
     fn lvalue_inner(&mut self, t: Txt<'_>, n: Node<'_>) -> LValue {
         let span = t.span(n);
         let n = strip_casts(&t, n);
-        match n.kind() {
+        match kind(n) {
             "identifier" => match self.resolve(t.bytes(n)) {
                 Resolved::Local(v) => LValue {
                     place: Place::Var(v),
@@ -605,7 +605,7 @@ impl Lowerer<'_> {
                 break;
             };
             let arg = strip_casts(&t, arg);
-            if !arrow && arg.kind() == "field_expression" {
+            if !arrow && kind(arg) == "field_expression" {
                 cur = arg;
                 continue;
             }
@@ -626,7 +626,7 @@ impl Lowerer<'_> {
     pub(super) fn base_var(&mut self, t: Txt<'_>, n: Node<'_>) -> VarId {
         let span = t.span(n);
         let stripped = strip_casts(&t, n);
-        if stripped.kind() == "identifier" {
+        if kind(stripped) == "identifier" {
             if let Resolved::Local(v) = self.resolve(t.bytes(stripped)) {
                 return v;
             }
@@ -691,7 +691,7 @@ impl Lowerer<'_> {
             return Operand::Opaque;
         }
         let target = strip_parens(arg);
-        match target.kind() {
+        match kind(target) {
             "identifier" => match self.resolve(t.bytes(target)) {
                 Resolved::Local(v) => Operand::AddrOf(Place::Var(v)),
                 Resolved::Static(v) => Operand::AddrOf(Place::Global(self.b.var(v).name.clone())),
@@ -742,7 +742,7 @@ impl Lowerer<'_> {
         };
         let function = strip_parens(function);
         let mut escapes_args = false;
-        let callee = match function.kind() {
+        let callee = match kind(function) {
             "identifier"
                 if args.len() == 1
                     && matches!(
@@ -851,5 +851,5 @@ impl Lowerer<'_> {
 /// `0` (possibly parenthesised).
 pub(super) fn is_zero(t: &Txt<'_>, n: Node<'_>) -> bool {
     let n = strip_parens(n);
-    n.kind() == "number_literal" && parse_int(t.bytes(n)) == Some(0)
+    kind(n) == "number_literal" && parse_int(t.bytes(n)) == Some(0)
 }

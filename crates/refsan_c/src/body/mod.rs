@@ -15,7 +15,7 @@ mod stmt;
 use crate::items::FileCtx;
 use crate::prepare::identifiers;
 use crate::syntax::{
-    self, analyze_declarator, c_type_string, children, field, fields, py_unused_name, Txt,
+    self, analyze_declarator, c_type_string, children, field, fields, kind, py_unused_name, Txt,
 };
 use crate::types::Shape;
 use refsan_ir::{
@@ -179,7 +179,7 @@ impl<'f> Lowerer<'f> {
             .into_iter()
             .filter(|p| {
                 matches!(
-                    p.kind(),
+                    kind(p),
                     "parameter_declaration" | "optional_parameter_declaration"
                 )
             })
@@ -224,14 +224,14 @@ impl<'f> Lowerer<'f> {
     /// its arguments (a store into the object being built).
     fn member_initializers(&mut self, t: Txt<'_>, def: Node<'_>) {
         for list in children(def) {
-            if list.kind() != "field_initializer_list" {
+            if kind(list) != "field_initializer_list" {
                 continue;
             }
             for init in children(list) {
                 let span = t.span(init);
                 let Some(args) = children(init)
                     .into_iter()
-                    .find(|c| matches!(c.kind(), "argument_list" | "initializer_list"))
+                    .find(|c| matches!(kind(c), "argument_list" | "initializer_list"))
                 else {
                     continue;
                 };
@@ -404,7 +404,7 @@ pub(crate) fn type_base(t: Txt<'_>, ty: Node<'_>) -> (String, u32) {
     let mut ty = ty;
     let mut extra = 0;
     for _ in 0..32 {
-        if ty.kind() != "macro_type_specifier" {
+        if kind(ty) != "macro_type_specifier" {
             break;
         }
         let Some(desc) = field(ty, "type") else {
@@ -418,9 +418,9 @@ pub(crate) fn type_base(t: Txt<'_>, ty: Node<'_>) -> (String, u32) {
             None => return (String::new(), extra),
         }
     }
-    let base = match ty.kind() {
+    let base = match kind(ty) {
         "struct_specifier" | "union_specifier" | "class_specifier" => {
-            let kw = match ty.kind() {
+            let kw = match kind(ty) {
                 "union_specifier" => "union",
                 "class_specifier" => "class",
                 _ => "struct",

@@ -2,7 +2,7 @@
 
 use super::{declarators, declared_type, Dst, Lowerer, SwitchCtx, MAX_DEPTH};
 use crate::syntax::{
-    all_children, analyze_declarator, c_type_string, children, field, first_child, Txt,
+    all_children, analyze_declarator, c_type_string, children, field, first_child, kind, Txt,
 };
 use refsan_ir::{BlockId, Operand, Place, StmtKind, Terminator, TypeClass, VarKind};
 use tree_sitter::Node;
@@ -40,7 +40,7 @@ impl Lowerer<'_> {
             return;
         }
         self.depth += 1;
-        match n.kind() {
+        match kind(n) {
             "if_statement" => self.if_statement(t, n, Some(body)),
             "while_statement" => self.while_statement(t, n, Some(body)),
             _ => self.for_statement(t, n, Some(body)),
@@ -59,7 +59,7 @@ impl Lowerer<'_> {
     }
 
     fn stmt_inner(&mut self, t: Txt<'_>, n: Node<'_>) {
-        match n.kind() {
+        match kind(n) {
             "compound_statement" => self.block_items(t, n),
             "expression_statement" => self.leaf(t, n, Self::expression_statement),
             "declaration" => self.leaf(t, n, Self::declaration),
@@ -83,7 +83,7 @@ impl Lowerer<'_> {
             | "seh_finally_clause"
             | "seh_except_clause" => {
                 for c in children(n) {
-                    if !matches!(c.kind(), "attribute_declaration" | "attribute_specifier") {
+                    if !matches!(kind(c), "attribute_declaration" | "attribute_specifier") {
                         self.stmt(t, c);
                     }
                 }
@@ -155,7 +155,7 @@ impl Lowerer<'_> {
             return;
         };
         let e = crate::syntax::strip_parens(e);
-        if e.kind() == "identifier" && self.identifier_statement(t, e) {
+        if kind(e) == "identifier" && self.identifier_statement(t, e) {
             return;
         }
         self.discard(t, e);
@@ -164,7 +164,7 @@ impl Lowerer<'_> {
     fn declaration(&mut self, t: Txt<'_>, n: Node<'_>) {
         let mut is_static = false;
         for c in children(n) {
-            if c.kind() == "storage_class_specifier" {
+            if kind(c) == "storage_class_specifier" {
                 match t.bytes(c) {
                     b"static" => is_static = true,
                     // A block-scope `extern` names a global: nothing to bind.
@@ -175,7 +175,7 @@ impl Lowerer<'_> {
         }
         let ty = field(n, "type");
         for d in declarators(n) {
-            let (decl, value) = if d.kind() == "init_declarator" {
+            let (decl, value) = if kind(d) == "init_declarator" {
                 (field(d, "declarator"), field(d, "value"))
             } else {
                 (Some(d), None)
@@ -217,7 +217,7 @@ impl Lowerer<'_> {
                 _ => TypeClass::Other,
             };
         }
-        match init.kind() {
+        match kind(init) {
             "cast_expression" => {
                 let ty = field(init, "type");
                 let text = ty.map(|x| t.bytes(x)).unwrap_or_default();
@@ -252,10 +252,10 @@ impl Lowerer<'_> {
     ) {
         let span = t.span(value);
         let class = self.b.var(var).ty;
-        match value.kind() {
+        match kind(value) {
             "initializer_list" => {
                 for e in children(value) {
-                    let e = if e.kind() == "initializer_pair" {
+                    let e = if kind(e) == "initializer_pair" {
                         match field(e, "value") {
                             Some(v) => v,
                             None => continue,
@@ -350,7 +350,7 @@ impl Lowerer<'_> {
             bodies.push(body);
         }
         for c in children(n) {
-            if c.kind() == "catch_clause" {
+            if kind(c) == "catch_clause" {
                 if let Some(body) = field(c, "body") {
                     bodies.push(body);
                 }
@@ -387,7 +387,7 @@ impl Lowerer<'_> {
         let then_bb = self.b.new_block();
         let join = self.b.new_block();
         let alternative = field(n, "alternative").and_then(|e| {
-            if e.kind() == "else_clause" {
+            if kind(e) == "else_clause" {
                 first_child(e)
             } else {
                 Some(e)
@@ -468,7 +468,7 @@ impl Lowerer<'_> {
         self.stray_errors(t, n);
         self.scopes.push();
         if let Some(init) = field(n, "initializer") {
-            if init.kind() == "declaration" {
+            if kind(init) == "declaration" {
                 self.declaration(t, init);
             } else {
                 self.discard(t, init);
@@ -528,12 +528,12 @@ impl Lowerer<'_> {
         self.stray_errors(t, n);
         self.scopes.push();
         if let Some(c) = field(n, "condition") {
-            let c = if c.kind() == "condition_clause" {
+            let c = if kind(c) == "condition_clause" {
                 field(c, "value").unwrap_or(c)
             } else {
                 c
             };
-            if c.kind() == "declaration" {
+            if kind(c) == "declaration" {
                 self.declaration(t, c);
             } else {
                 let op = self.value(t, c);
@@ -705,10 +705,10 @@ impl Lowerer<'_> {
 /// `if (c)` (or a loop header) whose body tree-sitter had to invent
 /// because an `#if` follows: the `#if` is the body.
 fn takes_dangling_body(stmt: Node<'_>, next: Node<'_>) -> bool {
-    if !matches!(next.kind(), "preproc_if" | "preproc_ifdef") {
+    if !matches!(kind(next), "preproc_if" | "preproc_ifdef") {
         return false;
     }
-    let body = match stmt.kind() {
+    let body = match kind(stmt) {
         "if_statement" if field(stmt, "alternative").is_none() => field(stmt, "consequence"),
         "while_statement" | "for_statement" => field(stmt, "body"),
         _ => None,
