@@ -16,8 +16,8 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let language =
-        refsan_c::language_for_path(std::path::Path::new(&path)).unwrap_or(refsan_ir::Language::C);
+    let language = refsan_c::detect_language(std::path::Path::new(&path), &source)
+        .unwrap_or(refsan_ir::Language::C);
     let module = refsan_c::lower_file(&path, &source, language);
     let mut out = module.dump();
     for f in &module.functions {

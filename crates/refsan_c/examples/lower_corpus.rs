@@ -57,7 +57,7 @@ fn main() -> ExitCode {
     let mut raw_parse = Duration::ZERO;
     let mut prepared_parse = Duration::ZERO;
     for (f, src) in files.iter().zip(&sources).filter(|_| !lower_only) {
-        let language = refsan_c::language_for_path(f).unwrap_or(refsan_ir::Language::C);
+        let language = refsan_c::detect_language(f, src).unwrap_or(refsan_ir::Language::C);
         let mut parser = tree_sitter::Parser::new();
         let lang: tree_sitter::Language = match language {
             refsan_ir::Language::Cpp => tree_sitter_cpp::LANGUAGE.into(),
@@ -80,7 +80,7 @@ fn main() -> ExitCode {
     let start = Instant::now();
     for (f, src) in files.iter().zip(&sources) {
         let name = f.display().to_string();
-        let language = refsan_c::language_for_path(f).unwrap_or(refsan_ir::Language::C);
+        let language = refsan_c::detect_language(f, src).unwrap_or(refsan_ir::Language::C);
         let module = refsan_c::lower_file(&name, src, language);
         functions += module.functions.len();
         problems += module.problems.len();

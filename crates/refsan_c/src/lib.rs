@@ -50,6 +50,42 @@ pub fn language_for_path(path: &Path) -> Option<Language> {
     }
 }
 
+/// The language of a source file from its extension and, for `.h` files
+/// (shared by C and C++), its content: a header with `namespace`,
+/// `template <...>`, `std::` or access specifiers outside comments is C++.
+pub fn detect_language(path: &Path, source: &[u8]) -> Option<Language> {
+    let language = language_for_path(path)?;
+    let is_h = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("h"));
+    if language == Language::C && is_h && looks_like_cpp(source) {
+        return Some(Language::Cpp);
+    }
+    Some(language)
+}
+
+/// C++-only constructs in code (not in comments or strings).
+fn looks_like_cpp(source: &[u8]) -> bool {
+    let mut previous: &[u8] = b"";
+    let mut tokens = prepare::code_tokens(source);
+    while let Some(token) = tokens.next() {
+        let next = tokens.peek_byte();
+        let cpp = match token {
+            b"namespace" => next.is_some_and(|c| c == b'{' || c.is_ascii_alphabetic() || c == b'_'),
+            b"template" => next == Some(b'<'),
+            b"public" | b"private" | b"protected" => next == Some(b':'),
+            b"::" => previous == b"std",
+            _ => false,
+        };
+        if cpp {
+            return true;
+        }
+        previous = token;
+    }
+    false
+}
+
 /// Lowers one C or C++ source file. Never panics: what cannot be parsed is
 /// reported in `Module::problems` or as approximate regions of functions.
 pub fn lower_file(path: &str, source: &[u8], language: Language) -> Module {
@@ -151,4 +187,44 @@ pub(crate) fn parse(language: Language, text: &[u8]) -> Option<Tree> {
         }
         tree
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_are_sniffed_for_cpp() {
+        let h = Path::new("x.h");
+        assert_eq!(detect_language(h, b"int f(void);\n"), Some(Language::C));
+        assert_eq!(
+            detect_language(
+                h,
+                b"#ifdef __cplusplus\nextern \"C\" {\n#endif\nint f(void);\n"
+            ),
+            Some(Language::C)
+        );
+        assert_eq!(
+            detect_language(h, b"/* std::string */ char *namespace;"),
+            Some(Language::C)
+        );
+        assert_eq!(
+            detect_language(h, b"namespace py { int f(); }"),
+            Some(Language::Cpp)
+        );
+        assert_eq!(
+            detect_language(h, b"template <class T> T id(T x);"),
+            Some(Language::Cpp)
+        );
+        assert_eq!(
+            detect_language(h, b"class A {\npublic:\n int x;\n};"),
+            Some(Language::Cpp)
+        );
+        assert_eq!(
+            detect_language(Path::new("x.c"), b"namespace a {}"),
+            Some(Language::C)
+        );
+        assert_eq!(detect_language(Path::new("x.cc"), b""), Some(Language::Cpp));
+        assert_eq!(detect_language(Path::new("x.py"), b""), None);
+    }
 }

@@ -1043,6 +1043,84 @@ pub(crate) fn identifiers(text: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
+/// Tokens of code (identifiers, `::`, single punctuation), skipping
+/// comments, strings, character literals and directives. For sniffing the
+/// language of a header; not a full lexer.
+pub(crate) fn code_tokens(src: &[u8]) -> CodeTokens<'_> {
+    CodeTokens {
+        src,
+        i: 0,
+        line_start: true,
+    }
+}
+
+pub(crate) struct CodeTokens<'a> {
+    src: &'a [u8],
+    i: usize,
+    line_start: bool,
+}
+
+impl<'a> CodeTokens<'a> {
+    /// The next significant byte after the current position (blanks and
+    /// comments skipped).
+    pub fn peek_byte(&self) -> Option<u8> {
+        next_significant(self.src, self.i)
+    }
+
+    pub fn next(&mut self) -> Option<&'a [u8]> {
+        let src = self.src;
+        while self.i < src.len() {
+            let c = src[self.i];
+            match c {
+                b'\n' => {
+                    self.line_start = true;
+                    self.i += 1;
+                }
+                b' ' | b'\t' | b'\r' => self.i += 1,
+                b'/' if src.get(self.i + 1) == Some(&b'/') => {
+                    self.i = memchr(b'\n', &src[self.i..]).map_or(src.len(), |p| self.i + p);
+                }
+                b'/' if src.get(self.i + 1) == Some(&b'*') => {
+                    self.i =
+                        find(&src[self.i + 2..], b"*/").map_or(src.len(), |p| self.i + 2 + p + 2);
+                }
+                b'"' | b'\'' => {
+                    self.i = skip_quoted(src, self.i);
+                    self.line_start = false;
+                }
+                b'#' if self.line_start => {
+                    // Skip the directive (with continuation lines).
+                    while self.i < src.len() && src[self.i] != b'\n' {
+                        if src[self.i] == b'\\' {
+                            self.i += 1;
+                        }
+                        self.i += 1;
+                    }
+                }
+                c if is_ident_start(c) => {
+                    self.line_start = false;
+                    let start = self.i;
+                    while self.i < src.len() && is_ident_char(src[self.i]) {
+                        self.i += 1;
+                    }
+                    return Some(&src[start..self.i]);
+                }
+                b':' if src.get(self.i + 1) == Some(&b':') => {
+                    self.line_start = false;
+                    self.i += 2;
+                    return Some(b"::");
+                }
+                _ => {
+                    self.line_start = false;
+                    self.i += 1;
+                    return Some(&src[self.i - 1..self.i]);
+                }
+            }
+        }
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -67,7 +67,7 @@ fn corpus() {
     for path in &files {
         let src = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         lines += src.iter().filter(|b| **b == b'\n').count();
-        let language = refsan_c::language_for_path(path).unwrap_or(Language::C);
+        let language = refsan_c::detect_language(path, &src).unwrap_or(Language::C);
         let module = check(&path.display().to_string(), &src, language);
         functions += module.functions.len();
         approximate += module

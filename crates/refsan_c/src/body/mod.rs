@@ -308,7 +308,8 @@ impl<'f> Lowerer<'f> {
             };
         }
         match name {
-            b"NULL" | b"nullptr" => Resolved::Null,
+            // `_Py_NULL` is NULL in C and nullptr in C++ (3.12+ headers).
+            b"NULL" | b"nullptr" | b"_Py_NULL" => Resolved::Null,
             b"true" => Resolved::Int(1),
             b"false" => Resolved::Int(0),
             _ => Resolved::Global,
