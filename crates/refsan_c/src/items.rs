@@ -123,6 +123,16 @@ pub(crate) fn preproc_arms<'t>(t: Txt<'_>, n: Node<'t>) -> PreprocArms<'t> {
 
 /// Collects items and the file's types, then lowers everything.
 pub(crate) fn lower_items(ctx: &mut FileCtx<'_>, root: Node<'_>, module: &mut Module) {
+    if root.is_error() {
+        // tree-sitter could not fit the file into one translation unit;
+        // what it recovered is still lowered.
+        module.problems.push(Problem {
+            span: ctx.txt.span(root),
+            message: "the file's structure could not be parsed as a whole (unbalanced braces or macro-generated \
+                      code?): some definitions may be missing"
+                .to_string(),
+        });
+    }
     let mut items = Vec::new();
     collect_items(ctx, root, None, 0, &mut items, module);
     for item in &items {

@@ -7,6 +7,36 @@
 //! suppression comments). It knows nothing of the C-API's ownership rules
 //! (the engine's knowledge base does) nor of output formats: it lowers
 //! faithfully what the code does, and marks what it could not.
+//!
+//! Pipeline of [`lower_file`]:
+//!
+//! 1. `prepare`: one lexical pass that rewrites, without moving any byte,
+//!    what tree-sitter cannot parse in unpreprocessed CPython code
+//!    (semicolon-less `Py_BEGIN_ALLOW_THREADS`/`PyObject_HEAD`/clinic
+//!    `*_METHODDEF`, `#if` inside initializers and argument lists, `#if`
+//!    arms that leave braces open or split a statement, type arguments of
+//!    `va_arg`/`PyMem_New`, big pure-data tables, `#define` lines) and
+//!    collects function-like macros and `refsan: ignore` comments;
+//! 2. tree-sitter parse (thread-local parsers, work and time budget);
+//! 3. `items`: the file-level walk (through `#if` arms, `extern "C"`,
+//!    namespaces, classes, parse errors) collecting types, signatures,
+//!    structs, tables and prototypes, then lowering each definition;
+//! 4. `body`: one recursive, depth-limited walk per function body.
+//!
+//! Conventions the engine relies on (beyond the IR's own docs):
+//! - nested calls go into temporaries read by one later statement; a
+//!   temporary whose value is otherwise unused gets a `Use(Read)`;
+//! - field reads emit `Use(Deref)` of the base for `->`, then the operand
+//!   `Field(base, "a.b")` (`.` chains are joined into one field path);
+//!   a complex base goes into a temporary first; `p[i]` is `Field(p, "[]")`;
+//! - statics are `Global` places and operands; `0` in pointer context is
+//!   `Null`; casts are transparent;
+//! - a truth test is `IsNull` for pointer-typed operands and `Cmp(x, Ne, 0)`
+//!   otherwise (unknown types included);
+//! - CPython macros get `Origin::Macro(name)`; statements from a same-file
+//!   macro expansion get the outermost macro's name and the call site span;
+//! - skipped constructs mark the function approximate and `Havoc` the
+//!   locals named in the skipped text.
 
 mod body;
 mod items;

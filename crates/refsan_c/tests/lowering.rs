@@ -986,6 +986,7 @@ wrap(PyObject *self, PyObject *args)
     detail::Ref keep(PyLong_FromLong(1));
     auto t = static_cast<PyObject *>(PyTuple_New(2));
     auto plus = [&](int x) { return x + 1; };
+    auto later = [keep, t]() { Py_DECREF(t); };
     long n = long(PyTuple_GET_SIZE(args));
     PyObject *extra = new Wrapper(PyDict_New());
     delete extra;

@@ -71,14 +71,19 @@ impl Lowerer<'_> {
                 None => Operand::Opaque,
             },
             // Not evaluated at run time.
-            "sizeof_expression"
-            | "alignof_expression"
-            | "offsetof_expression"
-            | "generic_expression"
-            | "lambda_expression"
-            | "requires_expression"
-            | "type_descriptor"
-            | "ERROR" => Operand::Opaque,
+            "sizeof_expression" | "alignof_expression" | "offsetof_expression" | "generic_expression"
+            | "requires_expression" | "type_descriptor" | "ERROR" => Operand::Opaque,
+            // Code the IR does not follow: the locals it names escape (a
+            // lambda may release them later) or get unknown values (asm
+            // outputs).
+            "lambda_expression" => {
+                self.locals_in(t, n, |v| StmtKind::Escape { value: Operand::Var(v) });
+                Operand::Opaque
+            }
+            "gnu_asm_expression" => {
+                self.locals_in(t, n, |v| StmtKind::Havoc { var: v });
+                Operand::Opaque
+            }
             "qualified_identifier" | "template_function" | "this" | "user_defined_literal" => {
                 Operand::Global(t.collapsed(n, 200))
             }
@@ -94,6 +99,20 @@ impl Lowerer<'_> {
                     self.consume(&op, span);
                 }
                 Operand::Opaque
+            }
+        }
+    }
+
+    /// Emits `stmt(v)` once for each local or parameter named in `n`.
+    fn locals_in(&mut self, t: Txt<'_>, n: Node<'_>, stmt: impl Fn(VarId) -> StmtKind) {
+        let span = t.span(n);
+        let mut seen: Vec<VarId> = Vec::new();
+        for id in crate::prepare::identifiers(t.bytes(n)) {
+            if let Resolved::Local(v) = self.resolve(id) {
+                if !seen.contains(&v) {
+                    seen.push(v);
+                    self.emit(stmt(v), span);
+                }
             }
         }
     }
