@@ -71,13 +71,20 @@ impl Lowerer<'_> {
                 None => Operand::Opaque,
             },
             // Not evaluated at run time.
-            "sizeof_expression" | "alignof_expression" | "offsetof_expression" | "generic_expression"
-            | "requires_expression" | "type_descriptor" | "ERROR" => Operand::Opaque,
+            "sizeof_expression"
+            | "alignof_expression"
+            | "offsetof_expression"
+            | "generic_expression"
+            | "requires_expression"
+            | "type_descriptor"
+            | "ERROR" => Operand::Opaque,
             // Code the IR does not follow: the locals it names escape (a
             // lambda may release them later) or get unknown values (asm
             // outputs).
             "lambda_expression" => {
-                self.locals_in(t, n, |v| StmtKind::Escape { value: Operand::Var(v) });
+                self.locals_in(t, n, |v| StmtKind::Escape {
+                    value: Operand::Var(v),
+                });
                 Operand::Opaque
             }
             "gnu_asm_expression" => {
