@@ -28,7 +28,19 @@ impl<'s> Txt<'s> {
     pub fn span(&self, n: Node<'_>) -> Span {
         match self.site {
             Some(s) => s,
-            None => self.lines.span(n.start_byte() as u32, n.end_byte() as u32),
+            // tree-sitter keeps rows and byte columns of every node; they
+            // agree with `LineIndex` (rows counted on `\n`).
+            None => {
+                let (start, end) = (n.start_position(), n.end_position());
+                Span {
+                    start: n.start_byte() as u32,
+                    end: n.end_byte() as u32,
+                    line: start.row as u32 + 1,
+                    col: start.column as u32 + 1,
+                    end_line: end.row as u32 + 1,
+                    end_col: end.column as u32 + 1,
+                }
+            }
         }
     }
 
@@ -492,6 +504,31 @@ fn unescape(s: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn node_spans_agree_with_the_line_index() {
+        let src = b"int a;\r\n/* x */ int f(void)\n{\n  return 1;\n}\n";
+        let mut parser = tree_sitter::Parser::new();
+        parser
+            .set_language(&tree_sitter_c::LANGUAGE.into())
+            .unwrap();
+        let tree = parser.parse(src, None).unwrap();
+        let lines = LineIndex::new(src);
+        let t = Txt {
+            src,
+            lines: &lines,
+            site: None,
+        };
+        let mut cursor = tree.walk();
+        let mut stack = vec![tree.root_node()];
+        while let Some(n) = stack.pop() {
+            assert_eq!(
+                t.span(n),
+                lines.span(n.start_byte() as u32, n.end_byte() as u32)
+            );
+            stack.extend(n.children(&mut cursor));
+        }
+    }
 
     #[test]
     fn integer_literals() {
