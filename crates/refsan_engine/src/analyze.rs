@@ -676,13 +676,13 @@ impl<'a> Analyzer<'a> {
         let ev = match *ev {
             Ev::Branch { block, taken } => {
                 let b = self.func.blocks.get(block.index())?;
-                let text = match &b.term {
-                    Terminator::Branch { text, .. } => text.clone(),
+                let (cond, text) = match &b.term {
+                    Terminator::Branch { cond, text, .. } => (cond, text),
                     _ => return None,
                 };
                 Event {
                     span: b.term_span,
-                    message: format!("`{}` is {}", text, if taken { "true" } else { "false" }),
+                    message: self.branch_text(cond, text, taken),
                 }
             }
             Ev::CallFailed { stmt } => {
@@ -735,6 +735,81 @@ impl<'a> Analyzer<'a> {
             Ev::Assigned { .. } | Ev::Created { .. } => return None,
         };
         Some(ev)
+    }
+
+    /// The callee whose result a temporary holds.
+    fn temp_callee(&self, t: VarId) -> Option<&'a str> {
+        self.func
+            .blocks
+            .iter()
+            .flat_map(|b| b.stmts.iter())
+            .find_map(|s| match &s.kind {
+                StmtKind::Call {
+                    dst: Some(d),
+                    callee: Callee::Named(n),
+                    ..
+                } if *d == t => Some(n.as_str()),
+                _ => None,
+            })
+    }
+
+    /// What taking one edge of a branch means, worded from the condition the
+    /// engine split on (so it is right whatever the source's negations).
+    fn branch_text(&self, cond: &Cond, text: &str, taken: bool) -> String {
+        let operand = |op: &Operand| -> Option<String> {
+            match op {
+                Operand::Var(v) if !self.is_temp(*v) => Some(format!("`{}`", self.var_name(*v))),
+                Operand::Field(v, f) if !self.is_temp(*v) => {
+                    Some(format!("`{}->{}`", self.var_name(*v), f))
+                }
+                Operand::Var(v) => self.temp_callee(*v).map(|c| format!("the result of `{c}`")),
+                _ => None,
+            }
+        };
+        match cond {
+            Cond::IsNull(op) => match operand(op) {
+                Some(o) => format!("{o} is {}", if taken { "NULL" } else { "not NULL" }),
+                None => format!("`{text}` is {}", if taken { "NULL" } else { "not NULL" }),
+            },
+            Cond::Cmp(Operand::Var(v), CmpOp::Lt, k) if self.var_name(*v).starts_with('#') => {
+                // A preprocessor arm choice (see the C front-end).
+                format!(
+                    "`{}`: arm {k} is {}compiled",
+                    self.var_name(*v),
+                    if taken { "" } else { "not " }
+                )
+            }
+            Cond::Cmp(op, cmp, k) => {
+                let cmp = if taken { *cmp } else { cmp.negate() };
+                match (operand(op), op) {
+                    (Some(o), Operand::Var(v)) if self.is_temp(*v) => {
+                        let what = match (cmp, *k) {
+                            (CmpOp::Eq, k) => format!("is {k}"),
+                            (CmpOp::Ne, 0) => "is not 0".to_string(),
+                            (CmpOp::Lt, 0) => "is negative".to_string(),
+                            (CmpOp::Ge, 0) => "is not negative".to_string(),
+                            (c, k) => format!("is {} {k}", c.as_str()),
+                        };
+                        format!("{o} {what}")
+                    }
+                    (Some(o), _) => {
+                        format!(
+                            "{} {} {k}",
+                            o.trim_end_matches('`').to_string() + "",
+                            cmp.as_str()
+                        ) + "`"
+                    }
+                    (None, _) => format!("`{text}` is {}", if taken { "true" } else { "false" }),
+                }
+            }
+            Cond::ErrOccurred => if taken {
+                "an exception is set"
+            } else {
+                "no exception is set"
+            }
+            .to_string(),
+            Cond::Unknown => format!("`{text}` is {}", if taken { "true" } else { "false" }),
+        }
     }
 
     fn failure_text(&self, name: &str) -> &'static str {
@@ -2695,7 +2770,14 @@ impl<'a> Analyzer<'a> {
                 self.branch_null(st, op, b, tref)
             }
             Cond::Cmp(op, cmp, k) => {
-                let b = self.eval(st, op, tref, 0);
+                let mut b = self.eval(st, op, tref, 0);
+                // An integer variable nothing is known about yet: refine it, so
+                // a later test of the same variable follows this one.
+                if let (Binding::Unknown, Operand::Var(v)) = (b, op) {
+                    if self.func.vars[v.index()].ty == TypeClass::Int {
+                        b = Binding::Int(i64::MIN, i64::MAX);
+                    }
+                }
                 match b {
                     Binding::Int(lo, hi) => {
                         let t = refine(lo, hi, *cmp, *k);
