@@ -2138,8 +2138,13 @@ impl<'a> Analyzer<'a> {
                         }
                     }
                 }
+                // Py_BuildValue & co. accept NULL values ("an error occurred
+                // while building the argument") and return NULL themselves.
                 Binding::Null(why @ NullWhy::Failed(_))
-                    if is_api && effect != ArgEffect::Nullable && !is_out(effect) =>
+                    if is_api
+                        && effect != ArgEffect::Nullable
+                        && !is_out(effect)
+                        && formats::format_api(name).is_none() =>
                 {
                     if matches!(args.get(i), Some(Operand::Var(_))) {
                         let name_text = self.null_name(self.op_text(&st, &args[i], *b));
@@ -2169,11 +2174,25 @@ impl<'a> Analyzer<'a> {
             .resolver
             .success_range(name)
             .unwrap_or_else(|| status_success(name));
-        let outcomes = outcomes_for(
-            &contract,
-            dst.map(|d| self.func.vars[d.index()].ty),
-            success,
-        );
+        let summary_outcomes = self.resolver.int_outcomes(name);
+        let outcomes: Vec<(Outcome, RetVal)> = match summary_outcomes {
+            Some(list) => list
+                .iter()
+                .map(|o| {
+                    let outcome = if o.exc == Exc::Set {
+                        Outcome::Failure
+                    } else {
+                        Outcome::Success
+                    };
+                    (outcome, RetVal::Int(o.lo, o.hi))
+                })
+                .collect(),
+            None => outcomes_for(
+                &contract,
+                dst.map(|d| self.func.vars[d.index()].ty),
+                success,
+            ),
+        };
         for (k, (outcome, ret)) in outcomes.iter().enumerate() {
             let mut s = if k + 1 == outcomes.len() {
                 std::mem::replace(&mut st, State::new(0))
@@ -2201,21 +2220,29 @@ impl<'a> Analyzer<'a> {
                 }
             }
             // Exception state.
-            match contract.exc {
-                ExcEffect::Sets => s.exc = Exc::Set,
-                ExcEffect::Clears => s.exc = Exc::Clear,
-                ExcEffect::OnFailure => {
-                    if *outcome == Outcome::Failure {
-                        s.exc = match contract.failure {
-                            Failure::NullNoExc => s.exc,
-                            Failure::NullMaybeExc => Exc::Unknown,
-                            _ => Exc::Set,
-                        };
-                    } else if contract.failure == Failure::Ambiguous
-                        && *outcome == Outcome::Only
-                        && s.exc == Exc::Clear
-                    {
-                        s.exc = Exc::Unknown;
+            if let Some(list) = summary_outcomes {
+                match list.get(k).map(|o| o.exc) {
+                    Some(Exc::Set) => s.exc = Exc::Set,
+                    Some(Exc::Unknown) => s.exc = Exc::Unknown,
+                    _ => {}
+                }
+            } else {
+                match contract.exc {
+                    ExcEffect::Sets => s.exc = Exc::Set,
+                    ExcEffect::Clears => s.exc = Exc::Clear,
+                    ExcEffect::OnFailure => {
+                        if *outcome == Outcome::Failure {
+                            s.exc = match contract.failure {
+                                Failure::NullNoExc => s.exc,
+                                Failure::NullMaybeExc => Exc::Unknown,
+                                _ => Exc::Set,
+                            };
+                        } else if contract.failure == Failure::Ambiguous
+                            && *outcome == Outcome::Only
+                            && s.exc == Exc::Clear
+                        {
+                            s.exc = Exc::Unknown;
+                        }
                     }
                 }
             }
@@ -2518,6 +2545,12 @@ impl<'a> Analyzer<'a> {
                 v.volatile = borrows_volatile_item(&self.callee_at(sref));
                 v
             }
+            // With an exception set, PyErr_Fetch's type is not NULL.
+            ArgEffect::OutNewMaybeNull
+                if i == 0 && st.exc == Exc::Set && self.callee_at(sref) == "PyErr_Fetch" =>
+            {
+                ValueState::new(site, ValOrigin::OutNew(sref, i as u8), 1, Nullness::NonNull)
+            }
             ArgEffect::OutNewMaybeNull => ValueState::new(
                 site,
                 ValOrigin::OutNew(sref, i as u8),
@@ -2613,6 +2646,11 @@ impl<'a> Analyzer<'a> {
         sref: StmtRef,
         span: Span,
     ) {
+        let ret = match (ret, dst.map(|d| self.func.vars[d.index()].ty)) {
+            // A summarised int function's value, into a pointer: unknown.
+            (RetVal::Int(..), Some(TypeClass::Pointer | TypeClass::Object)) => RetVal::Unknown,
+            (r, _) => r,
+        };
         // PyModuleDef_Init returns the static definition itself, which the
         // import machinery treats specially: not a reference to track.
         let ret = if callee == "PyModuleDef_Init" {

@@ -79,6 +79,9 @@ pub fn check_module(module: &Module, facts: &dyn ApiFacts, opts: &CheckOptions) 
             if let Some(arg) = decision.returns_arg {
                 resolver.set_returns_arg(&func.name, arg);
             }
+            if let Some(outcomes) = decision.int_outcomes.clone() {
+                resolver.set_int_outcomes(&func.name, outcomes);
+            }
         }
         if !result.risky_fields.is_empty() {
             risky.insert(func.name.clone(), result.risky_fields.clone());
