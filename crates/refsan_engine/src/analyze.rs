@@ -1874,14 +1874,17 @@ impl<'a> Analyzer<'a> {
                 let object_base = self.func.vars[base.index()].ty == TypeClass::Object;
                 if let Some(FieldVal::Obj(old_site)) = old {
                     if let Some(v) = st.value_mut(old_site) {
-                        v.field_stolen = None;
-                        // The field's reference to its old value is ours now
-                        // (`old = self->x; self->x = new; Py_DECREF(old)`).
-                        if object_base
+                        if v.field_stolen.is_some() {
+                            // The field's reference was handed to a stealing
+                            // call before: the transfer is complete.
+                            v.field_stolen = None;
+                        } else if object_base
                             && b != Binding::Obj(old_site)
                             && v.status == Status::Live
                             && f != "[]"
                         {
+                            // The field's reference to its old value is ours
+                            // now (`old = self->x; self->x = new; Py_DECREF(old)`).
                             v.owned += 1;
                         }
                     }
@@ -1911,11 +1914,18 @@ impl<'a> Analyzer<'a> {
                 (true, text)
             }
             Place::Global(g) => (true, g.clone()),
-            Place::Deref(p) => {
-                let is_param = matches!(self.func.vars[p.index()].kind, VarKind::Param(_));
-                (is_param, format!("*{}", self.var_name(*p)))
+            // Storing through a pointer or into an array moves the reference
+            // there, unless the array is a local one (argument vectors).
+            Place::Deref(p) | Place::Index(p) => {
+                let var = &self.func.vars[p.index()];
+                let local_array = var.kind == VarKind::Local && var.c_type.contains('[');
+                let text = if matches!(place, Place::Deref(_)) {
+                    format!("*{}", self.var_name(*p))
+                } else {
+                    format!("{}[...]", self.var_name(*p))
+                };
+                (!local_array, text)
             }
-            Place::Index(p) => (false, format!("{}[]", self.var_name(*p))),
             Place::Opaque => (false, String::new()),
         };
         let Binding::Obj(site) = b else {
@@ -1945,8 +1955,10 @@ impl<'a> Analyzer<'a> {
         }
         let to_field_or_global = matches!(place, Place::Field(..) | Place::Global(_));
         if let ValOrigin::Param(i) = v.origin {
-            if to_field_or_global
-                && v.status == Status::Live
+            if matches!(
+                place,
+                Place::Field(..) | Place::Global(_) | Place::Index(_) | Place::Deref(_)
+            ) && v.status == Status::Live
                 && !self.expect.python_facing
                 && self.expect.params.is_none()
             {
@@ -2095,6 +2107,9 @@ impl<'a> Analyzer<'a> {
                         }
                     );
                     self.dead_use(&mut st, site, &what, span);
+                    if let Some(v) = st.value_mut(site) {
+                        v.passed_unknown = true;
+                    }
                 }
                 self.havoc_out_arg(&mut st, a);
             }
@@ -2647,7 +2662,9 @@ impl<'a> Analyzer<'a> {
         span: Span,
     ) {
         let ret = match (ret, dst.map(|d| self.func.vars[d.index()].ty)) {
-            // A summarised int function's value, into a pointer: unknown.
+            // A summarised pointer-returning helper: 0 is NULL, >= 1 non-NULL.
+            (RetVal::Int(0, 0), Some(TypeClass::Pointer)) => RetVal::Null,
+            (RetVal::Int(lo, _), Some(TypeClass::Pointer)) if lo >= 1 => RetVal::Ptr,
             (RetVal::Int(..), Some(TypeClass::Pointer | TypeClass::Object)) => RetVal::Unknown,
             (r, _) => r,
         };
@@ -2910,6 +2927,8 @@ impl<'a> Analyzer<'a> {
         let mut kind = match b {
             Binding::Null(_) => RetKind::Null,
             Binding::Int(lo, hi) => RetKind::Int(lo, hi),
+            // A non-NULL C pointer, for the summary of pointer-returning helpers.
+            Binding::Ptr if self.func.returns == TypeClass::Pointer => RetKind::Int(1, i64::MAX),
             Binding::Obj(_) => RetKind::Unknown,
             _ if op.is_none() => RetKind::Void,
             _ => RetKind::Unknown,
@@ -3051,6 +3070,8 @@ impl<'a> Analyzer<'a> {
                     if v.owned > 0
                         && v.status == Status::Live
                         && v.trackable()
+                        && !v.passed_unknown
+                        && !v.shared
                         && exp.returns != ExpectRet::Other
                     {
                         let name = self.describe(&st, site);
@@ -3150,10 +3171,9 @@ impl<'a> Analyzer<'a> {
             let Some(v) = st.value(site).copied() else {
                 continue;
             };
-            if matches!(v.origin, ValOrigin::Param(_))
-                && v.owned <= 1
-                && self.expect.params.is_none()
-            {
+            // A helper may take references for its caller; only functions
+            // Python calls are held to borrowing their parameters.
+            if matches!(v.origin, ValOrigin::Param(_)) && !self.expect.python_facing {
                 continue; // decided by the parameter summary
             }
             self.leak_at_return(&mut st, site, span);

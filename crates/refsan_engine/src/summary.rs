@@ -276,6 +276,7 @@ pub fn summarize(func: &Function, expect: &Expect, result: &FnResult) -> Decisio
         for r in &result.returns {
             let (lo, hi) = match r.kind {
                 RetKind::Int(l, h) => (l, h),
+                RetKind::Null => (0, 0),
                 _ => (i64::MIN, i64::MAX),
             };
             match groups.iter_mut().find(|g| g.exc == r.exc) {
