@@ -346,6 +346,9 @@ impl Outcome {
 
 const MAX_OWNED: i16 = 8;
 
+/// The field-map base of file-scope variables.
+const GLOBAL_BASE: u32 = 0xC000_0000;
+
 impl<'a> Analyzer<'a> {
     // ---- bookkeeping -----------------------------------------------------
 
@@ -1060,6 +1063,14 @@ impl<'a> Analyzer<'a> {
     }
 
     fn global_value(&self, st: &mut State, name: &str) -> Binding {
+        // A global this function stored to: what it stored.
+        if !name.starts_with('&') {
+            match st.field(GLOBAL_BASE, self.intern(name)) {
+                Some(FieldVal::Obj(s)) if st.value(s).is_some() => return Binding::Obj(s),
+                Some(FieldVal::Null(s)) => return Binding::Null(NullWhy::Literal(s)),
+                _ => {}
+            }
+        }
         let bare = name.trim_start_matches('&');
         let kind = self.resolver.global_kind(bare);
         let is_object = match kind {
@@ -1209,6 +1220,19 @@ impl<'a> Analyzer<'a> {
         st.fields
             .iter()
             .any(|f| f.val == FieldVal::Obj(site) && self.name_of(f.field).starts_with('#'))
+    }
+
+    /// `base->field` where the struct is defined in the file and the field
+    /// is a `PyObject *`.
+    fn known_object_field(&self, base: VarId, field: &str) -> bool {
+        let c_type = &self.func.vars[base.index()].c_type;
+        match self.module.and_then(|m| m.struct_named(c_type)) {
+            Some(s) => s
+                .fields
+                .iter()
+                .any(|f| f.name == field && f.ty == TypeClass::Object),
+            None => false,
+        }
     }
 
     /// `base->field` where the struct is defined in the file and the field
@@ -1872,6 +1896,7 @@ impl<'a> Analyzer<'a> {
                 let fid = self.intern(&format!(".{f}"));
                 let old = st.field(key, fid);
                 let object_base = self.func.vars[base.index()].ty == TypeClass::Object;
+                let known_object_field = self.known_object_field(*base, f);
                 if let Some(FieldVal::Obj(old_site)) = old {
                     if let Some(v) = st.value_mut(old_site) {
                         if v.field_stolen.is_some() {
@@ -1882,6 +1907,7 @@ impl<'a> Analyzer<'a> {
                             && b != Binding::Obj(old_site)
                             && v.status == Status::Live
                             && f != "[]"
+                            && (!matches!(v.origin, ValOrigin::Field(_)) || known_object_field)
                         {
                             // The field's reference to its old value is ours
                             // now (`old = self->x; self->x = new; Py_DECREF(old)`).
@@ -1913,7 +1939,15 @@ impl<'a> Analyzer<'a> {
                 }
                 (true, text)
             }
-            Place::Global(g) => (true, g.clone()),
+            Place::Global(g) => {
+                let gid = self.intern(g);
+                match b {
+                    Binding::Obj(site) => st.set_field(GLOBAL_BASE, gid, FieldVal::Obj(site)),
+                    Binding::Null(_) => st.set_field(GLOBAL_BASE, gid, FieldVal::Null(sref)),
+                    _ => st.clear_field(GLOBAL_BASE, gid),
+                }
+                (true, g.clone())
+            }
             // Storing through a pointer or into an array moves the reference
             // there, unless the array is a local one (argument vectors).
             Place::Deref(p) | Place::Index(p) => {
@@ -2083,7 +2117,17 @@ impl<'a> Analyzer<'a> {
             } else {
                 self.resolver.resolve(name)
             };
-        let resolved = resolved.map(|r| (r.contract.clone(), r.is_api, r.source));
+        // A summary that says nothing (a helper with conflicting
+        // definitions) is an unknown callee.
+        let resolved = resolved
+            .filter(|r| {
+                !(r.source == ContractSource::Summary
+                    && r.contract.returns == Returns::Unknown
+                    && r.contract.args.is_empty()
+                    && self.resolver.int_outcomes(name).is_none()
+                    && r.contract.failure == Failure::Never)
+            })
+            .map(|r| (r.contract.clone(), r.is_api, r.source));
 
         if st.gil_released {
             if let Some((_, true, _)) = &resolved {
@@ -2556,8 +2600,13 @@ impl<'a> Analyzer<'a> {
                     0,
                     Nullness::Maybe,
                 );
-                v.owner = container;
-                v.volatile = borrows_volatile_item(&self.callee_at(sref));
+                let callee = self.callee_at(sref);
+                // PyArg_Parse* outputs come from args or kwargs, which
+                // outlive the call: no container to watch.
+                if formats::format_api(&callee).is_none() {
+                    v.owner = container;
+                }
+                v.volatile = borrows_volatile_item(&callee);
                 v
             }
             // With an exception set, PyErr_Fetch's type is not NULL.
@@ -3417,7 +3466,8 @@ fn outcomes_for(
         // exception, the other any value without.
         Failure::Ambiguous if is_int => vec![
             (Outcome::Success, RetVal::Int(i64::MIN, i64::MAX)),
-            (Outcome::Failure, RetVal::Int(-1, -1)),
+            // -1 for most (PyLong_AsLong), -2 for PyUnicode_Find.
+            (Outcome::Failure, RetVal::Int(-2, -1)),
         ],
         Failure::Ambiguous => vec![(Outcome::Only, success_obj)],
         // Object-returning contracts with int-style failure: treat as unknown.

@@ -287,6 +287,18 @@ pub fn summarize(func: &Function, expect: &Expect, result: &FnResult) -> Decisio
                 None => groups.push(IntOutcome { lo, hi, exc: r.exc }),
             }
         }
+        // A value returned both with and without an exception (the outcome
+        // depends on an argument): callers cannot tell which.
+        let set: Vec<(i64, i64)> = groups
+            .iter()
+            .filter(|g| g.exc == Exc::Set)
+            .map(|g| (g.lo, g.hi))
+            .collect();
+        for g in groups.iter_mut() {
+            if g.exc == Exc::Clear && set.iter().any(|(lo, hi)| g.lo <= *hi && *lo <= g.hi) {
+                g.exc = Exc::Unknown;
+            }
+        }
         groups.sort_by_key(|g| (g.exc != Exc::Clear, g.lo));
         Some(groups)
     };
