@@ -188,6 +188,13 @@ fn term_reads(t: &Terminator, out: &mut Vec<VarId>) {
             ..
         }
         | Terminator::Return(Some(op)) => operand_vars(op, out),
+        Terminator::Branch {
+            cond: Cond::Same(a, b),
+            ..
+        } => {
+            operand_vars(a, out);
+            operand_vars(b, out);
+        }
         _ => {}
     }
 }
@@ -811,6 +818,23 @@ impl<'a> Analyzer<'a> {
                 "no exception is set"
             }
             .to_string(),
+            Cond::Same(a, b) => {
+                let name = |op: &Operand| match op {
+                    Operand::Var(v) if !self.is_temp(*v) => self.var_name(*v).to_string(),
+                    Operand::Global(g) => g.clone(),
+                    Operand::Field(v, f) if !self.is_temp(*v) => {
+                        format!("{}->{}", self.var_name(*v), f)
+                    }
+                    Operand::AddrOf(Place::Global(g)) => format!("&{g}"),
+                    _ => "the value".to_string(),
+                };
+                format!(
+                    "`{}` is {}`{}`",
+                    name(a),
+                    if taken { "" } else { "not " },
+                    name(b)
+                )
+            }
             Cond::Unknown => format!("`{text}` is {}", if taken { "true" } else { "false" }),
         }
     }
@@ -1220,6 +1244,22 @@ impl<'a> Analyzer<'a> {
         st.fields
             .iter()
             .any(|f| f.val == FieldVal::Obj(site) && self.name_of(f.field).starts_with('#'))
+    }
+
+    /// The place a Store statement writes, as the user wrote it.
+    fn store_place_text(&self, sref: StmtRef) -> String {
+        match self.stmt_at(sref).map(|s| &s.kind) {
+            Some(StmtKind::Store { place, .. }) => match place {
+                Place::Field(b, f) if !self.is_temp(*b) => format!("{}->{}", self.var_name(*b), f),
+                Place::Field(_, f) => format!("the `{f}` field"),
+                Place::Global(g) => g.clone(),
+                Place::Deref(p) => format!("*{}", self.var_name(*p)),
+                Place::Index(p) => format!("{}[...]", self.var_name(*p)),
+                Place::Var(v) => self.var_name(*v).to_string(),
+                Place::Opaque => "the place".to_string(),
+            },
+            _ => "the place".to_string(),
+        }
     }
 
     /// `base->field` where the struct is defined in the file and the field
@@ -1636,6 +1676,9 @@ impl<'a> Analyzer<'a> {
                 let op = self.managed_op(sref);
                 if let Some(v) = st.value_mut(site) {
                     v.owned += 1;
+                    if v.owned >= 0 {
+                        v.store_debt = None;
+                    }
                     match op {
                         Some(ManagedOp::ObjectCast) => v.cast_incref = Some(sref),
                         None => v.user_incref = Some(sref),
@@ -2027,26 +2070,23 @@ impl<'a> Analyzer<'a> {
         }
         let borrowed = v.origin.is_borrowed_kind()
             || matches!(v.status, Status::Stolen(_) | Status::Stored(_));
+        let static_object =
+            matches!(v.origin, ValOrigin::Global(id) if self.name_of(id).starts_with('&'));
         if to_field_or_global
             && borrowed
             && v.trackable()
             && !self.is_immortal_global(&v)
+            && !static_object
             && !matches!(v.origin, ValOrigin::Field(_))
         {
-            let name = self.describe(st, site);
-            let why = self.why_borrowed(&v);
-            self.report(
-                st,
-                &rs108_borrowed_stored::META,
-                span,
-                Some(site),
-                rs108_borrowed_stored::message(&name, &place_text, &why),
-                format!("{name} is stored here"),
-                Some(format!(
-                    "store a new reference: `{place_text} = Py_NewRef(...)`"
-                )),
-            );
-            self.mark_reported(st, site);
+            // Owed until a Py_INCREF pays for it; reported at the return.
+            if let Some(v) = st.value_mut(site) {
+                v.owned -= 1;
+                if v.store_debt.is_none() {
+                    v.store_debt = Some(sref);
+                }
+            }
+            let _ = place_text;
         }
     }
 
@@ -2858,6 +2898,23 @@ impl<'a> Analyzer<'a> {
     ) -> (Option<State>, Option<State>) {
         match cond {
             Cond::Unknown => (Some(st.clone()), Some(st.clone())),
+            Cond::Same(a, b) => {
+                let x = self.eval(st, a, tref, 0);
+                let y = self.eval(st, b, tref, 1);
+                let non_null = |b: Binding, st: &State| match b {
+                    Binding::Ptr => true,
+                    Binding::Obj(s) => st.value(s).is_some_and(|v| v.null == Nullness::NonNull),
+                    _ => false,
+                };
+                match (x, y) {
+                    (Binding::Obj(p), Binding::Obj(q)) if p == q => (Some(st.clone()), None),
+                    (Binding::Null(_), Binding::Null(_)) => (Some(st.clone()), None),
+                    (Binding::Null(_), o) | (o, Binding::Null(_)) if non_null(o, st) => {
+                        (None, Some(st.clone()))
+                    }
+                    _ => (Some(st.clone()), Some(st.clone())),
+                }
+            }
             Cond::ErrOccurred => match st.exc {
                 Exc::Set => (Some(st.clone()), None),
                 Exc::Clear => (None, Some(st.clone())),
@@ -3175,6 +3232,30 @@ impl<'a> Analyzer<'a> {
                 )),
             );
         }
+        // Borrowed references stored without the Py_INCREF that pays for them.
+        let debts: Vec<(Site, StmtRef)> = st
+            .values
+            .iter()
+            .filter(|v| v.owned < 0 && v.trackable())
+            .filter_map(|v| v.store_debt.map(|s| (v.site, s)))
+            .collect();
+        for (site, at) in debts {
+            let Some(v) = st.value(site).copied() else {
+                continue;
+            };
+            let name = self.describe(&st, site);
+            let why = self.why_borrowed(&v);
+            let place = self.store_place_text(at);
+            self.report(
+                &st,
+                &rs108_borrowed_stored::META,
+                self.span_at(at),
+                Some(site),
+                rs108_borrowed_stored::message(&name, &place, &why),
+                format!("{name} is stored here"),
+                Some(format!("store a new reference: `{place} = Py_NewRef(...)`")),
+            );
+        }
         // Container slots released but never overwritten.
         let pending_slots: Vec<(Site, StmtRef)> = st
             .values
@@ -3233,7 +3314,18 @@ impl<'a> Analyzer<'a> {
             .params
             .iter()
             .enumerate()
-            .map(|(i, _)| st.value(PARAM_SITE | i as u32).map_or(0, |v| v.owned))
+            .map(|(i, _)| {
+                st.value(PARAM_SITE | i as u32).map_or(0, |v| {
+                    // A parameter proven NULL (or handed to opaque code) on
+                    // this path says nothing about what the function does
+                    // with references it gets.
+                    if v.status == Status::Escaped {
+                        i16::MIN
+                    } else {
+                        v.owned
+                    }
+                })
+            })
             .collect();
         let returned_param = match (kind, returned.and_then(|s| st.value(s))) {
             (RetKind::Borrowed, Some(v)) => match v.origin {

@@ -92,9 +92,10 @@ fn steal_hypothesis(
     let again = analyze::analyze_function(func, Some(module), resolver, &hyp, aopts);
     let consistent = !again.returns.is_empty()
         && again.returns.iter().all(|r| {
-            candidates
-                .iter()
-                .all(|p| r.params_owned.get(*p as usize).copied().unwrap_or(0) == 0)
+            candidates.iter().all(|p| {
+                let o = r.params_owned.get(*p as usize).copied().unwrap_or(0);
+                o == 0 || o == i16::MIN
+            })
         })
         && again.findings.len() <= result.findings.len()
         && again.approximate.is_none();
@@ -159,7 +160,13 @@ pub fn check_module(module: &Module, facts: &dyn ApiFacts, opts: &CheckOptions) 
         }
         report.findings.extend(result.findings);
         for (param, f) in result.param_releases {
-            if !decision.steals.contains(&param) {
+            // Only when some return leaves the parameter under-owned: a later
+            // Py_INCREF (`self->x = x; Py_INCREF(x);`) settles it.
+            let under = result
+                .returns
+                .iter()
+                .any(|r| matches!(r.params_owned.get(param as usize), Some(o) if *o < 0 && *o != i16::MIN));
+            if !decision.steals.contains(&param) && (under || result.returns.is_empty()) {
                 report.findings.push(f);
             }
         }

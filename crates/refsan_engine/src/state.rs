@@ -192,6 +192,9 @@ pub struct ValueState {
     pub kept: bool,
     /// Passed to a function refsan knows nothing about, which may keep it.
     pub passed_unknown: bool,
+    /// Stored into a field or global without a reference of its own; fine if
+    /// a Py_INCREF follows (`self->x = x; Py_INCREF(x);`).
+    pub store_debt: Option<StmtRef>,
 }
 
 impl ValueState {
@@ -216,6 +219,7 @@ impl ValueState {
             slot_released: None,
             kept: false,
             passed_unknown: false,
+            store_debt: None,
         }
     }
 

@@ -196,6 +196,7 @@ pub fn summarize(func: &Function, expect: &Expect, result: &FnResult) -> Decisio
                 .returns
                 .iter()
                 .map(|r| r.params_owned.get(i).copied().unwrap_or(0))
+                .filter(|o| *o != i16::MIN)
                 .collect();
             if owned.is_empty() {
                 continue;
@@ -209,20 +210,12 @@ pub fn summarize(func: &Function, expect: &Expect, result: &FnResult) -> Decisio
             let consumed_on_success = result.returns.iter().any(|r| !failure_path(r))
                 && result.returns.iter().all(|r| {
                     let o = r.params_owned.get(i).copied().unwrap_or(0);
-                    if failure_path(r) {
-                        o == 0
-                    } else {
-                        o == -1
-                    }
+                    o == i16::MIN || if failure_path(r) { o == 0 } else { o == -1 }
                 });
             let consumed_on_failure = result.returns.iter().any(failure_path)
                 && result.returns.iter().all(|r| {
                     let o = r.params_owned.get(i).copied().unwrap_or(0);
-                    if failure_path(r) {
-                        o == -1
-                    } else {
-                        o == 0
-                    }
+                    o == i16::MIN || if failure_path(r) { o == -1 } else { o == 0 }
                 });
             let effect = if consumed_all {
                 Some(ArgEffect::Steal)
