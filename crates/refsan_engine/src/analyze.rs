@@ -1221,11 +1221,13 @@ impl<'a> Analyzer<'a> {
         if vals.len() < 3 {
             return;
         }
+        let mut found = false;
         for get in [getter, getter.replace("_GET_ITEM", "_GetItem").as_str()] {
             let Some((base, key)) = self.accessor_key(st, &vals[..2], get) else {
                 continue;
             };
             if let Some(FieldVal::Obj(old)) = st.field(base, key) {
+                found = true;
                 if let Some(v) = st.value_mut(old) {
                     if v.slot_released.is_some() {
                         v.slot_released = None;
@@ -1234,6 +1236,32 @@ impl<'a> Analyzer<'a> {
                     }
                 }
                 st.clear_field(base, key);
+            }
+        }
+        // The index is not a known constant (`PyTuple_SET_ITEM(t, i, x)` in
+        // a loop): the slot is the one item read from this container, if
+        // there is exactly one.
+        let Some(container) = vals[0].obj() else {
+            return;
+        };
+        if found {
+            return;
+        }
+        let candidates: Vec<Site> = st
+            .values
+            .iter()
+            .filter(|v| v.owner == container && v.owned <= 0 && v.site != vals[2].obj().unwrap_or(0))
+            .filter(|v| matches!(v.origin, ValOrigin::Borrowed(s) if is_item_getter(&self.callee_at(s))))
+            .filter(|v| v.status == Status::Live || v.slot_released.is_some())
+            .map(|v| v.site)
+            .collect();
+        if let [old] = candidates[..] {
+            if let Some(v) = st.value_mut(old) {
+                if v.slot_released.is_some() {
+                    v.slot_released = None;
+                } else {
+                    v.owned += 1;
+                }
             }
         }
     }
@@ -1807,7 +1835,10 @@ impl<'a> Analyzer<'a> {
                         }
                     }
                     (_, ValOrigin::Global(_)) if self.is_immortal_global(&v) => {}
-                    (Status::Live, ValOrigin::Borrowed(_)) if self.in_accessor_slot(st, site) => {
+                    (Status::Live, ValOrigin::Borrowed(b))
+                        if self.in_accessor_slot(st, site)
+                            || (v.owner != 0 && is_item_getter(&self.callee_at(b))) =>
+                    {
                         // Releasing a container slot's reference: fine if the
                         // slot is overwritten before the function returns.
                         if let Some(v) = st.value_mut(site) {
@@ -3263,7 +3294,7 @@ impl<'a> Analyzer<'a> {
             .filter_map(|v| v.slot_released.map(|s| (v.site, s)))
             .collect();
         for (site, released_at) in pending_slots {
-            if !self.in_accessor_slot(&st, site) {
+            if !self.in_accessor_slot(&st, site) && st.value(site).is_none_or(|v| v.owner == 0) {
                 continue;
             }
             let Some(v) = st.value(site).copied() else {
@@ -3409,6 +3440,17 @@ fn is_constructor(callee: &str) -> bool {
                 | "PyUnicode_Split"
                 | "Py_BuildValue"
         )
+}
+
+/// Macros reading an item slot that a *_SET_ITEM can overwrite.
+fn is_item_getter(callee: &str) -> bool {
+    matches!(
+        callee,
+        "PyTuple_GET_ITEM"
+            | "PyList_GET_ITEM"
+            | "PyStructSequence_GET_ITEM"
+            | "PyStructSequence_GetItem"
+    )
 }
 
 /// APIs that return a borrowed item of a mutable container.

@@ -166,7 +166,12 @@ pub fn check_module(module: &Module, facts: &dyn ApiFacts, opts: &CheckOptions) 
                 .returns
                 .iter()
                 .any(|r| matches!(r.params_owned.get(param as usize), Some(o) if *o < 0 && *o != i16::MIN));
-            if !decision.steals.contains(&param) && (under || result.returns.is_empty()) {
+            // A helper may take over references its caller gives it; only
+            // functions Python calls are held to borrowing parameters.
+            if exp.python_facing
+                && !decision.steals.contains(&param)
+                && (under || result.returns.is_empty())
+            {
                 report.findings.push(f);
             }
         }
