@@ -1092,6 +1092,7 @@ impl<'a> Analyzer<'a> {
             match st.field(GLOBAL_BASE, self.intern(name)) {
                 Some(FieldVal::Obj(s)) if st.value(s).is_some() => return Binding::Obj(s),
                 Some(FieldVal::Null(s)) => return Binding::Null(NullWhy::Literal(s)),
+                Some(FieldVal::Ptr) => return Binding::Ptr,
                 _ => {}
             }
         }
@@ -1156,6 +1157,7 @@ impl<'a> Analyzer<'a> {
                             return Binding::Obj(site)
                         }
                         Some(FieldVal::Null(s)) => return Binding::Null(NullWhy::Literal(s)),
+                        Some(FieldVal::Ptr) => return Binding::Ptr,
                         _ => {}
                     }
                 }
@@ -1979,19 +1981,21 @@ impl<'a> Analyzer<'a> {
                             v.field_stolen = None;
                         } else if object_base
                             && b != Binding::Obj(old_site)
-                            && v.status == Status::Live
+                            && matches!(v.status, Status::Live | Status::Stored(_))
                             && f != "[]"
                             && (!matches!(v.origin, ValOrigin::Field(_)) || known_object_field)
                         {
                             // The field's reference to its old value is ours
                             // now (`old = self->x; self->x = new; Py_DECREF(old)`).
                             v.owned += 1;
+                            v.status = Status::Live;
                         }
                     }
                 }
                 match b {
                     Binding::Obj(site) => st.set_field(key, fid, FieldVal::Obj(site)),
                     Binding::Null(_) => st.set_field(key, fid, FieldVal::Null(sref)),
+                    Binding::Ptr => st.set_field(key, fid, FieldVal::Ptr),
                     _ => st.clear_field(key, fid),
                 }
                 let text = if self.is_temp(*base) {
@@ -2018,6 +2022,7 @@ impl<'a> Analyzer<'a> {
                 match b {
                     Binding::Obj(site) => st.set_field(GLOBAL_BASE, gid, FieldVal::Obj(site)),
                     Binding::Null(_) => st.set_field(GLOBAL_BASE, gid, FieldVal::Null(sref)),
+                    Binding::Ptr => st.set_field(GLOBAL_BASE, gid, FieldVal::Ptr),
                     _ => st.clear_field(GLOBAL_BASE, gid),
                 }
                 (true, g.clone())
@@ -2800,10 +2805,13 @@ impl<'a> Analyzer<'a> {
             RetVal::Int(lo, hi) => Binding::Int(lo, hi),
             RetVal::Ptr => Binding::Ptr,
             RetVal::Unknown => Binding::Unknown,
-                        RetVal::BorrowedRef if self.resolver.returns_arg(callee).is_some_and(|i| vals.get(i).is_some_and(|b| b.obj().is_some())) => {
-                // A helper that returns (a reference to) one of its arguments.
-                let i = self.resolver.returns_arg(callee).unwrap_or(0);
-                vals[i]
+                                    RetVal::BorrowedRef if self.resolver.returns_arg(callee).is_some() => {
+                // A helper that returns one of its arguments: the same object
+                // (or something untracked when the argument is).
+                match self.resolver.returns_arg(callee).and_then(|i| vals.get(i)) {
+                    Some(b @ Binding::Obj(_)) => *b,
+                    _ => Binding::Unknown,
+                }
             }
             RetVal::BorrowedRef if contract.failure == Failure::Never && callee != "Py_TYPE" && self.accessor_key(st, vals, callee).is_some_and(|(base, key)| matches!(st.field(base, key), Some(FieldVal::Obj(s)) if st.value(s).is_some())) => {
                 // The same accessor on the same object and index: the same
@@ -3116,6 +3124,7 @@ impl<'a> Analyzer<'a> {
                     let fid = self.intern(&format!(".{attr}"));
                     let risky = match st.field(key, fid) {
                         None | Some(FieldVal::Null(_)) => true,
+                        Some(FieldVal::Ptr) => false,
                         Some(FieldVal::Obj(site)) => st.value(site).is_none_or(|v| {
                             matches!(v.origin, ValOrigin::Field(_)) && v.null != Nullness::NonNull
                         }),
@@ -3137,12 +3146,20 @@ impl<'a> Analyzer<'a> {
                 let name = self.describe(&st, site);
                 match exp.returns {
                     ExpectRet::New | ExpectRet::Infer => {
-                        if v.owned > 0 {
+                        if v.shared && v.owned > 0 && exp.returns == ExpectRet::Infer {
+                            // Also held by a C struct: whether the caller gets
+                            // the reference is not visible.
+                            kind = RetKind::Unknown;
+                            if let Some(v) = st.value_mut(site) {
+                                v.owned -= 1;
+                            }
+                        } else if v.owned > 0 {
                             kind = RetKind::New;
                             if let Some(v) = st.value_mut(site) {
                                 v.owned -= 1;
                             }
                         } else if v.status == Status::Escaped
+                            || (v.shared && exp.returns == ExpectRet::Infer)
                             || v.reported
                             || self.is_immortal_global(&v)
                             || (exp.returns == ExpectRet::Infer
@@ -3405,6 +3422,7 @@ enum LostHow {
 fn kept_arguments(callee: &str) -> &'static [usize] {
     match callee {
         "PyDict_SetItem" | "PyObject_SetItem" | "_PyDict_SetItem_KnownHash" => &[1, 2],
+        "_PyDict_SetItemId" | "_PyObject_SetAttrId" => &[2],
         "PyDict_SetItemString"
         | "PyObject_SetAttr"
         | "PyObject_SetAttrString"

@@ -42,6 +42,9 @@ impl Default for CheckOptions {
 pub struct ModuleReport {
     pub findings: Vec<Finding>,
     pub notes: Vec<Note>,
+    /// The contract computed for each of the module's functions (for
+    /// `refsan debug-ir --summaries`).
+    pub summaries: Vec<(String, Contract)>,
 }
 
 /// Every rule the engine knows.
@@ -130,12 +133,16 @@ pub fn check_module(module: &Module, facts: &dyn ApiFacts, opts: &CheckOptions) 
         };
         let mut result = analyze::analyze_function(func, Some(module), &resolver, exp, &aopts);
         let mut decision = summary::summarize(func, exp, &result);
+
         if let Some((r, d)) =
             steal_hypothesis(func, module, &resolver, exp, &aopts, &result, &decision)
         {
             result = r;
             decision = d;
         }
+        report
+            .summaries
+            .push((func.name.clone(), decision.contract.clone()));
         if resolver.stated(&func.name).is_none() {
             // A function defined in several `#if` arms: keep only what all
             // the definitions agree on.

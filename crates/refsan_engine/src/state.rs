@@ -259,6 +259,8 @@ pub struct FieldSlot {
 pub enum FieldVal {
     Obj(Site),
     Null(StmtRef),
+    /// A non-NULL C pointer (`self->buf = PyMem_Malloc(n)` succeeded).
+    Ptr,
 }
 
 /// One event on a path.
@@ -521,7 +523,7 @@ impl State {
         let mut referenced: Vec<Site> = self.vars.iter().filter_map(|b| b.obj()).collect();
         referenced.extend(self.fields.iter().filter_map(|f| match f.val {
             FieldVal::Obj(s) => Some(s),
-            FieldVal::Null(_) => None,
+            FieldVal::Null(_) | FieldVal::Ptr => None,
         }));
         referenced.sort_unstable();
         referenced.dedup();
