@@ -3026,10 +3026,14 @@ impl<'a> Analyzer<'a> {
             }
             Binding::Unknown => {
                 let mut t = st.clone();
-                let mut e = st.clone();
+                let e = st.clone();
                 if let Operand::Var(v) = op {
                     t.set_binding(*v, Binding::Null(NullWhy::Checked(tref)));
-                    let _ = &mut e;
+                }
+                // NULL from something refsan does not model: whether an
+                // exception came with it is not known.
+                if t.exc == Exc::Clear {
+                    t.exc = Exc::Unknown;
                 }
                 (Some(t), Some(e))
             }
@@ -3042,6 +3046,11 @@ impl<'a> Analyzer<'a> {
                 }
                 let mut t = st.clone();
                 t.replace_binding(site, Binding::Null(NullWhy::Checked(tref)));
+                // A field or parameter found NULL: it may carry an exception
+                // from code refsan did not see.
+                if matches!(v.origin, ValOrigin::Field(_)) && t.exc == Exc::Clear {
+                    t.exc = Exc::Unknown;
+                }
                 for f in t.fields.iter_mut() {
                     if f.val == FieldVal::Obj(site) {
                         f.val = FieldVal::Null(tref);
