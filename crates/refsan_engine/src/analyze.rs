@@ -2945,8 +2945,21 @@ impl<'a> Analyzer<'a> {
                     Binding::Obj(s) => st.value(s).is_some_and(|v| v.null == Nullness::NonNull),
                     _ => false,
                 };
+                // A fresh object (PyList_New...) is none of the objects that
+                // existed before it.
+                let fresh = |b: Binding, st: &State| match b {
+                    Binding::Obj(s) => {
+                        matches!(st.value(s).map(|v| v.origin), Some(ValOrigin::New(c)) if is_constructor(&self.callee_at(c)))
+                    }
+                    _ => false,
+                };
                 match (x, y) {
                     (Binding::Obj(p), Binding::Obj(q)) if p == q => (Some(st.clone()), None),
+                    (Binding::Obj(p), Binding::Obj(q))
+                        if p != q && (fresh(x, st) || fresh(y, st)) =>
+                    {
+                        (None, Some(st.clone()))
+                    }
                     (Binding::Null(_), Binding::Null(_)) => (Some(st.clone()), None),
                     (Binding::Null(_), o) | (o, Binding::Null(_)) if non_null(o, st) => {
                         (None, Some(st.clone()))
