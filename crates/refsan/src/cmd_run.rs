@@ -109,7 +109,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         gdb_timeout: seconds(args.gdb_timeout, "--gdb-timeout")?,
         command: args.command,
     };
-    let outcome = match run::run(&options, None) {
+    let checker = crate::driver::FunctionChecker::new();
+    let outcome = match run::run(&options, Some(&checker)) {
         Ok(o) => o,
         Err(RunError::NotFound(program)) => {
             eprintln!("refsan: {program}: command not found");

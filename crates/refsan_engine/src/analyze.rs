@@ -1848,6 +1848,21 @@ impl<'a> Analyzer<'a> {
                             v.status = Status::Released(sref);
                         }
                     }
+                    (Status::Live, o) if o.is_new_kind() && v.kept => {
+                        // A new reference already released once; a container
+                        // kept the object alive, so this release takes the
+                        // container's reference.
+                        self.report(
+                            st,
+                            &rs103_use_after_release::META,
+                            span,
+                            Some(site),
+                            rs103_use_after_release::message_double(&name),
+                            format!("{name} is released again here"),
+                            None,
+                        );
+                        self.mark_reported(st, site);
+                    }
                     (Status::Live, ValOrigin::Param(i))
                         if !self.expect.python_facing && self.expect.params.is_none() =>
                     {
