@@ -108,6 +108,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         use_gdb: !args.no_gdb,
         gdb_timeout: seconds(args.gdb_timeout, "--gdb-timeout")?,
         command: args.command,
+        quiet: false,
     };
     let checker = crate::driver::FunctionChecker::new();
     let outcome = match run::run(&options, Some(&checker)) {
