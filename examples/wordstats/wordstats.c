@@ -8,6 +8,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stddef.h>   /* offsetof */
 
 /* tokenize(text) -> list of words (correct). */
 static PyObject *
