@@ -892,7 +892,27 @@ impl<'a> Analyzer<'a> {
                 }
             }
         }
-        let mut out: Vec<Event> = picked.into_iter().map(|(_, e)| e).collect();
+        // Several events of one statement ("`f` fails", "the result of `f`
+        // is negative") say one thing: keep the one about the value.
+        let mut merged: Vec<(bool, Event)> = Vec::with_capacity(picked.len());
+        for (strong, e) in picked {
+            match merged.last_mut() {
+                Some((prev_strong, prev))
+                    if (prev.span.line, prev.span.col) == (e.span.line, e.span.col) =>
+                {
+                    if strong && !*prev_strong {
+                        *prev = e;
+                        *prev_strong = true;
+                    }
+                }
+                _ => merged.push((strong, e)),
+            }
+        }
+        let mut out: Vec<Event> = merged
+            .into_iter()
+            .map(|(_, e)| e)
+            .filter(|e| (e.span.line, e.span.col) != (last.span.line, last.span.col))
+            .collect();
         out.dedup();
         out.push(last);
         out
@@ -1926,7 +1946,16 @@ impl<'a> Analyzer<'a> {
     /// the container was made here (so the function held its only reference).
     fn owner_released(&self, st: &mut State, owner: Site, sref: StmtRef) {
         let fresh = match st.value(owner).map(|v| v.origin) {
-            Some(ValOrigin::New(s)) => is_constructor(&self.callee_at(s)),
+            Some(ValOrigin::New(s)) => {
+                let callee = self.callee_at(s);
+                // A constructor, or one of the module's own functions that
+                // returns a new reference (it builds the object).
+                is_constructor(&callee)
+                    || self
+                        .resolver
+                        .summary(&callee)
+                        .is_some_and(|c| c.returns == Returns::New)
+            }
             _ => false,
         };
         if !fresh {
