@@ -40,8 +40,8 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # time_cmd OUTFILE CMD...: appends "wall_seconds max_rss_kb" per run.
 time_cmd() {
     local out=$1; shift
-    /usr/bin/time -f "%e %M" -o "$work/t" "$@" >/dev/null 2>"$work/err" || true
-    cat "$work/t" >>"$out"
+    /usr/bin/time -q -f "%e %M" -o "$work/t" "$@" >/dev/null 2>"$work/err" || true
+    tail -n 1 "$work/t" >>"$out"
 }
 
 all_files=$(cd "$tree" && find . \( -name '*.c' -o -name '*.h' \) | wc -l)

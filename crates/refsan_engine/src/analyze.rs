@@ -494,10 +494,9 @@ impl<'a> Analyzer<'a> {
             return format!("`{}`", self.var_name(name));
         }
         if let Some(var) = st
-            .vars
-            .iter()
-            .enumerate()
-            .find(|(i, b)| **b == Binding::Obj(site) && !self.is_temp(VarId(*i as u32)))
+            .vars_bound_to(Binding::Obj(site))
+            .find(|v| !self.is_temp(*v))
+            .map(|v| (v.0 as usize, ()))
         {
             return format!("`{}`", self.var_name(VarId(var.0 as u32)));
         }
@@ -984,7 +983,7 @@ impl<'a> Analyzer<'a> {
             };
             let mut v = ValueState::new(site, ValOrigin::Param(i as u32), owned, null);
             v.name = Some(*p);
-            st.put_value(v);
+            st.put_new_value(v);
             st.set_binding(*p, Binding::Obj(site));
         }
         st
@@ -996,10 +995,10 @@ impl<'a> Analyzer<'a> {
             return;
         }
         let nb = func.blocks.len();
-        let mut seen: Vec<Vec<State>> = vec![Vec::new(); nb];
+        let mut seen: Vec<Vec<(u64, State)>> = vec![Vec::new(); nb];
         let mut work: VecDeque<(BlockId, State)> = VecDeque::new();
         let entry = self.entry_state();
-        seen[0].push(entry.clone());
+        seen[0].push((entry.prop_hash(), entry.clone()));
         work.push_back((BlockId::ENTRY, entry));
         let mut steps = 0usize;
         while let Some((b, st)) = work.pop_front() {
@@ -1041,16 +1040,16 @@ impl<'a> Analyzer<'a> {
             return states;
         }
         let mut out: Vec<State> = Vec::with_capacity(states.len());
+        let mut hashes: Vec<u64> = Vec::with_capacity(states.len());
         'next: for s in states {
-            for o in out.iter_mut() {
-                if *o == s {
-                    continue 'next;
-                }
-                if o.same_property(&s) {
+            let h = s.prop_hash();
+            for (o, oh) in out.iter_mut().zip(hashes.iter()) {
+                if *oh == h && o.same_property(&s) {
                     o.join_from(&s);
                     continue 'next;
                 }
             }
+            hashes.push(h);
             out.push(s);
         }
         let cap = self.opts.limits.max_states_per_block * 4;
@@ -1072,17 +1071,16 @@ impl<'a> Analyzer<'a> {
 
     fn add_state(
         &mut self,
-        seen: &mut [Vec<State>],
+        seen: &mut [Vec<(u64, State)>],
         work: &mut VecDeque<(BlockId, State)>,
         b: BlockId,
         st: State,
     ) {
+        let hash = st.prop_hash();
         let slot = &mut seen[b.index()];
-        for existing in slot.iter_mut() {
-            if *existing == st {
-                return;
-            }
-            if existing.same_property(&st) {
+        for (h, existing) in slot.iter_mut() {
+            if *h == hash && existing.same_property(&st) {
+                // Equal states join without change: nothing new to explore.
                 if existing.join_from(&st) {
                     work.push_back((b, existing.clone()));
                 }
@@ -1093,7 +1091,7 @@ impl<'a> Analyzer<'a> {
             self.note_budget();
             return;
         }
-        slot.push(st.clone());
+        slot.push((hash, st.clone()));
         work.push_back((b, st));
     }
 
@@ -1102,7 +1100,7 @@ impl<'a> Analyzer<'a> {
     fn base_key(&self, st: &State, base: VarId) -> u32 {
         match st.binding(base) {
             Binding::Obj(site) => site,
-            _ => 0xD000_0000 | base.0,
+            _ => var_key(base),
         }
     }
 
@@ -1200,7 +1198,7 @@ impl<'a> Analyzer<'a> {
                 if let Binding::Obj(bsite) = st.binding(*base) {
                     v.owner = bsite;
                 }
-                st.put_value(v);
+                st.put_new_value(v);
                 st.push_event(Ev::Created { stmt: sref, site });
                 if field == "[]" {
                     if let Some(v) = st.value_mut(site) {
@@ -1342,11 +1340,7 @@ impl<'a> Analyzer<'a> {
     }
 
     fn escape_site(&self, st: &mut State, site: Site) {
-        for b in st.vars.iter_mut() {
-            if *b == Binding::Obj(site) {
-                *b = Binding::Unknown;
-            }
-        }
+        st.replace_binding(site, Binding::Unknown);
         st.fields.retain(|f| f.val != FieldVal::Obj(site));
         st.remove_value(site);
     }
@@ -1413,6 +1407,7 @@ impl<'a> Analyzer<'a> {
                 self.finish(st, sref, out);
             }
             StmtKind::Havoc { var } => {
+                forget_var_fields(&mut st, *var);
                 if let Binding::Obj(site) = st.binding(*var) {
                     if let Some(v) = st.value_mut(site) {
                         v.status = Status::Escaped;
@@ -1436,7 +1431,11 @@ impl<'a> Analyzer<'a> {
     /// Kills the statement's dying temps and keeps the state.
     fn finish(&mut self, mut st: State, sref: StmtRef, out: &mut Vec<State>) {
         self.kill_temps(&mut st, sref);
-        st.collect_garbage();
+        // Dead values are dropped at block ends (before states are compared);
+        // within a block only when they pile up.
+        if st.values.len() > 16 {
+            st.collect_garbage();
+        }
         out.push(st);
     }
 
@@ -1464,6 +1463,9 @@ impl<'a> Analyzer<'a> {
         if old == b {
             return;
         }
+        // Fields read through this variable while it held something untracked
+        // belong to that old pointer (a loop's `ep = &table[i]`).
+        forget_var_fields(st, dst);
         st.set_binding(dst, b);
         if let Binding::Obj(site) = old {
             self.check_lost(st, site, span, LostHow::Overwrite(dst));
@@ -1681,11 +1683,9 @@ impl<'a> Analyzer<'a> {
     }
 
     fn var_text(&self, st: &State, b: Binding) -> Option<String> {
-        st.vars
-            .iter()
-            .enumerate()
-            .find(|(i, x)| **x == b && !self.is_temp(VarId(*i as u32)))
-            .map(|(i, _)| self.var_name(VarId(i as u32)).to_string())
+        st.vars_bound_to(b)
+            .find(|v| !self.is_temp(*v))
+            .map(|v| self.var_name(v).to_string())
     }
 
     fn op_text(&self, st: &State, op: &Operand, b: Binding) -> Option<String> {
@@ -1945,6 +1945,9 @@ impl<'a> Analyzer<'a> {
     /// Borrowed references taken from a released container die with it, when
     /// the container was made here (so the function held its only reference).
     fn owner_released(&self, st: &mut State, owner: Site, sref: StmtRef) {
+        if owner == 0 {
+            return;
+        }
         let fresh = match st.value(owner).map(|v| v.origin) {
             Some(ValOrigin::New(s)) => {
                 let callee = self.callee_at(s);
@@ -2746,7 +2749,7 @@ impl<'a> Analyzer<'a> {
         if !self.is_temp(*var) {
             v.name = Some(*var);
         }
-        st.put_value(v);
+        st.put_new_value(v);
         st.push_event(Ev::Created { stmt: sref, site });
         st.set_binding(*var, Binding::Obj(site));
     }
@@ -2812,7 +2815,7 @@ impl<'a> Analyzer<'a> {
             if !self.is_temp(*var) {
                 v.name = Some(*var);
             }
-            st.put_value(v);
+            st.put_new_value(v);
             st.push_event(Ev::Created { stmt: sref, site });
             st.set_binding(*var, Binding::Obj(site));
         }
@@ -2902,7 +2905,7 @@ impl<'a> Analyzer<'a> {
                         st.set_field(base, key, FieldVal::Obj(site));
                     }
                 }
-                st.put_value(v);
+                st.put_new_value(v);
                 st.push_event(Ev::Created { stmt: sref, site });
                 if dst.is_none() && ret == RetVal::NewRef && contract.failure != Failure::AlwaysNull
                 {
@@ -3524,6 +3527,18 @@ fn is_constructor(callee: &str) -> bool {
                 | "PyUnicode_Split"
                 | "Py_BuildValue"
         )
+}
+
+/// The field-map key of a variable that holds nothing tracked.
+fn var_key(v: VarId) -> u32 {
+    0xD000_0000 | v.0
+}
+
+fn forget_var_fields(st: &mut State, v: VarId) {
+    let key = var_key(v);
+    if st.fields.iter().any(|f| f.base == key) {
+        st.fields.retain(|f| f.base != key);
+    }
 }
 
 /// Macros reading an item slot that a *_SET_ITEM can overwrite.

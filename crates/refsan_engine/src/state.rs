@@ -27,18 +27,19 @@ pub const SUB_OUT_LAST: u32 = 6;
 pub const SUB_FIELD_FIRST: u32 = 7;
 pub const SUB_FIELD_LAST: u32 = 15;
 
+/// Sites start at `1 << SUB_BITS`: 0 means "no site" (a value's `owner`).
 pub fn stmt_site(stmt: StmtRef, sub: u32) -> Option<Site> {
-    if stmt >= (GLOBAL_SITE >> SUB_BITS) {
+    if stmt + 1 >= (GLOBAL_SITE >> SUB_BITS) {
         return None;
     }
-    Some((stmt << SUB_BITS) | sub)
+    Some(((stmt + 1) << SUB_BITS) | sub)
 }
 
 pub fn site_stmt(site: Site) -> Option<StmtRef> {
-    if site >= GLOBAL_SITE {
+    if site >= GLOBAL_SITE || site < (1 << SUB_BITS) {
         None
     } else {
-        Some(site >> SUB_BITS)
+        Some((site >> SUB_BITS) - 1)
     }
 }
 
@@ -382,7 +383,9 @@ pub fn path_common(a: &Path, b: &Path) -> Path {
 
 #[derive(Clone)]
 pub struct State {
-    pub vars: Vec<Binding>,
+    /// Bindings other than `Unknown`, sorted by variable: most variables
+    /// know nothing at any point, so states stay small to copy and compare.
+    pub vars: Vec<(u32, Binding)>,
     /// Sorted by site.
     pub values: Vec<ValueState>,
     /// Sorted by (base, field).
@@ -403,9 +406,9 @@ impl PartialEq for State {
 }
 
 impl State {
-    pub fn new(nvars: usize) -> State {
+    pub fn new(_nvars: usize) -> State {
         State {
-            vars: vec![Binding::Unknown; nvars],
+            vars: Vec::new(),
             values: Vec::new(),
             fields: Vec::new(),
             exc: Exc::Clear,
@@ -441,6 +444,16 @@ impl State {
         }
     }
 
+    /// Puts a value made now at its site: a value the site made before (an
+    /// earlier loop iteration) is another object, and so are its fields.
+    pub fn put_new_value(&mut self, v: ValueState) {
+        let site = v.site;
+        if self.fields.iter().any(|f| f.base == site) {
+            self.fields.retain(|f| f.base != site);
+        }
+        self.put_value(v);
+    }
+
     pub fn remove_value(&mut self, site: Site) {
         if let Ok(i) = self.value_index(site) {
             self.values.remove(i);
@@ -448,24 +461,35 @@ impl State {
     }
 
     pub fn binding(&self, v: VarId) -> Binding {
-        self.vars
-            .get(v.index())
-            .copied()
-            .unwrap_or(Binding::Unknown)
+        match self.vars.binary_search_by_key(&v.0, |(k, _)| *k) {
+            Ok(i) => self.vars[i].1,
+            Err(_) => Binding::Unknown,
+        }
     }
 
     pub fn set_binding(&mut self, v: VarId, b: Binding) {
-        if let Some(slot) = self.vars.get_mut(v.index()) {
-            *slot = b;
+        match (self.vars.binary_search_by_key(&v.0, |(k, _)| *k), b) {
+            (Ok(i), Binding::Unknown) => {
+                self.vars.remove(i);
+            }
+            (Ok(i), b) => self.vars[i].1 = b,
+            (Err(_), Binding::Unknown) => {}
+            (Err(i), b) => self.vars.insert(i, (v.0, b)),
         }
+    }
+
+    /// Every variable bound to `b`.
+    pub fn vars_bound_to(&self, b: Binding) -> impl Iterator<Item = VarId> + '_ {
+        self.vars
+            .iter()
+            .filter(move |(_, x)| *x == b)
+            .map(|(k, _)| VarId(*k))
     }
 
     /// Number of variables and fields that refer to the value.
     pub fn ref_count(&self, site: Site) -> usize {
-        self.vars
-            .iter()
-            .filter(|b| **b == Binding::Obj(site))
-            .count()
+        let target = Binding::Obj(site);
+        self.vars.iter().filter(|(_, b)| *b == target).count()
             + self
                 .fields
                 .iter()
@@ -506,11 +530,12 @@ impl State {
 
     /// Rebinds every variable bound to `site` (a value that turned out NULL).
     pub fn replace_binding(&mut self, site: Site, with: Binding) {
-        for b in self.vars.iter_mut() {
+        for (_, b) in self.vars.iter_mut() {
             if *b == Binding::Obj(site) {
                 *b = with;
             }
         }
+        self.vars.retain(|(_, b)| *b != Binding::Unknown);
     }
 
     /// Drops values nobody refers to and that own nothing: they cannot
@@ -520,18 +545,66 @@ impl State {
         if self.values.is_empty() {
             return;
         }
-        let mut referenced: Vec<Site> = self.vars.iter().filter_map(|b| b.obj()).collect();
-        referenced.extend(self.fields.iter().filter_map(|f| match f.val {
-            FieldVal::Obj(s) => Some(s),
-            FieldVal::Null(_) | FieldVal::Ptr => None,
-        }));
-        referenced.sort_unstable();
-        referenced.dedup();
-        self.values.retain(|v| {
-            referenced.binary_search(&v.site).is_ok()
-                || (v.owned > 0 && v.status == Status::Live)
-                || matches!(v.origin, ValOrigin::Param(_))
+        // Values are few: mark them directly instead of collecting sites.
+        let mut keep: Vec<bool> = self
+            .values
+            .iter()
+            .map(|v| {
+                (v.owned > 0 && v.status == Status::Live) || matches!(v.origin, ValOrigin::Param(_))
+            })
+            .collect();
+        if keep.iter().all(|k| *k) {
+            return;
+        }
+        let mark = |keep: &mut Vec<bool>, values: &[ValueState], site: Site| {
+            if let Ok(i) = values.binary_search_by_key(&site, |v| v.site) {
+                keep[i] = true;
+            }
+        };
+        for (_, b) in &self.vars {
+            if let Binding::Obj(s) = b {
+                mark(&mut keep, &self.values, *s);
+            }
+        }
+        for f in &self.fields {
+            if let FieldVal::Obj(s) = f.val {
+                mark(&mut keep, &self.values, s);
+            }
+        }
+        let mut i = 0;
+        self.values.retain(|_| {
+            let k = keep[i];
+            i += 1;
+            k
         });
+    }
+
+    /// A hash of what `same_property` compares: states with different
+    /// hashes cannot be joined, so most comparisons are skipped.
+    pub fn prop_hash(&self) -> u64 {
+        fn mix(h: u64, x: u64) -> u64 {
+            (h.rotate_left(5) ^ x).wrapping_mul(0x517c_c1b7_2722_0a95)
+        }
+        let mut h = mix(self.gil_released as u64, self.exc as u64);
+        for (k, b) in &self.vars {
+            match b {
+                // Execution facts are joined, not compared.
+                Binding::Unknown | Binding::Ptr | Binding::Int(..) => {}
+                Binding::Null(_) => h = mix(h, ((*k as u64) << 8) | 2),
+                Binding::Obj(s) => h = mix(h, ((*k as u64) << 8) ^ ((*s as u64) << 40) | 3),
+            }
+        }
+        for v in &self.values {
+            h = mix(h, v.site as u64);
+            h = mix(
+                h,
+                (v.owned as u16 as u64) | ((v.reported as u64) << 16) | ((v.owner as u64) << 17),
+            );
+        }
+        for f in &self.fields {
+            h = mix(h, ((f.base as u64) << 32) | f.field as u64);
+        }
+        h
     }
 
     /// Same ownership facts: such states may be joined.
@@ -543,33 +616,45 @@ impl State {
             && self.exc == other.exc
             && self.values == other.values
             && self.fields == other.fields
-            && self.vars.len() == other.vars.len()
-            && self
-                .vars
-                .iter()
-                .zip(other.vars.iter())
-                .all(|(a, b)| a == b || (a.is_execution() && b.is_execution()))
+            && {
+                // Compare the object bindings; execution bindings may differ
+                // (and be present on one side only).
+                let objects = |s: &State| {
+                    s.vars
+                        .iter()
+                        .filter(|(_, b)| !b.is_execution())
+                        .map(|(k, b)| (*k, *b))
+                        .collect::<Vec<_>>()
+                };
+                objects(self) == objects(other)
+            }
     }
 
     /// Joins a property-equal state into this one; returns true when this
     /// state changed.
     pub fn join_from(&mut self, other: &State) -> bool {
         let mut changed = false;
-        for (a, b) in self.vars.iter_mut().zip(other.vars.iter()) {
-            if a == b {
-                continue;
-            }
-            let joined = match (*a, *b) {
-                (Binding::Int(l1, h1), Binding::Int(l2, h2)) => {
-                    Binding::Int(l1.min(l2), h1.max(h2))
+        let mut joined: Vec<(u32, Binding)> = Vec::with_capacity(self.vars.len());
+        for (k, a) in &self.vars {
+            let b = other.binding(VarId(*k));
+            let j = if *a == b {
+                *a
+            } else {
+                match (*a, b) {
+                    (Binding::Int(l1, h1), Binding::Int(l2, h2)) => {
+                        Binding::Int(l1.min(l2), h1.max(h2))
+                    }
+                    _ => Binding::Unknown,
                 }
-                _ => Binding::Unknown,
             };
-            if joined != *a {
-                *a = joined;
+            if j != *a {
                 changed = true;
             }
+            if j != Binding::Unknown {
+                joined.push((*k, j));
+            }
         }
+        self.vars = joined;
         let exc = self.exc.join(other.exc);
         if exc != self.exc {
             self.exc = exc;
@@ -602,12 +687,17 @@ mod tests {
     #[test]
     fn join_widens_integers() {
         let mut s = State::new(2);
-        s.vars[0] = Binding::Int(-1, -1);
+        s.set_binding(VarId(0), Binding::Int(-1, -1));
         let mut t = s.clone();
-        t.vars[0] = Binding::Int(0, 5);
+        t.set_binding(VarId(0), Binding::Int(0, 5));
         assert!(s.same_property(&t));
         assert!(s.join_from(&t));
-        assert_eq!(s.vars[0], Binding::Int(-1, 5));
+        assert_eq!(s.binding(VarId(0)), Binding::Int(-1, 5));
+        t.set_binding(VarId(1), Binding::Int(3, 3));
+        assert!(
+            s.same_property(&t),
+            "execution facts present on one side only"
+        );
         assert!(!s.join_from(&t));
         t.exc = Exc::Set;
         assert!(!s.same_property(&t), "exception states are not joined");
@@ -619,7 +709,7 @@ mod tests {
         s.put_value(ValueState::new(16, ValOrigin::New(1), 1, Nullness::NonNull));
         s.put_value(ValueState::new(32, ValOrigin::New(2), 0, Nullness::NonNull));
         s.put_value(ValueState::new(48, ValOrigin::New(3), 0, Nullness::NonNull));
-        s.vars[0] = Binding::Obj(48);
+        s.set_binding(VarId(0), Binding::Obj(48));
         s.collect_garbage();
         let sites: Vec<Site> = s.values.iter().map(|v| v.site).collect();
         assert_eq!(sites, vec![16, 48]);
