@@ -94,6 +94,7 @@ struct Analyzer<'a> {
     /// Temps that die after each statement (index = global stmt ref).
     deaths: Vec<Vec<VarId>>,
     names: RefCell<HashMap<String, u32>>,
+    callee_cache: RefCell<Vec<Option<CalleeFacts>>>,
     name_list: RefCell<Vec<String>>,
     result: FnResult,
     seen_findings: HashSet<(&'static str, u32, u32, Site)>,
@@ -123,6 +124,7 @@ pub fn analyze_function(
         block_base,
         deaths,
         names: RefCell::new(HashMap::new()),
+        callee_cache: RefCell::new(Vec::new()),
         name_list: RefCell::new(Vec::new()),
         result: FnResult::default(),
         seen_findings: HashSet::new(),
@@ -435,6 +437,25 @@ impl<'a> Analyzer<'a> {
             }
             _ => "the call".to_string(),
         }
+    }
+
+    /// Name-derived facts about the callee of call statement `sref`,
+    /// computed once per statement.
+    fn callee_facts(&self, sref: StmtRef, name: &str) -> CalleeFacts {
+        if let Some(Some(f)) = self.callee_cache.borrow().get(sref as usize) {
+            return *f;
+        }
+        let f = CalleeFacts {
+            runs_code: runs_python_code(name),
+            success: status_success(name),
+            kept: kept_arguments(name),
+        };
+        let mut cache = self.callee_cache.borrow_mut();
+        if cache.len() <= sref as usize {
+            cache.resize(sref as usize + 1, None);
+        }
+        cache[sref as usize] = Some(f);
+        f
     }
 
     /// The managed operation a statement performs, if the language inserted it.
@@ -2348,14 +2369,14 @@ impl<'a> Analyzer<'a> {
         if contract.noreturn {
             return;
         }
-        if is_api && runs_python_code(name) {
+        if is_api && self.callee_facts(sref, name).runs_code {
             self.expose_borrowed(&mut st, sref);
         }
 
         let success = self
             .resolver
             .success_range(name)
-            .unwrap_or_else(|| status_success(name));
+            .unwrap_or_else(|| self.callee_facts(sref, name).success);
         let summary_outcomes = self.resolver.int_outcomes(name);
         let outcomes: Vec<(Outcome, RetVal)> = match summary_outcomes {
             Some(list) => list
@@ -2390,7 +2411,7 @@ impl<'a> Analyzer<'a> {
             self.apply_arg_effects(&mut s, &contract, name, args, &vals, *outcome, sref, span);
             if outcome.succeeded() {
                 let container = vals.first().and_then(|b| b.obj()).unwrap_or(0);
-                for i in kept_arguments(name) {
+                for i in self.callee_facts(sref, name).kept {
                     if let Some(Binding::Obj(site)) = vals.get(*i) {
                         if let Some(v) = s.value_mut(*site) {
                             v.kept = true;
@@ -3527,6 +3548,13 @@ fn is_constructor(callee: &str) -> bool {
                 | "PyUnicode_Split"
                 | "Py_BuildValue"
         )
+}
+
+#[derive(Clone, Copy, Debug)]
+struct CalleeFacts {
+    runs_code: bool,
+    success: (i64, i64),
+    kept: &'static [usize],
 }
 
 /// The field-map key of a variable that holds nothing tracked.

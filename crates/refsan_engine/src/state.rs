@@ -337,6 +337,20 @@ pub struct EvNode {
 /// The events of a path, newest first, shared between states.
 pub type Path = Option<Rc<EvNode>>;
 
+impl Drop for EvNode {
+    /// Unlinks the chain iteratively: dropping a long path recursively would
+    /// overflow the stack of a worker thread.
+    fn drop(&mut self) {
+        let mut next = self.prev.take();
+        while let Some(node) = next {
+            match Rc::try_unwrap(node) {
+                Ok(mut n) => next = n.prev.take(),
+                Err(_) => break,
+            }
+        }
+    }
+}
+
 pub fn path_push(path: &Path, ev: Ev) -> Path {
     let len = path.as_ref().map_or(0, |p| p.len) + 1;
     Some(Rc::new(EvNode {
@@ -619,20 +633,21 @@ impl State {
             && {
                 // Compare the object bindings; execution bindings may differ
                 // (and be present on one side only).
-                let objects = |s: &State| {
-                    s.vars
+                self.vars == other.vars
+                    || self
+                        .vars
                         .iter()
                         .filter(|(_, b)| !b.is_execution())
-                        .map(|(k, b)| (*k, *b))
-                        .collect::<Vec<_>>()
-                };
-                objects(self) == objects(other)
+                        .eq(other.vars.iter().filter(|(_, b)| !b.is_execution()))
             }
     }
 
     /// Joins a property-equal state into this one; returns true when this
     /// state changed.
     pub fn join_from(&mut self, other: &State) -> bool {
+        if self.vars == other.vars && self.exc == other.exc {
+            return false;
+        }
         let mut changed = false;
         let mut joined: Vec<(u32, Binding)> = Vec::with_capacity(self.vars.len());
         for (k, a) in &self.vars {
@@ -670,6 +685,23 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_very_long_path_drops_without_recursion() {
+        // Built and dropped on a small thread stack.
+        std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(|| {
+                let mut p: Path = None;
+                for i in 0..1_000_000 {
+                    p = path_push(&p, Ev::CallFailed { stmt: i });
+                }
+                drop(p);
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
 
     #[test]
     fn common_prefix_of_paths() {
