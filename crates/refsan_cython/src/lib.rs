@@ -1,0 +1,5 @@
+//! refsan's Cython front-end.
+
+pub mod ast;
+pub mod lexer;
+pub mod parser;
