@@ -7,10 +7,13 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod cmd_build;
 mod cmd_check;
 mod cmd_debug_ir;
+mod cmd_doctor;
 mod cmd_explain;
 mod cmd_leaks;
+mod cmd_run;
 mod config;
 mod driver;
 
@@ -38,6 +41,14 @@ enum Command {
     DebugIr(cmd_debug_ir::DebugIrArgs),
     /// Find reference and memory leaks by calling functions or tests repeatedly.
     Leaks(cmd_leaks::LeaksArgs),
+    /// Run a Python program with crash instrumentation; report a crash as one
+    /// actionable report (classification, stacks, .pyx lines, static findings).
+    Run(cmd_run::RunArgs),
+    /// Rebuild an extension project in place with debug info (and ASan).
+    Build(cmd_build::BuildArgs),
+    /// Show which runtime tools (debug Python, gdb, ASan, valgrind, Cython,
+    /// compiler) this machine has, and how to install the missing ones.
+    Doctor(cmd_doctor::DoctorArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +58,9 @@ fn main() -> ExitCode {
         Command::Explain(args) => cmd_explain::run(args),
         Command::DebugIr(args) => cmd_debug_ir::run(args),
         Command::Leaks(args) => cmd_leaks::run(args),
+        Command::Run(args) => cmd_run::run(args),
+        Command::Build(args) => cmd_build::run(args),
+        Command::Doctor(args) => cmd_doctor::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,1 +1,260 @@
-//! placeholder crate root, filled in by its owner
+//! refsan's C/C++ front-end.
+//!
+//! Parses unpreprocessed C (tree-sitter-c) and C++ (tree-sitter-cpp)
+//! sources of Python extensions and lowers them into the ownership IR: one
+//! CFG per function plus the file-level facts (object structs, method
+//! tables, type slots, module definitions, prototypes with annotations,
+//! suppression comments). It knows nothing of the C-API's ownership rules
+//! (the engine's knowledge base does) nor of output formats: it lowers
+//! faithfully what the code does, and marks what it could not.
+//!
+//! Pipeline of [`lower_file`]:
+//!
+//! 1. `prepare`: one lexical pass that rewrites, without moving any byte,
+//!    what tree-sitter cannot parse in unpreprocessed CPython code
+//!    (semicolon-less `Py_BEGIN_ALLOW_THREADS`/`PyObject_HEAD`/clinic
+//!    `*_METHODDEF`, `#if` inside initializers and argument lists, `#if`
+//!    arms that leave braces open or split a statement, type arguments of
+//!    `va_arg`/`PyMem_New`, big pure-data tables, `#define` lines) and
+//!    collects function-like macros and `refsan: ignore` comments;
+//! 2. tree-sitter parse (thread-local parsers, work and time budget);
+//! 3. `items`: the file-level walk (through `#if` arms, `extern "C"`,
+//!    namespaces, classes, parse errors) collecting types, signatures,
+//!    structs, tables and prototypes, then lowering each definition;
+//! 4. `body`: one recursive, depth-limited walk per function body.
+//!
+//! Conventions the engine relies on (beyond the IR's own docs):
+//! - nested calls go into temporaries read by one later statement; a
+//!   temporary whose value is otherwise unused gets a `Use(Read)`;
+//! - field reads emit `Use(Deref)` of the base for `->`, then the operand
+//!   `Field(base, "a.b")` (`.` chains are joined into one field path);
+//!   a complex base goes into a temporary first; `p[i]` is `Field(p, "[]")`;
+//! - statics are `Global` places and operands; `0` in pointer context is
+//!   `Null`; casts are transparent;
+//! - a truth test is `IsNull` for pointer-typed operands and `Cmp(x, Ne, 0)`
+//!   otherwise (unknown types included);
+//! - CPython macros get `Origin::Macro(name)`; statements from a same-file
+//!   macro expansion get the outermost macro's name and the call site span;
+//! - skipped constructs mark the function approximate and `Havoc` the
+//!   locals named in the skipped text.
+
+mod body;
+mod items;
+mod prepare;
+mod syntax;
+mod tables;
+mod types;
+
+use refsan_ir::{Language, LineIndex, Module, Problem, Span, Suppression};
+use std::cell::RefCell;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use tree_sitter::{ParseOptions, Parser, Tree};
+
+/// Parser work allowed before a parse is abandoned, counted in
+/// tree-sitter's progress callbacks (one per 100 parser operations):
+/// `BASE + bytes / PER_BYTES_DIVISOR`. CPython's sources need at most one
+/// callback per 50 bytes; this allows 25 times that.
+const PARSE_CALLBACKS_BASE: usize = 100_000;
+const PARSE_CALLBACKS_BYTES_PER: usize = 2;
+
+/// Wall-clock allowance for one parse: error recovery on some inputs
+/// (C++ `a < b > c` repeated) makes single operations very slow, so the
+/// operation budget alone does not bound the time. Normal code parses at
+/// about 0.1 µs per byte; this allows 50 times that plus two seconds.
+const PARSE_TIME_BASE: Duration = Duration::from_secs(2);
+const PARSE_TIME_PER_BYTE_NS: u64 = 5_000;
+
+thread_local! {
+    static C_PARSER: RefCell<Option<Parser>> = const { RefCell::new(None) };
+    static CPP_PARSER: RefCell<Option<Parser>> = const { RefCell::new(None) };
+}
+
+/// The language of a source file, from its extension.
+pub fn language_for_path(path: &Path) -> Option<Language> {
+    let ext = path.extension()?.to_str()?;
+    match ext.to_ascii_lowercase().as_str() {
+        "c" | "h" => Some(Language::C),
+        "cc" | "cpp" | "cxx" | "hpp" | "hh" | "hxx" | "c++" | "h++" => Some(Language::Cpp),
+        _ => None,
+    }
+}
+
+/// The language of a source file from its extension and, for `.h` files
+/// (shared by C and C++), its content: a header with `namespace`,
+/// `template <...>`, `std::` or access specifiers outside comments is C++.
+pub fn detect_language(path: &Path, source: &[u8]) -> Option<Language> {
+    let language = language_for_path(path)?;
+    let is_h = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("h"));
+    if language == Language::C && is_h && looks_like_cpp(source) {
+        return Some(Language::Cpp);
+    }
+    Some(language)
+}
+
+/// C++-only constructs in code (not in comments or strings).
+fn looks_like_cpp(source: &[u8]) -> bool {
+    let mut previous: &[u8] = b"";
+    let mut tokens = prepare::code_tokens(source);
+    while let Some(token) = tokens.next() {
+        let next = tokens.peek_byte();
+        let cpp = match token {
+            b"namespace" => next.is_some_and(|c| c == b'{' || c.is_ascii_alphabetic() || c == b'_'),
+            b"template" => next == Some(b'<'),
+            b"public" | b"private" | b"protected" => next == Some(b':'),
+            b"::" => previous == b"std",
+            _ => false,
+        };
+        if cpp {
+            return true;
+        }
+        previous = token;
+    }
+    false
+}
+
+/// Lowers one C or C++ source file. Never panics: what cannot be parsed is
+/// reported in `Module::problems` or as approximate regions of functions.
+pub fn lower_file(path: &str, source: &[u8], language: Language) -> Module {
+    let mut module = Module::new(path, language);
+    let language = match language {
+        Language::Cpp => Language::Cpp,
+        _ => Language::C,
+    };
+    let lines = LineIndex::new(source);
+    if source.len() >= u32::MAX as usize {
+        module.problems.push(Problem {
+            span: Span::default(),
+            message: "file too large to analyse (4 GiB or more)".to_string(),
+        });
+        return module;
+    }
+    let prepared = prepare::prepare(source);
+    for mark in &prepared.suppressions {
+        let (line, _) = lines.line_col(mark.offset as u32);
+        module.suppressions.push(Suppression {
+            line,
+            codes: mark.codes.clone(),
+        });
+    }
+    let Some(tree) = parse(language, &prepared.text) else {
+        module.problems.push(Problem {
+            span: lines.span(0, source.len() as u32),
+            message: "the parser gave up on this file (too complex to parse): not analysed"
+                .to_string(),
+        });
+        return module;
+    };
+    let mut ctx = items::FileCtx {
+        txt: syntax::Txt {
+            src: &prepared.text,
+            lines: &lines,
+            site: None,
+        },
+        orig: source,
+        language,
+        cpp: language == Language::Cpp,
+        types: types::TypeTable::default(),
+        macros: &prepared.macros,
+        returns: Default::default(),
+        expansions: Default::default(),
+        expansion_bytes: Default::default(),
+    };
+    items::lower_items(&mut ctx, tree.root_node(), &mut module);
+    module
+}
+
+/// Prepares and parses `source` as [`lower_file`] does, without lowering:
+/// benchmarks subtract it from `lower_file` to measure the lowering.
+/// Returns false when the parser gave up.
+#[doc(hidden)]
+pub fn prepare_and_parse(source: &[u8], language: Language) -> bool {
+    let prepared = prepare::prepare(source);
+    parse(language, &prepared.text).is_some()
+}
+
+/// Parses with this thread's parser for `language`; abandoned (None) past
+/// the work or time allowance.
+pub(crate) fn parse(language: Language, text: &[u8]) -> Option<Tree> {
+    let cell = match language {
+        Language::Cpp => &CPP_PARSER,
+        _ => &C_PARSER,
+    };
+    cell.with(|slot| {
+        let mut slot = slot.try_borrow_mut().ok()?;
+        if slot.is_none() {
+            let mut parser = Parser::new();
+            let lang: tree_sitter::Language = match language {
+                Language::Cpp => tree_sitter_cpp::LANGUAGE.into(),
+                _ => tree_sitter_c::LANGUAGE.into(),
+            };
+            parser.set_language(&lang).ok()?;
+            *slot = Some(parser);
+        }
+        let parser = slot.as_mut()?;
+        let len = text.len();
+        let limit = PARSE_CALLBACKS_BASE + len / PARSE_CALLBACKS_BYTES_PER;
+        let deadline = Instant::now()
+            + PARSE_TIME_BASE
+            + Duration::from_nanos(PARSE_TIME_PER_BYTE_NS * len as u64);
+        let mut callbacks = 0usize;
+        let mut progress = |_: &tree_sitter::ParseState| {
+            callbacks += 1;
+            callbacks > limit || (callbacks & 15 == 0 && Instant::now() > deadline)
+        };
+        let options = ParseOptions::new().progress_callback(&mut progress);
+        let tree = parser.parse_with_options(
+            &mut |i, _| if i < len { &text[i..] } else { &[] },
+            None,
+            Some(options),
+        );
+        if tree.is_none() {
+            // A cancelled parse leaves state behind.
+            parser.reset();
+        }
+        tree
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_are_sniffed_for_cpp() {
+        let h = Path::new("x.h");
+        assert_eq!(detect_language(h, b"int f(void);\n"), Some(Language::C));
+        assert_eq!(
+            detect_language(
+                h,
+                b"#ifdef __cplusplus\nextern \"C\" {\n#endif\nint f(void);\n"
+            ),
+            Some(Language::C)
+        );
+        assert_eq!(
+            detect_language(h, b"/* std::string */ char *namespace;"),
+            Some(Language::C)
+        );
+        assert_eq!(
+            detect_language(h, b"namespace py { int f(); }"),
+            Some(Language::Cpp)
+        );
+        assert_eq!(
+            detect_language(h, b"template <class T> T id(T x);"),
+            Some(Language::Cpp)
+        );
+        assert_eq!(
+            detect_language(h, b"class A {\npublic:\n int x;\n};"),
+            Some(Language::Cpp)
+        );
+        assert_eq!(
+            detect_language(Path::new("x.c"), b"namespace a {}"),
+            Some(Language::C)
+        );
+        assert_eq!(detect_language(Path::new("x.cc"), b""), Some(Language::Cpp));
+        assert_eq!(detect_language(Path::new("x.py"), b""), None);
+    }
+}

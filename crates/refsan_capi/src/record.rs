@@ -139,6 +139,7 @@ pub(crate) fn arg_effect_spelling(value: ArgEffect) -> &'static str {
         ArgEffect::Borrow => "borrow",
         ArgEffect::Steal => "steal",
         ArgEffect::StealOnSuccess => "steal_on_success",
+        ArgEffect::StealOnFailure => "steal_on_failure",
         ArgEffect::OutNew => "out_new",
         ArgEffect::OutNewMaybeNull => "out_new_maybe_null",
         ArgEffect::OutBorrowed => "out_borrowed",

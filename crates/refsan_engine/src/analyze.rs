@@ -54,6 +54,8 @@ pub enum RetKind {
 #[derive(Clone, Debug)]
 pub struct ReturnObs {
     pub kind: RetKind,
+    /// The parameter whose own value (without a new reference) is returned.
+    pub returned_param: Option<u32>,
     pub exc: Exc,
     /// For each parameter: references owned at the return (-1 = consumed).
     pub params_owned: Vec<i16>,
@@ -71,6 +73,9 @@ pub struct FnResult {
     pub borrowed_returns: Vec<Finding>,
     pub returns: Vec<ReturnObs>,
     pub approximate: Option<String>,
+    /// Watched attributes (`Expect::watch_fields`) that are NULL or unset on
+    /// an error exit, with the exit's span.
+    pub risky_fields: Vec<(String, Span)>,
 }
 
 pub struct Options {
@@ -80,6 +85,7 @@ pub struct Options {
 
 struct Analyzer<'a> {
     func: &'a Function,
+    module: Option<&'a Module>,
     resolver: &'a Resolver<'a>,
     expect: &'a Expect,
     opts: &'a Options,
@@ -96,6 +102,7 @@ struct Analyzer<'a> {
 
 pub fn analyze_function(
     func: &Function,
+    module: Option<&Module>,
     resolver: &Resolver<'_>,
     expect: &Expect,
     opts: &Options,
@@ -109,6 +116,7 @@ pub fn analyze_function(
     let deaths = temp_deaths(func, &block_base, n as usize);
     let mut a = Analyzer {
         func,
+        module,
         resolver,
         expect,
         opts,
@@ -419,6 +427,46 @@ impl<'a> Analyzer<'a> {
         }
     }
 
+    /// The managed operation a statement performs, if the language inserted it.
+    fn managed_op(&self, sref: StmtRef) -> Option<ManagedOp> {
+        match self.stmt_at(sref).map(|s| &s.origin) {
+            Some(Origin::Managed(op)) => Some(*op),
+            _ => None,
+        }
+    }
+
+    /// The rule and message for a leak of `v`.
+    fn leak_rule(
+        &self,
+        st: &State,
+        site: Site,
+        v: &ValueState,
+        default: String,
+    ) -> (&'static RuleMeta, String) {
+        let name = self.describe(st, site);
+        if let Some(s) = v.steal_failed {
+            return (
+                &rs106_steal_mishandled::META,
+                rs106_steal_mishandled::message_leak_after_failed_steal(&name, &self.callee_at(s)),
+            );
+        }
+        if v.cast_incref.is_some() {
+            if let ValOrigin::New(s) | ValOrigin::OutNew(s, _) = v.origin {
+                return (
+                    &rs401_object_cast_of_new_ref::META,
+                    rs401_object_cast_of_new_ref::message(&name, &self.callee_at(s)),
+                );
+            }
+            if v.user_incref.is_some() {
+                return (
+                    &rs402_incref_then_cast::META,
+                    rs402_incref_then_cast::message(&name),
+                );
+            }
+        }
+        (&rs101_leaked_reference::META, default)
+    }
+
     fn var_name(&self, v: VarId) -> &'a str {
         &self.func.vars[v.index()].name
     }
@@ -476,7 +524,17 @@ impl<'a> Analyzer<'a> {
         let mut look = |op: &Operand| {
             if let Operand::Field(b, f) = op {
                 if found.is_none() {
-                    found = Some(format!("`{}->{}`", self.var_name(*b), f));
+                    found = Some(if self.is_temp(*b) {
+                        if f == "[]" {
+                            "an array element".to_string()
+                        } else {
+                            format!("the `{f}` field")
+                        }
+                    } else if f == "[]" {
+                        format!("`{}[...]`", self.var_name(*b))
+                    } else {
+                        format!("`{}->{}`", self.var_name(*b), f)
+                    });
                 }
             }
         };
@@ -786,7 +844,11 @@ impl<'a> Analyzer<'a> {
                 Some(effects)
                     if matches!(
                         effects.get(i),
-                        Some(ArgEffect::Steal | ArgEffect::StealOnSuccess)
+                        Some(
+                            ArgEffect::Steal
+                                | ArgEffect::StealOnSuccess
+                                | ArgEffect::StealOnFailure
+                        )
                     ) =>
                 {
                     1
@@ -923,6 +985,22 @@ impl<'a> Analyzer<'a> {
     }
 
     fn global_value(&self, st: &mut State, name: &str) -> Binding {
+        let bare = name.trim_start_matches('&');
+        let kind = self.resolver.global_kind(bare);
+        let is_object = match kind {
+            Some(crate::facts::GlobalKind::HoldsObject) => !name.starts_with('&'),
+            Some(crate::facts::GlobalKind::IsObject) => {
+                name.starts_with('&') || is_singleton_name(bare)
+            }
+            None => false,
+        };
+        if !is_object {
+            return if name.starts_with('&') {
+                Binding::Ptr
+            } else {
+                Binding::Unknown
+            };
+        }
         let id = self.intern(name);
         let site = GLOBAL_SITE | (id & 0x0FFF_FFFF);
         if st.value(site).is_none() {
@@ -957,9 +1035,8 @@ impl<'a> Analyzer<'a> {
             Operand::AddrOf(_) => Binding::Ptr,
             Operand::Opaque => Binding::Unknown,
             Operand::Field(base, field) => {
-                if self.func.vars[base.index()].ty != TypeClass::Object && field != "[]" {
-                    // Fields of C structs that are not objects: track them
-                    // too (module state structs hold references).
+                if self.known_non_object_field(*base, field) {
+                    return Binding::Unknown;
                 }
                 let key = self.base_key(st, *base);
                 let fid = self.intern(&format!(".{field}"));
@@ -993,11 +1070,85 @@ impl<'a> Analyzer<'a> {
                 }
                 st.put_value(v);
                 st.push_event(Ev::Created { stmt: sref, site });
-                if field != "[]" {
+                if field == "[]" {
+                    if let Some(v) = st.value_mut(site) {
+                        v.array_item = true;
+                    }
+                } else {
                     st.set_field(key, fid, FieldVal::Obj(site));
                 }
                 Binding::Obj(site)
             }
+        }
+    }
+
+    /// The memo slot of a borrowed accessor call (`PyTuple_GET_ITEM(t, 0)`):
+    /// the container's site and the callee with its constant arguments.
+    fn accessor_key(&self, _st: &State, vals: &[Binding], callee: &str) -> Option<(u32, u32)> {
+        let base = vals.first()?.obj()?;
+        let mut key = format!("#{callee}");
+        for b in &vals[1..] {
+            match b {
+                Binding::Int(lo, hi) if lo == hi => key.push_str(&format!(",{lo}")),
+                Binding::Obj(s) => key.push_str(&format!(",o{s}")),
+                _ => return None,
+            }
+        }
+        Some((base, self.intern(&key)))
+    }
+
+    /// `PyList_SET_ITEM(l, i, v)` overwrites the slot `PyList_GET_ITEM(l, i)`
+    /// read before: the slot's reference to the old item is the caller's
+    /// now (it must release it), and a release made earlier is justified.
+    fn slot_overwrite(&self, st: &mut State, callee: &str, vals: &[Binding]) {
+        let getter = match callee {
+            "PyList_SET_ITEM" => "PyList_GET_ITEM",
+            "PyTuple_SET_ITEM" => "PyTuple_GET_ITEM",
+            "PyStructSequence_SET_ITEM" => "PyStructSequence_GET_ITEM",
+            "PyStructSequence_SetItem" => "PyStructSequence_GetItem",
+            _ => return,
+        };
+        if vals.len() < 3 {
+            return;
+        }
+        for get in [getter, getter.replace("_GET_ITEM", "_GetItem").as_str()] {
+            let Some((base, key)) = self.accessor_key(st, &vals[..2], get) else {
+                continue;
+            };
+            if let Some(FieldVal::Obj(old)) = st.field(base, key) {
+                if let Some(v) = st.value_mut(old) {
+                    if v.slot_released.is_some() {
+                        v.slot_released = None;
+                    } else if v.status == Status::Live && vals[2] != Binding::Obj(old) {
+                        v.owned += 1;
+                    }
+                }
+                st.clear_field(base, key);
+            }
+        }
+    }
+
+    /// A borrowed accessor result (`PyTuple_GET_ITEM(t, i)`) still in its
+    /// container's slot.
+    fn in_accessor_slot(&self, st: &State, site: Site) -> bool {
+        st.fields
+            .iter()
+            .any(|f| f.val == FieldVal::Obj(site) && self.name_of(f.field).starts_with('#'))
+    }
+
+    /// `base->field` where the struct is defined in the file and the field
+    /// is not a `PyObject *`.
+    fn known_non_object_field(&self, base: VarId, field: &str) -> bool {
+        if field == "[]" {
+            return false;
+        }
+        let c_type = &self.func.vars[base.index()].c_type;
+        match self.module.and_then(|m| m.struct_named(c_type)) {
+            Some(s) => s
+                .fields
+                .iter()
+                .any(|f| f.name == field && f.ty != TypeClass::Object),
+            None => false,
         }
     }
 
@@ -1035,7 +1186,17 @@ impl<'a> Analyzer<'a> {
             }
             StmtKind::Incref { value, nullable } => {
                 let b = self.eval(&mut st, value, sref, 0);
+                let on_field = matches!(value, Operand::Field(..));
                 if self.incref(&mut st, b, *nullable, sref, span) {
+                    if let (true, Binding::Obj(site)) = (on_field, b) {
+                        // `Py_INCREF(obj->field)` often fixes the count of a
+                        // copied struct; the reference may stay with it.
+                        if let Some(v) = st.value_mut(site) {
+                            if matches!(v.origin, ValOrigin::Field(_)) {
+                                v.shared = true;
+                            }
+                        }
+                    }
                     self.finish(st, sref, out);
                 }
             }
@@ -1138,6 +1299,11 @@ impl<'a> Analyzer<'a> {
         if v.owned <= 0 || v.status != Status::Live || !v.trackable() || st.ref_count(site) > 0 {
             return;
         }
+        // A module-level object stays alive anyway: an extra reference to it
+        // is never a leak worth reporting.
+        if matches!(v.origin, ValOrigin::Global(_)) || v.shared || v.array_item {
+            return;
+        }
         if matches!(v.origin, ValOrigin::Param(_)) {
             // A parameter the function was given ownership of: leak too.
         }
@@ -1146,29 +1312,17 @@ impl<'a> Analyzer<'a> {
             ValOrigin::New(s) | ValOrigin::OutNew(s, _) => self.callee_at(s),
             _ => "the call".to_string(),
         };
-        let (message, last) = if let Some(s) = v.steal_failed {
-            let c = self.callee_at(s);
-            (
-                rs106_steal_mishandled::message_leak_after_failed_steal(&name, &c),
-                format!("{name} leaks here"),
-            )
-        } else {
-            match how {
-                LostHow::Temp => (
-                    rs101_leaked_reference::message_temp(&callee),
-                    "the reference is lost here".to_string(),
-                ),
-                LostHow::Overwrite(var) => (
-                    rs101_leaked_reference::message_overwrite(&name, self.var_name(var)),
-                    format!("`{}` is overwritten here", self.var_name(var)),
-                ),
-            }
+        let (default, last) = match how {
+            LostHow::Temp => (
+                rs101_leaked_reference::message_temp(&callee),
+                "the reference is lost here".to_string(),
+            ),
+            LostHow::Overwrite(var) => (
+                rs101_leaked_reference::message_overwrite(&name, self.var_name(var)),
+                format!("`{}` is overwritten here", self.var_name(var)),
+            ),
         };
-        let meta = if v.steal_failed.is_some() {
-            &rs106_steal_mishandled::META
-        } else {
-            &rs101_leaked_reference::META
-        };
+        let (meta, message) = self.leak_rule(st, site, &v, default);
         let help = rs101_leaked_reference::help(self.plain_name(st, site).as_deref());
         self.report(st, meta, span, Some(site), message, last, help);
         if let Some(v) = st.value_mut(site) {
@@ -1198,6 +1352,17 @@ impl<'a> Analyzer<'a> {
                     format!("{name} is {what} here"),
                 )
             }
+            Status::Released(s)
+                if matches!(
+                    self.managed_op(s),
+                    Some(ManagedOp::TempRelease | ManagedOp::AssignRelease | ManagedOp::ScopeExit)
+                ) =>
+            {
+                (
+                    rs406_raw_pointer_outlives_object::message(&name, what),
+                    format!("{name} is {what} here"),
+                )
+            }
             _ => {
                 if what == "released" {
                     (
@@ -1212,17 +1377,57 @@ impl<'a> Analyzer<'a> {
                 }
             }
         };
-        self.report(
-            st,
-            &rs103_use_after_release::META,
-            span,
-            Some(site),
-            message,
-            last,
-            None,
-        );
+        let meta = match v.status {
+            Status::Released(s)
+                if matches!(
+                    self.managed_op(s),
+                    Some(ManagedOp::TempRelease | ManagedOp::AssignRelease | ManagedOp::ScopeExit)
+                ) =>
+            {
+                &rs406_raw_pointer_outlives_object::META
+            }
+            _ => &rs103_use_after_release::META,
+        };
+        self.report(st, meta, span, Some(site), message, last, None);
         self.mark_reported(st, site);
         true
+    }
+
+    /// Python code may run: borrowed container items may be freed.
+    fn expose_borrowed(&self, st: &mut State, sref: StmtRef) {
+        for v in st.values.iter_mut() {
+            if v.volatile && v.owned <= 0 && v.status == Status::Live && v.exposed.is_none() {
+                v.exposed = Some(sref);
+            }
+        }
+    }
+
+    /// RS110: a borrowed item used after Python code may have freed it.
+    fn check_exposed(&mut self, st: &mut State, site: Site, span: Span) {
+        let Some(v) = st.value(site).copied() else {
+            return;
+        };
+        let Some(at) = v.exposed else { return };
+        if !v.volatile || v.owned > 0 || !v.trackable() {
+            return;
+        }
+        let name = self.describe(st, site);
+        let callee = self.callee_at(at);
+        self.report(
+            st,
+            &rs110_borrowed_across_call::META,
+            span,
+            Some(site),
+            rs110_borrowed_across_call::message(&name, &callee),
+            format!("{name} is used here"),
+            Some(format!(
+                "take a reference right after the lookup (`Py_INCREF({})`) or use the *Ref API",
+                name.trim_matches('`')
+            )),
+        );
+        if let Some(v) = st.value_mut(site) {
+            v.volatile = false;
+        }
     }
 
     fn null_why_text(&self, why: NullWhy) -> String {
@@ -1297,7 +1502,9 @@ impl<'a> Analyzer<'a> {
     fn op_text(&self, st: &State, op: &Operand, b: Binding) -> Option<String> {
         match op {
             Operand::Var(v) if !self.is_temp(*v) => Some(self.var_name(*v).to_string()),
-            Operand::Field(v, f) => Some(format!("{}->{}", self.var_name(*v), f)),
+            Operand::Field(v, f) if !self.is_temp(*v) && f != "[]" => {
+                Some(format!("{}->{}", self.var_name(*v), f))
+            }
             _ => self.var_text(st, b),
         }
     }
@@ -1318,6 +1525,7 @@ impl<'a> Analyzer<'a> {
                 if self.dead_use(st, site, "INCREF'd", span) {
                     return true;
                 }
+                self.check_exposed(st, site, span);
                 let Some(v) = st.value(site).copied() else {
                     return true;
                 };
@@ -1326,8 +1534,14 @@ impl<'a> Analyzer<'a> {
                         self.maybe_null_use(st, site, from, "INCREF'd", span);
                     }
                 }
+                let op = self.managed_op(sref);
                 if let Some(v) = st.value_mut(site) {
                     v.owned += 1;
+                    match op {
+                        Some(ManagedOp::ObjectCast) => v.cast_incref = Some(sref),
+                        None => v.user_incref = Some(sref),
+                        Some(_) => {}
+                    }
                     if matches!(v.status, Status::Stolen(_) | Status::Stored(_)) {
                         v.status = Status::Live;
                     }
@@ -1381,7 +1595,7 @@ impl<'a> Analyzer<'a> {
                 st.push_event(Ev::Decref { stmt: sref, site });
                 if v.owned > 0 {
                     let now = v.owned - 1;
-                    let was_new = v.origin.is_new_kind();
+                    let was_new = v.origin.is_new_kind() && !v.kept;
                     if let Some(v) = st.value_mut(site) {
                         v.owned = now;
                         if now == 0 && was_new {
@@ -1398,14 +1612,43 @@ impl<'a> Analyzer<'a> {
                 match (v.status, v.origin) {
                     (Status::Stolen(s), _) => {
                         let c = self.callee_at(s);
+                        let (meta, message) = if self.managed_op(sref).is_some() {
+                            (
+                                &rs403_managed_to_stealing::META,
+                                rs403_managed_to_stealing::message(&name, &c),
+                            )
+                        } else {
+                            (
+                                &rs106_steal_mishandled::META,
+                                rs106_steal_mishandled::message_release_after_steal(&name, &c),
+                            )
+                        };
+                        let help = self.managed_op(sref).map(|_| {
+                            format!(
+                                "`Py_INCREF({})` before passing it to `{c}`",
+                                name.trim_matches('`')
+                            )
+                        });
                         self.report(
                             st,
-                            &rs106_steal_mishandled::META,
+                            meta,
                             span,
                             Some(site),
-                            rs106_steal_mishandled::message_release_after_steal(&name, &c),
+                            message,
                             format!("{name} is released here"),
-                            None,
+                            help,
+                        );
+                        self.mark_reported(st, site);
+                    }
+                    (Status::Stored(_), _) if self.managed_op(sref).is_some() => {
+                        self.report(
+                            st,
+                            &rs406_raw_pointer_outlives_object::META,
+                            span,
+                            Some(site),
+                            rs406_raw_pointer_outlives_object::message_stored(&name),
+                            format!("Cython releases {name} here"),
+                            Some("keep a reference of your own (Py_INCREF) for the stored pointer, or store an `object`".to_string()),
                         );
                         self.mark_reported(st, site);
                     }
@@ -1422,6 +1665,14 @@ impl<'a> Analyzer<'a> {
                         }
                     }
                     (_, ValOrigin::Global(_)) if self.is_immortal_global(&v) => {}
+                    (Status::Live, ValOrigin::Borrowed(_)) if self.in_accessor_slot(st, site) => {
+                        // Releasing a container slot's reference: fine if the
+                        // slot is overwritten before the function returns.
+                        if let Some(v) = st.value_mut(site) {
+                            v.slot_released = Some(sref);
+                            v.status = Status::Released(sref);
+                        }
+                    }
                     (Status::Live, ValOrigin::Param(i))
                         if !self.expect.python_facing && self.expect.params.is_none() =>
                     {
@@ -1481,8 +1732,16 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    /// Borrowed references taken from a released container die with it.
+    /// Borrowed references taken from a released container die with it, when
+    /// the container was made here (so the function held its only reference).
     fn owner_released(&self, st: &mut State, owner: Site, sref: StmtRef) {
+        let fresh = match st.value(owner).map(|v| v.origin) {
+            Some(ValOrigin::New(s)) => is_constructor(&self.callee_at(s)),
+            _ => false,
+        };
+        if !fresh {
+            return;
+        }
         for v in st.values.iter_mut() {
             if v.owner == owner
                 && v.owned <= 0
@@ -1508,6 +1767,7 @@ impl<'a> Analyzer<'a> {
         match b {
             Binding::Obj(site) => {
                 self.dead_use(st, site, "used", span);
+                self.check_exposed(st, site, span);
                 if let Some(v) = st.value(site).copied() {
                     if let Nullness::MaybeOut(from) = v.null {
                         if v.trackable() {
@@ -1536,9 +1796,19 @@ impl<'a> Analyzer<'a> {
                 let key = self.base_key(st, *base);
                 let fid = self.intern(&format!(".{f}"));
                 let old = st.field(key, fid);
+                let object_base = self.func.vars[base.index()].ty == TypeClass::Object;
                 if let Some(FieldVal::Obj(old_site)) = old {
                     if let Some(v) = st.value_mut(old_site) {
                         v.field_stolen = None;
+                        // The field's reference to its old value is ours now
+                        // (`old = self->x; self->x = new; Py_DECREF(old)`).
+                        if object_base
+                            && b != Binding::Obj(old_site)
+                            && v.status == Status::Live
+                            && f != "[]"
+                        {
+                            v.owned += 1;
+                        }
                     }
                 }
                 match b {
@@ -1546,16 +1816,24 @@ impl<'a> Analyzer<'a> {
                     Binding::Null(_) => st.set_field(key, fid, FieldVal::Null(sref)),
                     _ => st.clear_field(key, fid),
                 }
-                if let Some(FieldVal::Obj(old_site)) = old {
-                    if st.value(old_site).is_some_and(|v| {
-                        matches!(v.origin, ValOrigin::Field(_)) && v.status == Status::Live
-                    }) {
-                        // The field's old reference is overwritten without a
-                        // release; we cannot tell whether it was released
-                        // elsewhere, so no finding.
+                let text = if self.is_temp(*base) {
+                    format!("the `{f}` field")
+                } else {
+                    format!("{}->{}", self.var_name(*base), f)
+                };
+                if !object_base {
+                    // A C struct (module state, a helper struct): whether it
+                    // owns the reference is not visible here.
+                    if let Binding::Obj(site) = b {
+                        if let Some(v) = st.value_mut(site) {
+                            if v.owned > 0 {
+                                v.shared = true;
+                                return;
+                            }
+                        }
                     }
                 }
-                (true, format!("{}->{}", self.var_name(*base), f))
+                (true, text)
             }
             Place::Global(g) => (true, g.clone()),
             Place::Deref(p) => {
@@ -1591,6 +1869,41 @@ impl<'a> Analyzer<'a> {
             return;
         }
         let to_field_or_global = matches!(place, Place::Field(..) | Place::Global(_));
+        if let ValOrigin::Param(i) = v.origin {
+            if to_field_or_global
+                && v.status == Status::Live
+                && !self.expect.python_facing
+                && self.expect.params.is_none()
+            {
+                // Maybe this function takes over the parameter's reference:
+                // decided by the summary.
+                let name = self.describe(st, site);
+                let why = self.why_borrowed(&v);
+                let events = self.events(
+                    st,
+                    Some(site),
+                    Event {
+                        span,
+                        message: format!("{name} is stored here"),
+                    },
+                );
+                let f = rules::finding(
+                    &rs108_borrowed_stored::META,
+                    span,
+                    Some(&self.func.name),
+                    rs108_borrowed_stored::message(&name, &place_text, &why),
+                    events,
+                    Some(format!(
+                        "store a new reference: `{place_text} = Py_NewRef(...)`"
+                    )),
+                );
+                self.result.param_releases.push((i, f));
+                if let Some(v) = st.value_mut(site) {
+                    v.owned -= 1;
+                }
+                return;
+            }
+        }
         let borrowed = v.origin.is_borrowed_kind()
             || matches!(v.status, Status::Stolen(_) | Status::Stored(_));
         if to_field_or_global
@@ -1737,6 +2050,7 @@ impl<'a> Analyzer<'a> {
                     if self.dead_use(&mut st, site, &what, span) {
                         continue;
                     }
+                    self.check_exposed(&mut st, site, span);
                     if let Some(v) = st.value(site).copied() {
                         if let Nullness::MaybeOut(from) = v.null {
                             if is_api
@@ -1772,8 +2086,19 @@ impl<'a> Analyzer<'a> {
         if contract.noreturn {
             return;
         }
+        if is_api && runs_python_code(name) {
+            self.expose_borrowed(&mut st, sref);
+        }
 
-        let outcomes = outcomes_for(&contract, dst.map(|d| self.func.vars[d.index()].ty));
+        let success = self
+            .resolver
+            .success_range(name)
+            .unwrap_or_else(|| status_success(name));
+        let outcomes = outcomes_for(
+            &contract,
+            dst.map(|d| self.func.vars[d.index()].ty),
+            success,
+        );
         for (k, (outcome, ret)) in outcomes.iter().enumerate() {
             let mut s = if k + 1 == outcomes.len() {
                 std::mem::replace(&mut st, State::new(0))
@@ -1785,7 +2110,21 @@ impl<'a> Analyzer<'a> {
             } else if *outcome == Outcome::False {
                 s.push_event(Ev::CallFalse { stmt: sref });
             }
+            self.slot_overwrite(&mut s, name, &vals);
             self.apply_arg_effects(&mut s, &contract, name, args, &vals, *outcome, sref, span);
+            if outcome.succeeded() {
+                let container = vals.first().and_then(|b| b.obj()).unwrap_or(0);
+                for i in kept_arguments(name) {
+                    if let Some(Binding::Obj(site)) = vals.get(*i) {
+                        if let Some(v) = s.value_mut(*site) {
+                            v.kept = true;
+                            if v.owner == 0 && container != *site {
+                                v.owner = container;
+                            }
+                        }
+                    }
+                }
+            }
             // Exception state.
             match contract.exc {
                 ExcEffect::Sets => s.exc = Exc::Set,
@@ -1903,6 +2242,11 @@ impl<'a> Analyzer<'a> {
             let effect = contract.arg(i);
             match effect {
                 ArgEffect::Steal => self.steal(st, vals[i], name, container, sref, span),
+                ArgEffect::StealOnFailure => {
+                    if !outcome.succeeded() {
+                        self.steal(st, vals[i], name, container, sref, span);
+                    }
+                }
                 ArgEffect::StealOnSuccess => {
                     if outcome.succeeded() {
                         self.steal(st, vals[i], name, container, sref, span);
@@ -2096,6 +2440,7 @@ impl<'a> Analyzer<'a> {
                     Nullness::Maybe,
                 );
                 v.owner = container;
+                v.volatile = borrows_volatile_item(&self.callee_at(sref));
                 v
             }
             ArgEffect::OutNewMaybeNull => ValueState::new(
@@ -2205,6 +2550,19 @@ impl<'a> Analyzer<'a> {
             RetVal::Int(lo, hi) => Binding::Int(lo, hi),
             RetVal::Ptr => Binding::Ptr,
             RetVal::Unknown => Binding::Unknown,
+                        RetVal::BorrowedRef if self.resolver.returns_arg(callee).is_some_and(|i| vals.get(i).is_some_and(|b| b.obj().is_some())) => {
+                // A helper that returns (a reference to) one of its arguments.
+                let i = self.resolver.returns_arg(callee).unwrap_or(0);
+                vals[i]
+            }
+            RetVal::BorrowedRef if contract.failure == Failure::Never && callee != "Py_TYPE" && self.accessor_key(st, vals, callee).is_some_and(|(base, key)| matches!(st.field(base, key), Some(FieldVal::Obj(s)) if st.value(s).is_some())) => {
+                // The same accessor on the same object and index: the same
+                // item (`Py_INCREF(PyTuple_GET_ITEM(t, 0))` then use it again).
+                match self.accessor_key(st, vals, callee).and_then(|(base, key)| st.field(base, key)) {
+                    Some(FieldVal::Obj(s)) => Binding::Obj(s),
+                    _ => Binding::Unknown,
+                }
+            }
             RetVal::NewRef | RetVal::BorrowedRef => {
                 let Some(site) = stmt_site(sref, SUB_RESULT) else {
                     if let Some(d) = dst {
@@ -2234,8 +2592,14 @@ impl<'a> Analyzer<'a> {
                         ValueState::new(site, ValOrigin::Borrowed(sref), 0, Nullness::NonNull);
                     // Borrowed from the first object argument (the container).
                     v.owner = vals.iter().find_map(|b| b.obj()).unwrap_or(0);
+                                        v.volatile = borrows_volatile_item(callee);
                     v
                 };
+                if ret == RetVal::BorrowedRef && contract.failure == Failure::Never {
+                    if let Some((base, key)) = self.accessor_key(st, vals, callee) {
+                        st.set_field(base, key, FieldVal::Obj(site));
+                    }
+                }
                 st.put_value(v);
                 st.push_event(Ev::Created { stmt: sref, site });
                 if dst.is_none() && ret == RetVal::NewRef && contract.failure != Failure::AlwaysNull
@@ -2463,9 +2827,33 @@ impl<'a> Analyzer<'a> {
                 }
             }
         }
+        // Attributes left NULL on an error exit (Cython __cinit__).
+        let error_exit = match kind {
+            RetKind::Null => true,
+            RetKind::Int(_, hi) => hi < 0,
+            _ => false,
+        };
+        if error_exit && !exp.watch_fields.is_empty() {
+            if let Some(self_var) = self.func.params.first() {
+                let key = self.base_key(&st, *self_var);
+                for attr in &exp.watch_fields {
+                    let fid = self.intern(&format!(".{attr}"));
+                    let risky = match st.field(key, fid) {
+                        None | Some(FieldVal::Null(_)) => true,
+                        Some(FieldVal::Obj(site)) => st.value(site).is_none_or(|v| {
+                            matches!(v.origin, ValOrigin::Field(_)) && v.null != Nullness::NonNull
+                        }),
+                    };
+                    if risky && !self.result.risky_fields.iter().any(|(a, _)| a == attr) {
+                        self.result.risky_fields.push((attr.clone(), span));
+                    }
+                }
+            }
+        }
         // The returned reference.
         let mut returned: Option<Site> = None;
         if let Binding::Obj(site) = b {
+            self.check_exposed(&mut st, site, span);
             if self.dead_use(&mut st, site, "returned", span) {
                 kind = RetKind::Unknown;
             } else if let Some(v) = st.value(site).copied() {
@@ -2481,7 +2869,12 @@ impl<'a> Analyzer<'a> {
                         } else if v.status == Status::Escaped
                             || v.reported
                             || self.is_immortal_global(&v)
+                            || (exp.returns == ExpectRet::Infer
+                                && (matches!(v.origin, ValOrigin::Field(_)) || v.array_item))
                         {
+                            // A helper returning what a struct holds may hand
+                            // over the struct's reference (popping a stack)
+                            // or lend it: its summary stays unknown.
                             kind = RetKind::Unknown;
                         } else {
                             kind = RetKind::Borrowed;
@@ -2592,12 +2985,44 @@ impl<'a> Analyzer<'a> {
                 )),
             );
         }
+        // Container slots released but never overwritten.
+        let pending_slots: Vec<(Site, StmtRef)> = st
+            .values
+            .iter()
+            .filter_map(|v| v.slot_released.map(|s| (v.site, s)))
+            .collect();
+        for (site, released_at) in pending_slots {
+            if !self.in_accessor_slot(&st, site) {
+                continue;
+            }
+            let Some(v) = st.value(site).copied() else {
+                continue;
+            };
+            let name = self.describe(&st, site);
+            let why = self.why_borrowed(&v);
+            let rspan = self.span_at(released_at);
+            self.report(
+                &st,
+                &rs102_decref_borrowed::META,
+                rspan,
+                Some(site),
+                rs102_decref_borrowed::message(&name, &why),
+                format!("{name} is released here, but its container still refers to it"),
+                None,
+            );
+        }
         // Everything else the function still owns leaks here.
         let owned: Vec<Site> = st
             .values
             .iter()
             .filter(|v| {
-                Some(v.site) != returned && v.owned > 0 && v.status == Status::Live && v.trackable()
+                Some(v.site) != returned
+                    && v.owned > 0
+                    && v.status == Status::Live
+                    && v.trackable()
+                    && !matches!(v.origin, ValOrigin::Global(_))
+                    && !v.shared
+                    && !v.array_item
             })
             .map(|v| v.site)
             .collect();
@@ -2621,8 +3046,16 @@ impl<'a> Analyzer<'a> {
             .enumerate()
             .map(|(i, _)| st.value(PARAM_SITE | i as u32).map_or(0, |v| v.owned))
             .collect();
+        let returned_param = match (kind, returned.and_then(|s| st.value(s))) {
+            (RetKind::Borrowed, Some(v)) => match v.origin {
+                ValOrigin::Param(i) => Some(i),
+                _ => None,
+            },
+            _ => None,
+        };
         self.result.returns.push(ReturnObs {
             kind,
+            returned_param,
             exc: st.exc,
             params_owned,
         });
@@ -2633,16 +3066,8 @@ impl<'a> Analyzer<'a> {
             return;
         };
         let name = self.describe(st, site);
-        let (meta, message) = match v.steal_failed {
-            Some(s) => (
-                &rs106_steal_mishandled::META,
-                rs106_steal_mishandled::message_leak_after_failed_steal(&name, &self.callee_at(s)),
-            ),
-            None => (
-                &rs101_leaked_reference::META,
-                rs101_leaked_reference::message_return(&name),
-            ),
-        };
+        let (meta, message) =
+            self.leak_rule(st, site, &v, rs101_leaked_reference::message_return(&name));
         let help = rs101_leaked_reference::help(self.plain_name(st, site).as_deref());
         self.report(
             st,
@@ -2661,6 +3086,94 @@ impl<'a> Analyzer<'a> {
 enum LostHow {
     Temp,
     Overwrite(VarId),
+}
+
+/// Arguments a C-API function stores (taking its own reference) in the
+/// container it gets as first argument.
+fn kept_arguments(callee: &str) -> &'static [usize] {
+    match callee {
+        "PyDict_SetItem" | "PyObject_SetItem" | "_PyDict_SetItem_KnownHash" => &[1, 2],
+        "PyDict_SetItemString"
+        | "PyObject_SetAttr"
+        | "PyObject_SetAttrString"
+        | "PyModule_AddObjectRef"
+        | "PyList_Insert"
+        | "PyObject_GenericSetAttr"
+        | "PyDict_SetDefault" => &[2],
+        "PyList_Append" | "PySet_Add" | "_PyList_AppendTakeRef" => &[1],
+        _ => &[],
+    }
+}
+
+/// APIs that make a new object nobody else refers to yet.
+fn is_constructor(callee: &str) -> bool {
+    callee.ends_with("_New")
+        || callee.contains("_New")
+        || callee.contains("Copy")
+        || callee.ends_with("_Pack")
+        || matches!(
+            callee,
+            "PySequence_List"
+                | "PySequence_Tuple"
+                | "PySequence_Fast"
+                | "PyDict_Items"
+                | "PyDict_Keys"
+                | "PyDict_Values"
+                | "PyMapping_Items"
+                | "PyMapping_Keys"
+                | "PyMapping_Values"
+                | "PyObject_Dir"
+                | "PyList_GetSlice"
+                | "PyTuple_GetSlice"
+                | "PyUnicode_Split"
+                | "Py_BuildValue"
+        )
+}
+
+/// APIs that return a borrowed item of a mutable container.
+fn borrows_volatile_item(callee: &str) -> bool {
+    callee.starts_with("PyDict_GetItem")
+        || callee.starts_with("_PyDict_GetItem")
+        || matches!(
+            callee,
+            "PyDict_Next" | "PyList_GetItem" | "PyList_GET_ITEM" | "PySequence_Fast_GET_ITEM"
+        )
+}
+
+/// C-API calls that can run arbitrary Python code (and so mutate any
+/// container).
+fn runs_python_code(callee: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "PyObject_Call",
+        "PyObject_Vectorcall",
+        "PyObject_GetAttr",
+        "PyObject_SetAttr",
+        "PyObject_DelAttr",
+        "PyObject_GetItem",
+        "PyObject_SetItem",
+        "PyObject_DelItem",
+        "PyObject_RichCompare",
+        "PyObject_Repr",
+        "PyObject_Str",
+        "PyObject_Hash",
+        "PyObject_IsTrue",
+        "PyObject_GetIter",
+        "PyObject_Format",
+        "PyNumber_",
+        "PySequence_GetItem",
+        "PySequence_SetItem",
+        "PySequence_Contains",
+        "PyMapping_",
+        "PyIter_Next",
+        "PyDict_SetItem",
+        "PyDict_DelItem",
+        "PyDict_Contains",
+        "PyEval_Call",
+        "PyImport_",
+        "PyErr_Print",
+        "PyErr_WriteUnraisable",
+    ];
+    PREFIXES.iter().any(|p| callee.starts_with(p))
 }
 
 fn is_out(e: ArgEffect) -> bool {
@@ -2685,7 +3198,42 @@ enum RetVal {
 }
 
 /// The outcomes of a call with this contract.
-fn outcomes_for(c: &Contract, dst_ty: Option<TypeClass>) -> Vec<(Outcome, RetVal)> {
+/// What a NegOne API returns on success: 0 for status functions
+/// (PyList_Append, PyModule_AddObject), any non-negative value for sizes,
+/// indexes, hashes and comparisons.
+fn status_success(name: &str) -> (i64, i64) {
+    const VALUED: &[&str] = &[
+        "Size",
+        "Length",
+        "Count",
+        "Index",
+        "Hash",
+        "Find",
+        "Tailmatch",
+        "Compare",
+        "AsSsize",
+        "GetLength",
+        "Fileno",
+        "AsFileDescriptor",
+        "Read",
+        "Write",
+        "ToInt",
+        "Merge",
+        "_GET_",
+        "Check",
+    ];
+    if VALUED.iter().any(|v| name.contains(v)) {
+        (0, i64::MAX)
+    } else {
+        (0, 0)
+    }
+}
+
+fn outcomes_for(
+    c: &Contract,
+    dst_ty: Option<TypeClass>,
+    success: (i64, i64),
+) -> Vec<(Outcome, RetVal)> {
     let success_obj = match c.returns {
         Returns::New => RetVal::NewRef,
         Returns::Borrowed => RetVal::BorrowedRef,
@@ -2713,7 +3261,7 @@ fn outcomes_for(c: &Contract, dst_ty: Option<TypeClass>) -> Vec<(Outcome, RetVal
         }
         Failure::AlwaysNull => vec![(Outcome::Failure, RetVal::Null)],
         Failure::NegOne if is_int => vec![
-            (Outcome::Success, RetVal::Int(0, i64::MAX)),
+            (Outcome::Success, RetVal::Int(success.0, success.1)),
             (Outcome::Failure, RetVal::Int(-1, -1)),
         ],
         Failure::Zero if is_int => vec![

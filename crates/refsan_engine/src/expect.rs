@@ -4,7 +4,7 @@
 //! checked against it; the rest get a summary inferred from their body.
 
 use crate::facts::Resolver;
-use refsan_ir::{ArgEffect, Contract, Function, Module, Returns, Role, TypeClass};
+use refsan_ir::{ArgEffect, Contract, Function, Module, Returns, Role, TypeClass, TypeDefKind};
 use std::collections::HashMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +34,9 @@ pub struct Expect {
     pub python_facing: bool,
     /// Why: "method `spam.foo`", "tp_dealloc of `Foo`", for messages.
     pub why: Option<String>,
+    /// Raw `PyObject*` attributes of `self` that must not be left NULL when
+    /// the function fails (a Cython `__cinit__`: `__dealloc__` still runs).
+    pub watch_fields: Vec<String>,
 }
 
 impl Expect {
@@ -49,6 +52,7 @@ impl Expect {
             params: None,
             python_facing: false,
             why: None,
+            watch_fields: Vec::new(),
         }
     }
 
@@ -65,6 +69,7 @@ impl Expect {
             params: Some(Vec::new()),
             python_facing: true,
             why: Some(why),
+            watch_fields: Vec::new(),
         }
     }
 
@@ -81,6 +86,7 @@ impl Expect {
             params: Some(c.args.clone()),
             python_facing: false,
             why: None,
+            watch_fields: Vec::new(),
         }
     }
 }
@@ -187,6 +193,41 @@ pub fn expectations(module: &Module, resolver: &Resolver<'_>) -> HashMap<String,
                     Expect::python(ExpectRet::Other, false, false, why),
                 );
             }
+        }
+    }
+    for t in &module.type_defs {
+        if t.kind != TypeDefKind::CythonClass {
+            continue;
+        }
+        let Some(cinit) = t.slot("__cinit__") else {
+            continue;
+        };
+        let fields: Vec<String> = t
+            .object_struct
+            .as_deref()
+            .and_then(|s| module.struct_named(s))
+            .map(|s| {
+                s.fields
+                    .iter()
+                    .filter(|f| f.ty == TypeClass::Object && !f.managed)
+                    .map(|f| f.name.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if by_name.contains_key(cinit.value.as_str()) {
+            let mut exp = Expect::python(
+                ExpectRet::Other,
+                false,
+                false,
+                format!("__cinit__ of `{}`", t.name),
+            );
+            exp.returns = if by_name[cinit.value.as_str()].returns == TypeClass::Object {
+                ExpectRet::New
+            } else {
+                ExpectRet::Other
+            };
+            exp.watch_fields = fields;
+            out.insert(cinit.value.clone(), exp);
         }
     }
     for f in &module.functions {

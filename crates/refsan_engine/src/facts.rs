@@ -93,6 +93,36 @@ pub struct Resolver<'a> {
     config: &'a HashMap<String, Contract>,
     declared: HashMap<&'a str, (&'a Contract, ContractSource)>,
     summaries: HashMap<String, Contract>,
+    /// For summarised functions: the values they return on success.
+    success: HashMap<String, (i64, i64)>,
+    /// Summarised functions that return one of their arguments.
+    returns_arg: HashMap<String, usize>,
+    /// File-scope variables that hold objects, and those that are objects.
+    object_globals: HashMap<&'a str, GlobalKind>,
+}
+
+/// What a file-scope name refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GlobalKind {
+    /// A pointer to an object (`static PyObject *cache`): reading it gives a
+    /// reference the module owns.
+    HoldsObject,
+    /// A static object (`static PyTypeObject Foo_Type`): its address is an
+    /// object that is never freed.
+    IsObject,
+}
+
+/// Type names of static objects.
+fn is_object_type_name(c_type: &str) -> bool {
+    let t = c_type
+        .trim()
+        .trim_start_matches("static ")
+        .trim_start_matches("const ")
+        .trim();
+    matches!(
+        t,
+        "PyTypeObject" | "PyObject" | "PyVarObject" | "PyModuleDef" | "struct PyModuleDef"
+    ) || (t.ends_with("Object") && !t.contains('*'))
 }
 
 impl<'a> Resolver<'a> {
@@ -112,11 +142,29 @@ impl<'a> Resolver<'a> {
                 declared.insert(f.name.as_str(), (c, *src));
             }
         }
+        let mut object_globals = HashMap::new();
+        for g in &module.globals {
+            if g.ty == refsan_ir::TypeClass::Object && g.c_type.contains('*') {
+                object_globals.insert(g.name.as_str(), GlobalKind::HoldsObject);
+            } else if is_object_type_name(&g.c_type)
+                || module.struct_named(&g.c_type).is_some_and(|s| s.is_object)
+            {
+                object_globals.insert(g.name.as_str(), GlobalKind::IsObject);
+            }
+        }
+        for t in &module.type_defs {
+            object_globals
+                .entry(t.name.as_str())
+                .or_insert(GlobalKind::IsObject);
+        }
         Resolver {
             facts,
             config,
             declared,
             summaries: HashMap::new(),
+            success: HashMap::new(),
+            returns_arg: HashMap::new(),
+            object_globals,
         }
     }
 
@@ -167,6 +215,42 @@ impl<'a> Resolver<'a> {
 
     pub fn add_summary(&mut self, name: &str, contract: Contract) {
         self.summaries.insert(name.to_string(), contract);
+    }
+
+    pub fn set_success_range(&mut self, name: &str, range: (i64, i64)) {
+        self.success.insert(name.to_string(), range);
+    }
+
+    /// The values a summarised function returns when it succeeds.
+    pub fn success_range(&self, name: &str) -> Option<(i64, i64)> {
+        self.success.get(name).copied()
+    }
+
+    pub fn set_returns_arg(&mut self, name: &str, arg: usize) {
+        self.returns_arg.insert(name.to_string(), arg);
+    }
+
+    /// A summarised function that returns its `n`-th argument.
+    pub fn returns_arg(&self, name: &str) -> Option<usize> {
+        self.returns_arg.get(name).copied()
+    }
+
+    /// How a file-scope or external name relates to objects: `Py_None`,
+    /// `PyExc_*` and `*_Type` names are known; file-scope variables come from
+    /// their declarations.
+    pub fn global_kind(&self, name: &str) -> Option<GlobalKind> {
+        if let Some(k) = self.object_globals.get(name) {
+            return Some(*k);
+        }
+        if is_singleton_name(name) || name.starts_with("PyExc_") {
+            return Some(GlobalKind::HoldsObject);
+        }
+        if name.starts_with("Py") && name.ends_with("_Type")
+            || name.starts_with("_Py") && name.ends_with("_Type")
+        {
+            return Some(GlobalKind::IsObject);
+        }
+        None
     }
 
     pub fn summary(&self, name: &str) -> Option<&Contract> {

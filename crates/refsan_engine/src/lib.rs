@@ -63,15 +63,25 @@ pub fn check_module(module: &Module, facts: &dyn ApiFacts, opts: &CheckOptions) 
         limits: opts.limits,
     };
     let mut report = ModuleReport::default();
+    let mut risky = rules::rs404_dealloc_decref_maybe_null::RiskyFields::new();
     for idx in summary::bottom_up_order(module) {
         let func = &module.functions[idx];
         let Some(exp) = expects.get(&func.name) else {
             continue;
         };
-        let result = analyze::analyze_function(func, &resolver, exp, &aopts);
+        let result = analyze::analyze_function(func, Some(module), &resolver, exp, &aopts);
         let decision = summary::summarize(func, exp, &result);
         if resolver.stated(&func.name).is_none() {
             resolver.add_summary(&func.name, decision.contract.clone());
+            if let Some(range) = decision.success {
+                resolver.set_success_range(&func.name, range);
+            }
+            if let Some(arg) = decision.returns_arg {
+                resolver.set_returns_arg(&func.name, arg);
+            }
+        }
+        if !result.risky_fields.is_empty() {
+            risky.insert(func.name.clone(), result.risky_fields.clone());
         }
         report.findings.extend(result.findings);
         for (param, f) in result.param_releases {
@@ -105,6 +115,10 @@ pub fn check_module(module: &Module, facts: &dyn ApiFacts, opts: &CheckOptions) 
     rules::rs302_traverse_missing_visit::check(module, &mut report.findings);
     rules::rs303_dealloc_missing_untrack::check(module, &mut report.findings);
     rules::rs304_heaptype_dealloc_type_ref::check(module, &mut report.findings);
+    rules::rs404_dealloc_decref_maybe_null::check(module, &risky, &mut report.findings);
+    rules::rs405_extern_ownership_unknown::check(module, &resolver, &mut report.findings);
+    rules::rs407_refcount_field_access::check(module, &mut report.findings);
+    rules::rs408_refcount_call_on_raw_pointer::check(module, &mut report.findings);
     for p in &module.problems {
         report.notes.push(Note {
             span: p.span,

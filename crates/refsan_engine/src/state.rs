@@ -169,6 +169,27 @@ pub struct ValueState {
     /// The reference a field holds was handed to a stealing call; the
     /// transfer is complete once the field is overwritten.
     pub field_stolen: Option<StmtRef>,
+    /// A Cython `<object>` cast took a reference (ManagedOp::ObjectCast).
+    pub cast_incref: Option<StmtRef>,
+    /// The user's own Py_INCREF (not one the language inserted).
+    pub user_incref: Option<StmtRef>,
+    /// A borrowed item of a mutable container (dict, list): Python code can
+    /// remove it from the container and free it.
+    pub volatile: bool,
+    /// A call that can run Python code happened while the value was only
+    /// borrowed.
+    pub exposed: Option<StmtRef>,
+    /// Also held by a C struct we cannot see the owner of: no leak findings.
+    pub shared: bool,
+    /// Read from an array element (`p[i]`): elements are not told apart, so
+    /// no leak findings.
+    pub array_item: bool,
+    /// A borrowed container item released while its slot still points to
+    /// it; fine only if the slot is overwritten (`PyList_SET_ITEM`) later.
+    pub slot_released: Option<StmtRef>,
+    /// A container keeps its own reference (PyList_Append, PyDict_SetItem):
+    /// releasing the function's last reference does not free the object.
+    pub kept: bool,
 }
 
 impl ValueState {
@@ -184,6 +205,14 @@ impl ValueState {
             steal_failed: None,
             reported: false,
             field_stolen: None,
+            cast_incref: None,
+            user_incref: None,
+            volatile: false,
+            exposed: None,
+            shared: false,
+            array_item: false,
+            slot_released: None,
+            kept: false,
         }
     }
 

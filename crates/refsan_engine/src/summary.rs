@@ -98,6 +98,10 @@ pub fn bottom_up_order(module: &Module) -> Vec<usize> {
 /// What the analysis decided about a function whose contract is inferred.
 pub struct Decision {
     pub contract: Contract,
+    /// Values returned on success, for int-returning functions.
+    pub success: Option<(i64, i64)>,
+    /// The function returns its n-th argument (no new reference).
+    pub returns_arg: Option<usize>,
     /// Parameters the function steals (their tentative RS102/RS105 findings
     /// are dropped).
     pub steals: Vec<u32>,
@@ -199,10 +203,21 @@ pub fn summarize(func: &Function, expect: &Expect, result: &FnResult) -> Decisio
                         o == -1
                     }
                 });
+            let consumed_on_failure = result.returns.iter().any(failure_path)
+                && result.returns.iter().all(|r| {
+                    let o = r.params_owned.get(i).copied().unwrap_or(0);
+                    if failure_path(r) {
+                        o == -1
+                    } else {
+                        o == 0
+                    }
+                });
             let effect = if consumed_all {
                 Some(ArgEffect::Steal)
             } else if consumed_on_success {
                 Some(ArgEffect::StealOnSuccess)
+            } else if consumed_on_failure {
+                Some(ArgEffect::StealOnFailure)
             } else {
                 None
             };
@@ -215,7 +230,36 @@ pub fn summarize(func: &Function, expect: &Expect, result: &FnResult) -> Decisio
             }
         }
     }
+    let success = if func.returns == TypeClass::Int {
+        let mut lo = i64::MAX;
+        let mut hi = i64::MIN;
+        let mut all = true;
+        for r in &result.returns {
+            match r.kind {
+                RetKind::Int(_, h) if h < 0 => {}
+                RetKind::Int(l, h) => {
+                    lo = lo.min(l.max(0));
+                    hi = hi.max(h);
+                }
+                _ => all = false,
+            }
+        }
+        (all && lo <= hi).then_some((lo, hi))
+    } else {
+        None
+    };
+    let object_returns: Vec<&crate::analyze::ReturnObs> = result
+        .returns
+        .iter()
+        .filter(|r| r.kind != RetKind::Null)
+        .collect();
+    let returns_arg = match object_returns.first().and_then(|r| r.returned_param) {
+        Some(i) if object_returns.iter().all(|r| r.returned_param == Some(i)) => Some(i as usize),
+        _ => None,
+    };
     Decision {
+        success,
+        returns_arg,
         contract: Contract {
             returns,
             failure,

@@ -59,6 +59,9 @@ pub enum ArgEffect {
     Steal,
     /// Steals the reference only when the call succeeds (PyModule_AddObject).
     StealOnSuccess,
+    /// Steals the reference only when the call fails (helpers that release
+    /// their argument on their error path).
+    StealOnFailure,
     /// `PyObject **`: receives a new reference on success, NULL otherwise
     /// (PyDict_GetItemRef, PyWeakref_GetRef).
     OutNew,
@@ -132,9 +135,12 @@ impl Contract {
     }
 
     pub fn steals_any(&self) -> bool {
-        self.args
-            .iter()
-            .any(|a| matches!(a, ArgEffect::Steal | ArgEffect::StealOnSuccess))
+        self.args.iter().any(|a| {
+            matches!(
+                a,
+                ArgEffect::Steal | ArgEffect::StealOnSuccess | ArgEffect::StealOnFailure
+            )
+        })
     }
 }
 

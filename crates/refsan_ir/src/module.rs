@@ -131,6 +131,17 @@ pub struct Suppression {
     pub codes: Vec<String>,
 }
 
+/// A variable defined at file scope (`static PyObject *cache;`,
+/// `static PyTypeObject Foo_Type = {...};`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct GlobalVar {
+    pub name: String,
+    pub ty: TypeClass,
+    /// The type as written ("PyObject *", "PyTypeObject", "int").
+    pub c_type: String,
+    pub span: Span,
+}
+
 /// A region the front-end could not parse; reported as a note, the rest of
 /// the file is analysed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -149,6 +160,8 @@ pub struct Module {
     pub type_defs: Vec<TypeDef>,
     pub module_defs: Vec<ModuleDef>,
     pub declarations: Vec<Declaration>,
+    /// File-scope variables.
+    pub globals: Vec<GlobalVar>,
     pub suppressions: Vec<Suppression>,
     pub problems: Vec<Problem>,
     /// Module declares free-threading support (Py_mod_gil = Py_MOD_GIL_NOT_USED).
@@ -166,6 +179,7 @@ impl Module {
             type_defs: Vec::new(),
             module_defs: Vec::new(),
             declarations: Vec::new(),
+            globals: Vec::new(),
             suppressions: Vec::new(),
             problems: Vec::new(),
             free_threading: false,

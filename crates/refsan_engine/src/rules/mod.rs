@@ -25,6 +25,14 @@ pub mod rs301_dealloc_missing_release;
 pub mod rs302_traverse_missing_visit;
 pub mod rs303_dealloc_missing_untrack;
 pub mod rs304_heaptype_dealloc_type_ref;
+pub mod rs401_object_cast_of_new_ref;
+pub mod rs402_incref_then_cast;
+pub mod rs403_managed_to_stealing;
+pub mod rs404_dealloc_decref_maybe_null;
+pub mod rs405_extern_ownership_unknown;
+pub mod rs406_raw_pointer_outlives_object;
+pub mod rs407_refcount_field_access;
+pub mod rs408_refcount_call_on_raw_pointer;
 mod slots;
 
 /// Every rule, in code order.
@@ -48,6 +56,14 @@ pub static RULES: &[&RuleMeta] = &[
     &rs302_traverse_missing_visit::META,
     &rs303_dealloc_missing_untrack::META,
     &rs304_heaptype_dealloc_type_ref::META,
+    &rs401_object_cast_of_new_ref::META,
+    &rs402_incref_then_cast::META,
+    &rs403_managed_to_stealing::META,
+    &rs404_dealloc_decref_maybe_null::META,
+    &rs405_extern_ownership_unknown::META,
+    &rs406_raw_pointer_outlives_object::META,
+    &rs407_refcount_field_access::META,
+    &rs408_refcount_call_on_raw_pointer::META,
 ];
 
 pub fn rule(code: &str) -> Option<&'static RuleMeta> {

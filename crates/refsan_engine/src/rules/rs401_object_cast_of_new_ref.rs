@@ -1,0 +1,45 @@
+use refsan_ir::{RuleMeta, Severity};
+
+pub static META: RuleMeta = RuleMeta {
+    code: "RS401",
+    name: "object-cast-of-new-ref",
+    severity: Severity::Error,
+    summary: "`<object>p` where p is a new reference that is never released: the cast takes its own reference, so one leaks",
+    doc: r#"# RS401 object-cast-of-new-ref
+
+## What it does
+Finds Cython code that casts a raw `PyObject *` holding a *new* reference
+to `object` (`<object>p`) and never releases the raw reference.
+
+## Why is this bad?
+`<object>p` does not take over the reference `p` holds: Cython INCREFs the
+object for the `object` variable and releases only that reference when the
+variable goes away. The new reference `p` came with is never released, so
+every call leaks the object.
+
+## Example
+```cython
+cdef extern from "lib.h":
+    PyObject* create_new_item()        # returns a new reference
+
+def make():
+    cdef PyObject* p = create_new_item()
+    if p == NULL:
+        raise MemoryError()
+    cdef object item = <object>p       # a second reference; `p`'s leaks
+    return item
+```
+
+Use instead: declare the function as returning `object` (Cython then owns
+the new reference and checks for NULL itself):
+```cython
+cdef extern from "lib.h":
+    object create_new_item()
+```
+or release the raw reference after the cast with `Py_XDECREF(p)`.
+"#,
+};
+
+pub fn message(name: &str, callee: &str) -> String {
+    format!("{name} holds a new reference from `{callee}`; `<object>` takes a second one and only that one is released: the first leaks")
+}

@@ -1,0 +1,33 @@
+use refsan_ir::{RuleMeta, Severity};
+
+pub static META: RuleMeta = RuleMeta {
+    code: "RS402",
+    name: "incref-then-cast",
+    severity: Severity::Error,
+    summary: "Py_INCREF(p) followed by `<object>p` with no matching DECREF: counted twice, leaks",
+    doc: r#"# RS402 incref-then-cast
+
+## What it does
+Finds Cython code that calls `Py_INCREF` on a borrowed `PyObject *` and
+then casts it with `<object>`, without a matching `Py_DECREF`.
+
+## Why is this bad?
+`<object>p` already takes the reference the `object` variable needs. The
+manual `Py_INCREF` adds a second one that nobody releases: the object (and
+everything it refers to) leaks once per call.
+
+## Example
+```cython
+cdef PyObject* p = get_global_item_borrowed()
+if p != NULL:
+    Py_XINCREF(p)                 # not needed
+    obj = <object>p               # takes its own reference
+```
+
+Use instead: just `obj = <object>p` — the cast is the INCREF.
+"#,
+};
+
+pub fn message(name: &str) -> String {
+    format!("{name} is INCREF'd and then cast with `<object>`, which takes its own reference: the manual reference is never released")
+}

@@ -1,0 +1,41 @@
+use refsan_ir::{RuleMeta, Severity};
+
+pub static META: RuleMeta = RuleMeta {
+    code: "RS403",
+    name: "managed-to-stealing",
+    severity: Severity::Error,
+    summary: "a Cython-managed object passed to a stealing function without Py_INCREF first: Cython will DECREF it again",
+    doc: r#"# RS403 managed-to-stealing
+
+## What it does
+Finds Cython `object` variables (whose reference Cython manages) passed to
+a function that steals a reference — `PyTuple_SET_ITEM`, `PyList_SET_ITEM`,
+an extern declared or documented as stealing — without a `Py_INCREF`
+first.
+
+## Why is this bad?
+The stealing function takes over the variable's reference, but Cython
+still releases it when the variable goes out of scope: the object is
+released once too often, a use-after-free that crashes later.
+
+## Example
+```cython
+cdef extern from "lib.h":
+    void process_item(PyObject* item)      # steals a reference
+
+def send():
+    data = {"key": "value"}
+    process_item(<PyObject*>data)           # Cython DECREFs `data` again at exit
+```
+
+Use instead:
+```cython
+    Py_INCREF(data)
+    process_item(<PyObject*>data)
+```
+"#,
+};
+
+pub fn message(name: &str, callee: &str) -> String {
+    format!("{name} is managed by Cython, which releases it here, but `{callee}` already stole its reference")
+}

@@ -1,0 +1,41 @@
+use refsan_ir::{RuleMeta, Severity};
+
+pub static META: RuleMeta = RuleMeta {
+    code: "RS406",
+    name: "raw-pointer-outlives-object",
+    severity: Severity::Error,
+    summary: "a `<PyObject*>` pointer kept (stored, returned, used) after the object it came from may be gone",
+    doc: r#"# RS406 raw-pointer-outlives-object
+
+## What it does
+Finds raw `PyObject *` pointers taken with `<PyObject*>` from an object that
+Cython releases before the pointer's last use: a temporary (the result of a
+call or an expression), a variable that is reassigned, or a local variable
+at the end of the function while the pointer was stored or returned.
+
+## Why is this bad?
+`<PyObject*>obj` does not take a reference. When Cython releases `obj`, the
+object may be freed, and the raw pointer dangles: reading it is a
+use-after-free, storing it in an attribute plants a crash for later.
+
+## Example
+```cython
+cdef class Holder:
+    cdef PyObject* _p
+    def keep(self, name):
+        self._p = <PyObject*>name.upper()     # the temporary dies here
+```
+
+Use instead: keep a reference (`cdef object` attribute), or take one
+explicitly: `tmp = name.upper(); Py_INCREF(tmp); self._p = <PyObject*>tmp`
+with a matching `Py_XDECREF` in `__dealloc__`.
+"#,
+};
+
+pub fn message(name: &str, what: &str) -> String {
+    format!("{name} is {what} after Cython released the object it points to")
+}
+
+pub fn message_stored(name: &str) -> String {
+    format!("a raw pointer to {name} was stored, but Cython releases the object here: the stored pointer dangles")
+}

@@ -1,0 +1,352 @@
+//! The crash report's data model: what `refsan run` found, independent of how
+//! it is printed. [`crate::render`] turns it into text; `serde_json` turns it
+//! into the JSON documented in `docs/run-report.md` (schema `refsan.run/1`).
+
+use refsan_ir::Finding;
+use serde::Serialize;
+use std::fmt;
+
+/// The JSON schema identifier; bump the number on incompatible changes.
+pub const SCHEMA: &str = "refsan.run/1";
+
+/// Everything `refsan run` has to say about one run of the program.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    pub schema: &'static str,
+    /// The program and its arguments, as given on the command line.
+    pub program: Vec<String>,
+    pub mode: Mode,
+    pub exit: ProgramExit,
+    /// One entry per crash (or sanitizer error, or timeout), in the order seen.
+    pub crashes: Vec<CrashReport>,
+    /// What refsan could not set up (debug allocator off under `python -I`,
+    /// gdb missing...): these explain gaps in the crash reports.
+    pub notes: Vec<String>,
+}
+
+impl RunReport {
+    /// True when something went wrong that deserves a report.
+    pub fn has_findings(&self) -> bool {
+        !self.crashes.is_empty()
+    }
+}
+
+/// Which instrumentation the program ran under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// faulthandler + debug allocator, native stacks from gdb attached at the
+    /// moment of the crash.
+    Plain,
+    /// AddressSanitizer runtime preloaded, `PYTHONMALLOC=malloc`.
+    Asan,
+    /// Valgrind memcheck, `PYTHONMALLOC=malloc`.
+    Valgrind,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Plain => "plain",
+            Mode::Asan => "asan",
+            Mode::Valgrind => "valgrind",
+        }
+    }
+}
+
+/// How the program ended, and the exit status refsan itself returns.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProgramExit {
+    /// The status refsan exits with: the program's own code, 128 + signal
+    /// number for a signal death (as a shell reports it), 124 for a timeout.
+    pub status: i32,
+    /// The program's exit code when it exited normally.
+    pub code: Option<i32>,
+    /// The signal that killed it ("SIGSEGV"), when one did.
+    pub signal: Option<String>,
+    pub timed_out: bool,
+}
+
+/// The RT codes of RULES.md: what kind of memory error the crash was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum Classification {
+    /// RT01: the object had already been freed.
+    #[serde(rename = "RT01")]
+    FreedObjectUse,
+    /// RT02: a debug build saw a negative reference count.
+    #[serde(rename = "RT02")]
+    NegativeRefcount,
+    /// RT03: a block was freed twice.
+    #[serde(rename = "RT03")]
+    DoubleFree,
+    /// RT04: a NULL object pointer was dereferenced.
+    #[serde(rename = "RT04")]
+    NullObject,
+    /// RT05: a write past the end (or before the start) of a block.
+    #[serde(rename = "RT05")]
+    BufferOverflow,
+    /// RT06: anything else.
+    #[serde(rename = "RT06")]
+    OtherCrash,
+}
+
+impl Classification {
+    pub fn code(self) -> &'static str {
+        match self {
+            Classification::FreedObjectUse => "RT01",
+            Classification::NegativeRefcount => "RT02",
+            Classification::DoubleFree => "RT03",
+            Classification::NullObject => "RT04",
+            Classification::BufferOverflow => "RT05",
+            Classification::OtherCrash => "RT06",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Classification::FreedObjectUse => "freed-object-use",
+            Classification::NegativeRefcount => "negative-refcount",
+            Classification::DoubleFree => "double-free",
+            Classification::NullObject => "null-object",
+            Classification::BufferOverflow => "buffer-overflow",
+            Classification::OtherCrash => "other-crash",
+        }
+    }
+
+    /// What the classification means for the extension's author.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Classification::FreedObjectUse => {
+                "an object was used after its last reference was released (one Py_DECREF too many, or a missing Py_INCREF)"
+            }
+            Classification::NegativeRefcount => {
+                "an object's reference count went below zero: it was released more often than it was acquired"
+            }
+            Classification::DoubleFree => {
+                "a block of memory was freed twice: an object was released again after it was deallocated"
+            }
+            Classification::NullObject => {
+                "a NULL object pointer was used: a call that can fail returned NULL and it was not checked"
+            }
+            Classification::BufferOverflow => {
+                "memory outside an allocated block was written or read"
+            }
+            Classification::OtherCrash => "the program crashed; no reference-counting pattern was recognised",
+        }
+    }
+}
+
+impl fmt::Display for Classification {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.code(), self.name())
+    }
+}
+
+/// One fact that supports the classification, and where it came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    pub source: EvidenceSource,
+    pub text: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EvidenceSource {
+    /// The kernel's signal information (faulting address, fault kind).
+    Signal,
+    /// The crashing thread's registers.
+    Registers,
+    /// CPython's debug allocator (`PYTHONMALLOC=debug`) messages.
+    DebugAllocator,
+    /// A "Fatal Python error" message.
+    FatalError,
+    AddressSanitizer,
+    Valgrind,
+    /// glibc's own heap checks ("double free detected").
+    Libc,
+}
+
+/// What made refsan write a report.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Trigger {
+    /// A fatal signal.
+    Signal {
+        /// "SIGSEGV".
+        signal: String,
+        number: i32,
+        /// The kernel's reason ("address not mapped", "non-canonical address
+        /// (general protection fault)"), when known.
+        reason: Option<String>,
+        /// The faulting address the kernel reported, for faults.
+        address: Option<u64>,
+    },
+    /// CPython's `Py_FatalError` (which then aborts).
+    FatalError { message: String },
+    /// A sanitizer's error report (the program may or may not have died).
+    Sanitizer {
+        tool: String,
+        /// "heap-use-after-free", "InvalidRead"...
+        kind: String,
+        message: String,
+    },
+    /// The program ran past `--timeout` and was stopped.
+    Timeout { seconds: f64 },
+}
+
+/// The process and thread the crash happened in.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ProcessInfo {
+    pub pid: i32,
+    /// Kernel thread id of the crashing thread, when known.
+    pub thread_id: Option<i32>,
+    /// The thread's name (`/proc/.../comm`), when known.
+    pub thread_name: Option<String>,
+    /// False for a thread other than the process's main thread.
+    pub main_thread: bool,
+    /// False for a child process of the program (e.g. started by subprocess).
+    pub main_process: bool,
+    pub command_line: Vec<String>,
+}
+
+/// A Python traceback, most recent call first (faulthandler's order).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PyTraceback {
+    /// faulthandler's thread identifier ("0x00007f...").
+    pub thread: Option<String>,
+    pub current_thread: bool,
+    pub frames: Vec<PyFrame>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PyFrame {
+    pub file: String,
+    pub line: Option<u32>,
+    pub function: String,
+}
+
+/// Where a native stack came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StackSource {
+    /// gdb attached to the process while it was stopped at the crash.
+    Gdb,
+    AddressSanitizer,
+    Valgrind,
+}
+
+/// A native (C) call stack, innermost frame first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NativeStack {
+    /// What this stack is: "crashing thread", "freed by", "allocated by",
+    /// "thread 2"...
+    pub label: String,
+    pub source: StackSource,
+    pub thread_id: Option<i32>,
+    pub frames: Vec<NativeFrame>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct NativeFrame {
+    pub pc: Option<u64>,
+    pub function: Option<String>,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    /// The shared object (or executable) the code belongs to.
+    pub library: Option<String>,
+    /// gdb's inline frame (e.g. Py_DECREF inlined into its caller).
+    pub inlined: bool,
+    /// The `.pyx` line this C line was generated from, for Cython modules.
+    pub cython: Option<PyxLocation>,
+}
+
+impl NativeFrame {
+    pub fn function_name(&self) -> &str {
+        self.function.as_deref().unwrap_or("??")
+    }
+}
+
+/// A Cython source position recovered from the generated C.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PyxLocation {
+    pub file: String,
+    pub line: u32,
+    /// The enclosing def/cdef/cpdef, qualified by its class ("Wrapper.__dealloc__").
+    pub function: Option<String>,
+}
+
+/// A place in the extension's own code: where it crashed, or where it freed
+/// the object it later used.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CodeSite {
+    /// The extension module ("refbugs"), from its shared object's file name.
+    pub module: String,
+    /// Its shared object.
+    pub library: String,
+    /// The C function.
+    pub function: String,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    /// The Cython position, for Cython modules.
+    pub cython: Option<PyxLocation>,
+}
+
+impl CodeSite {
+    /// The position to show the user: the `.pyx` line when there is one.
+    pub fn display_location(&self) -> Option<(String, u32)> {
+        if let Some(pyx) = &self.cython {
+            return Some((pyx.file.clone(), pyx.line));
+        }
+        Some((self.file.clone()?, self.line?))
+    }
+
+    /// The function name to show: the Cython one when there is one.
+    pub fn display_function(&self) -> &str {
+        self.cython
+            .as_ref()
+            .and_then(|c| c.function.as_deref())
+            .unwrap_or(&self.function)
+    }
+}
+
+/// Static-checker findings for the function at fault.
+#[derive(Clone, Debug, Serialize)]
+pub struct StaticSection {
+    /// The file that was checked.
+    pub file: String,
+    pub function: String,
+    pub findings: Vec<Finding>,
+}
+
+/// A raw tool report kept verbatim (the ASan report, the fatal error text).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ToolOutput {
+    pub tool: String,
+    pub text: String,
+}
+
+/// One crash, explained.
+#[derive(Clone, Debug, Serialize)]
+pub struct CrashReport {
+    /// None for a timeout, which is not a memory error.
+    pub classification: Option<Classification>,
+    pub evidence: Vec<Evidence>,
+    pub trigger: Trigger,
+    pub process: ProcessInfo,
+    /// The extension code at fault (the innermost frame in an extension
+    /// module), when one is on the stack.
+    pub fault_site: Option<CodeSite>,
+    /// Where the object was freed, when a sanitizer recorded it.
+    pub free_site: Option<CodeSite>,
+    /// The crashing thread's Python traceback (faulthandler).
+    pub python_traceback: Option<PyTraceback>,
+    /// Python tracebacks of the other threads (faulthandler).
+    pub other_python_tracebacks: Vec<PyTraceback>,
+    /// The crashing thread's native stack first, then the sanitizer's free
+    /// and allocation stacks, then other threads.
+    pub native_stacks: Vec<NativeStack>,
+    pub static_findings: Option<StaticSection>,
+    pub tool_output: Vec<ToolOutput>,
+    /// How the data was obtained and what is missing.
+    pub notes: Vec<String>,
+}
