@@ -147,7 +147,13 @@ impl<'c, 'a> FnLower<'c, 'a> {
             },
             r,
         );
-        self.exc_branch(Cond::IsNull(Operand::Var(t)), format!("{text} == NULL"), r);
+        let src = self.cx.text(r);
+        let shown = if src.is_empty() {
+            text.to_string()
+        } else {
+            src
+        };
+        self.exc_branch(Cond::IsNull(Operand::Var(t)), format!("{shown} == NULL"), r);
         self.pending.push(Operand::Var(t));
         Val {
             op: Operand::Var(t),

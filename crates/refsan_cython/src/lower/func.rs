@@ -168,6 +168,10 @@ pub(crate) struct FnLower<'c, 'a> {
     pub self_var: Option<VarId>,
     pub too_big: bool,
     pub nblocks: usize,
+    /// Where the function exits when it falls off its end or raises: the
+    /// last statement of its body (findings about leaks at exit point
+    /// there).
+    pub exit_rng: Rng,
 }
 
 pub(crate) fn lower_function<'c, 'a>(
@@ -258,6 +262,7 @@ pub(crate) fn lower_function<'c, 'a>(
         self_var: None,
         too_big: false,
         nblocks: 1,
+        exit_rng: body.last().map_or(f.name_rng, |s| last_line(s)),
     };
     if ret == RetKind::Object && f.kind == FuncKind::Cdef && !has_raw_param(f, cx) {
         lw.b.set_declared(
@@ -275,10 +280,7 @@ pub(crate) fn lower_function<'c, 'a>(
     lw.declare_locals(&scope);
     lw.stmts(body);
     if lw.b.is_open() {
-        let end = Rng {
-            start: f.rng.end,
-            end: f.rng.end,
-        };
+        let end = lw.exit_rng;
         lw.implicit_return(end);
     }
     if lw.too_big {
@@ -296,6 +298,36 @@ pub(crate) fn lower_function<'c, 'a>(
         func: lw.b.finish(end_span),
         synth: lw.synth,
         pxd: lw.pxd,
+    }
+}
+
+/// The last simple statement of `s` (the last line that runs when the
+/// function falls off its end).
+fn last_line(s: &AStmt) -> Rng {
+    let inner: Option<&AStmt> = match &s.kind {
+        AK::If { branches, orelse } => orelse
+            .last()
+            .or_else(|| branches.last().and_then(|(_, b)| b.last())),
+        AK::While { body, orelse, .. }
+        | AK::For { body, orelse, .. }
+        | AK::ForFrom { body, orelse, .. } => orelse.last().or(body.last()),
+        AK::Try {
+            body,
+            handlers,
+            orelse,
+            finalbody,
+        } => finalbody
+            .as_ref()
+            .and_then(|f| f.last())
+            .or(orelse.last())
+            .or_else(|| handlers.last().and_then(|h| h.body.last()))
+            .or(body.last()),
+        AK::With { body, .. } | AK::Gil { body, .. } => body.last(),
+        _ => None,
+    };
+    match inner {
+        Some(i) => last_line(i),
+        None => s.rng,
     }
 }
 
@@ -548,17 +580,16 @@ impl<'c, 'a> FnLower<'c, 'a> {
         let bb = self.new_block();
         self.err_bb = Some(bb);
         self.b.switch_to(bb);
-        let r = Rng::default();
+        let r = self.exit_rng;
         if let ErrExit::Unraisable(_) = self.err_exit {
             self.synth.insert("__pyx_write_unraisable");
-            self.emit_managed(
+            self.emit(
                 StmtKind::Call {
                     dst: None,
                     callee: Callee::Named("__pyx_write_unraisable".into()),
                     args: Vec::new(),
                 },
                 r,
-                ManagedOp::ScopeExit,
             );
         }
         self.scope_exit(r);
@@ -566,7 +597,8 @@ impl<'c, 'a> FnLower<'c, 'a> {
             ErrExit::Value(v) | ErrExit::Unraisable(v) => v,
         };
         let term = Terminator::Return(Self::err_value_operand(v));
-        self.b.terminate(term, Span::default());
+        let sp = self.span(r);
+        self.b.terminate(term, sp);
         // `terminate` left no current block; resume where we were.
         if let Some(c) = saved {
             self.b.switch_to(c);
@@ -1454,14 +1486,13 @@ impl<'c, 'a> FnLower<'c, 'a> {
         self.b.switch_to(exc_fin);
         self.synth.insert("__pyx_exc_save");
         self.synth.insert("__pyx_exc_restore");
-        self.emit_managed(
+        self.emit(
             StmtKind::Call {
                 dst: None,
                 callee: Callee::Named("__pyx_exc_save".into()),
                 args: Vec::new(),
             },
             r,
-            ManagedOp::TempRelease,
         );
         if self.over_budget() {
             self.approximate(r, "finally block not duplicated: function too large");
@@ -1469,14 +1500,13 @@ impl<'c, 'a> FnLower<'c, 'a> {
             self.stmts(fin);
         }
         if self.b.is_open() {
-            self.emit_managed(
+            self.emit(
                 StmtKind::Call {
                     dst: None,
                     callee: Callee::Named("__pyx_exc_restore".into()),
                     args: Vec::new(),
                 },
                 r,
-                ManagedOp::TempRelease,
             );
             self.goto_handler(r);
         }
@@ -1639,14 +1669,13 @@ impl<'c, 'a> FnLower<'c, 'a> {
         self.b.switch_to(exc_bb);
         self.synth.insert("__pyx_exc_save");
         self.synth.insert("__pyx_exc_restore");
-        self.emit_managed(
+        self.emit(
             StmtKind::Call {
                 dst: None,
                 callee: Callee::Named("__pyx_exc_save".into()),
                 args: Vec::new(),
             },
             cr,
-            ManagedOp::TempRelease,
         );
         self.call_exit(exit.op.clone(), cr);
         let swallow = self.new_block();
@@ -1654,14 +1683,13 @@ impl<'c, 'a> FnLower<'c, 'a> {
         self.b
             .terminate(Terminator::Choose(vec![swallow, reraise]), sp);
         self.b.switch_to(reraise);
-        self.emit_managed(
+        self.emit(
             StmtKind::Call {
                 dst: None,
                 callee: Callee::Named("__pyx_exc_restore".into()),
                 args: Vec::new(),
             },
             cr,
-            ManagedOp::TempRelease,
         );
         self.goto_handler(r);
         self.b.switch_to(swallow);
