@@ -1155,12 +1155,18 @@ impl<'a> Parser<'a> {
             }
         }
         self.expect_op(":")?;
+        let mut conditional = false;
         for it in &items {
             if it.target.is_some() {
                 continue;
             }
             let name = match &it.ctx.kind {
-                ExprKind::Call { func, .. } => func.dotted(),
+                ExprKind::Call { func, args } => {
+                    // `with nogil(flag):` (fused code): whether the GIL is
+                    // released depends on the specialisation.
+                    conditional |= !args.is_empty();
+                    func.dotted()
+                }
                 _ => it.ctx.dotted(),
             };
             match name.as_deref() {
@@ -1174,6 +1180,15 @@ impl<'a> Parser<'a> {
             start,
             end: self.prev_end(),
         };
+        if gil.is_some() && conditional {
+            return Ok(Stmt {
+                kind: StmtKind::With {
+                    items: Vec::new(),
+                    body,
+                },
+                rng,
+            });
+        }
         if let Some(nogil) = gil {
             // `with nogil, parallel():` — the other items are C-level.
             return Ok(Stmt {

@@ -136,6 +136,9 @@ impl<'c, 'a> FnLower<'c, 'a> {
 
     /// A Python-level operation: a new reference or NULL with an exception.
     pub fn py_op(&mut self, name: &str, args: Vec<Operand>, r: Rng, text: &str) -> Val {
+        if self.in_nogil() {
+            return Val::opaque();
+        }
         let name = static_name(name);
         self.synth.insert(name);
         let t = self.temp(TypeClass::Object, r);
@@ -163,6 +166,9 @@ impl<'c, 'a> FnLower<'c, 'a> {
 
     /// A Python-level operation with a C result: -1 with an exception.
     pub fn c_op(&mut self, name: &str, args: Vec<Operand>, r: Rng, text: &str) -> Val {
+        if self.in_nogil() {
+            return Val::c(Operand::Opaque, TypeClass::Int);
+        }
         let name = static_name(name);
         self.synth.insert(name);
         let t = self.temp(TypeClass::Int, r);
@@ -185,7 +191,7 @@ impl<'c, 'a> FnLower<'c, 'a> {
     /// Conversion of an object to a C value (`-1` and an exception on
     /// failure, `-1` also a valid value).
     pub fn to_c(&mut self, v: Val, r: Rng) -> Val {
-        if !v.is_obj() {
+        if !v.is_obj() || self.in_nogil() {
             return v;
         }
         match &v.op {
@@ -266,9 +272,15 @@ impl<'c, 'a> FnLower<'c, 'a> {
         if self.cx.c_consts.contains(n) {
             return Val::c(Operand::Opaque, TypeClass::Int);
         }
-        if let Some((m, _)) = self.cx.cimports.get(n) {
-            if !self.cx.env.classes.contains(n) && !m.starts_with("cpython") {
-                return Val::opaque();
+        if let Some((m, orig)) = self.cx.cimports.get(n) {
+            if !self.cx.env.classes.contains(n) {
+                if m.starts_with("cpython") && self.cx.cpython.get(orig).is_none() {
+                    // A constant or type of a cpython .pxd (PyBUF_SIMPLE).
+                    return Val::c(Operand::Opaque, TypeClass::Int);
+                }
+                if !m.starts_with("cpython") {
+                    return Val::opaque();
+                }
             }
         }
         Val::borrowed(Operand::Global(n.to_string()))
@@ -592,7 +604,7 @@ impl<'c, 'a> FnLower<'c, 'a> {
         if let Some(d) = value.dotted() {
             let first = d.split('.').next().unwrap_or(&d);
             if self.local(first).is_none()
-                && self.cx.module_aliases.contains_key(first)
+                && self.cx.cimported_module(first).is_some()
                 && !self.cx.py_imports.contains(first)
             {
                 // A C-level name of a cimported module.
@@ -636,7 +648,7 @@ impl<'c, 'a> FnLower<'c, 'a> {
 
     /// `a and b` / `a or b` as a value: the result is one of the operands.
     fn boolop_value(&mut self, and: bool, values: &'c [Expr], r: Rng) -> Val {
-        let all_c = values.iter().all(|v| self.is_c_expr(v));
+        let all_c = self.in_nogil() || values.iter().all(|v| self.is_c_expr(v));
         let ty = if all_c {
             TypeClass::Int
         } else {
@@ -736,7 +748,7 @@ impl<'c, 'a> FnLower<'c, 'a> {
     }
 
     fn ifexp_value(&mut self, test: &'c Expr, body: &'c Expr, orelse: &'c Expr, r: Rng) -> Val {
-        let all_c = self.is_c_expr(body) && self.is_c_expr(orelse);
+        let all_c = self.in_nogil() || (self.is_c_expr(body) && self.is_c_expr(orelse));
         let result = self.temp(
             if all_c {
                 TypeClass::Int
@@ -796,6 +808,20 @@ impl<'c, 'a> FnLower<'c, 'a> {
                 self.is_c_expr(left) && ops.iter().all(|(_, x)| self.is_c_expr(x))
             }
             ExprKind::BoolOp { values, .. } => values.iter().all(|v| self.is_c_expr(v)),
+            ExprKind::IfExp { body, orelse, .. } => self.is_c_expr(body) && self.is_c_expr(orelse),
+            ExprKind::Call { func, .. } => match func.name() {
+                Some(n) if self.local(n).is_none() => {
+                    let ret = self
+                        .cx
+                        .externs
+                        .get(n)
+                        .or_else(|| self.cx.funcs.get(n).filter(|f| f.kind != FuncKind::Def))
+                        .map(|f| f.ret)
+                        .or_else(|| self.cx.cpython_func(n).map(|p| p.ret));
+                    ret.is_some_and(|c| !c.is_object())
+                }
+                _ => false,
+            },
             _ => false,
         }
     }
@@ -803,6 +829,10 @@ impl<'c, 'a> FnLower<'c, 'a> {
     fn cast(&mut self, ty: &CType, checked: bool, value: &'c Expr, r: Rng) -> Val {
         let target = self.cx.env.classify(ty);
         let v = self.expr(value);
+        if self.in_nogil() && target == VClass::Managed {
+            // No object casts without the GIL: an unknown C type.
+            return v;
+        }
         match target {
             VClass::Managed => match v.kind {
                 VK::Raw | VK::C(TypeClass::Pointer) | VK::Unknown => {
@@ -913,7 +943,7 @@ impl<'c, 'a> FnLower<'c, 'a> {
                 if let Some(d) = value.dotted() {
                     let first = d.split('.').next().unwrap_or(&d).to_string();
                     if self.local(&first).is_none() {
-                        if let Some(module) = self.cx.module_aliases.get(&first) {
+                        if let Some(module) = self.cx.cimported_module(&first) {
                             let full = match d.split_once('.') {
                                 Some((_, rest)) => format!("{module}.{rest}"),
                                 None => module.clone(),
@@ -1047,7 +1077,13 @@ impl<'c, 'a> FnLower<'c, 'a> {
         ops.extend(extra);
         let text = self.cx.text(r);
         let name = sig.ir_name.clone();
-        match sig.ret {
+        let ret = if self.in_nogil() && sig.ret == VClass::Managed {
+            // No object results without the GIL: a misread signature.
+            VClass::C(TypeClass::Other)
+        } else {
+            sig.ret
+        };
+        match ret {
             VClass::Managed => {
                 let t = self.temp(TypeClass::Object, r);
                 self.emit(

@@ -172,6 +172,8 @@ pub(crate) struct FnLower<'c, 'a> {
     /// last statement of its body (findings about leaks at exit point
     /// there).
     pub exit_rng: Rng,
+    /// A `cdef ... nogil` function: its body may run without the GIL.
+    pub fn_nogil: bool,
 }
 
 pub(crate) fn lower_function<'c, 'a>(
@@ -263,6 +265,7 @@ pub(crate) fn lower_function<'c, 'a>(
         too_big: false,
         nblocks: 1,
         exit_rng: body.last().map_or(f.name_rng, |s| last_line(s)),
+        fn_nogil: f.nogil && !f.with_gil,
     };
     if ret == RetKind::Object && f.kind == FuncKind::Cdef && !has_raw_param(f, cx) {
         lw.b.set_declared(
@@ -469,7 +472,7 @@ impl<'c, 'a> FnLower<'c, 'a> {
                 self.self_var = Some(id);
             }
             self.vars.insert(name.clone(), Local { id, class: class_v });
-            if class_v == VClass::Managed && scope.assigned.contains(&name) && !is_self {
+            if class_v == VClass::Managed && scope.assigned.contains(&name) {
                 to_incref.push((id, p.rng));
             }
             if scope.captured.contains(&name) {
@@ -553,6 +556,16 @@ impl<'c, 'a> FnLower<'c, 'a> {
         }
     }
 
+    /// Without the GIL no Python operation can run: what looks like one is
+    /// C code whose names this file does not declare (an included `.pxi`
+    /// whose cimports are in the including file).
+    pub fn in_nogil(&self) -> bool {
+        match self.gil.last() {
+            Some(nogil) => *nogil,
+            None => self.fn_nogil,
+        }
+    }
+
     pub fn local(&self, name: &str) -> Option<Local> {
         if self.globals.contains(name) {
             return None;
@@ -592,7 +605,15 @@ impl<'c, 'a> FnLower<'c, 'a> {
                 r,
             );
         }
+        // A nogil function takes the GIL back to handle the error.
+        let gil_dance = self.fn_nogil && !self.managed.is_empty();
+        if gil_dance {
+            self.emit(StmtKind::AcquireGil, r);
+        }
         self.scope_exit(r);
+        if gil_dance {
+            self.emit(StmtKind::ReleaseGil, r);
+        }
         let v = match self.err_exit {
             ErrExit::Value(v) | ErrExit::Unraisable(v) => v,
         };
@@ -870,7 +891,14 @@ impl<'c, 'a> FnLower<'c, 'a> {
         if self.b.is_open() {
             self.release_held(0, r);
             self.restore_gil(0, r);
+            let gil_dance = self.fn_nogil && !self.managed.is_empty();
+            if gil_dance {
+                self.emit(StmtKind::AcquireGil, r);
+            }
             self.scope_exit(r);
+            if gil_dance {
+                self.emit(StmtKind::ReleaseGil, r);
+            }
             let sp = self.span(r);
             self.b.terminate(Terminator::Return(value), sp);
         }
@@ -1876,6 +1904,9 @@ impl<'c, 'a> FnLower<'c, 'a> {
     /// cast's) reference is taken over, a borrowed one is INCREF'd, a C
     /// value is converted.
     pub fn own_value(&mut self, v: Val, r: Rng) -> Operand {
+        if self.in_nogil() {
+            return v.op;
+        }
         match v.kind {
             VK::Obj(Own::Temp | Own::Cast) if self.take(&v.op) => v.op,
             VK::Obj(_) => {
@@ -1915,6 +1946,15 @@ impl<'c, 'a> FnLower<'c, 'a> {
     /// `x = v` for a variable Cython manages: new reference in, old one
     /// released.
     pub fn assign_managed_var(&mut self, id: VarId, v: Val, r: Rng) {
+        if self.in_nogil() {
+            // Not an object after all (a C struct of an unknown type).
+            let src = match v.op {
+                Operand::Var(_) | Operand::Int(_) | Operand::Null => v.op,
+                _ => Operand::Opaque,
+            };
+            self.emit(StmtKind::Assign { dst: id, src }, r);
+            return;
+        }
         let op = self.own_value(v, r);
         let old = self.temp(TypeClass::Object, r);
         self.emit_managed(

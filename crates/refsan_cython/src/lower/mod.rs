@@ -236,6 +236,20 @@ impl<'a> Cx<'a> {
         }
     }
 
+    /// What a dotted name's head refers to when it is a cimported module
+    /// (`cimport numpy as np`, `from lxml.includes cimport tree`): the
+    /// module's full name.
+    pub fn cimported_module(&self, head: &str) -> Option<String> {
+        if let Some(m) = self.module_aliases.get(head) {
+            return Some(m.clone());
+        }
+        let (module, name) = self.cimports.get(head)?;
+        if self.env.classes.contains(head) || self.env.c_types.contains_key(head) {
+            return None;
+        }
+        Some(format!("{module}.{name}"))
+    }
+
     /// The pxd declaration a name refers to, if it comes from `cpython.*`.
     pub fn cpython_func(&self, local: &str) -> Option<&'a PxdFunc> {
         let (module, orig) = self.cimports.get(local)?;
