@@ -78,6 +78,10 @@ pub(crate) struct PreprocArms<'t> {
     pub arms: Vec<Vec<Node<'t>>>,
     /// Ends with `#else` (or a constant-true arm): one arm always applies.
     pub exhaustive: bool,
+    /// Identity of the condition chain (directives and condition texts).
+    pub key: String,
+    /// `if X` / `ifdef X`: for naming the arm variable.
+    pub first_condition: String,
 }
 
 /// Splits `#if A ... #elif B ... #else ... #endif` into its arms. `#if 0`
@@ -86,6 +90,8 @@ pub(crate) struct PreprocArms<'t> {
 pub(crate) fn preproc_arms<'t>(t: Txt<'_>, n: Node<'t>) -> PreprocArms<'t> {
     let mut arms = Vec::new();
     let mut exhaustive = false;
+    let mut key = String::new();
+    let mut first_condition = String::new();
     let mut cur = Some(n);
     let mut guard = 0;
     while let Some(node) = cur {
@@ -96,6 +102,22 @@ pub(crate) fn preproc_arms<'t>(t: Txt<'_>, n: Node<'t>) -> PreprocArms<'t> {
         let condition = field(node, "condition");
         let name = field(node, "name");
         let alternative = field(node, "alternative");
+        // The chain's identity: directive kinds and condition texts.
+        let cond_text = condition
+            .or(name)
+            .map(|c| t.collapsed(c, 120))
+            .unwrap_or_default();
+        let head = match kind(node) {
+            "preproc_ifdef" if t.bytes(node).starts_with(b"#ifndef") => "ifndef",
+            k => k,
+        };
+        key.push_str(head);
+        key.push(' ');
+        key.push_str(&cond_text);
+        key.push('|');
+        if first_condition.is_empty() {
+            first_condition = format!("{} {cond_text}", head.trim_start_matches("preproc_"));
+        }
         let constant = condition.and_then(|c| match kind(c) {
             "number_literal" => parse_int(t.bytes(c)),
             _ => None,
@@ -118,7 +140,12 @@ pub(crate) fn preproc_arms<'t>(t: Txt<'_>, n: Node<'t>) -> PreprocArms<'t> {
         }
         cur = alternative;
     }
-    PreprocArms { arms, exhaustive }
+    PreprocArms {
+        arms,
+        exhaustive,
+        key,
+        first_condition,
+    }
 }
 
 /// Collects items and the file's types, then lowers everything.

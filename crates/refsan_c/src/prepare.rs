@@ -28,6 +28,9 @@ pub(crate) struct MacroDef {
     pub body: String,
     /// Uses `#`, `##` or variadic arguments: not expanded.
     pub unsupported: bool,
+    /// `#define NAME body` without parameters: expanded only where NAME is
+    /// a whole statement (`CLEANUP;`, `RETURN_ERR_OCCURRED;`).
+    pub object_like: bool,
 }
 
 /// A `refsan: ignore[...]` comment: byte offset of the marker and the codes.
@@ -70,6 +73,7 @@ struct Pending {
     macro_name: String,
     params: Vec<String>,
     unsupported: bool,
+    object_like: bool,
     body_start: usize,
 }
 
@@ -290,10 +294,15 @@ pub(crate) fn prepare(src: &[u8]) -> Prepared {
     for (p, end) in bodies {
         let body = clean_macro_body(&text[p.body_start.min(end)..end]);
         let unsupported = p.unsupported || body.contains('#') || body.contains("__VA_ARGS__");
+        // Object-like macros matter only when they are statements.
+        if p.object_like && !looks_like_statements(&body) {
+            continue;
+        }
         macros.entry(p.macro_name).or_insert(MacroDef {
             params: p.params,
             body,
             unsupported,
+            object_like: p.object_like,
         });
     }
     for (start, end) in defines {
@@ -876,8 +885,23 @@ fn word_after(src: &[u8], mut i: usize) -> (usize, usize) {
 /// Returns the pending definition and the offset where its body starts.
 fn parse_define_head(src: &[u8], i: usize) -> Option<(Pending, usize)> {
     let (name_start, name_end) = word_after(src, i);
-    if name_start == name_end || src.get(name_end) != Some(&b'(') {
+    if name_start == name_end {
         return None;
+    }
+    if src.get(name_end) != Some(&b'(') {
+        let name = std::str::from_utf8(&src[name_start..name_end])
+            .ok()?
+            .to_string();
+        return Some((
+            Pending {
+                macro_name: name,
+                params: Vec::new(),
+                unsupported: false,
+                object_like: true,
+                body_start: name_end,
+            },
+            name_end,
+        ));
     }
     let name = std::str::from_utf8(&src[name_start..name_end])
         .ok()?
@@ -904,10 +928,22 @@ fn parse_define_head(src: &[u8], i: usize) -> Option<(Pending, usize)> {
             macro_name: name,
             params,
             unsupported,
+            object_like: false,
             body_start: close + 1,
         },
         close + 1,
     ))
+}
+
+/// A macro body that does something as a statement: control flow or calls.
+fn looks_like_statements(body: &str) -> bool {
+    let b = body.trim();
+    !b.is_empty()
+        && (b.contains(';')
+            || b.starts_with("return")
+            || b.starts_with("goto")
+            || b.starts_with("if")
+            || b.starts_with("do"))
 }
 
 /// Joins continuation lines and blanks comments of a `#define` body.

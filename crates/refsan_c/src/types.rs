@@ -141,6 +141,12 @@ impl TypeTable {
 
     /// True for `PyObject`, `FooObject` and the file's object structs.
     pub fn is_objectish(&self, base: &str) -> bool {
+        /// CPython structs named like objects that are not Python objects.
+        const NOT_OBJECTS: &[&str] =
+            &["PyDictKeysObject", "PyDictValues", "PyDictSharedKeysObject"];
+        if NOT_OBJECTS.contains(&base) {
+            return false;
+        }
         OBJECT_NAMES.contains(&base)
             || base.ends_with("Object")
             || self.object_structs.contains(base)

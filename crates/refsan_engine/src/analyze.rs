@@ -346,6 +346,9 @@ impl Outcome {
 
 const MAX_OWNED: i16 = 8;
 
+/// The field-map base of file-scope variables.
+const GLOBAL_BASE: u32 = 0xC000_0000;
+
 impl<'a> Analyzer<'a> {
     // ---- bookkeeping -----------------------------------------------------
 
@@ -676,13 +679,13 @@ impl<'a> Analyzer<'a> {
         let ev = match *ev {
             Ev::Branch { block, taken } => {
                 let b = self.func.blocks.get(block.index())?;
-                let text = match &b.term {
-                    Terminator::Branch { text, .. } => text.clone(),
+                let (cond, text) = match &b.term {
+                    Terminator::Branch { cond, text, .. } => (cond, text),
                     _ => return None,
                 };
                 Event {
                     span: b.term_span,
-                    message: format!("`{}` is {}", text, if taken { "true" } else { "false" }),
+                    message: self.branch_text(cond, text, taken),
                 }
             }
             Ev::CallFailed { stmt } => {
@@ -735,6 +738,81 @@ impl<'a> Analyzer<'a> {
             Ev::Assigned { .. } | Ev::Created { .. } => return None,
         };
         Some(ev)
+    }
+
+    /// The callee whose result a temporary holds.
+    fn temp_callee(&self, t: VarId) -> Option<&'a str> {
+        self.func
+            .blocks
+            .iter()
+            .flat_map(|b| b.stmts.iter())
+            .find_map(|s| match &s.kind {
+                StmtKind::Call {
+                    dst: Some(d),
+                    callee: Callee::Named(n),
+                    ..
+                } if *d == t => Some(n.as_str()),
+                _ => None,
+            })
+    }
+
+    /// What taking one edge of a branch means, worded from the condition the
+    /// engine split on (so it is right whatever the source's negations).
+    fn branch_text(&self, cond: &Cond, text: &str, taken: bool) -> String {
+        let operand = |op: &Operand| -> Option<String> {
+            match op {
+                Operand::Var(v) if !self.is_temp(*v) => Some(format!("`{}`", self.var_name(*v))),
+                Operand::Field(v, f) if !self.is_temp(*v) => {
+                    Some(format!("`{}->{}`", self.var_name(*v), f))
+                }
+                Operand::Var(v) => self.temp_callee(*v).map(|c| format!("the result of `{c}`")),
+                _ => None,
+            }
+        };
+        match cond {
+            Cond::IsNull(op) => match operand(op) {
+                Some(o) => format!("{o} is {}", if taken { "NULL" } else { "not NULL" }),
+                None => format!("`{text}` is {}", if taken { "NULL" } else { "not NULL" }),
+            },
+            Cond::Cmp(Operand::Var(v), CmpOp::Lt, k) if self.var_name(*v).starts_with('#') => {
+                // A preprocessor arm choice (see the C front-end).
+                format!(
+                    "`{}`: arm {k} is {}compiled",
+                    self.var_name(*v),
+                    if taken { "" } else { "not " }
+                )
+            }
+            Cond::Cmp(op, cmp, k) => {
+                let cmp = if taken { *cmp } else { cmp.negate() };
+                match (operand(op), op) {
+                    (Some(o), Operand::Var(v)) if self.is_temp(*v) => {
+                        let what = match (cmp, *k) {
+                            (CmpOp::Eq, k) => format!("is {k}"),
+                            (CmpOp::Ne, 0) => "is not 0".to_string(),
+                            (CmpOp::Lt, 0) => "is negative".to_string(),
+                            (CmpOp::Ge, 0) => "is not negative".to_string(),
+                            (c, k) => format!("is {} {k}", c.as_str()),
+                        };
+                        format!("{o} {what}")
+                    }
+                    (Some(o), _) => {
+                        format!(
+                            "{} {} {k}",
+                            o.trim_end_matches('`').to_string() + "",
+                            cmp.as_str()
+                        ) + "`"
+                    }
+                    (None, _) => format!("`{text}` is {}", if taken { "true" } else { "false" }),
+                }
+            }
+            Cond::ErrOccurred => if taken {
+                "an exception is set"
+            } else {
+                "no exception is set"
+            }
+            .to_string(),
+            Cond::Unknown => format!("`{text}` is {}", if taken { "true" } else { "false" }),
+        }
     }
 
     fn failure_text(&self, name: &str) -> &'static str {
@@ -985,6 +1063,14 @@ impl<'a> Analyzer<'a> {
     }
 
     fn global_value(&self, st: &mut State, name: &str) -> Binding {
+        // A global this function stored to: what it stored.
+        if !name.starts_with('&') {
+            match st.field(GLOBAL_BASE, self.intern(name)) {
+                Some(FieldVal::Obj(s)) if st.value(s).is_some() => return Binding::Obj(s),
+                Some(FieldVal::Null(s)) => return Binding::Null(NullWhy::Literal(s)),
+                _ => {}
+            }
+        }
         let bare = name.trim_start_matches('&');
         let kind = self.resolver.global_kind(bare);
         let is_object = match kind {
@@ -1134,6 +1220,19 @@ impl<'a> Analyzer<'a> {
         st.fields
             .iter()
             .any(|f| f.val == FieldVal::Obj(site) && self.name_of(f.field).starts_with('#'))
+    }
+
+    /// `base->field` where the struct is defined in the file and the field
+    /// is a `PyObject *`.
+    fn known_object_field(&self, base: VarId, field: &str) -> bool {
+        let c_type = &self.func.vars[base.index()].c_type;
+        match self.module.and_then(|m| m.struct_named(c_type)) {
+            Some(s) => s
+                .fields
+                .iter()
+                .any(|f| f.name == field && f.ty == TypeClass::Object),
+            None => false,
+        }
     }
 
     /// `base->field` where the struct is defined in the file and the field
@@ -1797,16 +1896,21 @@ impl<'a> Analyzer<'a> {
                 let fid = self.intern(&format!(".{f}"));
                 let old = st.field(key, fid);
                 let object_base = self.func.vars[base.index()].ty == TypeClass::Object;
+                let known_object_field = self.known_object_field(*base, f);
                 if let Some(FieldVal::Obj(old_site)) = old {
                     if let Some(v) = st.value_mut(old_site) {
-                        v.field_stolen = None;
-                        // The field's reference to its old value is ours now
-                        // (`old = self->x; self->x = new; Py_DECREF(old)`).
-                        if object_base
+                        if v.field_stolen.is_some() {
+                            // The field's reference was handed to a stealing
+                            // call before: the transfer is complete.
+                            v.field_stolen = None;
+                        } else if object_base
                             && b != Binding::Obj(old_site)
                             && v.status == Status::Live
                             && f != "[]"
+                            && (!matches!(v.origin, ValOrigin::Field(_)) || known_object_field)
                         {
+                            // The field's reference to its old value is ours
+                            // now (`old = self->x; self->x = new; Py_DECREF(old)`).
                             v.owned += 1;
                         }
                     }
@@ -1835,12 +1939,27 @@ impl<'a> Analyzer<'a> {
                 }
                 (true, text)
             }
-            Place::Global(g) => (true, g.clone()),
-            Place::Deref(p) => {
-                let is_param = matches!(self.func.vars[p.index()].kind, VarKind::Param(_));
-                (is_param, format!("*{}", self.var_name(*p)))
+            Place::Global(g) => {
+                let gid = self.intern(g);
+                match b {
+                    Binding::Obj(site) => st.set_field(GLOBAL_BASE, gid, FieldVal::Obj(site)),
+                    Binding::Null(_) => st.set_field(GLOBAL_BASE, gid, FieldVal::Null(sref)),
+                    _ => st.clear_field(GLOBAL_BASE, gid),
+                }
+                (true, g.clone())
             }
-            Place::Index(p) => (false, format!("{}[]", self.var_name(*p))),
+            // Storing through a pointer or into an array moves the reference
+            // there, unless the array is a local one (argument vectors).
+            Place::Deref(p) | Place::Index(p) => {
+                let var = &self.func.vars[p.index()];
+                let local_array = var.kind == VarKind::Local && var.c_type.contains('[');
+                let text = if matches!(place, Place::Deref(_)) {
+                    format!("*{}", self.var_name(*p))
+                } else {
+                    format!("{}[...]", self.var_name(*p))
+                };
+                (!local_array, text)
+            }
             Place::Opaque => (false, String::new()),
         };
         let Binding::Obj(site) = b else {
@@ -1870,8 +1989,10 @@ impl<'a> Analyzer<'a> {
         }
         let to_field_or_global = matches!(place, Place::Field(..) | Place::Global(_));
         if let ValOrigin::Param(i) = v.origin {
-            if to_field_or_global
-                && v.status == Status::Live
+            if matches!(
+                place,
+                Place::Field(..) | Place::Global(_) | Place::Index(_) | Place::Deref(_)
+            ) && v.status == Status::Live
                 && !self.expect.python_facing
                 && self.expect.params.is_none()
             {
@@ -1996,7 +2117,17 @@ impl<'a> Analyzer<'a> {
             } else {
                 self.resolver.resolve(name)
             };
-        let resolved = resolved.map(|r| (r.contract.clone(), r.is_api, r.source));
+        // A summary that says nothing (a helper with conflicting
+        // definitions) is an unknown callee.
+        let resolved = resolved
+            .filter(|r| {
+                !(r.source == ContractSource::Summary
+                    && r.contract.returns == Returns::Unknown
+                    && r.contract.args.is_empty()
+                    && self.resolver.int_outcomes(name).is_none()
+                    && r.contract.failure == Failure::Never)
+            })
+            .map(|r| (r.contract.clone(), r.is_api, r.source));
 
         if st.gil_released {
             if let Some((_, true, _)) = &resolved {
@@ -2020,6 +2151,9 @@ impl<'a> Analyzer<'a> {
                         }
                     );
                     self.dead_use(&mut st, site, &what, span);
+                    if let Some(v) = st.value_mut(site) {
+                        v.passed_unknown = true;
+                    }
                 }
                 self.havoc_out_arg(&mut st, a);
             }
@@ -2063,8 +2197,13 @@ impl<'a> Analyzer<'a> {
                         }
                     }
                 }
+                // Py_BuildValue & co. accept NULL values ("an error occurred
+                // while building the argument") and return NULL themselves.
                 Binding::Null(why @ NullWhy::Failed(_))
-                    if is_api && effect != ArgEffect::Nullable && !is_out(effect) =>
+                    if is_api
+                        && effect != ArgEffect::Nullable
+                        && !is_out(effect)
+                        && formats::format_api(name).is_none() =>
                 {
                     if matches!(args.get(i), Some(Operand::Var(_))) {
                         let name_text = self.null_name(self.op_text(&st, &args[i], *b));
@@ -2094,11 +2233,25 @@ impl<'a> Analyzer<'a> {
             .resolver
             .success_range(name)
             .unwrap_or_else(|| status_success(name));
-        let outcomes = outcomes_for(
-            &contract,
-            dst.map(|d| self.func.vars[d.index()].ty),
-            success,
-        );
+        let summary_outcomes = self.resolver.int_outcomes(name);
+        let outcomes: Vec<(Outcome, RetVal)> = match summary_outcomes {
+            Some(list) => list
+                .iter()
+                .map(|o| {
+                    let outcome = if o.exc == Exc::Set {
+                        Outcome::Failure
+                    } else {
+                        Outcome::Success
+                    };
+                    (outcome, RetVal::Int(o.lo, o.hi))
+                })
+                .collect(),
+            None => outcomes_for(
+                &contract,
+                dst.map(|d| self.func.vars[d.index()].ty),
+                success,
+            ),
+        };
         for (k, (outcome, ret)) in outcomes.iter().enumerate() {
             let mut s = if k + 1 == outcomes.len() {
                 std::mem::replace(&mut st, State::new(0))
@@ -2126,21 +2279,29 @@ impl<'a> Analyzer<'a> {
                 }
             }
             // Exception state.
-            match contract.exc {
-                ExcEffect::Sets => s.exc = Exc::Set,
-                ExcEffect::Clears => s.exc = Exc::Clear,
-                ExcEffect::OnFailure => {
-                    if *outcome == Outcome::Failure {
-                        s.exc = match contract.failure {
-                            Failure::NullNoExc => s.exc,
-                            Failure::NullMaybeExc => Exc::Unknown,
-                            _ => Exc::Set,
-                        };
-                    } else if contract.failure == Failure::Ambiguous
-                        && *outcome == Outcome::Only
-                        && s.exc == Exc::Clear
-                    {
-                        s.exc = Exc::Unknown;
+            if let Some(list) = summary_outcomes {
+                match list.get(k).map(|o| o.exc) {
+                    Some(Exc::Set) => s.exc = Exc::Set,
+                    Some(Exc::Unknown) => s.exc = Exc::Unknown,
+                    _ => {}
+                }
+            } else {
+                match contract.exc {
+                    ExcEffect::Sets => s.exc = Exc::Set,
+                    ExcEffect::Clears => s.exc = Exc::Clear,
+                    ExcEffect::OnFailure => {
+                        if *outcome == Outcome::Failure {
+                            s.exc = match contract.failure {
+                                Failure::NullNoExc => s.exc,
+                                Failure::NullMaybeExc => Exc::Unknown,
+                                _ => Exc::Set,
+                            };
+                        } else if contract.failure == Failure::Ambiguous
+                            && *outcome == Outcome::Only
+                            && s.exc == Exc::Clear
+                        {
+                            s.exc = Exc::Unknown;
+                        }
                     }
                 }
             }
@@ -2439,9 +2600,20 @@ impl<'a> Analyzer<'a> {
                     0,
                     Nullness::Maybe,
                 );
-                v.owner = container;
-                v.volatile = borrows_volatile_item(&self.callee_at(sref));
+                let callee = self.callee_at(sref);
+                // PyArg_Parse* outputs come from args or kwargs, which
+                // outlive the call: no container to watch.
+                if formats::format_api(&callee).is_none() {
+                    v.owner = container;
+                }
+                v.volatile = borrows_volatile_item(&callee);
                 v
+            }
+            // With an exception set, PyErr_Fetch's type is not NULL.
+            ArgEffect::OutNewMaybeNull
+                if i == 0 && st.exc == Exc::Set && self.callee_at(sref) == "PyErr_Fetch" =>
+            {
+                ValueState::new(site, ValOrigin::OutNew(sref, i as u8), 1, Nullness::NonNull)
             }
             ArgEffect::OutNewMaybeNull => ValueState::new(
                 site,
@@ -2538,6 +2710,13 @@ impl<'a> Analyzer<'a> {
         sref: StmtRef,
         span: Span,
     ) {
+        let ret = match (ret, dst.map(|d| self.func.vars[d.index()].ty)) {
+            // A summarised pointer-returning helper: 0 is NULL, >= 1 non-NULL.
+            (RetVal::Int(0, 0), Some(TypeClass::Pointer)) => RetVal::Null,
+            (RetVal::Int(lo, _), Some(TypeClass::Pointer)) if lo >= 1 => RetVal::Ptr,
+            (RetVal::Int(..), Some(TypeClass::Pointer | TypeClass::Object)) => RetVal::Unknown,
+            (r, _) => r,
+        };
         // PyModuleDef_Init returns the static definition itself, which the
         // import machinery treats specially: not a reference to track.
         let ret = if callee == "PyModuleDef_Init" {
@@ -2695,7 +2874,14 @@ impl<'a> Analyzer<'a> {
                 self.branch_null(st, op, b, tref)
             }
             Cond::Cmp(op, cmp, k) => {
-                let b = self.eval(st, op, tref, 0);
+                let mut b = self.eval(st, op, tref, 0);
+                // An integer variable nothing is known about yet: refine it, so
+                // a later test of the same variable follows this one.
+                if let (Binding::Unknown, Operand::Var(v)) = (b, op) {
+                    if self.func.vars[v.index()].ty == TypeClass::Int {
+                        b = Binding::Int(i64::MIN, i64::MAX);
+                    }
+                }
                 match b {
                     Binding::Int(lo, hi) => {
                         let t = refine(lo, hi, *cmp, *k);
@@ -2790,6 +2976,8 @@ impl<'a> Analyzer<'a> {
         let mut kind = match b {
             Binding::Null(_) => RetKind::Null,
             Binding::Int(lo, hi) => RetKind::Int(lo, hi),
+            // A non-NULL C pointer, for the summary of pointer-returning helpers.
+            Binding::Ptr if self.func.returns == TypeClass::Pointer => RetKind::Int(1, i64::MAX),
             Binding::Obj(_) => RetKind::Unknown,
             _ if op.is_none() => RetKind::Void,
             _ => RetKind::Unknown,
@@ -2931,6 +3119,8 @@ impl<'a> Analyzer<'a> {
                     if v.owned > 0
                         && v.status == Status::Live
                         && v.trackable()
+                        && !v.passed_unknown
+                        && !v.shared
                         && exp.returns != ExpectRet::Other
                     {
                         let name = self.describe(&st, site);
@@ -3030,10 +3220,9 @@ impl<'a> Analyzer<'a> {
             let Some(v) = st.value(site).copied() else {
                 continue;
             };
-            if matches!(v.origin, ValOrigin::Param(_))
-                && v.owned <= 1
-                && self.expect.params.is_none()
-            {
+            // A helper may take references for its caller; only functions
+            // Python calls are held to borrowing their parameters.
+            if matches!(v.origin, ValOrigin::Param(_)) && !self.expect.python_facing {
                 continue; // decided by the parameter summary
             }
             self.leak_at_return(&mut st, site, span);
@@ -3277,7 +3466,8 @@ fn outcomes_for(
         // exception, the other any value without.
         Failure::Ambiguous if is_int => vec![
             (Outcome::Success, RetVal::Int(i64::MIN, i64::MAX)),
-            (Outcome::Failure, RetVal::Int(-1, -1)),
+            // -1 for most (PyLong_AsLong), -2 for PyUnicode_Find.
+            (Outcome::Failure, RetVal::Int(-2, -1)),
         ],
         Failure::Ambiguous => vec![(Outcome::Only, success_obj)],
         // Object-returning contracts with int-style failure: treat as unknown.

@@ -97,6 +97,8 @@ pub struct Resolver<'a> {
     success: HashMap<String, (i64, i64)>,
     /// Summarised functions that return one of their arguments.
     returns_arg: HashMap<String, usize>,
+    /// Summarised non-object functions: how they return.
+    int_outcomes: HashMap<String, Vec<crate::summary::IntOutcome>>,
     /// File-scope variables that hold objects, and those that are objects.
     object_globals: HashMap<&'a str, GlobalKind>,
 }
@@ -164,6 +166,7 @@ impl<'a> Resolver<'a> {
             summaries: HashMap::new(),
             success: HashMap::new(),
             returns_arg: HashMap::new(),
+            int_outcomes: HashMap::new(),
             object_globals,
         }
     }
@@ -224,6 +227,18 @@ impl<'a> Resolver<'a> {
     /// The values a summarised function returns when it succeeds.
     pub fn success_range(&self, name: &str) -> Option<(i64, i64)> {
         self.success.get(name).copied()
+    }
+
+    pub fn set_int_outcomes(&mut self, name: &str, outcomes: Vec<crate::summary::IntOutcome>) {
+        self.int_outcomes.insert(name.to_string(), outcomes);
+    }
+
+    /// How a summarised non-object function returns.
+    pub fn int_outcomes(&self, name: &str) -> Option<&[crate::summary::IntOutcome]> {
+        if self.stated(name).is_some() {
+            return None;
+        }
+        self.int_outcomes.get(name).map(Vec::as_slice)
     }
 
     pub fn set_returns_arg(&mut self, name: &str, arg: usize) {

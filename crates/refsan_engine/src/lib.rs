@@ -53,6 +53,64 @@ pub fn rule(code: &str) -> Option<&'static RuleMeta> {
     rules::rule(code)
 }
 
+/// A helper whose parameter is released, stolen or stored on some paths and
+/// returned on the others takes over that reference on every path
+/// (`return unwrap(result)` consuming `result`). When treating the parameter
+/// as stolen explains every path — each return leaves the function holding
+/// no reference to it and nothing new is reported — that is its contract.
+fn steal_hypothesis(
+    func: &refsan_ir::Function,
+    module: &Module,
+    resolver: &facts::Resolver<'_>,
+    exp: &expect::Expect,
+    aopts: &analyze::Options,
+    result: &analyze::FnResult,
+    decision: &summary::Decision,
+) -> Option<(analyze::FnResult, summary::Decision)> {
+    if exp.params.is_some() || exp.python_facing {
+        return None;
+    }
+    let mut candidates: Vec<u32> = result
+        .param_releases
+        .iter()
+        .map(|(p, _)| *p)
+        .filter(|p| !decision.steals.contains(p))
+        .collect();
+    candidates.sort_unstable();
+    candidates.dedup();
+    if candidates.is_empty() {
+        return None;
+    }
+    let mut effects = vec![refsan_ir::ArgEffect::Borrow; func.params.len()];
+    for p in &candidates {
+        if let Some(e) = effects.get_mut(*p as usize) {
+            *e = refsan_ir::ArgEffect::Steal;
+        }
+    }
+    let mut hyp = exp.clone();
+    hyp.params = Some(effects.clone());
+    let again = analyze::analyze_function(func, Some(module), resolver, &hyp, aopts);
+    let consistent = !again.returns.is_empty()
+        && again.returns.iter().all(|r| {
+            candidates
+                .iter()
+                .all(|p| r.params_owned.get(*p as usize).copied().unwrap_or(0) == 0)
+        })
+        && again.findings.len() <= result.findings.len()
+        && again.approximate.is_none();
+    if !consistent {
+        return None;
+    }
+    let mut d = summary::summarize(func, exp, &again);
+    for (i, e) in effects.iter().enumerate() {
+        if *e == refsan_ir::ArgEffect::Steal {
+            d.contract.set_arg(i, *e);
+            d.steals.push(i as u32);
+        }
+    }
+    Some((again, d))
+}
+
 /// Checks one module: summaries bottom-up, then every function, then the
 /// file-level rules.
 pub fn check_module(module: &Module, facts: &dyn ApiFacts, opts: &CheckOptions) -> ModuleReport {
@@ -69,15 +127,31 @@ pub fn check_module(module: &Module, facts: &dyn ApiFacts, opts: &CheckOptions) 
         let Some(exp) = expects.get(&func.name) else {
             continue;
         };
-        let result = analyze::analyze_function(func, Some(module), &resolver, exp, &aopts);
-        let decision = summary::summarize(func, exp, &result);
+        let mut result = analyze::analyze_function(func, Some(module), &resolver, exp, &aopts);
+        let mut decision = summary::summarize(func, exp, &result);
+        if let Some((r, d)) =
+            steal_hypothesis(func, module, &resolver, exp, &aopts, &result, &decision)
+        {
+            result = r;
+            decision = d;
+        }
         if resolver.stated(&func.name).is_none() {
-            resolver.add_summary(&func.name, decision.contract.clone());
-            if let Some(range) = decision.success {
+            // A function defined in several `#if` arms: keep only what all
+            // the definitions agree on.
+            let first = resolver.summary(&func.name).is_none();
+            let contract = match resolver.summary(&func.name) {
+                Some(prev) if *prev != decision.contract => refsan_ir::Contract::unknown(),
+                _ => decision.contract.clone(),
+            };
+            resolver.add_summary(&func.name, contract);
+            if let (true, Some(range)) = (first, decision.success) {
                 resolver.set_success_range(&func.name, range);
             }
-            if let Some(arg) = decision.returns_arg {
+            if let (true, Some(arg)) = (first, decision.returns_arg) {
                 resolver.set_returns_arg(&func.name, arg);
+            }
+            if let (true, Some(outcomes)) = (first, decision.int_outcomes.clone()) {
+                resolver.set_int_outcomes(&func.name, outcomes);
             }
         }
         if !result.risky_fields.is_empty() {

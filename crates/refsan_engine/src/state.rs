@@ -190,6 +190,8 @@ pub struct ValueState {
     /// A container keeps its own reference (PyList_Append, PyDict_SetItem):
     /// releasing the function's last reference does not free the object.
     pub kept: bool,
+    /// Passed to a function refsan knows nothing about, which may keep it.
+    pub passed_unknown: bool,
 }
 
 impl ValueState {
@@ -213,6 +215,7 @@ impl ValueState {
             array_item: false,
             slot_released: None,
             kept: false,
+            passed_unknown: false,
         }
     }
 

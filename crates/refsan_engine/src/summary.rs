@@ -96,8 +96,20 @@ pub fn bottom_up_order(module: &Module) -> Vec<usize> {
 }
 
 /// What the analysis decided about a function whose contract is inferred.
+/// One way a summarised non-object function returns: the values it returns
+/// and what it leaves in the exception state (`Clear` = unchanged).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IntOutcome {
+    pub lo: i64,
+    pub hi: i64,
+    pub exc: Exc,
+}
+
 pub struct Decision {
     pub contract: Contract,
+    /// For functions not returning objects: how they return, by exception
+    /// state (`-1` with an exception, `0` without...).
+    pub int_outcomes: Option<Vec<IntOutcome>>,
     /// Values returned on success, for int-returning functions.
     pub success: Option<(i64, i64)>,
     /// The function returns its n-th argument (no new reference).
@@ -257,7 +269,41 @@ pub fn summarize(func: &Function, expect: &Expect, result: &FnResult) -> Decisio
         Some(i) if object_returns.iter().all(|r| r.returned_param == Some(i)) => Some(i as usize),
         _ => None,
     };
+    let int_outcomes = if object_return || result.returns.is_empty() {
+        None
+    } else {
+        let mut groups: Vec<IntOutcome> = Vec::new();
+        for r in &result.returns {
+            let (lo, hi) = match r.kind {
+                RetKind::Int(l, h) => (l, h),
+                RetKind::Null => (0, 0),
+                _ => (i64::MIN, i64::MAX),
+            };
+            match groups.iter_mut().find(|g| g.exc == r.exc) {
+                Some(g) => {
+                    g.lo = g.lo.min(lo);
+                    g.hi = g.hi.max(hi);
+                }
+                None => groups.push(IntOutcome { lo, hi, exc: r.exc }),
+            }
+        }
+        // A value returned both with and without an exception (the outcome
+        // depends on an argument): callers cannot tell which.
+        let set: Vec<(i64, i64)> = groups
+            .iter()
+            .filter(|g| g.exc == Exc::Set)
+            .map(|g| (g.lo, g.hi))
+            .collect();
+        for g in groups.iter_mut() {
+            if g.exc == Exc::Clear && set.iter().any(|(lo, hi)| g.lo <= *hi && *lo <= g.hi) {
+                g.exc = Exc::Unknown;
+            }
+        }
+        groups.sort_by_key(|g| (g.exc != Exc::Clear, g.lo));
+        Some(groups)
+    };
     Decision {
+        int_outcomes,
         success,
         returns_arg,
         contract: Contract {

@@ -26,6 +26,10 @@ impl Lowerer<'_> {
     ) -> Option<Operand> {
         let name = std::str::from_utf8(name).ok()?;
         let def = self.ctx.macros.get(name)?;
+        // Object-like macros expand only as whole statements (an identifier).
+        if def.object_like != (kind(call) == "identifier") {
+            return None;
+        }
         if def.unsupported
             || def.params.len() != args.len()
             || self.expanding.len() >= MAX_EXPANSION_DEPTH

@@ -108,6 +108,8 @@ pub(crate) struct Lowerer<'f> {
     depth: u32,
     /// Same-file macros being expanded (innermost last).
     expanding: Vec<String>,
+    /// One arm variable per `#if` condition chain of the function.
+    pub(super) pp_vars: std::collections::HashMap<String, refsan_ir::VarId>,
     /// Statements lowered from a same-file macro expansion get this origin.
     macro_origin: Option<String>,
     /// The function's return class (`return 0;` in a pointer function is
@@ -151,6 +153,7 @@ pub(crate) fn lower_function(
         switches: Vec::new(),
         depth: 0,
         expanding: Vec::new(),
+        pp_vars: std::collections::HashMap::new(),
         macro_origin: None,
         returns,
     };

@@ -607,6 +607,11 @@ impl Lowerer<'_> {
 
     /// `#if A / #elif B / #else / #endif` in a body: each arm is a path.
     /// Arms share the enclosing scope (declarations in them stay visible).
+    ///
+    /// The arm taken is an unknown integer (one per distinct condition
+    /// chain, `#if A` → `%pp < 1`, `#elif B` → `%pp < 2`...), so two `#if`
+    /// blocks on the same condition in one function take corresponding arms
+    /// on every path instead of being combined freely.
     fn preproc_arms(&mut self, t: Txt<'_>, n: Node<'_>) {
         let span = t.span(n);
         let arms = crate::items::preproc_arms(t, n);
@@ -626,7 +631,48 @@ impl Lowerer<'_> {
             targets.push(join);
         }
         self.b.switch_to(head);
-        self.b.terminate(Terminator::Choose(targets), span);
+        if targets.len() <= 1 {
+            self.b.terminate(Terminator::Choose(targets), span);
+            self.b.switch_to(join);
+            return;
+        }
+        let key = arms.key.clone();
+        let var = match self.pp_vars.get(&key) {
+            Some(v) => *v,
+            None => {
+                let v = self.b.add_var(
+                    format!("#{}", arms.first_condition),
+                    TypeClass::Int,
+                    "int",
+                    VarKind::Local,
+                    span,
+                );
+                self.pp_vars.insert(key, v);
+                v
+            }
+        };
+        let last = targets.len() - 1;
+        for (i, target) in targets.iter().enumerate() {
+            if i == last {
+                self.b.terminate(Terminator::Goto(*target), span);
+                break;
+            }
+            let next = self.b.new_block();
+            self.b.terminate(
+                Terminator::Branch {
+                    cond: refsan_ir::Cond::Cmp(
+                        Operand::Var(var),
+                        refsan_ir::CmpOp::Lt,
+                        i as i64 + 1,
+                    ),
+                    then_bb: *target,
+                    else_bb: next,
+                    text: format!("#if arm {}", i + 1),
+                },
+                span,
+            );
+            self.b.switch_to(next);
+        }
         self.b.switch_to(join);
     }
 
@@ -660,7 +706,19 @@ impl Lowerer<'_> {
             b"Py_BLOCK_THREADS" | b"Py_BLOCK_THREAD" => {
                 self.emit_macro(StmtKind::AcquireGil, span, "Py_BLOCK_THREADS")
             }
-            _ => return false,
+            _ => {
+                // An object-like macro of the file used as a statement.
+                let is_statement_macro = std::str::from_utf8(name)
+                    .ok()
+                    .and_then(|n| self.ctx.macros.get(n))
+                    .is_some_and(|m| m.object_like);
+                if !is_statement_macro {
+                    return false;
+                }
+                return self
+                    .expand_macro(t, n, name, &[], super::Dst::Discard)
+                    .is_some();
+            }
         }
         true
     }
