@@ -198,12 +198,47 @@ impl TypeEnv {
             // C++ nested types (`vector[int].iterator`).
             return VClass::C(TypeClass::Other);
         }
+        if (last.starts_with("Py") || last.starts_with("_Py")) && !PYTHON_TYPES.contains(&last) {
+            // Python.h's C types (`PyThread_type_lock`, `Py_buffer`): the
+            // objects among them are used through pointers.
+            return VClass::C(TypeClass::Other);
+        }
+        if is_constant_case(last) {
+            // `DTYPE_C`, `SIZE_t`-style typedef names, never classes.
+            return VClass::C(TypeClass::Other);
+        }
         // An unknown name: most often an extension type cimported from
         // another module. Treating it as an object keeps Cython's own
         // reference handling explicit; treating a Python object as C would
         // invent leaks.
         VClass::Managed
     }
+}
+
+impl TypeEnv {
+    /// True when the type is an object by what the file or Python says
+    /// (`object`, a Python type, a class of the file), not by default.
+    pub fn is_known_object(&self, ty: &CType) -> bool {
+        if ty.ptr > 0 || ty.func_ptr || ty.array || ty.is_memoryview() {
+            return false;
+        }
+        if ty.is_untyped() {
+            return true;
+        }
+        let base = ty.base.trim();
+        let last = base.rsplit('.').next().unwrap_or(base);
+        self.classes.contains(base)
+            || self.classes.contains(last)
+            || PYTHON_TYPES.contains(&base)
+            || PYTHON_TYPES.contains(&last)
+    }
+}
+
+/// `ALL_CAPS` names (at least one letter, no lower case).
+fn is_constant_case(name: &str) -> bool {
+    name.len() >= 2
+        && name.chars().any(|c| c.is_ascii_uppercase())
+        && !name.chars().any(|c| c.is_ascii_lowercase())
 }
 
 /// `PyObject`, `PyTypeObject`, `PyListObject`...: structs whose pointers

@@ -696,12 +696,12 @@ impl<'c, 'a> FnLower<'c, 'a> {
             );
             self.release_pending_from(mark, v.rng);
             if !last {
-                let truth = self.c_op(
-                    "__pyx_truth",
-                    vec![Operand::Var(result)],
-                    v.rng,
-                    &self.cx.text(v.rng),
-                );
+                // The result owns the operand while its truth is tested: an
+                // exception there releases it.
+                self.pending.push(Operand::Var(result));
+                let text = self.cx.text(v.rng);
+                let truth = self.c_op("__pyx_truth", vec![Operand::Var(result)], v.rng, &text);
+                self.take(&Operand::Var(result));
                 let next = self.new_block();
                 let drop_bb = self.new_block();
                 let sp = self.span(v.rng);
@@ -748,7 +748,9 @@ impl<'c, 'a> FnLower<'c, 'a> {
     }
 
     fn ifexp_value(&mut self, test: &'c Expr, body: &'c Expr, orelse: &'c Expr, r: Rng) -> Val {
-        let all_c = self.in_nogil() || (self.is_c_expr(body) && self.is_c_expr(orelse));
+        // An arm that is a C value (a pointer, NULL) makes the whole
+        // expression C: Cython does not mix pointers and objects.
+        let all_c = self.in_nogil() || self.is_c_expr(body) || self.is_c_expr(orelse);
         let result = self.temp(
             if all_c {
                 TypeClass::Int
@@ -766,9 +768,17 @@ impl<'c, 'a> FnLower<'c, 'a> {
             let mark = self.pending.len();
             let v = self.expr(arm);
             let src = if all_c {
-                match v.op {
-                    Operand::Var(_) | Operand::Int(_) => v.op,
-                    _ => Operand::Opaque,
+                if v.kind == VK::Obj(Own::Temp) {
+                    // A "Python call" in a C expression: an undeclared C
+                    // function.
+                    self.take(&v.op);
+                    self.emit(StmtKind::Escape { value: v.op }, arm.rng);
+                    Operand::Opaque
+                } else {
+                    match v.op {
+                        Operand::Var(_) | Operand::Int(_) | Operand::Null => v.op,
+                        _ => Operand::Opaque,
+                    }
                 }
             } else {
                 self.own_value(v, arm.rng)
@@ -805,7 +815,14 @@ impl<'c, 'a> FnLower<'c, 'a> {
             ExprKind::BinOp { left, right, .. } => self.is_c_expr(left) && self.is_c_expr(right),
             ExprKind::Unary { operand, .. } => self.is_c_expr(operand),
             ExprKind::Compare { left, ops } => {
-                self.is_c_expr(left) && ops.iter().all(|(_, x)| self.is_c_expr(x))
+                // Identity and NULL tests compare pointers.
+                ops.iter().any(|(k, x)| {
+                    matches!(k, CmpKind::Is | CmpKind::IsNot)
+                        || matches!(x.kind, ExprKind::Const(ConstKind::Null))
+                }) || (self.is_c_expr(left) && ops.iter().all(|(_, x)| self.is_c_expr(x)))
+            }
+            ExprKind::Attr { value, .. } | ExprKind::Subscript { value, .. } => {
+                self.is_c_expr(value)
             }
             ExprKind::BoolOp { values, .. } => values.iter().all(|v| self.is_c_expr(v)),
             ExprKind::IfExp { body, orelse, .. } => self.is_c_expr(body) && self.is_c_expr(orelse),
@@ -868,6 +885,15 @@ impl<'c, 'a> FnLower<'c, 'a> {
                 }
                 VK::C(_) => self.py_op("__pyx_build", vec![v.op], r, "conversion to object"),
             },
+            VClass::C(TypeClass::Pointer) if v.kind == VK::Obj(Own::Temp) => {
+                // `<char*>f()` or `<char*>arr.data` of a temporary object
+                // does not compile: the expression is C-level in a way this
+                // file does not declare (a .pxd's attribute or function).
+                // Not tracked.
+                self.take(&v.op);
+                self.emit(StmtKind::Escape { value: v.op }, r);
+                Val::c(Operand::Opaque, TypeClass::Pointer)
+            }
             VClass::Raw | VClass::RawPtrPtr | VClass::C(TypeClass::Pointer) => match v.kind {
                 // `<PyObject*>o`: a raw alias, no reference taken. A
                 // temporary's pointer dangles once Cython releases it.
@@ -915,6 +941,13 @@ impl<'c, 'a> FnLower<'c, 'a> {
                 if let Some(sig) = self.cx.funcs.get(n) {
                     if sig.kind != FuncKind::Def {
                         return self.c_call(sig, None, args, r);
+                    }
+                }
+                if self.cx.undeclared(n) {
+                    if let Some(p) = self.cx.cpython.get(n) {
+                        // A C-API function cimported by the including file.
+                        let sig = FuncSig::from_pxd(p);
+                        return self.c_call(&sig, None, args, r);
                     }
                 }
                 if !self.cx.funcs.contains_key(n) && !self.cx.env.classes.contains(n) {
@@ -969,6 +1002,16 @@ impl<'c, 'a> FnLower<'c, 'a> {
                         }
                     }
                 }
+                if let Some(head) = value.name() {
+                    if self.local(head).is_none() && self.cx.undeclared(head) {
+                        // `python.PyDict_GetItem(...)` in an included .pxi:
+                        // a module the including file cimports.
+                        if let Some(p) = self.cx.cpython.get(attr) {
+                            let sig = FuncSig::from_pxd(p);
+                            return self.c_call(&sig, None, args, r);
+                        }
+                    }
+                }
                 let (b, class) = self.base_class(value);
                 if let Some(class) = class {
                     if let Some(sig) = self.cx.method(&class, attr).cloned() {
@@ -1008,16 +1051,46 @@ impl<'c, 'a> FnLower<'c, 'a> {
         self.py_op("__pyx_call", ops, r, &text)
     }
 
-    /// A C function with no known signature (cimported from another
-    /// module): arguments pass as they are, the result is not tracked.
+    /// A C function whose declaration this file does not contain (it is in
+    /// a cimported .pxd): a redeclared C-API function is taken with
+    /// Cython's own declaration of it; anything else is opaque: what it
+    /// does to its object arguments and what it returns are unknown, so
+    /// they stop being tracked.
     fn unknown_c_call(&mut self, name: &str, args: &'c [Arg], r: Rng) -> Val {
+        if let Some(p) = self.cx.cpython.get(name) {
+            let sig = FuncSig::from_pxd(p);
+            return self.c_call(&sig, None, args, r);
+        }
         let ops = self.arg_ops(args);
+        let escaped: Vec<Operand> = ops
+            .iter()
+            .filter(|o| matches!(o, Operand::Var(_) | Operand::Field(..)))
+            .cloned()
+            .collect();
         let t = self.temp(TypeClass::Other, r);
         self.emit(
             StmtKind::Call {
                 dst: Some(t),
                 callee: Callee::Named(name.to_string()),
                 args: ops,
+            },
+            r,
+        );
+        for op in escaped {
+            let is_object = match &op {
+                Operand::Var(v) => matches!(
+                    self.b.var(*v).ty,
+                    TypeClass::Object | TypeClass::ObjectPtrPtr
+                ),
+                _ => true,
+            };
+            if is_object && !self.in_nogil() {
+                self.emit(StmtKind::Escape { value: op }, r);
+            }
+        }
+        self.emit(
+            StmtKind::Escape {
+                value: Operand::Var(t),
             },
             r,
         );

@@ -3,7 +3,7 @@
 //! edges, `try`/`finally`, loops and `with nogil`.
 
 use super::scope::{resolve_classes, Scope};
-use super::{param_class, special_return, Check, Cx, FuncSig};
+use super::{param_class, param_class_in, special_return, Check, Cx, FuncSig};
 use crate::ast::{
     Arg, BinOp, ConstKind, Expr, ExprKind, FuncDef, FuncKind, Handler, Rng, Stmt as AStmt,
     StmtKind as AK, WithItem,
@@ -233,7 +233,7 @@ pub(crate) fn lower_function<'c, 'a>(
     );
     let err_exit = error_exit(f, ret, in_cdef_class, &sig);
     let body = f.body.as_deref().unwrap_or(&[]);
-    let scope = Scope::collect(body);
+    let scope = Scope::collect(body, f.nogil && !f.with_gil);
 
     let mut lw = FnLower {
         cx,
@@ -297,8 +297,14 @@ pub(crate) fn lower_function<'c, 'a>(
         start: f.rng.end,
         end: f.rng.end,
     });
+    let mut func = lw.b.finish(end_span);
+    if func.declared.is_some() && releases_a_parameter(&func) {
+        // `Py_DECREF(self)` and the like: an ownership protocol across
+        // functions; let the engine infer what this one does.
+        func.declared = None;
+    }
     Lowered {
-        func: lw.b.finish(end_span),
+        func,
         synth: lw.synth,
         pxd: lw.pxd,
     }
@@ -332,6 +338,22 @@ fn last_line(s: &AStmt) -> Rng {
         Some(i) => last_line(i),
         None => s.rng,
     }
+}
+
+/// True when the author's code releases one of the parameters.
+fn releases_a_parameter(f: &Function) -> bool {
+    f.blocks.iter().flat_map(|b| &b.stmts).any(|s| {
+        matches!(
+            (&s.kind, &s.origin),
+            (
+                StmtKind::Decref {
+                    value: Operand::Var(v),
+                    ..
+                },
+                Origin::Source | Origin::Macro(_),
+            ) if matches!(f.vars[v.index()].kind, VarKind::Param(_))
+        )
+    })
 }
 
 fn has_raw_param(f: &FuncDef, cx: &Cx) -> bool {
@@ -449,7 +471,7 @@ impl<'c, 'a> FnLower<'c, 'a> {
             let class_v = if is_self {
                 VClass::Managed
             } else {
-                param_class(p, &self.cx.env)
+                param_class_in(p, &self.cx.env, self.fn_nogil)
             };
             let c_type = if is_self {
                 class.unwrap_or("object").to_string()
@@ -646,12 +668,20 @@ impl<'c, 'a> FnLower<'c, 'a> {
     /// statement's temporaries and the region's held values, restores the
     /// GIL state, then jumps to the innermost handler.
     pub fn exception_target(&mut self, r: Rng) -> BlockId {
-        let h = *self.handlers.last().expect("function-level handler");
+        let h = self.handlers.last().copied().unwrap_or(HandlerCtx {
+            block: None,
+            held_len: 0,
+            gil_len: 0,
+            returning_len: 0,
+        });
         let target = match h.block {
             Some(b) => b,
             None => self.error_block(),
         };
-        let mut releases: Vec<Operand> = self.pending.clone();
+        // The statement's temporaries were made in the innermost region
+        // (with its GIL state): released before the GIL regions are left.
+        let first: Vec<Operand> = self.pending.clone();
+        let mut releases: Vec<Operand> = Vec::new();
         releases.extend(
             self.held[h.held_len.min(self.held.len())..]
                 .iter()
@@ -664,12 +694,23 @@ impl<'c, 'a> FnLower<'c, 'a> {
                 .cloned(),
         );
         let gil: Vec<bool> = self.gil[h.gil_len.min(self.gil.len())..].to_vec();
-        if releases.is_empty() && gil.is_empty() {
+        if first.is_empty() && releases.is_empty() && gil.is_empty() {
             return target;
         }
         let saved = self.b.is_open().then(|| self.b.current());
         let edge = self.new_block();
         self.b.switch_to(edge);
+        for op in first {
+            self.emit_managed(
+                StmtKind::Decref {
+                    value: op,
+                    nullable: true,
+                    clears: None,
+                },
+                r,
+                ManagedOp::TempRelease,
+            );
+        }
         for nogil in gil.iter().rev() {
             let k = if *nogil {
                 StmtKind::AcquireGil
@@ -1765,18 +1806,18 @@ impl<'c, 'a> FnLower<'c, 'a> {
                         args.push(v.op);
                         self.c_op("__pyx_setitem", args, target.rng, "item assignment");
                     }
-                    _ => {
-                        // A C array or pointer: the value is stored there.
-                        if let (Operand::Var(p), true) = (&base.op, v.is_obj() || v.kind == VK::Raw)
-                        {
-                            if self.take(&v.op) && v.kind == VK::Obj(Own::Temp) {
-                                // `arr[i] = f()`: the temporary's reference
-                                // goes to the array.
-                            }
+                    VK::C(TypeClass::ObjectPtrPtr) => {
+                        // A `PyObject **` array: the pointer is stored there.
+                        if let Operand::Var(p) = &base.op {
                             let place = Place::Index(*p);
                             self.emit(StmtKind::Store { place, value: v.op }, target.rng);
-                        } else if v.is_obj() {
-                            self.emit(StmtKind::Escape { value: v.op }, target.rng);
+                        }
+                    }
+                    _ => {
+                        // A C array, pointer or memoryview of C values: an
+                        // object is converted, no reference is stored.
+                        if v.is_obj() {
+                            let _ = self.to_c(v, target.rng);
                         }
                     }
                 }
@@ -1818,6 +1859,26 @@ impl<'c, 'a> FnLower<'c, 'a> {
                     }
                 }
                 VClass::Raw | VClass::RawPtrPtr => {
+                    if v.kind == VK::Obj(Own::Temp) {
+                        // An object never converts to a pointer without a
+                        // cast: this "Python call" is a C function this file
+                        // does not declare (an included .pxi). Not tracked.
+                        self.take(&v.op);
+                        self.emit(
+                            StmtKind::Escape {
+                                value: v.op.clone(),
+                            },
+                            r,
+                        );
+                        self.emit(
+                            StmtKind::Assign {
+                                dst: l.id,
+                                src: Operand::Opaque,
+                            },
+                            r,
+                        );
+                        return;
+                    }
                     let op = match v.kind {
                         VK::C(_) if !matches!(v.op, Operand::Null | Operand::Var(_)) => {
                             Operand::Opaque
@@ -1904,7 +1965,9 @@ impl<'c, 'a> FnLower<'c, 'a> {
     /// cast's) reference is taken over, a borrowed one is INCREF'd, a C
     /// value is converted.
     pub fn own_value(&mut self, v: Val, r: Rng) -> Operand {
-        if self.in_nogil() {
+        if self.in_nogil() || v.op == Operand::Null {
+            // NULL is never assigned to an object in Cython: the target is
+            // a pointer of a type this file does not declare.
             return v.op;
         }
         match v.kind {

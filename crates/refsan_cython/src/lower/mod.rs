@@ -54,8 +54,18 @@ pub(crate) struct FuncSig {
 
 impl FuncSig {
     fn from_def(f: &FuncDef, env: &TypeEnv, ir_name: String, is_extern: bool) -> FuncSig {
+        // A function that runs without the GIL cannot return an object: an
+        // unknown return type there is a C type.
+        let c_only = f.nogil && !f.with_gil;
         let ret = match (&f.ret, f.kind) {
-            (Some(t), _) => env.classify(t),
+            (Some(t), _) => {
+                let c = env.classify(t);
+                if c == VClass::Managed && c_only && !env.is_known_object(t) {
+                    VClass::C(TypeClass::Other)
+                } else {
+                    c
+                }
+            }
             (None, FuncKind::Def) => special_return(&f.name).unwrap_or(VClass::Managed),
             (None, _) => VClass::Managed,
         };
@@ -69,7 +79,7 @@ impl FuncSig {
             if p.star == 3 || (p.star == 1 && p.name.is_empty()) {
                 continue;
             }
-            params.push((p.name.clone(), param_class(p, env)));
+            params.push((p.name.clone(), param_class_in(p, env, c_only)));
         }
         let check = if f.kind == FuncKind::Def {
             match ret {
@@ -103,6 +113,18 @@ impl FuncSig {
 }
 
 /// The class of a parameter (untyped parameters are objects).
+/// The class of a parameter of a function that may run without the GIL
+/// (`c_only`): an unknown type there is a C type.
+pub(crate) fn param_class_in(p: &Param, env: &TypeEnv, c_only: bool) -> VClass {
+    let c = param_class(p, env);
+    match &p.ty {
+        Some(t) if c_only && c == VClass::Managed && !env.is_known_object(t) => {
+            VClass::C(TypeClass::Other)
+        }
+        _ => c,
+    }
+}
+
 pub(crate) fn param_class(p: &Param, env: &TypeEnv) -> VClass {
     if p.star == 1 || p.star == 2 {
         return VClass::Managed;
@@ -211,6 +233,8 @@ pub(crate) struct Cx<'a> {
     pub c_consts: HashSet<String>,
     /// Names bound by module-level Python imports.
     pub py_imports: HashSet<String>,
+    /// Names assigned by module-level Python code.
+    pub py_globals: HashSet<String>,
 }
 
 impl<'a> Cx<'a> {
@@ -248,6 +272,22 @@ impl<'a> Cx<'a> {
             return None;
         }
         Some(format!("{module}.{name}"))
+    }
+
+    /// True when nothing in the file declares `name` and it is no Python
+    /// builtin: in an included `.pxi` it comes from the including file.
+    pub fn undeclared(&self, name: &str) -> bool {
+        !self.funcs.contains_key(name)
+            && !self.externs.contains_key(name)
+            && !self.cimports.contains_key(name)
+            && !self.module_aliases.contains_key(name)
+            && !self.env.classes.contains(name)
+            && !self.env.c_types.contains_key(name)
+            && !self.py_imports.contains(name)
+            && !self.py_globals.contains(name)
+            && !self.cdef_globals.contains_key(name)
+            && !self.c_consts.contains(name)
+            && !PYTHON_BUILTINS.contains(&name)
     }
 
     /// The pxd declaration a name refers to, if it comes from `cpython.*`.
@@ -289,6 +329,151 @@ impl<'a> Cx<'a> {
     }
 }
 
+/// Python's builtin names (a name among them needs no declaration).
+const PYTHON_BUILTINS: &[&str] = &[
+    "abs",
+    "all",
+    "any",
+    "ascii",
+    "bin",
+    "bool",
+    "breakpoint",
+    "bytearray",
+    "bytes",
+    "callable",
+    "chr",
+    "classmethod",
+    "compile",
+    "complex",
+    "delattr",
+    "dict",
+    "dir",
+    "divmod",
+    "enumerate",
+    "eval",
+    "exec",
+    "filter",
+    "float",
+    "format",
+    "frozenset",
+    "getattr",
+    "globals",
+    "hasattr",
+    "hash",
+    "help",
+    "hex",
+    "id",
+    "input",
+    "int",
+    "isinstance",
+    "issubclass",
+    "iter",
+    "len",
+    "list",
+    "locals",
+    "map",
+    "max",
+    "memoryview",
+    "min",
+    "next",
+    "object",
+    "oct",
+    "open",
+    "ord",
+    "pow",
+    "print",
+    "property",
+    "range",
+    "repr",
+    "reversed",
+    "round",
+    "set",
+    "setattr",
+    "slice",
+    "sorted",
+    "staticmethod",
+    "str",
+    "sum",
+    "super",
+    "tuple",
+    "type",
+    "vars",
+    "zip",
+    "unicode",
+    "basestring",
+    "long",
+    "xrange",
+    "unichr",
+    "reduce",
+    "intern",
+    "None",
+    "True",
+    "False",
+    "NotImplemented",
+    "Ellipsis",
+    "__import__",
+    "__name__",
+    "__file__",
+    "__doc__",
+    "self",
+    "BaseException",
+    "Exception",
+    "ArithmeticError",
+    "AssertionError",
+    "AttributeError",
+    "BufferError",
+    "EOFError",
+    "ImportError",
+    "IndexError",
+    "KeyError",
+    "KeyboardInterrupt",
+    "LookupError",
+    "MemoryError",
+    "NameError",
+    "NotImplementedError",
+    "OSError",
+    "OverflowError",
+    "RecursionError",
+    "ReferenceError",
+    "RuntimeError",
+    "StopIteration",
+    "StopAsyncIteration",
+    "SyntaxError",
+    "SystemError",
+    "SystemExit",
+    "TypeError",
+    "UnboundLocalError",
+    "UnicodeError",
+    "UnicodeDecodeError",
+    "UnicodeEncodeError",
+    "ValueError",
+    "ZeroDivisionError",
+    "IOError",
+    "EnvironmentError",
+    "FileNotFoundError",
+    "PermissionError",
+    "TimeoutError",
+    "ConnectionError",
+    "BrokenPipeError",
+    "ConnectionResetError",
+    "BlockingIOError",
+    "InterruptedError",
+    "ModuleNotFoundError",
+    "Warning",
+    "UserWarning",
+    "DeprecationWarning",
+    "RuntimeWarning",
+    "FutureWarning",
+    "PendingDeprecationWarning",
+    "ResourceWarning",
+    "UnicodeWarning",
+    "BytesWarning",
+    "ImportWarning",
+    "SyntaxWarning",
+    "GeneratorExit",
+    "cython",
+];
+
 /// What the CLI can pass besides the file.
 #[derive(Clone, Copy)]
 pub struct LowerOptions<'a> {
@@ -322,6 +507,7 @@ pub fn lower(path: &str, source: &[u8], opts: LowerOptions<'_>) -> Module {
         cimport_rng: HashMap::new(),
         c_consts: HashSet::new(),
         py_imports: HashSet::new(),
+        py_globals: HashSet::new(),
     };
     let top = flatten_top(&parsed.stmts);
     collect_names(&top, &mut cx);
@@ -507,6 +693,18 @@ fn collect_names(top: &[&Stmt], cx: &mut Cx) {
                     }
                 }
             }
+            StmtKind::Assign { targets, .. } => {
+                for t in targets {
+                    let mut names = HashSet::new();
+                    scope::names_in_expr(t, &mut names, 0);
+                    cx.py_globals.extend(names);
+                }
+            }
+            StmtKind::AnnAssign { target, .. } | StmtKind::AugAssign { target, .. } => {
+                if let Some(n) = target.name() {
+                    cx.py_globals.insert(n.to_string());
+                }
+            }
             StmtKind::CImport {
                 module,
                 names,
@@ -581,7 +779,13 @@ fn collect_signatures(top: &[&Stmt], cx: &mut Cx) {
                         }
                         StmtKind::CDecl(vars) => {
                             for v in vars {
-                                let c = cx.env.classify(&v.ty);
+                                let init: Vec<&Expr> = v.value.iter().collect();
+                                let c = scope::literal_refines(
+                                    cx,
+                                    &v.ty,
+                                    cx.env.classify(&v.ty),
+                                    &init,
+                                );
                                 cx.cdef_globals.insert(v.name.clone(), c);
                             }
                         }
@@ -595,7 +799,8 @@ fn collect_signatures(top: &[&Stmt], cx: &mut Cx) {
             }
             StmtKind::CDecl(vars) => {
                 for v in vars {
-                    let c = cx.env.classify(&v.ty);
+                    let init: Vec<&Expr> = v.value.iter().collect();
+                    let c = scope::literal_refines(cx, &v.ty, cx.env.classify(&v.ty), &init);
                     cx.cdef_globals.insert(v.name.clone(), c);
                 }
             }

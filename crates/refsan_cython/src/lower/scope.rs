@@ -18,6 +18,8 @@ pub(crate) struct LocalDecl<'a> {
     pub rhs: Vec<&'a Expr>,
     /// Bound by something other than a plain assignment (`for`, `with`).
     pub other_binding: bool,
+    /// Assigned where the GIL is released: it must be a C variable.
+    pub nogil_assigned: bool,
 }
 
 #[derive(Default)]
@@ -33,15 +35,24 @@ pub(crate) struct Scope<'a> {
     pub captured: HashSet<String>,
     /// Annotated names (`x: cython.int = 0`) and their annotation.
     pub ann: Vec<(usize, &'a Expr)>,
+    /// Entered `with nogil:` (true) / `with gil:` (false) blocks.
+    nogil: Vec<bool>,
 }
 
 const MAX_SCAN_DEPTH: u32 = 256;
 
 impl<'a> Scope<'a> {
-    pub fn collect(body: &'a [Stmt]) -> Scope<'a> {
+    pub fn collect(body: &'a [Stmt], fn_nogil: bool) -> Scope<'a> {
         let mut sc = Scope::default();
+        if fn_nogil {
+            sc.nogil.push(true);
+        }
         sc.stmts(body, 0);
         sc
+    }
+
+    fn in_nogil(&self) -> bool {
+        self.nogil.last().copied().unwrap_or(false)
     }
 
     fn declare(&mut self, name: &str, rng: Rng) -> usize {
@@ -55,6 +66,7 @@ impl<'a> Scope<'a> {
             declared: None,
             rhs: Vec::new(),
             other_binding: false,
+            nogil_assigned: false,
         });
         self.index.insert(name.to_string(), i);
         i
@@ -79,6 +91,7 @@ impl<'a> Scope<'a> {
                     }
                     if let Some(e) = &v.value {
                         self.expr(e, depth);
+                        self.locals[i].rhs.push(e);
                         self.assigned.insert(v.name.clone());
                     }
                 }
@@ -196,7 +209,12 @@ impl<'a> Scope<'a> {
                 }
                 self.stmts(body, depth);
             }
-            StmtKind::Gil { body, .. } | StmtKind::Property { body, .. } => self.stmts(body, depth),
+            StmtKind::Gil { body, nogil } => {
+                self.nogil.push(*nogil);
+                self.stmts(body, depth);
+                self.nogil.pop();
+            }
+            StmtKind::Property { body, .. } => self.stmts(body, depth),
             StmtKind::Del(targets) => {
                 for t in targets {
                     self.expr(t, depth);
@@ -266,6 +284,9 @@ impl<'a> Scope<'a> {
                 match rhs {
                     Some(r) => self.locals[i].rhs.push(r),
                     None => self.locals[i].other_binding = true,
+                }
+                if self.in_nogil() {
+                    self.locals[i].nogil_assigned = true;
                 }
                 self.assigned.insert(n.clone());
             }
@@ -463,7 +484,11 @@ pub(crate) fn resolve_classes(
     let mut classes: Vec<Option<VClass>> = sc
         .locals
         .iter()
-        .map(|l| l.declared.as_ref().map(|t| cx.env.classify(t)))
+        .map(|l| {
+            l.declared
+                .as_ref()
+                .map(|t| literal_refines(cx, t, cx.env.classify(t), &l.rhs))
+        })
         .collect();
     for (i, ann) in &sc.ann {
         if classes[*i].is_none() {
@@ -477,26 +502,56 @@ pub(crate) fn resolve_classes(
             if classes[i].is_some() {
                 continue;
             }
+            if l.nogil_assigned {
+                // Assigned without the GIL: Cython gives it a C type.
+                let hint = l
+                    .rhs
+                    .iter()
+                    .map(|r| infer(r, sc, cx, params, &inferred))
+                    .find(|c| !matches!(c, VClass::Managed));
+                inferred[i] = Some(hint.unwrap_or(VClass::C(TypeClass::Other)));
+                continue;
+            }
             if l.other_binding || l.rhs.is_empty() {
                 inferred[i] = Some(VClass::Managed);
                 continue;
             }
-            let mut c: Option<VClass> = None;
+            // Cython gives a name one type for all its assignments: a
+            // pointer or C value assigned anywhere makes it that (mixing
+            // with objects would not compile; the "object" assignments are
+            // then calls this file cannot see the declaration of).
+            let mut c = VClass::Managed;
             for r in &l.rhs {
                 let k = infer(r, sc, cx, params, &inferred);
-                c = match c {
-                    None => Some(k),
-                    Some(prev) if prev == k => Some(prev),
-                    Some(_) => Some(VClass::Managed),
-                };
+                if k != VClass::Managed {
+                    c = k;
+                    break;
+                }
             }
-            inferred[i] = c.or(Some(VClass::Managed));
+            inferred[i] = Some(c);
         }
     }
     inferred
         .into_iter()
         .map(|c| c.unwrap_or(VClass::Managed))
         .collect()
+}
+
+/// A declaration of a type this file does not know, initialised with a
+/// number (`cdef vint n = 0`): a C typedef, not an extension type.
+pub(crate) fn literal_refines(cx: &Cx, t: &CType, c: VClass, init: &[&Expr]) -> VClass {
+    let numeric = |e: &Expr| match &e.kind {
+        ExprKind::Int(_) | ExprKind::Float => true,
+        ExprKind::Unary { operand, .. } => {
+            matches!(operand.kind, ExprKind::Int(_) | ExprKind::Float)
+        }
+        _ => false,
+    };
+    if c == VClass::Managed && !cx.env.is_known_object(t) && init.iter().any(|e| numeric(e)) {
+        VClass::C(TypeClass::Other)
+    } else {
+        c
+    }
 }
 
 fn narrow(c: VClass) -> VClass {
@@ -531,6 +586,21 @@ fn infer(
                 .unwrap_or(VClass::Managed)
         }
         ExprKind::Call { func, .. } => {
+            if let ExprKind::Attr { value, attr, .. } = &func.kind {
+                // `python.PyDict_GetItem(...)`: a cimported (or, in a .pxi,
+                // undeclared) module's C-API function.
+                let head_is_module = value.name().is_some_and(|h| {
+                    !sc.index.contains_key(h)
+                        && !params.contains_key(h)
+                        && (cx.cimported_module(h).is_some() || cx.undeclared(h))
+                });
+                if head_is_module {
+                    if let Some(p) = cx.cpython.get(attr) {
+                        return narrow(p.ret);
+                    }
+                }
+                return VClass::Managed;
+            }
             let Some(n) = func.name() else {
                 return VClass::Managed;
             };
