@@ -220,11 +220,29 @@ pub fn heuristic_words(text: &str, params: &[(String, bool)]) -> Option<Ownershi
             .filter(|(_, (_, obj))| *obj)
             .map(|(i, _)| i)
             .collect();
-        let named = params.iter().enumerate().find(|(_, (n, obj))| {
-            *obj && !n.is_empty()
-                && t.split(|c: char| !c.is_alphanumeric() && c != '_')
-                    .any(|w| w == n.to_ascii_lowercase())
-        });
+        // The parameter named after the verb ("steals a reference to
+        // item"), skipping the words of the sentence itself.
+        const STOP: &[&str] = &[
+            "a",
+            "an",
+            "the",
+            "to",
+            "of",
+            "it",
+            "its",
+            "reference",
+            "ref",
+        ];
+        let after = t.find("steal").or_else(|| t.find("consumes")).unwrap_or(0);
+        let named = t[after..]
+            .split(|c: char| !c.is_alphanumeric() && c != '_')
+            .filter(|w| !w.is_empty() && !STOP.contains(w))
+            .find_map(|w| {
+                params
+                    .iter()
+                    .enumerate()
+                    .find(|(_, (n, obj))| *obj && n.to_ascii_lowercase() == w)
+            });
         if let Some((i, _)) = named {
             note.steals.push(i);
         } else if let Some(i) = objects.first() {
@@ -283,7 +301,10 @@ mod tests {
             Some(vec![1])
         );
         assert_eq!(heuristic_words("# does not steal", &p), None);
-        assert_eq!(heuristic_words("# new or borrowed?", &[]), None);
+        assert_eq!(
+            heuristic_words("# new reference, or borrowed when cached", &[]),
+            None
+        );
         assert_eq!(heuristic_words("# Hypothetical C release func", &p), None);
     }
 }
