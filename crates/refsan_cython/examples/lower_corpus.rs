@@ -63,7 +63,7 @@ fn main() -> ExitCode {
             }
         }
     }
-    slowest.sort_by(|a, b| b.0.cmp(&a.0));
+    slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
     println!(
         "files {}  lines {}  bytes {}  functions {}  approximate {}  problems {}  invalid {}",
         files.len(),

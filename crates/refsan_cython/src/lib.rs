@@ -38,6 +38,7 @@ pub mod cpython_pxd;
 pub mod lexer;
 mod lower;
 pub mod parser;
+mod stack;
 pub mod types;
 
 pub use cpython_pxd::{find_installed_cython_includes, CpythonPxd};

@@ -9,9 +9,12 @@
 
 use crate::ast::*;
 use crate::lexer::{self, Comment, Tok, Token};
+use crate::stack::{StackGuard, PARSE_STACK};
 
 /// Nesting bound of expressions (parentheses, unary operators, casts...).
 pub const MAX_EXPR_DEPTH: u32 = 96;
+/// Length bound of an operator chain (`a + b + ...`), a tree as deep.
+pub const MAX_CHAIN: u32 = 1000;
 /// Nesting bound of indented blocks.
 pub const MAX_BLOCK_DEPTH: u32 = 64;
 
@@ -72,6 +75,7 @@ pub fn parse(src: &[u8]) -> ParsedFile {
         pos: 0,
         depth: 0,
         block_depth: 0,
+        stack: StackGuard::here(PARSE_STACK),
     };
     let stmts = p.file();
     ParsedFile {
@@ -82,7 +86,7 @@ pub fn parse(src: &[u8]) -> ParsedFile {
 
 /// Parses an expression that starts at byte `base` of `src` (an f-string
 /// replacement field). `depth` is the nesting depth it starts at.
-fn parse_sub_expr(src: &[u8], base: u32, len: u32, depth: u32) -> Expr {
+fn parse_sub_expr(src: &[u8], base: u32, len: u32, depth: u32, stack: StackGuard) -> Expr {
     let end = (base + len) as usize;
     let slice = &src[base as usize..end.min(src.len())];
     let lexed = lexer::lex(slice);
@@ -109,6 +113,7 @@ fn parse_sub_expr(src: &[u8], base: u32, len: u32, depth: u32) -> Expr {
         pos: 0,
         depth,
         block_depth: 0,
+        stack,
     };
     let rng = Rng {
         start: base,
@@ -141,6 +146,7 @@ struct Parser<'a> {
     pos: usize,
     depth: u32,
     block_depth: u32,
+    stack: StackGuard,
 }
 
 impl<'a> Parser<'a> {
@@ -183,12 +189,18 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// The end of the last token consumed, layout tokens (end of line,
+    /// indentation) skipped, so a block's range ends on its last line.
     fn prev_end(&self) -> u32 {
-        if self.pos == 0 {
-            0
-        } else {
-            self.toks[self.pos - 1].end
+        let mut i = self.pos;
+        while i > 0 {
+            i -= 1;
+            let t = self.toks[i];
+            if !matches!(t.kind, Tok::Newline | Tok::Indent | Tok::Dedent) {
+                return t.end;
+            }
         }
+        0
     }
 
     fn advance(&mut self) -> Token {
@@ -297,7 +309,7 @@ impl<'a> Parser<'a> {
 
     fn enter(&mut self) -> PResult<()> {
         self.depth += 1;
-        if self.depth > MAX_EXPR_DEPTH {
+        if self.depth > MAX_EXPR_DEPTH || self.stack.exceeded() {
             self.depth -= 1;
             return self.err("expression nested too deeply");
         }
@@ -428,7 +440,7 @@ impl<'a> Parser<'a> {
             // `if x:` followed by nothing indented: an empty body.
             return out;
         }
-        if self.block_depth >= MAX_BLOCK_DEPTH {
+        if self.block_depth >= MAX_BLOCK_DEPTH || self.stack.exceeded() {
             let start = self.pos;
             let e = PErr {
                 rng: self.rng(),
@@ -485,7 +497,7 @@ impl<'a> Parser<'a> {
                 Tok::Indent => {
                     // Unexpected deeper indentation: keep its statements.
                     self.advance();
-                    if self.block_depth >= MAX_BLOCK_DEPTH {
+                    if self.block_depth >= MAX_BLOCK_DEPTH || self.stack.exceeded() {
                         let start = self.pos;
                         let e = PErr {
                             rng: self.rng(),
@@ -774,7 +786,7 @@ impl<'a> Parser<'a> {
                         },
                     ));
                 }
-                b"from" => return self.from_import(start),
+                b"from" => return self.import_from(start),
                 b"print"
                     if !matches!(self.peek_tok(1).kind, Tok::Newline | Tok::Eof)
                         && !self.peek_op(1, "(")
@@ -883,7 +895,7 @@ impl<'a> Parser<'a> {
         Ok(s)
     }
 
-    fn from_import(&mut self, start: u32) -> PResult<Stmt> {
+    fn import_from(&mut self, start: u32) -> PResult<Stmt> {
         self.advance();
         let module = self.dotted_name()?;
         let cimport = if self.eat_kw("cimport") {
@@ -1064,7 +1076,7 @@ impl<'a> Parser<'a> {
             let save = self.pos;
             self.advance();
             self.eat_op("*");
-            let header = (|| -> PResult<(Option<Expr>, Option<(String, Rng)>)> {
+            let header = (|| -> PResult<ExceptHeader> {
                 let mut types = None;
                 let mut name = None;
                 if !self.at_op(":") {
@@ -2715,9 +2727,15 @@ impl<'a> Parser<'a> {
     /// Precedence climbing over the binary operators from `|` to `*`.
     fn binary(&mut self, min_prec: u8) -> PResult<Expr> {
         let mut left = self.unary()?;
+        let mut chain = 0u32;
         while let Some((op, prec)) = self.binop_here() {
             if prec < min_prec {
                 break;
+            }
+            // `a + b + c ...` builds a left-deep tree: bound its depth.
+            chain += 1;
+            if chain > MAX_CHAIN {
+                return self.err("expression too long");
             }
             self.advance();
             self.enter()?;
@@ -2930,7 +2948,7 @@ impl<'a> Parser<'a> {
                 break;
             }
             trailers += 1;
-            if trailers > 4 * MAX_EXPR_DEPTH {
+            if trailers > MAX_CHAIN {
                 return self.err("expression too long");
             }
         }
@@ -3131,6 +3149,7 @@ impl<'a> Parser<'a> {
             base + body_start,
             base + body_end,
             self.depth + 1,
+            self.stack,
             out,
         );
     }
@@ -3327,6 +3346,9 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// An `except` clause's exception types and `as` name.
+type ExceptHeader = (Option<Expr>, Option<(String, Rng)>);
+
 struct Declarator {
     name: String,
     rng: Rng,
@@ -3385,8 +3407,15 @@ fn number_kind(t: &[u8]) -> ExprKind {
 /// Finds the replacement fields of an f-string body `src[start..end]` and
 /// parses each field's expression (and the fields nested in its format
 /// spec).
-fn collect_fields(src: &[u8], start: usize, end: usize, depth: u32, out: &mut Vec<Expr>) {
-    if depth > MAX_EXPR_DEPTH {
+fn collect_fields(
+    src: &[u8],
+    start: usize,
+    end: usize,
+    depth: u32,
+    stack: StackGuard,
+    out: &mut Vec<Expr>,
+) {
+    if depth > MAX_EXPR_DEPTH || stack.exceeded() {
         return;
     }
     let mut p = start;
@@ -3445,11 +3474,12 @@ fn collect_fields(src: &[u8], start: usize, end: usize, depth: u32, out: &mut Ve
                     expr_start as u32,
                     (e_end - expr_start) as u32,
                     depth,
+                    stack,
                 ));
             }
             // Nested fields in the format spec: `{x:{width}}`.
             if e_end < field_end {
-                collect_fields(src, e_end + 1, field_end, depth + 1, out);
+                collect_fields(src, e_end + 1, field_end, depth + 1, stack, out);
             }
             p = field_end + 1;
             continue;

@@ -190,7 +190,7 @@ impl<'c, 'a> FnLower<'c, 'a> {
 
     /// Conversion of an object to a C value (`-1` and an exception on
     /// failure, `-1` also a valid value).
-    pub fn to_c(&mut self, v: Val, r: Rng) -> Val {
+    pub fn convert_to_c(&mut self, v: Val, r: Rng) -> Val {
         if !v.is_obj() || self.in_nogil() {
             return v;
         }
@@ -318,7 +318,7 @@ impl<'c, 'a> FnLower<'c, 'a> {
     // ---- expressions ---------------------------------------------------------
 
     pub fn expr(&mut self, e: &'c Expr) -> Val {
-        if self.depth >= MAX_LOWER_DEPTH {
+        if self.depth >= MAX_LOWER_DEPTH || self.stack.exceeded() {
             self.approximate(e.rng, "expression nested too deeply");
             return Val::opaque();
         }
@@ -802,6 +802,9 @@ impl<'c, 'a> FnLower<'c, 'a> {
 
     /// Whether an expression is statically a C value (no object involved).
     fn is_c_expr(&self, e: &Expr) -> bool {
+        if self.stack.exceeded() {
+            return false;
+        }
         match &e.kind {
             ExprKind::Int(_) | ExprKind::Float | ExprKind::Sizeof => true,
             ExprKind::Str { char_lit, .. } => *char_lit,
@@ -906,7 +909,7 @@ impl<'c, 'a> FnLower<'c, 'a> {
             },
             VClass::C(t) => {
                 if v.is_obj() {
-                    self.to_c(v, r)
+                    self.convert_to_c(v, r)
                 } else {
                     Val::c(v.op, t)
                 }
@@ -1229,7 +1232,7 @@ impl<'c, 'a> FnLower<'c, 'a> {
                 if matches!(v.op, Operand::Str(_)) {
                     return v.op;
                 }
-                self.to_c(v, r).op
+                self.convert_to_c(v, r).op
             }
             _ => v.op,
         }
@@ -1329,7 +1332,7 @@ impl<'c, 'a> FnLower<'c, 'a> {
     /// Lowers `e` as a branch condition: jumps to `t` when true, `f` when
     /// false, releasing the condition's temporaries first.
     pub fn cond(&mut self, e: &'c Expr, t: BlockId, f: BlockId) {
-        if self.depth >= MAX_LOWER_DEPTH {
+        if self.depth >= MAX_LOWER_DEPTH || self.stack.exceeded() {
             self.approximate(e.rng, "condition nested too deeply");
             self.branch(Cond::Unknown, t, f, e.rng);
             return;

@@ -8,6 +8,7 @@ use crate::ast::{
     Arg, BinOp, ConstKind, Expr, ExprKind, FuncDef, FuncKind, Handler, Rng, Stmt as AStmt,
     StmtKind as AK, WithItem,
 };
+use crate::stack::{StackGuard, LOWER_STACK};
 use crate::types::VClass;
 use refsan_ir::*;
 use std::collections::{HashMap, HashSet};
@@ -174,6 +175,7 @@ pub(crate) struct FnLower<'c, 'a> {
     pub exit_rng: Rng,
     /// A `cdef ... nogil` function: its body may run without the GIL.
     pub fn_nogil: bool,
+    pub stack: StackGuard,
 }
 
 pub(crate) fn lower_function<'c, 'a>(
@@ -264,8 +266,9 @@ pub(crate) fn lower_function<'c, 'a>(
         self_var: None,
         too_big: false,
         nblocks: 1,
-        exit_rng: body.last().map_or(f.name_rng, |s| last_line(s)),
+        exit_rng: body.last().map_or(f.name_rng, last_line),
         fn_nogil: f.nogil && !f.with_gil,
+        stack: StackGuard::here(LOWER_STACK),
     };
     if ret == RetKind::Object && f.kind == FuncKind::Cdef && !has_raw_param(f, cx) {
         lw.b.set_declared(
@@ -987,6 +990,10 @@ impl<'c, 'a> FnLower<'c, 'a> {
 
     fn stmt(&mut self, s: &'c AStmt) {
         let r = s.rng;
+        if self.stack.exceeded() {
+            self.approximate(r, "statements nested too deeply");
+            return;
+        }
         match &s.kind {
             AK::Expr(e) => {
                 self.expr_stmt(e);
@@ -1229,7 +1236,7 @@ impl<'c, 'a> FnLower<'c, 'a> {
                 let op = match value {
                     Some(e) => {
                         let v = self.expr(e);
-                        self.to_c(v, r).op
+                        self.convert_to_c(v, r).op
                     }
                     None => Operand::Int(0),
                 };
@@ -1283,6 +1290,7 @@ impl<'c, 'a> FnLower<'c, 'a> {
                 );
                 v.op
             }
+            VK::C(_) if matches!(v.op, Operand::Int(_)) => v.op,
             VK::C(_) | VK::Unknown => {
                 let b = self.py_op("__pyx_build", vec![v.op], r, "conversion to object");
                 self.take(&b.op);
@@ -1700,9 +1708,8 @@ impl<'c, 'a> FnLower<'c, 'a> {
             cr,
             "__enter__()",
         );
-        match &first.target {
-            Some(t) => self.assign(t, entered, cr),
-            None => {}
+        if let Some(t) = &first.target {
+            self.assign(t, entered, cr);
         }
         self.release_pending(cr);
         let exc_bb = self.new_block();
@@ -1817,7 +1824,7 @@ impl<'c, 'a> FnLower<'c, 'a> {
                         // A C array, pointer or memoryview of C values: an
                         // object is converted, no reference is stored.
                         if v.is_obj() {
-                            let _ = self.to_c(v, target.rng);
+                            let _ = self.convert_to_c(v, target.rng);
                         }
                     }
                 }
@@ -1836,7 +1843,7 @@ impl<'c, 'a> FnLower<'c, 'a> {
             }
             ExprKind::Starred(x) => self.assign(x, v, r),
             _ => {
-                self.approximate(target.rng, "assignment to an unsupported target");
+                self.approximate(r, "assignment to an unsupported target");
                 if v.is_obj() {
                     self.emit(StmtKind::Escape { value: v.op }, target.rng);
                 }
@@ -1888,7 +1895,7 @@ impl<'c, 'a> FnLower<'c, 'a> {
                     self.emit(StmtKind::Assign { dst: l.id, src: op }, r);
                 }
                 VClass::C(_) => {
-                    let c = self.to_c(v, r);
+                    let c = self.convert_to_c(v, r);
                     let src = match c.op {
                         Operand::Var(_) | Operand::Int(_) | Operand::Null => c.op,
                         _ => Operand::Opaque,
@@ -1939,7 +1946,7 @@ impl<'c, 'a> FnLower<'c, 'a> {
             }
             Some(VClass::C(_)) => {
                 if v.is_obj() {
-                    let _ = self.to_c(v, r);
+                    let _ = self.convert_to_c(v, r);
                 }
             }
             None => {
@@ -1997,6 +2004,8 @@ impl<'c, 'a> FnLower<'c, 'a> {
                 );
                 v.op
             }
+            // A number literal is one of Cython's cached constants.
+            VK::C(_) if matches!(v.op, Operand::Int(_)) => v.op,
             VK::C(_) => {
                 let b = self.py_op("__pyx_build", vec![v.op], r, "conversion to object");
                 self.take(&b.op);
@@ -2132,7 +2141,7 @@ impl<'c, 'a> FnLower<'c, 'a> {
             }
             Some(VClass::C(_)) => {
                 if v.is_obj() {
-                    let _ = self.to_c(v, r);
+                    let _ = self.convert_to_c(v, r);
                 }
             }
             None => {
@@ -2147,6 +2156,14 @@ impl<'c, 'a> FnLower<'c, 'a> {
     }
 
     fn aug_assign(&mut self, target: &'c Expr, op: BinOp, value: &'c Expr, r: Rng) {
+        if let ExprKind::Attr { attr, .. } = &target.kind {
+            if attr == "ob_refcnt" {
+                // `p.ob_refcnt += 1`: the read below is the access.
+                let _ = self.expr(target);
+                let _ = self.expr(value);
+                return;
+            }
+        }
         let cur = self.expr(target);
         let rhs = self.expr(value);
         let _ = op;

@@ -18,8 +18,8 @@ use crate::cpython_pxd::{CpythonPxd, PxdFunc};
 use crate::parser;
 use crate::types::{TypeEnv, VClass};
 use refsan_ir::{
-    ArgEffect, Contract, ContractSource, Declaration, ExcEffect, Failure, FieldDef, Language,
-    LineIndex, Module, Problem, Returns, SlotEntry, Span, StructDef, TypeClass, TypeDef,
+    ArgEffect, Contract, ContractSource, Declaration, ExcEffect, Failure, FieldDef, GlobalVar,
+    Language, LineIndex, Module, Problem, Returns, SlotEntry, Span, StructDef, TypeClass, TypeDef,
     TypeDefKind,
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -49,7 +49,6 @@ pub(crate) struct FuncSig {
     pub ret: VClass,
     pub params: Vec<(String, VClass)>,
     pub check: Check,
-    pub varargs: bool,
 }
 
 impl FuncSig {
@@ -70,10 +69,8 @@ impl FuncSig {
             (None, _) => VClass::Managed,
         };
         let mut params = Vec::new();
-        let mut varargs = false;
         for p in &f.params {
             if p.star == 1 && p.name == "..." {
-                varargs = true;
                 continue;
             }
             if p.star == 3 || (p.star == 1 && p.name.is_empty()) {
@@ -96,7 +93,6 @@ impl FuncSig {
             ret,
             params,
             check,
-            varargs,
         }
     }
 
@@ -107,7 +103,6 @@ impl FuncSig {
             ret: p.ret,
             params: p.params.iter().map(|c| (String::new(), *c)).collect(),
             check: check_for(p.ret, &p.except, true),
-            varargs: p.varargs,
         }
     }
 }
@@ -513,6 +508,42 @@ pub fn lower(path: &str, source: &[u8], opts: LowerOptions<'_>) -> Module {
     collect_names(&top, &mut cx);
     collect_signatures(&top, &mut cx);
 
+    // Module-level `cdef` variables (and extern variables).
+    for s in &top {
+        let vars: Vec<&VarDecl> = match &s.kind {
+            StmtKind::CDecl(v) => v.iter().collect(),
+            StmtKind::Extern(e) => e
+                .items
+                .iter()
+                .filter_map(|it| match &it.kind {
+                    StmtKind::CDecl(v) => Some(v.iter()),
+                    _ => None,
+                })
+                .flatten()
+                .collect(),
+            _ => continue,
+        };
+        for v in vars {
+            if v.ty.base == "DEF" {
+                continue;
+            }
+            let class = cx
+                .cdef_globals
+                .get(&v.name)
+                .copied()
+                .unwrap_or(VClass::Managed);
+            module.globals.push(GlobalVar {
+                name: v.name.clone(),
+                ty: class.type_class(),
+                c_type: if v.ty.text.is_empty() {
+                    "object".to_string()
+                } else {
+                    v.ty.text.clone()
+                },
+                span: cx.span(v.rng),
+            });
+        }
+    }
     // Classes: struct and type definitions.
     for s in &top {
         if let StmtKind::Class(c) = &s.kind {
