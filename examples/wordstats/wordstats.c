@@ -8,6 +8,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stddef.h>   /* offsetof */
 
 /* tokenize(text) -> list of words (correct). */
 static PyObject *
@@ -167,6 +168,7 @@ Counter_traverse(CounterObject *self, visitproc visit, void *arg)
     return 0;
 }
 
+/* BUG (RS301): self->name is never released */
 static void
 Counter_dealloc(CounterObject *self)
 {
@@ -174,7 +176,6 @@ Counter_dealloc(CounterObject *self)
     if (self->weakreflist != NULL)
         PyObject_ClearWeakRefs((PyObject *)self);
     Py_XDECREF(self->counts);
-    /* BUG (RS301): self->name is never released */
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -231,7 +232,7 @@ Counter_summary(CounterObject *self, PyObject *Py_UNUSED(ignored))
 
 /* Counter.reset() */
 static PyObject *
-Counter_reset(CounterObject *self)      /* BUG (RS203): METH_NOARGS passes two arguments */
+Counter_reset(CounterObject *self)      /* METH_NOARGS passes two arguments: see the table */
 {
     PyDict_Clear(self->counts);
     Py_RETURN_NONE;
@@ -248,6 +249,7 @@ static PyMethodDef Counter_methods[] = {
     {"add", (PyCFunction)Counter_add, METH_O, "Count one occurrence of a word."},
     {"get", (PyCFunction)Counter_get, METH_O, "The count of a word."},
     {"summary", (PyCFunction)Counter_summary, METH_NOARGS, "(name, number of words)"},
+    /* BUG (RS203): METH_NOARGS calls Counter_reset with two arguments */
     {"reset", (PyCFunction)Counter_reset, METH_NOARGS, "Forget every count."},
     {"items", (PyCFunction)Counter_items, METH_NOARGS, "The (word, count) pairs."},
     {NULL, NULL, 0, NULL}

@@ -12,6 +12,9 @@ pub struct DebugIrArgs {
     /// Only this function.
     #[arg(long)]
     pub function: Option<String>,
+    /// Print the contract the engine computed for each function instead.
+    #[arg(long)]
+    pub summaries: bool,
 }
 
 pub fn run(args: DebugIrArgs) -> Result<ExitCode> {
@@ -19,6 +22,19 @@ pub fn run(args: DebugIrArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     let lang = driver::language_for(&args.file).context("not a C, C++ or Cython file")?;
     let module = driver::lower(&driver::display_path(&args.file), &bytes, lang);
+    if args.summaries {
+        let report = refsan_engine::check_module(
+            &module,
+            &driver::CapiFacts::builtin(),
+            &Default::default(),
+        );
+        for (name, c) in &report.summaries {
+            if args.function.as_deref().is_none_or(|n| n == name) {
+                println!("{name}: {c:?}");
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     for f in &module.functions {
         if args.function.as_deref().is_none_or(|n| n == f.name) {
             print!("{}", f.dump());

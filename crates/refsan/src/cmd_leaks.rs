@@ -107,7 +107,8 @@ pub enum ReportFormat {
 
 pub fn run(args: LeaksArgs) -> anyhow::Result<ExitCode> {
     let request = request_from(&args)?;
-    let report = refsan_leaks::hunt(&request, None)?;
+    let hand_over = RunHandOver;
+    let report = refsan_leaks::hunt(&request, Some(&hand_over))?;
     let rendered = match args.format {
         ReportFormat::Text => render::text(&report),
         ReportFormat::Json => render::json(&report) + "\n",
@@ -171,4 +172,43 @@ fn request_from(args: &LeaksArgs) -> anyhow::Result<LeakRequest> {
         timeout: Duration::from_secs_f64(args.timeout),
         working_dir: None,
     })
+}
+
+/// Re-runs a crashed target alone under `refsan run`'s instrumentation and
+/// returns its crash report (classification, stacks, static findings), so a
+/// crash found while hunting leaks is explained the same way.
+struct RunHandOver;
+
+impl refsan_leaks::CrashHandOver for RunHandOver {
+    fn crash_report(
+        &self,
+        _target: &str,
+        crash: &refsan_leaks::model::CrashReport,
+    ) -> Option<String> {
+        if crash.reproduce.is_empty() {
+            return None;
+        }
+        let options = refsan_runtime::run::RunOptions {
+            mode: refsan_runtime::report::Mode::Plain,
+            dev: false,
+            timeout: Some(std::time::Duration::from_secs(120)),
+            use_gdb: true,
+            gdb_timeout: std::time::Duration::from_secs(60),
+            command: crash
+                .reproduce
+                .iter()
+                .map(std::ffi::OsString::from)
+                .collect(),
+            quiet: true,
+        };
+        let checker = crate::driver::FunctionChecker::new();
+        let outcome = refsan_runtime::run::run(&options, Some(&checker)).ok()?;
+        if !outcome.report.has_findings() {
+            return None;
+        }
+        Some(refsan_runtime::render::to_text(
+            &outcome.report,
+            refsan_runtime::render::Style { color: false },
+        ))
+    }
 }

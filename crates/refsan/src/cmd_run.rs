@@ -108,8 +108,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         use_gdb: !args.no_gdb,
         gdb_timeout: seconds(args.gdb_timeout, "--gdb-timeout")?,
         command: args.command,
+        quiet: false,
     };
-    let outcome = match run::run(&options, None) {
+    let checker = crate::driver::FunctionChecker::new();
+    let outcome = match run::run(&options, Some(&checker)) {
         Ok(o) => o,
         Err(RunError::NotFound(program)) => {
             eprintln!("refsan: {program}: command not found");

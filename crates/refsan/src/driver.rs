@@ -271,3 +271,43 @@ pub fn check_files(
         .collect();
     Ok(results)
 }
+
+/// The static checker as `refsan run` asks it: the findings of one function
+/// of one file, with the file's configuration applied.
+pub struct FunctionChecker {
+    facts: CapiFacts,
+    overrides: Overrides,
+}
+
+impl FunctionChecker {
+    pub fn new() -> FunctionChecker {
+        FunctionChecker {
+            facts: CapiFacts::builtin(),
+            overrides: Overrides::default(),
+        }
+    }
+}
+
+impl refsan_runtime::StaticFindings for FunctionChecker {
+    fn for_function(&self, source_file: &Path, function: &str) -> Vec<Finding> {
+        if language_for(source_file).is_none() || !source_file.is_file() {
+            return Vec::new();
+        }
+        let mut finder = ConfigFinder::default();
+        let Ok(Some(settings)) = settings_for(source_file, &mut finder, &self.overrides) else {
+            return Vec::new();
+        };
+        let result = check_one(source_file, &settings, &self.facts);
+        // C++ methods are `Class::method`, Cython's `Class.method`.
+        let matches = |name: &str| {
+            name == function
+                || name.rsplit(['.', ':']).next() == Some(function)
+                || function.rsplit(['.', ':']).next() == Some(name)
+        };
+        result
+            .findings
+            .into_iter()
+            .filter(|f| f.function.as_deref().is_some_and(matches))
+            .collect()
+    }
+}

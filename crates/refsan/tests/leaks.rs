@@ -522,6 +522,13 @@ fn crashes_and_hangs_are_reported_and_the_rest_still_runs() {
         .last()
         .and_then(Value::as_str)
         .is_some_and(|script| script.contains("leakcheck.crash_now()")));
+    // The crash is handed to `refsan run`, whose report classifies it and
+    // names the extension function.
+    let handed = crashed["crash"]["handed_over"].as_str().unwrap_or_default();
+    assert!(
+        handed.contains("RT0") && handed.contains("crash_now"),
+        "crash report from refsan run: {handed}"
+    );
     let hung = target(&run.report, "leakcheck:spin_forever");
     assert_eq!(hung["status"], "timed_out", "{hung:#}");
     assert_clean(&run.report, "leakcheck:new_list_fixed");

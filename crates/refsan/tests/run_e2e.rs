@@ -241,6 +241,9 @@ struct CBug {
     function: &'static str,
     code: &'static str,
     crash_line: &'static str,
+    /// The rule the static checker reports for the bug, shown in the crash
+    /// report next to the crash.
+    rule: &'static str,
     /// The Py_DECREF that freed the object (reported by ASan and Valgrind).
     free_line: Option<&'static str>,
 }
@@ -248,6 +251,7 @@ struct CBug {
 const C_BUGS: [CBug; 4] = [
     CBug {
         call: "refbugs.double_decref()",
+        rule: "RS103",
         function: "double_decref",
         code: "RT01",
         crash_line: "Py_TYPE(first)->tp_name",
@@ -255,6 +259,7 @@ const C_BUGS: [CBug; 4] = [
     },
     CBug {
         call: "refbugs.decref_borrowed([object()])",
+        rule: "RS102",
         function: "decref_borrowed",
         code: "RT01",
         crash_line: "if (PyUnicode_Check(first))",
@@ -262,6 +267,7 @@ const C_BUGS: [CBug; 4] = [
     },
     CBug {
         call: "refbugs.unchecked_null(1)",
+        rule: "RS107",
         function: "unchecked_null",
         code: "RT04",
         crash_line: "Py_DECREF(attr); /* BUG",
@@ -269,6 +275,7 @@ const C_BUGS: [CBug; 4] = [
     },
     CBug {
         call: "refbugs.stolen_released()",
+        rule: "RS106",
         function: "stolen_released",
         code: "RT01",
         crash_line: "if (!PyUnicode_Check(first))",
@@ -290,6 +297,19 @@ fn check_c_bugs(dir: &Path, mode: &[&str], expect_free_site: bool) {
             line_of(&source, bug.crash_line),
         );
         assert_eq!(crash["process"]["main_process"], true);
+        // The static checker's finding for the crashing function is part of
+        // the report.
+        let rules: Vec<&str> = crash["static_findings"]["findings"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|f| f["code"].as_str()).collect())
+            .unwrap_or_default();
+        assert!(
+            rules.contains(&bug.rule),
+            "static findings for {} should include {}: {}",
+            bug.call,
+            bug.rule,
+            serde_json::to_string_pretty(&crash["static_findings"]).unwrap()
+        );
         if let (true, Some(free)) = (expect_free_site, bug.free_line) {
             assert_free_site(crash, &source, line_of(&source, free));
         }

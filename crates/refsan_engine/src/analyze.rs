@@ -188,6 +188,13 @@ fn term_reads(t: &Terminator, out: &mut Vec<VarId>) {
             ..
         }
         | Terminator::Return(Some(op)) => operand_vars(op, out),
+        Terminator::Branch {
+            cond: Cond::Same(a, b),
+            ..
+        } => {
+            operand_vars(a, out);
+            operand_vars(b, out);
+        }
         _ => {}
     }
 }
@@ -811,6 +818,23 @@ impl<'a> Analyzer<'a> {
                 "no exception is set"
             }
             .to_string(),
+            Cond::Same(a, b) => {
+                let name = |op: &Operand| match op {
+                    Operand::Var(v) if !self.is_temp(*v) => self.var_name(*v).to_string(),
+                    Operand::Global(g) => g.clone(),
+                    Operand::Field(v, f) if !self.is_temp(*v) => {
+                        format!("{}->{}", self.var_name(*v), f)
+                    }
+                    Operand::AddrOf(Place::Global(g)) => format!("&{g}"),
+                    _ => "the value".to_string(),
+                };
+                format!(
+                    "`{}` is {}`{}`",
+                    name(a),
+                    if taken { "" } else { "not " },
+                    name(b)
+                )
+            }
             Cond::Unknown => format!("`{text}` is {}", if taken { "true" } else { "false" }),
         }
     }
@@ -868,7 +892,27 @@ impl<'a> Analyzer<'a> {
                 }
             }
         }
-        let mut out: Vec<Event> = picked.into_iter().map(|(_, e)| e).collect();
+        // Several events of one statement ("`f` fails", "the result of `f`
+        // is negative") say one thing: keep the one about the value.
+        let mut merged: Vec<(bool, Event)> = Vec::with_capacity(picked.len());
+        for (strong, e) in picked {
+            match merged.last_mut() {
+                Some((prev_strong, prev))
+                    if (prev.span.line, prev.span.col) == (e.span.line, e.span.col) =>
+                {
+                    if strong && !*prev_strong {
+                        *prev = e;
+                        *prev_strong = true;
+                    }
+                }
+                _ => merged.push((strong, e)),
+            }
+        }
+        let mut out: Vec<Event> = merged
+            .into_iter()
+            .map(|(_, e)| e)
+            .filter(|e| (e.span.line, e.span.col) != (last.span.line, last.span.col))
+            .collect();
         out.dedup();
         out.push(last);
         out
@@ -1068,6 +1112,7 @@ impl<'a> Analyzer<'a> {
             match st.field(GLOBAL_BASE, self.intern(name)) {
                 Some(FieldVal::Obj(s)) if st.value(s).is_some() => return Binding::Obj(s),
                 Some(FieldVal::Null(s)) => return Binding::Null(NullWhy::Literal(s)),
+                Some(FieldVal::Ptr) => return Binding::Ptr,
                 _ => {}
             }
         }
@@ -1132,6 +1177,7 @@ impl<'a> Analyzer<'a> {
                             return Binding::Obj(site)
                         }
                         Some(FieldVal::Null(s)) => return Binding::Null(NullWhy::Literal(s)),
+                        Some(FieldVal::Ptr) => return Binding::Ptr,
                         _ => {}
                     }
                 }
@@ -1197,11 +1243,13 @@ impl<'a> Analyzer<'a> {
         if vals.len() < 3 {
             return;
         }
+        let mut found = false;
         for get in [getter, getter.replace("_GET_ITEM", "_GetItem").as_str()] {
             let Some((base, key)) = self.accessor_key(st, &vals[..2], get) else {
                 continue;
             };
             if let Some(FieldVal::Obj(old)) = st.field(base, key) {
+                found = true;
                 if let Some(v) = st.value_mut(old) {
                     if v.slot_released.is_some() {
                         v.slot_released = None;
@@ -1212,6 +1260,32 @@ impl<'a> Analyzer<'a> {
                 st.clear_field(base, key);
             }
         }
+        // The index is not a known constant (`PyTuple_SET_ITEM(t, i, x)` in
+        // a loop): the slot is the one item read from this container, if
+        // there is exactly one.
+        let Some(container) = vals[0].obj() else {
+            return;
+        };
+        if found {
+            return;
+        }
+        let candidates: Vec<Site> = st
+            .values
+            .iter()
+            .filter(|v| v.owner == container && v.owned <= 0 && v.site != vals[2].obj().unwrap_or(0))
+            .filter(|v| matches!(v.origin, ValOrigin::Borrowed(s) if is_item_getter(&self.callee_at(s))))
+            .filter(|v| v.status == Status::Live || v.slot_released.is_some())
+            .map(|v| v.site)
+            .collect();
+        if let [old] = candidates[..] {
+            if let Some(v) = st.value_mut(old) {
+                if v.slot_released.is_some() {
+                    v.slot_released = None;
+                } else {
+                    v.owned += 1;
+                }
+            }
+        }
     }
 
     /// A borrowed accessor result (`PyTuple_GET_ITEM(t, i)`) still in its
@@ -1220,6 +1294,22 @@ impl<'a> Analyzer<'a> {
         st.fields
             .iter()
             .any(|f| f.val == FieldVal::Obj(site) && self.name_of(f.field).starts_with('#'))
+    }
+
+    /// The place a Store statement writes, as the user wrote it.
+    fn store_place_text(&self, sref: StmtRef) -> String {
+        match self.stmt_at(sref).map(|s| &s.kind) {
+            Some(StmtKind::Store { place, .. }) => match place {
+                Place::Field(b, f) if !self.is_temp(*b) => format!("{}->{}", self.var_name(*b), f),
+                Place::Field(_, f) => format!("the `{f}` field"),
+                Place::Global(g) => g.clone(),
+                Place::Deref(p) => format!("*{}", self.var_name(*p)),
+                Place::Index(p) => format!("{}[...]", self.var_name(*p)),
+                Place::Var(v) => self.var_name(*v).to_string(),
+                Place::Opaque => "the place".to_string(),
+            },
+            _ => "the place".to_string(),
+        }
     }
 
     /// `base->field` where the struct is defined in the file and the field
@@ -1636,6 +1726,9 @@ impl<'a> Analyzer<'a> {
                 let op = self.managed_op(sref);
                 if let Some(v) = st.value_mut(site) {
                     v.owned += 1;
+                    if v.owned >= 0 {
+                        v.store_debt = None;
+                    }
                     match op {
                         Some(ManagedOp::ObjectCast) => v.cast_incref = Some(sref),
                         None => v.user_incref = Some(sref),
@@ -1764,13 +1857,31 @@ impl<'a> Analyzer<'a> {
                         }
                     }
                     (_, ValOrigin::Global(_)) if self.is_immortal_global(&v) => {}
-                    (Status::Live, ValOrigin::Borrowed(_)) if self.in_accessor_slot(st, site) => {
+                    (Status::Live, ValOrigin::Borrowed(b))
+                        if self.in_accessor_slot(st, site)
+                            || (v.owner != 0 && is_item_getter(&self.callee_at(b))) =>
+                    {
                         // Releasing a container slot's reference: fine if the
                         // slot is overwritten before the function returns.
                         if let Some(v) = st.value_mut(site) {
                             v.slot_released = Some(sref);
                             v.status = Status::Released(sref);
                         }
+                    }
+                    (Status::Live, o) if o.is_new_kind() && v.kept => {
+                        // A new reference already released once; a container
+                        // kept the object alive, so this release takes the
+                        // container's reference.
+                        self.report(
+                            st,
+                            &rs103_use_after_release::META,
+                            span,
+                            Some(site),
+                            rs103_use_after_release::message_double(&name),
+                            format!("{name} is released again here"),
+                            None,
+                        );
+                        self.mark_reported(st, site);
                     }
                     (Status::Live, ValOrigin::Param(i))
                         if !self.expect.python_facing && self.expect.params.is_none() =>
@@ -1835,7 +1946,16 @@ impl<'a> Analyzer<'a> {
     /// the container was made here (so the function held its only reference).
     fn owner_released(&self, st: &mut State, owner: Site, sref: StmtRef) {
         let fresh = match st.value(owner).map(|v| v.origin) {
-            Some(ValOrigin::New(s)) => is_constructor(&self.callee_at(s)),
+            Some(ValOrigin::New(s)) => {
+                let callee = self.callee_at(s);
+                // A constructor, or one of the module's own functions that
+                // returns a new reference (it builds the object).
+                is_constructor(&callee)
+                    || self
+                        .resolver
+                        .summary(&callee)
+                        .is_some_and(|c| c.returns == Returns::New)
+            }
             _ => false,
         };
         if !fresh {
@@ -1905,19 +2025,21 @@ impl<'a> Analyzer<'a> {
                             v.field_stolen = None;
                         } else if object_base
                             && b != Binding::Obj(old_site)
-                            && v.status == Status::Live
+                            && matches!(v.status, Status::Live | Status::Stored(_))
                             && f != "[]"
                             && (!matches!(v.origin, ValOrigin::Field(_)) || known_object_field)
                         {
                             // The field's reference to its old value is ours
                             // now (`old = self->x; self->x = new; Py_DECREF(old)`).
                             v.owned += 1;
+                            v.status = Status::Live;
                         }
                     }
                 }
                 match b {
                     Binding::Obj(site) => st.set_field(key, fid, FieldVal::Obj(site)),
                     Binding::Null(_) => st.set_field(key, fid, FieldVal::Null(sref)),
+                    Binding::Ptr => st.set_field(key, fid, FieldVal::Ptr),
                     _ => st.clear_field(key, fid),
                 }
                 let text = if self.is_temp(*base) {
@@ -1944,6 +2066,7 @@ impl<'a> Analyzer<'a> {
                 match b {
                     Binding::Obj(site) => st.set_field(GLOBAL_BASE, gid, FieldVal::Obj(site)),
                     Binding::Null(_) => st.set_field(GLOBAL_BASE, gid, FieldVal::Null(sref)),
+                    Binding::Ptr => st.set_field(GLOBAL_BASE, gid, FieldVal::Ptr),
                     _ => st.clear_field(GLOBAL_BASE, gid),
                 }
                 (true, g.clone())
@@ -2027,26 +2150,23 @@ impl<'a> Analyzer<'a> {
         }
         let borrowed = v.origin.is_borrowed_kind()
             || matches!(v.status, Status::Stolen(_) | Status::Stored(_));
+        let static_object =
+            matches!(v.origin, ValOrigin::Global(id) if self.name_of(id).starts_with('&'));
         if to_field_or_global
             && borrowed
             && v.trackable()
             && !self.is_immortal_global(&v)
+            && !static_object
             && !matches!(v.origin, ValOrigin::Field(_))
         {
-            let name = self.describe(st, site);
-            let why = self.why_borrowed(&v);
-            self.report(
-                st,
-                &rs108_borrowed_stored::META,
-                span,
-                Some(site),
-                rs108_borrowed_stored::message(&name, &place_text, &why),
-                format!("{name} is stored here"),
-                Some(format!(
-                    "store a new reference: `{place_text} = Py_NewRef(...)`"
-                )),
-            );
-            self.mark_reported(st, site);
+            // Owed until a Py_INCREF pays for it; reported at the return.
+            if let Some(v) = st.value_mut(site) {
+                v.owned -= 1;
+                if v.store_debt.is_none() {
+                    v.store_debt = Some(sref);
+                }
+            }
+            let _ = place_text;
         }
     }
 
@@ -2729,10 +2849,13 @@ impl<'a> Analyzer<'a> {
             RetVal::Int(lo, hi) => Binding::Int(lo, hi),
             RetVal::Ptr => Binding::Ptr,
             RetVal::Unknown => Binding::Unknown,
-                        RetVal::BorrowedRef if self.resolver.returns_arg(callee).is_some_and(|i| vals.get(i).is_some_and(|b| b.obj().is_some())) => {
-                // A helper that returns (a reference to) one of its arguments.
-                let i = self.resolver.returns_arg(callee).unwrap_or(0);
-                vals[i]
+                                    RetVal::BorrowedRef if self.resolver.returns_arg(callee).is_some() => {
+                // A helper that returns one of its arguments: the same object
+                // (or something untracked when the argument is).
+                match self.resolver.returns_arg(callee).and_then(|i| vals.get(i)) {
+                    Some(b @ Binding::Obj(_)) => *b,
+                    _ => Binding::Unknown,
+                }
             }
             RetVal::BorrowedRef if contract.failure == Failure::Never && callee != "Py_TYPE" && self.accessor_key(st, vals, callee).is_some_and(|(base, key)| matches!(st.field(base, key), Some(FieldVal::Obj(s)) if st.value(s).is_some())) => {
                 // The same accessor on the same object and index: the same
@@ -2858,6 +2981,36 @@ impl<'a> Analyzer<'a> {
     ) -> (Option<State>, Option<State>) {
         match cond {
             Cond::Unknown => (Some(st.clone()), Some(st.clone())),
+            Cond::Same(a, b) => {
+                let x = self.eval(st, a, tref, 0);
+                let y = self.eval(st, b, tref, 1);
+                let non_null = |b: Binding, st: &State| match b {
+                    Binding::Ptr => true,
+                    Binding::Obj(s) => st.value(s).is_some_and(|v| v.null == Nullness::NonNull),
+                    _ => false,
+                };
+                // A fresh object (PyList_New...) is none of the objects that
+                // existed before it.
+                let fresh = |b: Binding, st: &State| match b {
+                    Binding::Obj(s) => {
+                        matches!(st.value(s).map(|v| v.origin), Some(ValOrigin::New(c)) if is_constructor(&self.callee_at(c)))
+                    }
+                    _ => false,
+                };
+                match (x, y) {
+                    (Binding::Obj(p), Binding::Obj(q)) if p == q => (Some(st.clone()), None),
+                    (Binding::Obj(p), Binding::Obj(q))
+                        if p != q && (fresh(x, st) || fresh(y, st)) =>
+                    {
+                        (None, Some(st.clone()))
+                    }
+                    (Binding::Null(_), Binding::Null(_)) => (Some(st.clone()), None),
+                    (Binding::Null(_), o) | (o, Binding::Null(_)) if non_null(o, st) => {
+                        (None, Some(st.clone()))
+                    }
+                    _ => (Some(st.clone()), Some(st.clone())),
+                }
+            }
             Cond::ErrOccurred => match st.exc {
                 Exc::Set => (Some(st.clone()), None),
                 Exc::Clear => (None, Some(st.clone())),
@@ -2930,10 +3083,14 @@ impl<'a> Analyzer<'a> {
             }
             Binding::Unknown => {
                 let mut t = st.clone();
-                let mut e = st.clone();
+                let e = st.clone();
                 if let Operand::Var(v) = op {
                     t.set_binding(*v, Binding::Null(NullWhy::Checked(tref)));
-                    let _ = &mut e;
+                }
+                // NULL from something refsan does not model: whether an
+                // exception came with it is not known.
+                if t.exc == Exc::Clear {
+                    t.exc = Exc::Unknown;
                 }
                 (Some(t), Some(e))
             }
@@ -2946,6 +3103,11 @@ impl<'a> Analyzer<'a> {
                 }
                 let mut t = st.clone();
                 t.replace_binding(site, Binding::Null(NullWhy::Checked(tref)));
+                // A field or parameter found NULL: it may carry an exception
+                // from code refsan did not see.
+                if matches!(v.origin, ValOrigin::Field(_)) && t.exc == Exc::Clear {
+                    t.exc = Exc::Unknown;
+                }
                 for f in t.fields.iter_mut() {
                     if f.val == FieldVal::Obj(site) {
                         f.val = FieldVal::Null(tref);
@@ -3028,6 +3190,7 @@ impl<'a> Analyzer<'a> {
                     let fid = self.intern(&format!(".{attr}"));
                     let risky = match st.field(key, fid) {
                         None | Some(FieldVal::Null(_)) => true,
+                        Some(FieldVal::Ptr) => false,
                         Some(FieldVal::Obj(site)) => st.value(site).is_none_or(|v| {
                             matches!(v.origin, ValOrigin::Field(_)) && v.null != Nullness::NonNull
                         }),
@@ -3049,12 +3212,20 @@ impl<'a> Analyzer<'a> {
                 let name = self.describe(&st, site);
                 match exp.returns {
                     ExpectRet::New | ExpectRet::Infer => {
-                        if v.owned > 0 {
+                        if v.shared && v.owned > 0 && exp.returns == ExpectRet::Infer {
+                            // Also held by a C struct: whether the caller gets
+                            // the reference is not visible.
+                            kind = RetKind::Unknown;
+                            if let Some(v) = st.value_mut(site) {
+                                v.owned -= 1;
+                            }
+                        } else if v.owned > 0 {
                             kind = RetKind::New;
                             if let Some(v) = st.value_mut(site) {
                                 v.owned -= 1;
                             }
                         } else if v.status == Status::Escaped
+                            || (v.shared && exp.returns == ExpectRet::Infer)
                             || v.reported
                             || self.is_immortal_global(&v)
                             || (exp.returns == ExpectRet::Infer
@@ -3175,6 +3346,30 @@ impl<'a> Analyzer<'a> {
                 )),
             );
         }
+        // Borrowed references stored without the Py_INCREF that pays for them.
+        let debts: Vec<(Site, StmtRef)> = st
+            .values
+            .iter()
+            .filter(|v| v.owned < 0 && v.trackable())
+            .filter_map(|v| v.store_debt.map(|s| (v.site, s)))
+            .collect();
+        for (site, at) in debts {
+            let Some(v) = st.value(site).copied() else {
+                continue;
+            };
+            let name = self.describe(&st, site);
+            let why = self.why_borrowed(&v);
+            let place = self.store_place_text(at);
+            self.report(
+                &st,
+                &rs108_borrowed_stored::META,
+                self.span_at(at),
+                Some(site),
+                rs108_borrowed_stored::message(&name, &place, &why),
+                format!("{name} is stored here"),
+                Some(format!("store a new reference: `{place} = Py_NewRef(...)`")),
+            );
+        }
         // Container slots released but never overwritten.
         let pending_slots: Vec<(Site, StmtRef)> = st
             .values
@@ -3182,7 +3377,7 @@ impl<'a> Analyzer<'a> {
             .filter_map(|v| v.slot_released.map(|s| (v.site, s)))
             .collect();
         for (site, released_at) in pending_slots {
-            if !self.in_accessor_slot(&st, site) {
+            if !self.in_accessor_slot(&st, site) && st.value(site).is_none_or(|v| v.owner == 0) {
                 continue;
             }
             let Some(v) = st.value(site).copied() else {
@@ -3233,7 +3428,18 @@ impl<'a> Analyzer<'a> {
             .params
             .iter()
             .enumerate()
-            .map(|(i, _)| st.value(PARAM_SITE | i as u32).map_or(0, |v| v.owned))
+            .map(|(i, _)| {
+                st.value(PARAM_SITE | i as u32).map_or(0, |v| {
+                    // A parameter proven NULL (or handed to opaque code) on
+                    // this path says nothing about what the function does
+                    // with references it gets.
+                    if v.status == Status::Escaped {
+                        i16::MIN
+                    } else {
+                        v.owned
+                    }
+                })
+            })
             .collect();
         let returned_param = match (kind, returned.and_then(|s| st.value(s))) {
             (RetKind::Borrowed, Some(v)) => match v.origin {
@@ -3282,6 +3488,7 @@ enum LostHow {
 fn kept_arguments(callee: &str) -> &'static [usize] {
     match callee {
         "PyDict_SetItem" | "PyObject_SetItem" | "_PyDict_SetItem_KnownHash" => &[1, 2],
+        "_PyDict_SetItemId" | "_PyObject_SetAttrId" => &[2],
         "PyDict_SetItemString"
         | "PyObject_SetAttr"
         | "PyObject_SetAttrString"
@@ -3317,6 +3524,17 @@ fn is_constructor(callee: &str) -> bool {
                 | "PyUnicode_Split"
                 | "Py_BuildValue"
         )
+}
+
+/// Macros reading an item slot that a *_SET_ITEM can overwrite.
+fn is_item_getter(callee: &str) -> bool {
+    matches!(
+        callee,
+        "PyTuple_GET_ITEM"
+            | "PyList_GET_ITEM"
+            | "PyStructSequence_GET_ITEM"
+            | "PyStructSequence_GetItem"
+    )
 }
 
 /// APIs that return a borrowed item of a mutable container.

@@ -227,9 +227,10 @@ pub fn format_api(name: &str) -> Option<FormatApi> {
         "PyObject_CallFunction" | "_PyObject_CallFunction_SizeT" => {
             FormatApi::Build { fmt: 1, first: 2 }
         }
-        "PyObject_CallMethod" | "_PyObject_CallMethod_SizeT" => {
-            FormatApi::Build { fmt: 2, first: 3 }
-        }
+        "PyObject_CallMethod"
+        | "_PyObject_CallMethod_SizeT"
+        | "_PyObject_CallMethod"
+        | "_PyObject_CallMethodId" => FormatApi::Build { fmt: 2, first: 3 },
         "PyArg_UnpackTuple" => FormatApi::Unpack { first: 4 },
         _ => return None,
     })

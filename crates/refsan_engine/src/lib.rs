@@ -42,6 +42,9 @@ impl Default for CheckOptions {
 pub struct ModuleReport {
     pub findings: Vec<Finding>,
     pub notes: Vec<Note>,
+    /// The contract computed for each of the module's functions (for
+    /// `refsan debug-ir --summaries`).
+    pub summaries: Vec<(String, Contract)>,
 }
 
 /// Every rule the engine knows.
@@ -92,9 +95,10 @@ fn steal_hypothesis(
     let again = analyze::analyze_function(func, Some(module), resolver, &hyp, aopts);
     let consistent = !again.returns.is_empty()
         && again.returns.iter().all(|r| {
-            candidates
-                .iter()
-                .all(|p| r.params_owned.get(*p as usize).copied().unwrap_or(0) == 0)
+            candidates.iter().all(|p| {
+                let o = r.params_owned.get(*p as usize).copied().unwrap_or(0);
+                o == 0 || o == i16::MIN
+            })
         })
         && again.findings.len() <= result.findings.len()
         && again.approximate.is_none();
@@ -129,12 +133,16 @@ pub fn check_module(module: &Module, facts: &dyn ApiFacts, opts: &CheckOptions) 
         };
         let mut result = analyze::analyze_function(func, Some(module), &resolver, exp, &aopts);
         let mut decision = summary::summarize(func, exp, &result);
+
         if let Some((r, d)) =
             steal_hypothesis(func, module, &resolver, exp, &aopts, &result, &decision)
         {
             result = r;
             decision = d;
         }
+        report
+            .summaries
+            .push((func.name.clone(), decision.contract.clone()));
         if resolver.stated(&func.name).is_none() {
             // A function defined in several `#if` arms: keep only what all
             // the definitions agree on.
@@ -159,7 +167,18 @@ pub fn check_module(module: &Module, facts: &dyn ApiFacts, opts: &CheckOptions) 
         }
         report.findings.extend(result.findings);
         for (param, f) in result.param_releases {
-            if !decision.steals.contains(&param) {
+            // Only when some return leaves the parameter under-owned: a later
+            // Py_INCREF (`self->x = x; Py_INCREF(x);`) settles it.
+            let under = result
+                .returns
+                .iter()
+                .any(|r| matches!(r.params_owned.get(param as usize), Some(o) if *o < 0 && *o != i16::MIN));
+            // A helper may take over references its caller gives it; only
+            // functions Python calls are held to borrowing parameters.
+            if exp.python_facing
+                && !decision.steals.contains(&param)
+                && (under || result.returns.is_empty())
+            {
                 report.findings.push(f);
             }
         }

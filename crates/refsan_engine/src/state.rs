@@ -192,6 +192,9 @@ pub struct ValueState {
     pub kept: bool,
     /// Passed to a function refsan knows nothing about, which may keep it.
     pub passed_unknown: bool,
+    /// Stored into a field or global without a reference of its own; fine if
+    /// a Py_INCREF follows (`self->x = x; Py_INCREF(x);`).
+    pub store_debt: Option<StmtRef>,
 }
 
 impl ValueState {
@@ -216,6 +219,7 @@ impl ValueState {
             slot_released: None,
             kept: false,
             passed_unknown: false,
+            store_debt: None,
         }
     }
 
@@ -255,6 +259,8 @@ pub struct FieldSlot {
 pub enum FieldVal {
     Obj(Site),
     Null(StmtRef),
+    /// A non-NULL C pointer (`self->buf = PyMem_Malloc(n)` succeeded).
+    Ptr,
 }
 
 /// One event on a path.
@@ -517,7 +523,7 @@ impl State {
         let mut referenced: Vec<Site> = self.vars.iter().filter_map(|b| b.obj()).collect();
         referenced.extend(self.fields.iter().filter_map(|f| match f.val {
             FieldVal::Obj(s) => Some(s),
-            FieldVal::Null(_) => None,
+            FieldVal::Null(_) | FieldVal::Ptr => None,
         }));
         referenced.sort_unstable();
         referenced.dedup();

@@ -190,12 +190,15 @@ pub fn summarize(func: &Function, expect: &Expect, result: &FnResult) -> Decisio
     // Parameters consumed on every path are stolen.
     let mut steals = Vec::new();
     let mut args = Vec::new();
-    if expect.params.is_none() && !expect.python_facing {
+    // Over budget, some paths were not explored: no parameter effects are
+    // inferred from the ones that were.
+    if expect.params.is_none() && !expect.python_facing && result.approximate.is_none() {
         for (i, _) in func.params.iter().enumerate() {
             let owned: Vec<i16> = result
                 .returns
                 .iter()
                 .map(|r| r.params_owned.get(i).copied().unwrap_or(0))
+                .filter(|o| *o != i16::MIN)
                 .collect();
             if owned.is_empty() {
                 continue;
@@ -206,23 +209,21 @@ pub fn summarize(func: &Function, expect: &Expect, result: &FnResult) -> Decisio
                 RetKind::Int(_, hi) => hi < 0,
                 _ => false,
             };
-            let consumed_on_success = result.returns.iter().any(|r| !failure_path(r))
+            let consumed_somewhere = |want_failure: bool| {
+                result.returns.iter().any(|r| {
+                    failure_path(r) == want_failure
+                        && r.params_owned.get(i).copied().unwrap_or(0) == -1
+                })
+            };
+            let consumed_on_success = consumed_somewhere(false)
                 && result.returns.iter().all(|r| {
                     let o = r.params_owned.get(i).copied().unwrap_or(0);
-                    if failure_path(r) {
-                        o == 0
-                    } else {
-                        o == -1
-                    }
+                    o == i16::MIN || if failure_path(r) { o == 0 } else { o == -1 }
                 });
-            let consumed_on_failure = result.returns.iter().any(failure_path)
+            let consumed_on_failure = consumed_somewhere(true)
                 && result.returns.iter().all(|r| {
                     let o = r.params_owned.get(i).copied().unwrap_or(0);
-                    if failure_path(r) {
-                        o == -1
-                    } else {
-                        o == 0
-                    }
+                    o == i16::MIN || if failure_path(r) { o == -1 } else { o == 0 }
                 });
             let effect = if consumed_all {
                 Some(ArgEffect::Steal)

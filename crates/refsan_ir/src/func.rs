@@ -284,6 +284,9 @@ pub enum Cond {
     Cmp(Operand, CmpOp, i64),
     /// True when an exception is set (`PyErr_Occurred()`).
     ErrOccurred,
+    /// True when the two operands are the same pointer (`x == Py_None`,
+    /// `a == b`).
+    Same(Operand, Operand),
     /// Anything else: both branches are possible.
     Unknown,
 }
@@ -447,6 +450,13 @@ impl Function {
                     ..
                 }
                 | Terminator::Return(Some(op)) => check_op(op)?,
+                Terminator::Branch {
+                    cond: Cond::Same(a, b),
+                    ..
+                } => {
+                    check_op(a)?;
+                    check_op(b)?;
+                }
                 _ => {}
             }
         }
@@ -595,6 +605,9 @@ impl Function {
                             format!("{} {} {}", OpFmt(self, op), cmp.as_str(), k)
                         }
                         Cond::ErrOccurred => "PyErr_Occurred()".to_string(),
+                        Cond::Same(a, b) => {
+                            format!("{} same as {}", OpFmt(self, a), OpFmt(self, b))
+                        }
                         Cond::Unknown => "?".to_string(),
                     };
                     format!("if {c} then bb{} else bb{}", then_bb.0, else_bb.0)

@@ -70,6 +70,8 @@ pub struct RunOptions {
     pub gdb_timeout: Duration,
     /// The program and its arguments.
     pub command: Vec<OsString>,
+    /// Discard the program's stdout and do not forward its stderr.
+    pub quiet: bool,
 }
 
 /// The report and the exit status refsan should return.
@@ -302,6 +304,7 @@ fn plan_launch(
         env,
         trace,
         timeout: options.timeout,
+        quiet: options.quiet,
     })
 }
 

@@ -109,6 +109,9 @@ pub struct Launch {
     /// Trace the program to catch crashes alive (the plain mode).
     pub trace: bool,
     pub timeout: Option<Duration>,
+    /// Keep the program's output to refsan (stdout discarded, stderr only
+    /// captured): for re-running a crash found by another command.
+    pub quiet: bool,
 }
 
 /// A crashed (or timed-out) process held still for inspection: stopped, and
@@ -188,7 +191,7 @@ where
     F: FnMut(Frozen) -> Result<C, String>,
 {
     let signals = SignalGuard::block(&FORWARDED)?;
-    let (tee, stderr_write) = StderrTee::start()?;
+    let (tee, stderr_write) = StderrTee::start(!launch.quiet)?;
     let refsan_pid = std::process::id() as i32;
     let trace = launch.trace;
 
@@ -198,7 +201,11 @@ where
         .args(&launch.args)
         .envs(launch.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::inherit())
-        .stdout(Stdio::inherit())
+        .stdout(if launch.quiet {
+            Stdio::null()
+        } else {
+            Stdio::inherit()
+        })
         .stderr(Stdio::from(stderr_write));
     // SAFETY: only async-signal-safe system calls run between fork and exec.
     unsafe {
@@ -957,7 +964,7 @@ struct StderrTee {
 }
 
 impl StderrTee {
-    fn start() -> Result<(StderrTee, OwnedFd), SuperviseError> {
+    fn start(forward: bool) -> Result<(StderrTee, OwnedFd), SuperviseError> {
         let mut fds = [0 as RawFd; 2];
         // SAFETY: pipe2 fills two descriptors we then own.
         if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -969,7 +976,7 @@ impl StderrTee {
         let thread_log = Arc::clone(&log);
         std::thread::Builder::new()
             .name("refsan-stderr".into())
-            .spawn(move || copy_stderr(read, thread_log))
+            .spawn(move || copy_stderr(read, thread_log, forward))
             .map_err(|source| SuperviseError::Os {
                 what: "starting the stderr thread",
                 source,
@@ -1026,7 +1033,7 @@ impl StderrTee {
     }
 }
 
-fn copy_stderr(read: OwnedFd, log: Arc<Mutex<StderrLog>>) {
+fn copy_stderr(read: OwnedFd, log: Arc<Mutex<StderrLog>>, forward: bool) {
     let mut buf = vec![0u8; 64 * 1024];
     // SAFETY: fd 2 stays open for the life of refsan; ManuallyDrop keeps
     // this File from closing it.
@@ -1052,7 +1059,9 @@ fn copy_stderr(read: OwnedFd, log: Arc<Mutex<StderrLog>>) {
         let chunk = &buf[..n as usize];
         // The user's stderr comes first; a closed stderr must not stop the
         // draining (the program would block on a full pipe).
-        let _ = out.write_all(chunk);
+        if forward {
+            let _ = out.write_all(chunk);
+        }
         if let Ok(mut l) = log.lock() {
             l.data.extend_from_slice(chunk);
             if l.data.len() > 2 * STDERR_KEEP {

@@ -89,8 +89,31 @@ impl Lowerer<'_> {
             "call_expression" if is_err_occurred(&t, n) => {
                 self.branch(t, n, Cond::ErrOccurred, then_bb, else_bb)
             }
+            "call_expression" if self.macro_cond(t, n, then_bb, else_bb) => {}
             _ => self.truthiness(t, n, then_bb, else_bb),
         }
+    }
+
+    /// A call of a same-file function-like macro in a condition, expanded
+    /// as a condition. False (nothing lowered) for anything else.
+    fn macro_cond(&mut self, t: Txt<'_>, n: Node<'_>, then_bb: BlockId, else_bb: BlockId) -> bool {
+        let Some(function) = field(n, "function").map(strip_parens) else {
+            return false;
+        };
+        if kind(function) != "identifier" {
+            return false;
+        }
+        let name = t.bytes(function);
+        if self.scopes.lookup(name).is_some()
+            || !self
+                .ctx
+                .macros
+                .contains_key(std::str::from_utf8(name).unwrap_or(""))
+        {
+            return false;
+        }
+        let args: Vec<Node<'_>> = field(n, "arguments").map(children).unwrap_or_default();
+        self.expand_macro_cond(t, n, name, &args, then_bb, else_bb)
     }
 
     /// C++ `if (init; value)` and `if (T x = f())`.
@@ -160,8 +183,29 @@ impl Lowerer<'_> {
             (_, Some(k)) => (left, k, cmp),
             (Some(k), None) => (right, k, cmp.swap()),
             (None, None) => {
-                for side in [left, right] {
-                    let op = self.value(t, side);
+                let a = self.value(t, left);
+                let b = self.value(t, right);
+                let simple = |op: &Operand| {
+                    matches!(
+                        op,
+                        Operand::Var(_)
+                            | Operand::Global(_)
+                            | Operand::Field(..)
+                            | Operand::AddrOf(_)
+                    )
+                };
+                // Pointer identity (`x == Py_None`, `a != b`): the engine can
+                // tell a NULL from a non-NULL object.
+                if simple(&a) && simple(&b) && matches!(cmp, CmpOp::Eq | CmpOp::Ne) {
+                    let (yes, no) = if cmp == CmpOp::Eq {
+                        (then_bb, else_bb)
+                    } else {
+                        (else_bb, then_bb)
+                    };
+                    self.branch(t, n, Cond::Same(a, b), yes, no);
+                    return;
+                }
+                for op in [a, b] {
                     self.consume(&op, span);
                 }
                 self.branch(t, n, Cond::Unknown, then_bb, else_bb);

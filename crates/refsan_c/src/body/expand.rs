@@ -7,7 +7,7 @@
 use super::{Dst, Lowerer};
 use crate::prepare::{is_ident_char, is_ident_start};
 use crate::syntax::{children, field, first_child, kind, Txt};
-use refsan_ir::Operand;
+use refsan_ir::{BlockId, Operand};
 use tree_sitter::Node;
 
 /// Nested expansions followed before the call is left as a call.
@@ -24,6 +24,56 @@ impl Lowerer<'_> {
         args: &[Node<'_>],
         dst: Dst,
     ) -> Option<Operand> {
+        let statement = dst == Dst::Discard;
+        self.expand_with(
+            t,
+            call,
+            name,
+            args,
+            statement,
+            |this, inner, block, value| match value {
+                None => {
+                    this.block_items(inner, block);
+                    Operand::Opaque
+                }
+                Some(e) => this.value_to(inner, e, dst),
+            },
+        )
+    }
+
+    /// A same-file macro used as a condition (`if (UCD_Check(self) && ...)`):
+    /// its expansion is lowered as a condition, so short-circuit operators
+    /// inside it split paths. Returns false when it cannot be expanded.
+    pub(super) fn expand_macro_cond(
+        &mut self,
+        t: Txt<'_>,
+        call: Node<'_>,
+        name: &[u8],
+        args: &[Node<'_>],
+        then_bb: BlockId,
+        else_bb: BlockId,
+    ) -> bool {
+        self.expand_with(t, call, name, args, false, |this, inner, _block, value| {
+            if let Some(e) = value {
+                this.cond(inner, e, then_bb, else_bb);
+            }
+            Operand::Opaque
+        })
+        .is_some()
+    }
+
+    fn expand_with<F>(
+        &mut self,
+        t: Txt<'_>,
+        call: Node<'_>,
+        name: &[u8],
+        args: &[Node<'_>],
+        statement: bool,
+        lower: F,
+    ) -> Option<Operand>
+    where
+        F: for<'x> FnOnce(&mut Self, Txt<'x>, Node<'x>, Option<Node<'x>>) -> Operand,
+    {
         let name = std::str::from_utf8(name).ok()?;
         let def = self.ctx.macros.get(name)?;
         // Object-like macros expand only as whole statements (an identifier).
@@ -39,7 +89,6 @@ impl Lowerer<'_> {
         }
         let arg_texts: Vec<&[u8]> = args.iter().map(|a| t.bytes(*a)).collect();
         let body = substitute(def.body.as_bytes(), &def.params, &arg_texts)?;
-        let statement = dst == Dst::Discard;
         let mut wrapped = Vec::with_capacity(body.len() + 48);
         wrapped.extend_from_slice(b"void __refsan_macro(void) {\n");
         if statement {
@@ -75,13 +124,7 @@ impl Lowerer<'_> {
         if claimed_origin {
             self.macro_origin = Some(name.to_string());
         }
-        let result = match value_expr {
-            None => {
-                self.block_items(inner, block);
-                Operand::Opaque
-            }
-            Some(e) => self.value_to(inner, e, dst),
-        };
+        let result = lower(self, inner, block, value_expr);
         if claimed_origin {
             self.macro_origin = None;
         }
