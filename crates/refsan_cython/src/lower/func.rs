@@ -1980,16 +1980,25 @@ impl<'c, 'a> FnLower<'c, 'a> {
         match v.kind {
             VK::Obj(Own::Temp | Own::Cast) if self.take(&v.op) => v.op,
             VK::Obj(_) => {
-                let nullable = !matches!(v.op, Operand::Global(_));
+                // An attribute is read once, before anything else changes
+                // (`n = n.next` reads `n.next` before `n` is replaced).
+                let op = match v.op {
+                    Operand::Field(..) => match self.as_var(v.op, TypeClass::Object, r) {
+                        Some(t) => Operand::Var(t),
+                        None => Operand::Opaque,
+                    },
+                    other => other,
+                };
+                let nullable = !matches!(op, Operand::Global(_));
                 self.emit_managed(
                     StmtKind::Incref {
-                        value: v.op.clone(),
+                        value: op.clone(),
                         nullable,
                     },
                     r,
                     ManagedOp::AssignIncref,
                 );
-                v.op
+                op
             }
             VK::Raw => {
                 // Assigning a raw pointer to an object: Cython needs a cast;
