@@ -42,6 +42,7 @@ impl ApiFacts for CapiFacts {
 
 pub fn language_for(path: &Path) -> Option<Language> {
     refsan_c::language_for_path(path)
+        .or_else(|| refsan_cython::is_cython_path(path).then_some(Language::Cython))
 }
 
 /// What the command line says, overriding the configuration files.
@@ -182,14 +183,7 @@ fn settings_for(
 pub fn lower(path: &str, source: &[u8], lang: Language) -> Module {
     match lang {
         Language::C | Language::Cpp => refsan_c::lower_file(path, source, lang),
-        Language::Cython => {
-            let mut m = Module::new(path, lang);
-            m.problems.push(refsan_ir::Problem {
-                span: refsan_ir::Span::default(),
-                message: "Cython files are not analysed by this version".to_string(),
-            });
-            m
-        }
+        Language::Cython => refsan_cython::lower_file(path, source),
     }
 }
 

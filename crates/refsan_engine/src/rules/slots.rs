@@ -18,7 +18,9 @@ pub fn owned_fields<'m>(module: &'m Module, t: &TypeDef) -> Option<(&'m StructDe
     let fields = s
         .fields
         .iter()
-        .filter(|f| f.ty == TypeClass::Object)
+        // Managed fields (Cython `object` attributes) are released by the
+        // language itself.
+        .filter(|f| f.ty == TypeClass::Object && !f.managed)
         .map(|f| f.name.as_str())
         .filter(|n| !n.contains("weakreflist") && !n.contains("weakrefs") && *n != "ob_base")
         .collect();

@@ -1,0 +1,153 @@
+//! Every ownership rule on Cython code: a bad fixture (realistic code with
+//! the bug) must produce findings of its rule, shown in a snapshot of the
+//! text report; the good fixture (the corrected code and the idioms that
+//! are right: `object` return types, Py_INCREF before PyTuple_SET_ITEM,
+//! Py_XDECREF/Py_CLEAR in `__dealloc__`, `<object>` on a borrowed pointer)
+//! must produce no finding at all. The fixtures compile with Cython except
+//! where the mistake itself is a compile error (noted in the file).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
+}
+
+fn run_check(rel: &str, format: &str) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_refsan"))
+        .current_dir(workspace_root())
+        .args([
+            "check",
+            "--no-config",
+            "--color",
+            "never",
+            "--quiet",
+            "--format",
+            format,
+            rel,
+        ])
+        .output()
+        .expect("run refsan");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "refsan panicked: {stderr}");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+fn codes(json: &str) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_str(json).expect("valid JSON report");
+    v["findings"]
+        .as_array()
+        .expect("findings array")
+        .iter()
+        .map(|f| f["code"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn check_bad(stem: &str, code: &str) {
+    let rel = format!("tests/fixtures/cython/{stem}_bad.pyx");
+    let (status, json) = run_check(&rel, "json");
+    let found = codes(&json);
+    assert!(
+        found.iter().any(|c| c == code),
+        "{rel}: expected a {code} finding, got {found:?}"
+    );
+    assert_eq!(status, 1, "{rel}: exit status with findings");
+    let (_, text) = run_check(&rel, "text");
+    insta::assert_snapshot!(format!("cython_{stem}_bad"), text);
+}
+
+fn check_good(stem: &str) {
+    let rel = format!("tests/fixtures/cython/{stem}_good.pyx");
+    let (status, json) = run_check(&rel, "json");
+    let found = codes(&json);
+    if !found.is_empty() {
+        let (_, text) = run_check(&rel, "text");
+        panic!("{rel}: expected no findings, got {found:?}\n{text}");
+    }
+    assert_eq!(status, 0, "{rel}: exit status without findings");
+}
+
+macro_rules! fixtures {
+    ($($stem:ident => $code:literal),* $(,)?) => {
+        mod bad {
+            $( #[test] fn $stem() { super::check_bad(stringify!($stem), $code); } )*
+        }
+        mod good {
+            $( #[test] fn $stem() { super::check_good(stringify!($stem)); } )*
+        }
+    };
+}
+
+fixtures! {
+    rs101 => "RS101",
+    rs102 => "RS102",
+    rs103 => "RS103",
+    rs104 => "RS104",
+    rs105 => "RS105",
+    rs106 => "RS106",
+    rs107 => "RS107",
+    rs108 => "RS108",
+    rs401 => "RS401",
+    rs402 => "RS402",
+    rs403 => "RS403",
+    rs404 => "RS404",
+    rs405 => "RS405",
+    rs406 => "RS406",
+    rs407 => "RS407",
+    rs408 => "RS408",
+}
+
+/// The seed article's examples: each real mistake is reported, the
+/// corrected versions and the correct examples are quiet.
+#[test]
+fn seed_examples() {
+    let (status, json) = run_check("examples/seed", "json");
+    assert_eq!(status, 1);
+    let v: serde_json::Value = serde_json::from_str(&json).expect("valid JSON report");
+    let found: Vec<(String, String, u64)> = v["findings"]
+        .as_array()
+        .expect("findings array")
+        .iter()
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap_or_default().to_string(),
+                f["path"].as_str().unwrap_or_default().to_string(),
+                f["line"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let has = |code: &str, file: &str| {
+        found
+            .iter()
+            .any(|(c, p, _)| c == code && p.ends_with(&format!("seed/{file}")))
+    };
+    assert!(has("RS402", "c_interface.pyx"), "{found:?}");
+    assert!(has("RS401", "c_interface.pyx"), "{found:?}");
+    assert!(has("RS403", "c_interface.pyx"), "{found:?}");
+    assert!(has("RS404", "dealloc_example.pyx"), "{found:?}");
+    assert!(has("RS407", "casting_example.pyx"), "{found:?}");
+    assert!(has("RS407", "printf_debug.pyx"), "{found:?}");
+    for quiet in ["cython_example.pyx", "good_practice.pyx"] {
+        assert!(
+            !found.iter().any(|(_, p, _)| p.ends_with(quiet)),
+            "{quiet} must be quiet: {found:?}"
+        );
+    }
+    // The try/finally example is right about ownership; its only finding
+    // is that `Py_DECREF(resource_ptr)` does not compile as written.
+    let resource: Vec<&String> = found
+        .iter()
+        .filter(|(_, p, _)| p.ends_with("seed/exception_handling.pyx"))
+        .map(|(c, _, _)| c)
+        .collect();
+    assert!(resource.iter().all(|c| *c == "RS408"), "{resource:?}");
+    let (status, json) = run_check("examples/seed/fixed", "json");
+    assert!(codes(&json).is_empty(), "fixed seed examples: {json}");
+    assert_eq!(status, 0);
+}
