@@ -50,24 +50,26 @@ base_files=$(cd "$tree" && ls Modules/*.c Objects/*.c | wc -l)
 base_lines=$(cd "$tree" && cat Modules/*.c Objects/*.c | wc -l)
 
 gcc_run() {
-    (cd "$tree" && ls Modules/*.c Objects/*.c | xargs -P "$jobs" -n 4 \
+    (cd "$tree" && ls Modules/*.c Objects/*.c | xargs -P "$1" -n 4 \
         gcc -fsyntax-only -w -I"$work/cfg" -I. -IInclude -IInclude/internal -DPy_BUILD_CORE_MODULE 2>/dev/null || true)
 }
 export -f gcc_run
 export tree jobs work
 
-: >"$work/refsan_all" ; : >"$work/refsan_base" ; : >"$work/gcc"
+: >"$work/refsan_all" ; : >"$work/refsan_base" ; : >"$work/gcc" ; : >"$work/gcc1"
 "$refsan" check --quiet --no-config --format json -o /dev/null "$tree" || true   # warm-up
 for _ in $(seq "$runs"); do
     time_cmd "$work/refsan_all" "$refsan" check --quiet --no-config --format json -o "$work/out.json" "$tree"
     time_cmd "$work/refsan_base" "$refsan" check --quiet --no-config --format json -o /dev/null "$tree/Modules" "$tree/Objects"
-    time_cmd "$work/gcc" bash -c gcc_run
+    time_cmd "$work/gcc" bash -c "gcc_run $jobs"
+    time_cmd "$work/gcc1" bash -c "gcc_run 1"
 done
 
 wall_all=$(cut -d' ' -f1 "$work/refsan_all" | median)
 rss_all=$(cut -d' ' -f2 "$work/refsan_all" | median)
 wall_base=$(cut -d' ' -f1 "$work/refsan_base" | median)
 wall_gcc=$(cut -d' ' -f1 "$work/gcc" | median)
+wall_gcc1=$(cut -d' ' -f1 "$work/gcc1" | median)
 findings=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(len(d["findings"]), d["summary"])' "$work/out.json")
 
 echo "refsan check, whole CPython 3.11.2 tree ($all_files files, $all_lines lines, $jobs CPUs, median of $runs):"
@@ -75,5 +77,5 @@ echo "  wall ${wall_all}s, $(awk -v l="$all_lines" -v w="$wall_all" 'BEGIN{print
 echo "  findings: $findings"
 echo "Modules/*.c + Objects/*.c ($base_files files, $base_lines lines):"
 echo "  refsan check        ${wall_base}s"
-echo "  gcc -fsyntax-only   ${wall_gcc}s (-P $jobs)"
-echo "  ratio gcc/refsan    $(awk -v a="$wall_gcc" -v b="$wall_base" 'BEGIN{printf "%.1f", a/b}')x"
+echo "  gcc -fsyntax-only   ${wall_gcc1}s (one file after another), ${wall_gcc}s ($jobs at a time)"
+echo "  ratio gcc/refsan    $(awk -v a="$wall_gcc1" -v b="$wall_base" 'BEGIN{printf "%.1f", a/b}')x against gcc one file after another, $(awk -v a="$wall_gcc" -v b="$wall_base" 'BEGIN{printf "%.1f", a/b}')x against gcc with the same parallelism"
