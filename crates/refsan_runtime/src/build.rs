@@ -166,7 +166,20 @@ fn choose_python(options: &BuildOptions) -> Result<PathBuf, BuildError> {
 
 /// Runs the plan; the build's own output goes to the terminal.
 pub fn run(plan: &BuildPlan) -> Result<BuildOutcome, BuildError> {
-    let started = SystemTime::now();
+    // What existed before: a module the build writes is new or changed
+    // (setuptools keeps the build directory's mtime when it copies a module
+    // in place, so comparing with the start time alone is not enough).
+    let mut before = Vec::new();
+    collect_new_extensions(&plan.dir, SystemTime::UNIX_EPOCH, 0, &mut before);
+    let before: Vec<(PathBuf, Option<(SystemTime, u64)>)> = before
+        .into_iter()
+        .map(|p| {
+            let stamp = std::fs::metadata(&p)
+                .ok()
+                .and_then(|m| m.modified().ok().map(|t| (t, m.len())));
+            (p, stamp)
+        })
+        .collect();
     let status = Command::new(&plan.program)
         .args(&plan.args)
         .envs(plan.env.iter().map(|(k, v)| (k, v)))
@@ -176,8 +189,17 @@ pub fn run(plan: &BuildPlan) -> Result<BuildOutcome, BuildError> {
             program: plan.program.display().to_string(),
             source,
         })?;
-    let mut built = Vec::new();
-    collect_new_extensions(&plan.dir, started, 0, &mut built);
+    let mut after = Vec::new();
+    collect_new_extensions(&plan.dir, SystemTime::UNIX_EPOCH, 0, &mut after);
+    let mut built: Vec<PathBuf> = after
+        .into_iter()
+        .filter(|p| {
+            let stamp = std::fs::metadata(p)
+                .ok()
+                .and_then(|m| m.modified().ok().map(|t| (t, m.len())));
+            before.iter().all(|(q, old)| q != p || *old != stamp)
+        })
+        .collect();
     built.sort();
     Ok(BuildOutcome {
         success: status.success(),
