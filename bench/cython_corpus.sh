@@ -56,9 +56,9 @@ for d in "$tree"/*; do
 done
 
 cargo build --release --quiet --manifest-path "$here/Cargo.toml" -p refsan
-cargo build --release --quiet --manifest-path "$here/Cargo.toml" -p refsan_cython --example lower_corpus
+cargo build --release --quiet --manifest-path "$here/Cargo.toml" -p refsan_cython --example pyx_lower_corpus
 refsan="$here/target/release/refsan"
-lower="$here/target/release/examples/lower_corpus"
+lower="$here/target/release/examples/pyx_lower_corpus"
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 

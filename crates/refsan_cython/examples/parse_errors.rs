@@ -1,5 +1,5 @@
 //! Lists the statements the parser could not read in the given files
-//! (a development aid for the parser; `lower_corpus` is the benchmark).
+//! (a development aid for the parser; `pyx_lower_corpus` is the benchmark).
 
 use refsan_cython::ast::{Stmt, StmtKind};
 use std::path::Path;

@@ -241,7 +241,7 @@ pub fn is_build_value(name: &str) -> bool {
 }
 
 /// The format string argument, if it is a literal.
-pub fn literal_format<'a>(api: FormatApi, args: &'a [Operand]) -> Option<&'a str> {
+pub fn literal_format(api: FormatApi, args: &[Operand]) -> Option<&str> {
     let idx = match api {
         FormatApi::Parse { fmt, .. } | FormatApi::Build { fmt, .. } => fmt,
         FormatApi::Unpack { .. } => return None,

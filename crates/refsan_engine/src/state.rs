@@ -36,7 +36,7 @@ pub fn stmt_site(stmt: StmtRef, sub: u32) -> Option<Site> {
 }
 
 pub fn site_stmt(site: Site) -> Option<StmtRef> {
-    if site >= GLOBAL_SITE || site < (1 << SUB_BITS) {
+    if !((1 << SUB_BITS)..GLOBAL_SITE).contains(&site) {
         None
     } else {
         Some((site >> SUB_BITS) - 1)

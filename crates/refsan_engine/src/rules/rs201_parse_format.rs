@@ -150,16 +150,15 @@ fn check_call(
                     );
                 }
             }
-            ArgKind::Object => {
+            ArgKind::Object
                 if matches!(var.ty, TypeClass::Int | TypeClass::Other)
-                    && scalar_size(&have).is_some()
-                {
-                    report(
-                        out,
-                        format!("format unit \"{code}\" of `{name}` writes a `PyObject *` into `{}`, a `{have}`", var.name),
-                        Some(format!("declare `{}` as `PyObject *`", var.name)),
-                    );
-                }
+                    && scalar_size(&have).is_some() =>
+            {
+                report(
+                    out,
+                    format!("format unit \"{code}\" of `{name}` writes a `PyObject *` into `{}`, a `{have}`", var.name),
+                    Some(format!("declare `{}` as `PyObject *`", var.name)),
+                );
             }
             _ => {}
         }

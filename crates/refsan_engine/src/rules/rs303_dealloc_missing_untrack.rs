@@ -82,10 +82,8 @@ fn first_unprotected_release(module: &Module, f: &Function) -> Option<Span> {
                         }
                     }
                 }
-                k if releases_field(k) && !untracked => {
-                    if found.is_none() {
-                        found = Some(s.span);
-                    }
+                k if releases_field(k) && !untracked && found.is_none() => {
+                    found = Some(s.span);
                 }
                 _ => {}
             }

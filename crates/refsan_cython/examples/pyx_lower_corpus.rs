@@ -2,7 +2,7 @@
 //! reports files, lines, time, parse problems and approximate functions;
 //! fails (exit 1) when a function does not validate.
 //!
-//!     cargo run --release -p refsan_cython --example lower_corpus -- DIR...
+//!     cargo run --release -p refsan_cython --example pyx_lower_corpus -- DIR...
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

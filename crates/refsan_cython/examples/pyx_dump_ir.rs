@@ -1,5 +1,5 @@
 //! Prints the IR of Cython files: functions, classes, declarations and
-//! parse problems (`cargo run -p refsan_cython --example dump_ir -- FILE...`).
+//! parse problems (`cargo run -p refsan_cython --example pyx_dump_ir -- FILE...`).
 
 fn main() {
     for path in std::env::args().skip(1) {
