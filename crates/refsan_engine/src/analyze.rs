@@ -789,6 +789,7 @@ impl<'a> Analyzer<'a> {
         let operand = |op: &Operand| -> Option<String> {
             match op {
                 Operand::Var(v) if !self.is_temp(*v) => Some(format!("`{}`", self.var_name(*v))),
+                Operand::Global(g) => Some(format!("`{g}`")),
                 Operand::Field(v, f) if !self.is_temp(*v) => {
                     Some(format!("`{}->{}`", self.var_name(*v), f))
                 }
@@ -1481,12 +1482,15 @@ impl<'a> Analyzer<'a> {
     /// Binds `dst`, reporting a leak when its old value was the last owner.
     fn bind(&mut self, st: &mut State, dst: VarId, b: Binding, sref: StmtRef, span: Span) {
         let old = st.binding(dst);
+        // Fields read through this variable while it held something untracked
+        // belong to that old pointer (a loop's `p = *pp`): an unknown pointer
+        // assigned again may be another one.
+        if old != b || !matches!(b, Binding::Obj(_)) {
+            forget_var_fields(st, dst);
+        }
         if old == b {
             return;
         }
-        // Fields read through this variable while it held something untracked
-        // belong to that old pointer (a loop's `ep = &table[i]`).
-        forget_var_fields(st, dst);
         st.set_binding(dst, b);
         if let Binding::Obj(site) = old {
             self.check_lost(st, site, span, LostHow::Overwrite(dst));
@@ -1865,6 +1869,18 @@ impl<'a> Analyzer<'a> {
                         );
                         self.mark_reported(st, site);
                     }
+                    (Status::Stored(_), _)
+                        if matches!(op, Operand::Field(..) | Operand::Global(_)) =>
+                    {
+                        // The function stored its reference into this field
+                        // (or global) and now releases it through the field:
+                        // the stored reference comes back and is released.
+                        if let Some(v) = st.value_mut(site) {
+                            v.status = Status::Released(sref);
+                            v.store_debt = None;
+                        }
+                        self.owner_released(st, site, sref);
+                    }
                     (_, ValOrigin::Field(_)) => {
                         // Releasing the reference an object's field holds.
                         if let Some(v) = st.value_mut(site) {
@@ -1933,7 +1949,6 @@ impl<'a> Analyzer<'a> {
                     }
                     _ => {
                         let why = self.why_borrowed(&v);
-                        let _ = op;
                         self.report(
                             st,
                             &rs102_decref_borrowed::META,
@@ -2317,7 +2332,10 @@ impl<'a> Analyzer<'a> {
             &[]
         };
         for (i, b) in vals.iter().enumerate() {
-            let effect = if also_nullable.contains(&i) {
+            let effect = if also_nullable.contains(&i)
+                || formats::fromformat_api(name)
+                    .is_some_and(|f| formats::fromformat_arg_nullable(f, args, i))
+            {
                 ArgEffect::Nullable
             } else {
                 contract.arg(i)
@@ -3253,11 +3271,15 @@ impl<'a> Analyzer<'a> {
                             || v.reported
                             || self.is_immortal_global(&v)
                             || (exp.returns == ExpectRet::Infer
-                                && (matches!(v.origin, ValOrigin::Field(_)) || v.array_item))
+                                && (matches!(v.origin, ValOrigin::Field(_))
+                                    || matches!(v.status, Status::Stored(_))
+                                    || v.array_item))
                         {
                             // A helper returning what a struct holds may hand
                             // over the struct's reference (popping a stack)
-                            // or lend it: its summary stays unknown.
+                            // or lend it; one that stored its new reference
+                            // and returns it may have kept only a weak back
+                            // pointer: its summary stays unknown.
                             kind = RetKind::Unknown;
                         } else {
                             kind = RetKind::Borrowed;

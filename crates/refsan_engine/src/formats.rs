@@ -353,6 +353,63 @@ pub fn is_known_scalar(t: &str) -> bool {
     )
 }
 
+/// The `PyUnicode_FromFormat` family: the index of the format argument.
+pub fn fromformat_api(name: &str) -> Option<usize> {
+    match name {
+        "PyUnicode_FromFormat" => Some(0),
+        "PyErr_Format" => Some(1),
+        "PyErr_WarnFormat" | "PyErr_ResourceWarning" => Some(2),
+        _ => None,
+    }
+}
+
+/// For a `PyUnicode_FromFormat`-style call, whether argument `idx` (of the
+/// whole call) may be NULL. `%S`, `%R` and `%A` print "<NULL>" for NULL,
+/// `%V` falls back to its string, and C values are not objects; only `%U`
+/// requires an object. Unknown formats allow NULL (nothing to check).
+pub fn fromformat_arg_nullable(fmt_idx: usize, args: &[Operand], idx: usize) -> bool {
+    if idx <= fmt_idx {
+        return false;
+    }
+    let Some(Operand::Str(fmt)) = args.get(fmt_idx) else {
+        return true;
+    };
+    let mut next = fmt_idx + 1;
+    let mut chars = fmt.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            continue;
+        }
+        // Flags, width, precision ('*' consumes an int argument), length.
+        loop {
+            match chars.peek() {
+                Some('*') => {
+                    next += 1;
+                    chars.next();
+                }
+                Some('-' | '0'..='9' | '.' | 'l' | 'z' | 't' | 'j' | 'h') => {
+                    chars.next();
+                }
+                _ => break,
+            }
+        }
+        let Some(conv) = chars.next() else { break };
+        let consumed = match conv {
+            '%' => 0,
+            'V' => 2,
+            _ => 1,
+        };
+        if consumed > 0 && next == idx {
+            return conv != 'U';
+        }
+        next += consumed;
+        if next > idx {
+            return true;
+        }
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -384,5 +441,27 @@ mod tests {
         assert_eq!(normalize_c_type("const  int"), "int");
         assert_eq!(normalize_c_type("long int"), "long");
         assert_eq!(normalize_c_type("ssize_t"), "Py_ssize_t");
+    }
+
+    #[test]
+    fn fromformat_nullability() {
+        let args = |f: &str| {
+            vec![
+                Operand::Global("PyExc_TypeError".into()),
+                Operand::Str(f.into()),
+                Operand::Null,
+                Operand::Null,
+                Operand::Null,
+            ]
+        };
+        let a = args("descriptor '%V' of '%.100s' needs %U");
+        assert!(fromformat_arg_nullable(1, &a, 2)); // %V object
+        assert!(fromformat_arg_nullable(1, &a, 3)); // %V fallback string
+        assert!(fromformat_arg_nullable(1, &a, 4)); // %.100s: not an object
+        let a = args("%*d %U %S");
+        assert!(!fromformat_arg_nullable(1, &a, 4)); // '*' takes an argument
+        let a = args("100%% %U");
+        assert!(!fromformat_arg_nullable(1, &a, 2));
+        assert!(!fromformat_arg_nullable(1, &a, 1)); // the format itself
     }
 }
