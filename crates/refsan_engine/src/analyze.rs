@@ -2150,6 +2150,14 @@ impl<'a> Analyzer<'a> {
             return;
         }
         let to_field_or_global = matches!(place, Place::Field(..) | Place::Global(_));
+        if to_field_or_global && v.owned == 0 && matches!(v.origin, ValOrigin::Field(_)) {
+            // A field's value moved to another place (a free list's head
+            // popped into the global): clearing the field next hands the
+            // reference to that place, not to this function.
+            if let Some(v) = st.value_mut(site) {
+                v.shared = true;
+            }
+        }
         if let ValOrigin::Param(i) = v.origin {
             if matches!(
                 place,
@@ -2191,7 +2199,12 @@ impl<'a> Analyzer<'a> {
             || matches!(v.status, Status::Stolen(_) | Status::Stored(_));
         let static_object =
             matches!(v.origin, ValOrigin::Global(id) if self.name_of(id).starts_with('&'));
+        // A tp_dealloc linking its dying object into a free list.
+        let into_dying_self = self.expect.dealloc
+            && (matches!(place, Place::Field(base, _) if self.func.params.first() == Some(base))
+                || v.origin == ValOrigin::Param(0));
         if to_field_or_global
+            && !into_dying_self
             && borrowed
             && v.trackable()
             && !self.is_immortal_global(&v)
@@ -2564,15 +2577,15 @@ impl<'a> Analyzer<'a> {
         for (i, a) in args.iter().enumerate() {
             let effect = contract.arg(i);
             match effect {
-                ArgEffect::Steal => self.steal(st, vals[i], name, container, sref, span),
+                ArgEffect::Steal => self.steal(st, vals[i], a, name, container, sref, span),
                 ArgEffect::StealOnFailure => {
                     if !outcome.succeeded() {
-                        self.steal(st, vals[i], name, container, sref, span);
+                        self.steal(st, vals[i], a, name, container, sref, span);
                     }
                 }
                 ArgEffect::StealOnSuccess => {
                     if outcome.succeeded() {
-                        self.steal(st, vals[i], name, container, sref, span);
+                        self.steal(st, vals[i], a, name, container, sref, span);
                     } else if let Binding::Obj(site) = vals[i] {
                         if let Some(v) = st.value_mut(site) {
                             if v.owned > 0 {
@@ -2598,10 +2611,36 @@ impl<'a> Analyzer<'a> {
         }
     }
 
+    /// The statement right after `sref` (following plain gotos) is a
+    /// Py_INCREF of `arg`: the old idiom `PyTuple_SetItem(t, i, x);
+    /// Py_INCREF(x);` pays for the stolen reference at once.
+    fn incref_follows(&self, sref: StmtRef, arg: &Operand) -> bool {
+        let (mut bi, i) = self.locate(sref);
+        let mut next = i + 1;
+        for _ in 0..4 {
+            let Some(block) = self.func.blocks.get(bi) else {
+                return false;
+            };
+            if let Some(s) = block.stmts.get(next) {
+                return matches!(&s.kind, StmtKind::Incref { value, .. } if value == arg);
+            }
+            match block.term {
+                Terminator::Goto(b) => {
+                    bi = b.index();
+                    next = 0;
+                }
+                _ => return false,
+            }
+        }
+        false
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn steal(
         &mut self,
         st: &mut State,
         b: Binding,
+        arg: &Operand,
         callee: &str,
         container: Site,
         sref: StmtRef,
@@ -2630,6 +2669,15 @@ impl<'a> Analyzer<'a> {
             return;
         }
         if !v.trackable() || self.is_immortal_global(&v) {
+            return;
+        }
+        if v.owned == 0 && v.status == Status::Live && self.incref_follows(sref, arg) {
+            // Stolen now, paid for by the Py_INCREF that follows.
+            if let Some(v) = st.value_mut(site) {
+                v.owned -= 1;
+                v.status = Status::Stolen(sref);
+            }
+            st.push_event(Ev::Stolen { stmt: sref, site });
             return;
         }
         let name = self.describe(st, site);

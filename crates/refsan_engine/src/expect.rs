@@ -37,6 +37,9 @@ pub struct Expect {
     /// Raw `PyObject*` attributes of `self` that must not be left NULL when
     /// the function fails (a Cython `__cinit__`: `__dealloc__` still runs).
     pub watch_fields: Vec<String>,
+    /// A tp_dealloc: the object in the first parameter is being destroyed,
+    /// so what its fields hold afterwards (a free list link) owns nothing.
+    pub dealloc: bool,
 }
 
 impl Expect {
@@ -53,6 +56,7 @@ impl Expect {
             python_facing: false,
             why: None,
             watch_fields: Vec::new(),
+            dealloc: false,
         }
     }
 
@@ -70,6 +74,7 @@ impl Expect {
             python_facing: true,
             why: Some(why),
             watch_fields: Vec::new(),
+            dealloc: false,
         }
     }
 
@@ -87,6 +92,7 @@ impl Expect {
             python_facing: false,
             why: None,
             watch_fields: Vec::new(),
+            dealloc: false,
         }
     }
 }
@@ -172,10 +178,9 @@ pub fn expectations(module: &Module, resolver: &Resolver<'_>) -> HashMap<String,
                 slot,
                 "tp_dealloc" | "tp_finalize" | "tp_traverse" | "tp_clear" | "tp_free"
             ) {
-                python(
-                    &s.value,
-                    Expect::python(ExpectRet::Other, false, false, why),
-                );
+                let mut e = Expect::python(ExpectRet::Other, false, false, why);
+                e.dealloc = slot == "tp_dealloc";
+                python(&s.value, e);
             }
         }
     }

@@ -38,6 +38,20 @@ impl Lowerer<'_> {
                 self.emit_macro(StmtKind::Incref { value, nullable }, span, &macro_name());
                 Some(self.no_value(dst, span))
             }
+            (b"_Py_NewReference" | b"_Py_NewReferenceNoTotal", 1) => {
+                // A free list revives a dead object: its count becomes one
+                // and the function holds that reference.
+                let value = self.value(t, args[0]);
+                self.emit_macro(
+                    StmtKind::Incref {
+                        value,
+                        nullable: false,
+                    },
+                    span,
+                    &macro_name(),
+                );
+                Some(self.no_value(dst, span))
+            }
             (b"Py_DECREF" | b"Py_XDECREF", 1) => {
                 let value = self.value(t, args[0]);
                 let nullable = name == b"Py_XDECREF";
