@@ -183,6 +183,14 @@ fn stmt_def(s: &StmtKind) -> Option<VarId> {
     }
 }
 
+/// `UNBIND`, `CLEAR_SLOT2`: an all-capitals name is a macro by convention.
+fn looks_like_macro(name: &str) -> bool {
+    name.bytes().any(|b| b.is_ascii_uppercase())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
 fn term_reads(t: &Terminator, out: &mut Vec<VarId>) {
     match t {
         Terminator::Branch {
@@ -2311,7 +2319,11 @@ impl<'a> Analyzer<'a> {
 
         let Some((contract, is_api, _source)) = resolved else {
             // Unknown callee: borrows its arguments; out pointers get unknown
-            // values; it may set an exception.
+            // values; it may set an exception. An upper-case name is a macro
+            // from a header refsan does not read (a `.h` included into the
+            // file that defines `UNBIND(x)`): it may release or keep what it
+            // is given, so those values are no longer tracked.
+            let unknown_macro = looks_like_macro(name);
             for (i, a) in args.iter().enumerate() {
                 if let Binding::Obj(site) = vals[i] {
                     let what = format!(
@@ -2325,6 +2337,12 @@ impl<'a> Analyzer<'a> {
                     self.dead_use(&mut st, site, &what, span);
                     if let Some(v) = st.value_mut(site) {
                         v.passed_unknown = true;
+                        if unknown_macro
+                            && !v.status.is_dead()
+                            && !matches!(v.origin, ValOrigin::Global(_))
+                        {
+                            v.status = Status::Escaped;
+                        }
                     }
                 }
                 self.havoc_out_arg(&mut st, a);
@@ -3087,6 +3105,40 @@ impl<'a> Analyzer<'a> {
                     }
                     _ => false,
                 };
+                // `if (unicode != empty) {...} return empty;`: on the equal
+                // branch a variable holding an unowned value becomes the
+                // parameter it equals (one the function holds a reference to,
+                // as when it is tried as stolen), so returning it returns the
+                // parameter.
+                let is_param = |b: Binding, st: &State| match b {
+                    Binding::Obj(s) => st.value(s).is_some_and(|v| {
+                        matches!(v.origin, ValOrigin::Param(_))
+                            && v.owned > 0
+                            && v.status == Status::Live
+                    }),
+                    _ => false,
+                };
+                let unowned = |b: Binding, st: &State| match b {
+                    Binding::Obj(s) => st
+                        .value(s)
+                        .is_some_and(|v| v.owned <= 0 && !matches!(v.origin, ValOrigin::Param(_))),
+                    Binding::Unknown | Binding::Ptr => true,
+                    _ => false,
+                };
+                let rebind = match (a, b) {
+                    (_, Operand::Var(var)) if x != y && is_param(x, st) && unowned(y, st) => {
+                        Some((*var, x))
+                    }
+                    (Operand::Var(var), _) if x != y && is_param(y, st) && unowned(x, st) => {
+                        Some((*var, y))
+                    }
+                    _ => None,
+                };
+                if let Some((var, to)) = rebind {
+                    let mut t = st.clone();
+                    t.set_binding(var, to);
+                    return (Some(t), Some(st.clone()));
+                }
                 match (x, y) {
                     (Binding::Obj(p), Binding::Obj(q)) if p == q => (Some(st.clone()), None),
                     (Binding::Obj(p), Binding::Obj(q))
@@ -3538,6 +3590,17 @@ impl<'a> Analyzer<'a> {
         let returned_param = match (kind, returned.and_then(|s| st.value(s))) {
             (RetKind::Borrowed, Some(v)) => match v.origin {
                 ValOrigin::Param(i) => Some(i),
+                _ => None,
+            },
+            // `return v;` with the parameter found NULL: the function fails
+            // only when given NULL.
+            (RetKind::Null, _) => match op {
+                Some(Operand::Var(var)) => self
+                    .func
+                    .params
+                    .iter()
+                    .position(|p| p == var)
+                    .map(|i| i as u32),
                 _ => None,
             },
             _ => None,

@@ -146,7 +146,8 @@ pub fn summarize(func: &Function, expect: &Expect, result: &FnResult) -> Decisio
         let nulls: Vec<Exc> = result
             .returns
             .iter()
-            .filter(|r| r.kind == RetKind::Null)
+            // Handing back a NULL argument is not a failure of the function.
+            .filter(|r| r.kind == RetKind::Null && r.returned_param.is_none())
             .map(|r| r.exc)
             .collect();
         if nulls.is_empty() {

@@ -52,7 +52,7 @@ impl Lowerer<'_> {
                 );
                 Some(self.no_value(dst, span))
             }
-            (b"Py_DECREF" | b"Py_XDECREF", 1) => {
+            (b"Py_DECREF" | b"Py_XDECREF" | b"_Py_DECREF_INT" | b"_Py_DECREF_NO_DEALLOC", 1) => {
                 let value = self.value(t, args[0]);
                 let nullable = name == b"Py_XDECREF";
                 self.emit_macro(
