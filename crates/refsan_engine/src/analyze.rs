@@ -2089,6 +2089,20 @@ impl<'a> Analyzer<'a> {
                     Binding::Ptr => st.set_field(key, fid, FieldVal::Ptr),
                     _ => st.clear_field(key, fid),
                 }
+                let base_var = &self.func.vars[base.index()];
+                if base_var.kind == VarKind::Local
+                    && !self.is_temp(*base)
+                    && !base_var.c_type.is_empty()
+                    && !base_var.c_type.contains(['*', '['])
+                    && base_var.ty != TypeClass::Object
+                    && !matches!(b, Binding::Obj(s) if st.value(s).is_some_and(|v| v.owned > 0))
+                {
+                    // A field of a struct on the stack (`ctx.dict = args`)
+                    // may lend a borrowed reference for the call's duration.
+                    // (A new reference stored there is tracked as stored:
+                    // the struct's address may be handed to helpers.)
+                    return;
+                }
                 let text = if self.is_temp(*base) {
                     format!("the `{f}` field")
                 } else {
