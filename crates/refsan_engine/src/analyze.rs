@@ -2221,12 +2221,17 @@ impl<'a> Analyzer<'a> {
             || matches!(v.status, Status::Stolen(_) | Status::Stored(_));
         let static_object =
             matches!(v.origin, ValOrigin::Global(id) if self.name_of(id).starts_with('&'));
+        // A static type borrows its base (PyType_Ready gives a new
+        // reference only to heap types, and those get it from
+        // PyType_FromSpecWithBases).
+        let type_base = matches!(place, Place::Field(_, f) if f == "tp_base");
         // A tp_dealloc linking its dying object into a free list.
         let into_dying_self = self.expect.dealloc
             && (matches!(place, Place::Field(base, _) if self.func.params.first() == Some(base))
                 || v.origin == ValOrigin::Param(0));
         if to_field_or_global
             && !into_dying_self
+            && !type_base
             && borrowed
             && v.trackable()
             && !self.is_immortal_global(&v)
