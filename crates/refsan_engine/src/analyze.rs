@@ -2588,6 +2588,23 @@ impl<'a> Analyzer<'a> {
                     }
                 }
                 st.set_binding(*v, Binding::Unknown);
+                // A struct passed by address (`split(..., &result)`) gets
+                // new fields from the callee; what this function stored
+                // there itself stays known.
+                let key = var_key(*v);
+                let keep: Vec<bool> = st
+                    .fields
+                    .iter()
+                    .map(|f| {
+                        f.base != key
+                            || matches!(f.val, FieldVal::Obj(s)
+                                if st.value(s).is_some_and(|x| x.owned > 0
+                                    || x.shared
+                                    || matches!(x.status, Status::Stored(_))))
+                    })
+                    .collect();
+                let mut it = keep.into_iter();
+                st.fields.retain(|_| it.next().unwrap_or(true));
             }
             Operand::AddrOf(Place::Field(base, f)) => {
                 let key = self.base_key(st, *base);
