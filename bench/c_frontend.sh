@@ -14,12 +14,9 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-if [ -f "$corpus" ]; then
-    tar xf "$corpus" -C "$work"
-    tree="$work"
-else
-    tree=$(cd "$corpus" && pwd)
-fi
+# shellcheck source=bench/corpus.sh
+. "$here/bench/corpus.sh"
+tree=$(corpus_tree "$corpus" "$work")
 
 cargo build --release --quiet --manifest-path "$here/Cargo.toml" -p refsan_c --example lower_corpus
 for run in $(seq 1 "$runs"); do

@@ -18,12 +18,9 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-if [ -f "$corpus" ]; then
-    tar xJf "$corpus" -C "$work"
-    tree="$work"
-else
-    tree=$(cd "$corpus" && pwd)
-fi
+# shellcheck source=bench/corpus.sh
+. "$here/bench/corpus.sh"
+tree=$(corpus_tree "$corpus" "$work")
 [ -d "$tree/Modules" ] || { echo "no Modules/ in $tree" >&2; exit 2; }
 
 cargo build --release --quiet --manifest-path "$here/Cargo.toml" -p refsan
