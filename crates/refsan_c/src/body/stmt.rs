@@ -255,7 +255,17 @@ impl Lowerer<'_> {
         match kind(value) {
             "initializer_list" => {
                 for e in children(value) {
+                    // `.name = value` of a struct: a store into its field.
+                    let mut designated: Option<String> = None;
                     let e = if kind(e) == "initializer_pair" {
+                        let designators: Vec<Node<'_>> = e
+                            .children_by_field_name("designator", &mut e.walk())
+                            .collect();
+                        if let [d] = designators[..] {
+                            if kind(d) == "field_designator" {
+                                designated = d.named_child(0).map(|n| t.str(n).into_owned());
+                            }
+                        }
                         match field(e, "value") {
                             Some(v) => v,
                             None => continue,
@@ -264,7 +274,15 @@ impl Lowerer<'_> {
                         e
                     };
                     let op = self.value(t, e);
-                    if array && class == TypeClass::ObjectPtrPtr {
+                    if let (Some(name), false) = (designated, array) {
+                        self.emit(
+                            StmtKind::Store {
+                                place: Place::Field(var, name),
+                                value: op,
+                            },
+                            span,
+                        );
+                    } else if array && class == TypeClass::ObjectPtrPtr {
                         if !matches!(
                             op,
                             Operand::Null | Operand::Int(_) | Operand::Str(_) | Operand::Opaque
