@@ -102,6 +102,9 @@ pub(crate) struct Lowerer<'f> {
     b: FunctionBuilder,
     scopes: Scopes,
     labels: HashMap<Vec<u8>, BlockId>,
+    /// Labels whose statement was seen (a `goto` may name one that a parse
+    /// error swallowed).
+    defined_labels: std::collections::HashSet<Vec<u8>>,
     breaks: Vec<BlockId>,
     continues: Vec<BlockId>,
     switches: Vec<SwitchCtx>,
@@ -148,6 +151,7 @@ pub(crate) fn lower_function(
         b,
         scopes: Scopes::default(),
         labels: HashMap::new(),
+        defined_labels: std::collections::HashSet::new(),
         breaks: Vec::new(),
         continues: Vec::new(),
         switches: Vec::new(),
@@ -170,6 +174,7 @@ pub(crate) fn lower_function(
         }
         None => t.span(def),
     };
+    l.undefined_labels(end);
     l.b.finish(end)
 }
 
@@ -365,6 +370,30 @@ impl<'f> Lowerer<'f> {
         );
         self.scopes.bind(bytes, v);
         v
+    }
+
+    /// A `goto` to a label that never appeared (lost in a parse error, such
+    /// as a macro used without the `;` its body carries): where it goes is
+    /// unknown, so those paths end there instead of falling off the end.
+    fn undefined_labels(&mut self, end: refsan_ir::Span) {
+        let mut missing: Vec<(Vec<u8>, BlockId)> = self
+            .labels
+            .iter()
+            .filter(|(name, _)| !self.defined_labels.contains(*name))
+            .map(|(name, b)| (name.clone(), *b))
+            .collect();
+        missing.sort();
+        for (name, b) in missing {
+            self.b.switch_to(b);
+            self.b.terminate(refsan_ir::Terminator::Unreachable, end);
+            self.b.mark_approximate(
+                end,
+                format!(
+                    "`goto {}` names a label that was not parsed",
+                    String::from_utf8_lossy(&name)
+                ),
+            );
+        }
     }
 
     fn label_block(&mut self, name: &[u8]) -> BlockId {

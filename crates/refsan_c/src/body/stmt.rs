@@ -613,6 +613,7 @@ impl Lowerer<'_> {
     fn labeled_statement(&mut self, t: Txt<'_>, n: Node<'_>) {
         let label = field(n, "label");
         if let Some(label) = label {
+            self.defined_labels.insert(t.bytes(label).to_vec());
             let bb = self.label_block(t.bytes(label));
             self.b.goto_and_switch(bb, t.span(n));
         }
