@@ -95,6 +95,9 @@ impl Scopes {
 struct SwitchCtx {
     targets: Vec<BlockId>,
     has_default: bool,
+    /// Every `case` names a constant (`case Py_LT:`, an enum member): a
+    /// switch without `default` is taken to cover all the values.
+    all_named: bool,
 }
 
 pub(crate) struct Lowerer<'f> {

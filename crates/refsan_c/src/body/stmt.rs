@@ -566,6 +566,7 @@ impl Lowerer<'_> {
         self.switches.push(SwitchCtx {
             targets: Vec::new(),
             has_default: false,
+            all_named: true,
         });
         self.breaks.push(exit);
         if let Some(body) = field(n, "body") {
@@ -576,11 +577,17 @@ impl Lowerer<'_> {
         let ctx = self.switches.pop();
         let mut targets = Vec::new();
         let mut has_default = false;
+        let mut all_named = false;
         if let Some(ctx) = ctx {
             targets = ctx.targets;
             has_default = ctx.has_default;
+            all_named = ctx.all_named;
         }
-        if !has_default {
+        // Without `default`, no case may match, unless the cases name a set
+        // of constants (an enum, the comparison operators): C code relies on
+        // such a switch covering every value.
+        let covers_all = has_default || (all_named && targets.len() >= 2);
+        if !covers_all {
             targets.push(exit);
         }
         self.b.switch_to(head);
@@ -598,8 +605,10 @@ impl Lowerer<'_> {
             self.b.goto_and_switch(bb, span);
             if let Some(ctx) = self.switches.last_mut() {
                 ctx.targets.push(bb);
-                if value.is_none() {
-                    ctx.has_default = true;
+                match value {
+                    None => ctx.has_default = true,
+                    Some(v) if kind(v) != "identifier" => ctx.all_named = false,
+                    Some(_) => {}
                 }
             }
         }
