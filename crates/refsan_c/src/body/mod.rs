@@ -95,9 +95,9 @@ impl Scopes {
 struct SwitchCtx {
     targets: Vec<BlockId>,
     has_default: bool,
-    /// Every `case` names a constant (`case Py_LT:`, an enum member): a
-    /// switch without `default` is taken to cover all the values.
-    all_named: bool,
+    /// The constants the `case`s name: a switch without `default` over all
+    /// six rich-comparison operators covers every value of `op`.
+    names: Vec<Vec<u8>>,
 }
 
 pub(crate) struct Lowerer<'f> {

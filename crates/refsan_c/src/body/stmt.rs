@@ -566,7 +566,7 @@ impl Lowerer<'_> {
         self.switches.push(SwitchCtx {
             targets: Vec::new(),
             has_default: false,
-            all_named: true,
+            names: Vec::new(),
         });
         self.breaks.push(exit);
         if let Some(body) = field(n, "body") {
@@ -577,16 +577,18 @@ impl Lowerer<'_> {
         let ctx = self.switches.pop();
         let mut targets = Vec::new();
         let mut has_default = false;
-        let mut all_named = false;
+        let mut names = Vec::new();
         if let Some(ctx) = ctx {
             targets = ctx.targets;
             has_default = ctx.has_default;
-            all_named = ctx.all_named;
+            names = ctx.names;
         }
-        // Without `default`, no case may match, unless the cases name a set
-        // of constants (an enum, the comparison operators): C code relies on
-        // such a switch covering every value.
-        let covers_all = has_default || (all_named && targets.len() >= 2);
+        // Without `default`, no case may match, unless the cases are the six
+        // comparison operators a tp_richcompare receives.
+        let covers_all = has_default
+            || [b"Py_LT", b"Py_LE", b"Py_EQ", b"Py_NE", b"Py_GT", b"Py_GE"]
+                .iter()
+                .all(|op| names.iter().any(|n| n == op));
         if !covers_all {
             targets.push(exit);
         }
@@ -607,8 +609,7 @@ impl Lowerer<'_> {
                 ctx.targets.push(bb);
                 match value {
                     None => ctx.has_default = true,
-                    Some(v) if kind(v) != "identifier" => ctx.all_named = false,
-                    Some(_) => {}
+                    Some(v) => ctx.names.push(t.bytes(v).to_vec()),
                 }
             }
         }
