@@ -41,28 +41,14 @@ Use instead: `Py_XDECREF(self->value);` as well (or `Py_CLEAR` in a
 
 pub fn check(module: &Module, out: &mut Vec<Finding>) {
     for t in &module.type_defs {
-        let Some(slot) = t.slot("tp_dealloc") else {
+        let Some((f, missing)) = slots::unhandled_members(module, t, "tp_dealloc", |e| &e.released)
+        else {
             continue;
         };
-        let Some((_, fields)) = slots::owned_fields(module, t) else {
-            continue;
-        };
-        let Some(eff) = slots::effects(module, &slot.value) else {
-            continue;
-        };
-        if eff.released.is_empty() && eff.opaque_calls {
-            continue;
-        }
-        let Some(f) = module.function(&slot.value) else {
-            continue;
-        };
-        for field in fields {
-            if eff.released.contains(field) {
-                continue;
-            }
+        for field in missing {
             let msg = format!(
                 "`{}` (tp_dealloc of `{}`) never releases the `{}` member",
-                slot.value, t.name, field
+                f.name, t.name, field
             );
             out.push(finding(
                 &META,

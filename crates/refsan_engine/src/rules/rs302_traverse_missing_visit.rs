@@ -39,28 +39,14 @@ pub fn check(module: &Module, out: &mut Vec<Finding>) {
         if !t.has_flag("Py_TPFLAGS_HAVE_GC") {
             continue;
         }
-        let Some(slot) = t.slot("tp_traverse") else {
+        let Some((f, missing)) = slots::unhandled_members(module, t, "tp_traverse", |e| &e.visited)
+        else {
             continue;
         };
-        let Some((_, fields)) = slots::owned_fields(module, t) else {
-            continue;
-        };
-        let Some(eff) = slots::effects(module, &slot.value) else {
-            continue;
-        };
-        if eff.visited.is_empty() && eff.opaque_calls {
-            continue;
-        }
-        let Some(f) = module.function(&slot.value) else {
-            continue;
-        };
-        for field in fields {
-            if eff.visited.contains(field) {
-                continue;
-            }
+        for field in missing {
             let msg = format!(
                 "`{}` (tp_traverse of `{}`) does not visit the `{}` member",
-                slot.value, t.name, field
+                f.name, t.name, field
             );
             out.push(finding(
                 &META,

@@ -161,3 +161,27 @@ fn collect<'m>(
         }
     }
 }
+
+/// The owned members of `t` that its slot function `slot` does not handle
+/// (`handled` picks released or visited members from the slot's effects),
+/// with that function; `None` when nothing can be said (no such slot, no
+/// known struct, or a slot that only calls functions refsan cannot see).
+pub fn unhandled_members<'m>(
+    module: &'m Module,
+    t: &TypeDef,
+    slot: &str,
+    handled: fn(&SlotEffects) -> &HashSet<String>,
+) -> Option<(&'m Function, Vec<&'m str>)> {
+    let slot = t.slot(slot)?;
+    let (_, fields) = owned_fields(module, t)?;
+    let eff = effects(module, &slot.value)?;
+    if handled(&eff).is_empty() && eff.opaque_calls {
+        return None;
+    }
+    let f = module.function(&slot.value)?;
+    let missing = fields
+        .into_iter()
+        .filter(|field| !handled(&eff).contains(*field))
+        .collect();
+    Some((f, missing))
+}
