@@ -152,6 +152,8 @@ impl Lowerer<'_> {
             // Casts written as macros: the value is the operand.
             (b"_Py_CAST" | b"_Py_STATIC_CAST", 2) => Some(self.value_to(t, args[1], dst)),
             (b"Py_SAFE_DOWNCAST", 3) => Some(self.value_to(t, args[0], dst)),
+            // Branch hints (`LIKELY(x)` expands to it): the value is `x`.
+            (b"__builtin_expect", 2) => Some(self.value_to(t, args[0], dst)),
             (
                 b"_PyObject_CAST"
                 | b"_PyObject_CAST_CONST"

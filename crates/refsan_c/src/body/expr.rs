@@ -195,17 +195,14 @@ impl Lowerer<'_> {
     }
 
     fn binary(&mut self, t: Txt<'_>, n: Node<'_>) -> Operand {
-        let span = t.span(n);
-        if matches!(operator(&t, n), b"&&" | b"||") {
-            // The right operand runs only on some paths.
-            let then_bb = self.b.new_block();
-            let join = self.b.new_block();
-            self.cond(t, n, then_bb, join);
-            self.b.switch_to(then_bb);
-            self.b.terminate(Terminator::Goto(join), span);
-            self.b.switch_to(join);
-            return Operand::Opaque;
+        if matches!(
+            operator(&t, n),
+            b"&&" | b"||" | b"==" | b"!=" | b"<" | b"<=" | b">" | b">="
+        ) {
+            // The right operand of && and || runs only on some paths.
+            return self.truth_value(t, n);
         }
+        let span = t.span(n);
         for side in ["left", "right"] {
             if let Some(s) = field(n, side) {
                 let op = self.value(t, s);
@@ -213,6 +210,30 @@ impl Lowerer<'_> {
             }
         }
         Operand::Opaque
+    }
+
+    /// A condition used as a value (`cmp = y != NULL`): 1 on the paths where
+    /// it holds, 0 on the others, so a later test of the result follows it.
+    fn truth_value(&mut self, t: Txt<'_>, n: Node<'_>) -> Operand {
+        let span = t.span(n);
+        let then_bb = self.b.new_block();
+        let else_bb = self.b.new_block();
+        let join = self.b.new_block();
+        let tmp = self.new_temp(TypeClass::Int, span);
+        self.cond(t, n, then_bb, else_bb);
+        for (bb, k) in [(then_bb, 1), (else_bb, 0)] {
+            self.b.switch_to(bb);
+            self.emit(
+                StmtKind::Assign {
+                    dst: tmp,
+                    src: Operand::Int(k),
+                },
+                span,
+            );
+            self.b.terminate(Terminator::Goto(join), span);
+        }
+        self.b.switch_to(join);
+        Operand::Var(tmp)
     }
 
     /// `c ? a : b` as a value: both arms assign one temporary.
