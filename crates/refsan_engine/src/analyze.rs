@@ -2993,11 +2993,26 @@ impl<'a> Analyzer<'a> {
             RetVal::Int(lo, hi) => Binding::Int(lo, hi),
             RetVal::Ptr => Binding::Ptr,
             RetVal::Unknown => Binding::Unknown,
-                                    RetVal::BorrowedRef if self.resolver.returns_arg(callee).is_some() => {
+                                    RetVal::BorrowedRef | RetVal::NewRef if self.resolver.returns_arg(callee).is_some() => {
                 // A helper that returns one of its arguments: the same object
-                // (or something untracked when the argument is).
+                // (or something untracked when the argument is), with one
+                // more reference when the helper returns a new one.
                 match self.resolver.returns_arg(callee).and_then(|i| vals.get(i)) {
-                    Some(b @ Binding::Obj(_)) => *b,
+                    Some(b @ Binding::Obj(site)) => {
+                        if ret == RetVal::NewRef {
+                            if let Some(v) = st.value_mut(*site) {
+                                v.owned += 1;
+                                if matches!(v.status, Status::Stolen(_) | Status::Stored(_)) {
+                                    v.status = Status::Live;
+                                }
+                            }
+                            st.push_event(Ev::Incref {
+                                stmt: sref,
+                                site: *site,
+                            });
+                        }
+                        *b
+                    }
                     _ => Binding::Unknown,
                 }
             }
@@ -3624,7 +3639,9 @@ impl<'a> Analyzer<'a> {
             })
             .collect();
         let returned_param = match (kind, returned.and_then(|s| st.value(s))) {
-            (RetKind::Borrowed, Some(v)) => match v.origin {
+            // The parameter itself, lent back or with a new reference
+            // (`Py_INCREF(ob); return ob;`).
+            (RetKind::Borrowed | RetKind::New, Some(v)) => match v.origin {
                 ValOrigin::Param(i) => Some(i),
                 _ => None,
             },
