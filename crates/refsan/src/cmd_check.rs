@@ -29,6 +29,18 @@ pub enum ColorChoice {
     Never,
 }
 
+/// Where the ownership of Cython's `cpython.*` declarations comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CythonDecls {
+    /// The installed Cython's `cpython/*.pxd` when `python3` finds one,
+    /// else the table built into refsan.
+    Auto,
+    /// The installed Cython's; an error when there is none.
+    Installed,
+    /// The table built into refsan (from Cython 3's `cpython/*.pxd`).
+    Embedded,
+}
+
 #[derive(Args, Debug)]
 #[command(
     after_help = "Examples:\n  refsan check src/\n  refsan check --select RS1 --format sarif -o refsan.sarif .\n  refsan explain RS101\n\nExit status: 0 no findings, 1 findings, 2 usage or I/O error.\nSettings are read from [tool.refsan] in the nearest pyproject.toml."
@@ -86,6 +98,10 @@ pub struct CheckArgs {
     /// No progress display.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Declarations of Cython's `cpython.*` modules for .pyx files.
+    #[arg(long, value_enum, default_value = "auto", value_name = "FROM")]
+    pub cython_decls: CythonDecls,
 }
 
 fn progress_printer(enabled: bool) -> impl Fn(usize, usize) + Sync {
@@ -134,6 +150,18 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         no_config: args.no_config,
     };
     let (files, mut results) = driver::discover(&paths);
+    if args.cython_decls != CythonDecls::Embedded
+        && files.iter().any(|f| refsan_cython::is_cython_path(f))
+    {
+        // Asks python3 once, only when there is Cython to check.
+        let found = refsan_cython::prefer_installed_cython();
+        if found.is_none() && args.cython_decls == CythonDecls::Installed {
+            anyhow::bail!(
+                "--cython-decls installed: no Cython with cpython/*.pxd found by python3 \
+                 (pip install cython)"
+            );
+        }
+    }
     let facts = CapiFacts::builtin();
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let progress = progress_printer(show_progress);

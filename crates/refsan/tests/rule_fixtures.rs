@@ -208,3 +208,46 @@ fn seed_examples() {
     assert!(codes(&json).is_empty(), "fixed seed examples: {json}");
     assert_eq!(status, 0);
 }
+
+/// The declarations of the installed Cython (which CI installs) and the
+/// table built into refsan give the same findings on the seed examples; a
+/// run that asks for the installed ones where there are none says so.
+#[test]
+fn cython_declarations_installed_and_embedded_agree() {
+    let run = |decls: &str, path_env: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_refsan"));
+        cmd.current_dir(workspace_root()).args([
+            "check",
+            "--no-config",
+            "--quiet",
+            "--format",
+            "json",
+            "--cython-decls",
+            decls,
+            "examples/seed",
+        ]);
+        if let Some(p) = path_env {
+            cmd.env("PATH", p);
+        }
+        cmd.output().expect("run refsan")
+    };
+    let embedded = run("embedded", None);
+    let installed = run("installed", None);
+    assert_eq!(
+        installed.status.code(),
+        Some(1),
+        "installed Cython declarations: {}",
+        String::from_utf8_lossy(&installed.stderr)
+    );
+    assert_eq!(
+        codes(&String::from_utf8_lossy(&embedded.stdout)),
+        codes(&String::from_utf8_lossy(&installed.stdout))
+    );
+    let missing = run("installed", Some("/nonexistent"));
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("no Cython"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+}
