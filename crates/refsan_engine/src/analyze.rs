@@ -1933,27 +1933,15 @@ impl<'a> Analyzer<'a> {
                     {
                         // Maybe the function steals it: decided by the summary.
                         let why = self.why_borrowed(&v);
-                        let message = rs102_decref_borrowed::message(&name, &why);
-                        let events = self.events(
+                        self.tentative_param_finding(
                             st,
-                            Some(site),
-                            Event {
-                                span,
-                                message: format!("{name} is released here"),
-                            },
-                        );
-                        let f = rules::finding(
+                            site,
+                            i,
                             &rs102_decref_borrowed::META,
-                            span,
-                            Some(&self.func.name),
-                            message,
-                            events,
+                            rs102_decref_borrowed::message(&name, &why),
+                            (span, format!("{name} is released here")),
                             None,
                         );
-                        self.result.param_releases.push((i, f));
-                        if let Some(v) = st.value_mut(site) {
-                            v.owned -= 1;
-                        }
                     }
                     _ => {
                         let why = self.why_borrowed(&v);
@@ -1976,6 +1964,35 @@ impl<'a> Analyzer<'a> {
                 self.null_use(st, why, &format!("passed to `{macro_name}`"), name, span)
             }
             _ => true,
+        }
+    }
+
+    /// A finding about parameter `param` of a helper that may take over its
+    /// reference (release, store or hand it on): kept aside for the summary
+    /// to decide, and the parameter's reference counted as given away.
+    #[allow(clippy::too_many_arguments)]
+    fn tentative_param_finding(
+        &mut self,
+        st: &mut State,
+        site: Site,
+        param: u32,
+        meta: &'static RuleMeta,
+        message: String,
+        (span, event): (Span, String),
+        help: Option<String>,
+    ) {
+        let events = self.events(
+            st,
+            Some(site),
+            Event {
+                span,
+                message: event,
+            },
+        );
+        let f = rules::finding(meta, span, Some(&self.func.name), message, events, help);
+        self.result.param_releases.push((param, f));
+        if let Some(v) = st.value_mut(site) {
+            v.owned -= 1;
         }
     }
 
@@ -2192,28 +2209,17 @@ impl<'a> Analyzer<'a> {
                 // decided by the summary.
                 let name = self.describe(st, site);
                 let why = self.why_borrowed(&v);
-                let events = self.events(
+                self.tentative_param_finding(
                     st,
-                    Some(site),
-                    Event {
-                        span,
-                        message: format!("{name} is stored here"),
-                    },
-                );
-                let f = rules::finding(
+                    site,
+                    i,
                     &rs108_borrowed_stored::META,
-                    span,
-                    Some(&self.func.name),
                     rs108_borrowed_stored::message(&name, &place_text, &why),
-                    events,
+                    (span, format!("{name} is stored here")),
                     Some(format!(
                         "store a new reference: `{place_text} = Py_NewRef(...)`"
                     )),
                 );
-                self.result.param_releases.push((i, f));
-                if let Some(v) = st.value_mut(site) {
-                    v.owned -= 1;
-                }
                 return;
             }
         }
@@ -2758,31 +2764,20 @@ impl<'a> Analyzer<'a> {
             && self.expect.params.is_none()
         {
             // Maybe this function itself steals the parameter.
-            let why = self.why_borrowed(&v);
-            let events = self.events(
-                st,
-                Some(site),
-                Event {
-                    span,
-                    message: format!("`{callee}` steals {name} here"),
-                },
-            );
-            let f = rules::finding(
-                &rs105_borrowed_stolen::META,
-                span,
-                Some(&self.func.name),
-                rs105_borrowed_stolen::message(&name, callee, &why),
-                events,
-                Some(format!(
-                    "pass a new reference: `Py_NewRef({})`",
-                    name.trim_matches('`')
-                )),
-            );
             if let ValOrigin::Param(i) = v.origin {
-                self.result.param_releases.push((i, f));
-            }
-            if let Some(v) = st.value_mut(site) {
-                v.owned -= 1;
+                let why = self.why_borrowed(&v);
+                self.tentative_param_finding(
+                    st,
+                    site,
+                    i,
+                    &rs105_borrowed_stolen::META,
+                    rs105_borrowed_stolen::message(&name, callee, &why),
+                    (span, format!("`{callee}` steals {name} here")),
+                    Some(format!(
+                        "pass a new reference: `Py_NewRef({})`",
+                        name.trim_matches('`')
+                    )),
+                );
             }
             return;
         } else {
