@@ -741,19 +741,7 @@ impl<'a> Parser<'a> {
                 }
                 b"import" => {
                     self.advance();
-                    let mut names = Vec::new();
-                    loop {
-                        let m = self.dotted_name()?;
-                        let alias = if self.eat_kw("as") {
-                            Some(self.ident()?.0)
-                        } else {
-                            None
-                        };
-                        names.push((m, alias));
-                        if !self.eat_op(",") {
-                            break;
-                        }
-                    }
+                    let names = self.aliased_modules()?;
                     return Ok(mk(
                         self,
                         StmtKind::Import {
@@ -764,19 +752,7 @@ impl<'a> Parser<'a> {
                 }
                 b"cimport" => {
                     self.advance();
-                    let mut names = Vec::new();
-                    loop {
-                        let m = self.dotted_name()?;
-                        let alias = if self.eat_kw("as") {
-                            Some(self.ident()?.0)
-                        } else {
-                            None
-                        };
-                        names.push((m, alias));
-                        if !self.eat_op(",") {
-                            break;
-                        }
-                    }
+                    let names = self.aliased_modules()?;
                     return Ok(mk(
                         self,
                         StmtKind::CImport {
@@ -872,6 +848,23 @@ impl<'a> Parser<'a> {
             }
         }
         Ok(mk(self, StmtKind::Expr(first)))
+    }
+
+    /// `a.b as c, d` after `import` / `cimport`.
+    fn aliased_modules(&mut self) -> PResult<Vec<(String, Option<String>)>> {
+        let mut names = Vec::new();
+        loop {
+            let m = self.dotted_name()?;
+            let alias = if self.eat_kw("as") {
+                Some(self.ident()?.0)
+            } else {
+                None
+            };
+            names.push((m, alias));
+            if !self.eat_op(",") {
+                return Ok(names);
+            }
+        }
     }
 
     fn dotted_name(&mut self) -> PResult<String> {
