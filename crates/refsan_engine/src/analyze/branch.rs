@@ -1,0 +1,276 @@
+//! Terminators and branches: splitting or pruning states on a condition.
+
+use super::*;
+
+impl<'a> Analyzer<'a> {
+    pub(super) fn exec_term(
+        &mut self,
+        mut st: State,
+        b: BlockId,
+        tref: StmtRef,
+        block: &'a Block,
+    ) -> Vec<(BlockId, State)> {
+        let span = block.term_span;
+        match &block.term {
+            Terminator::Goto(t) => vec![(*t, st)],
+            Terminator::Choose(ts) => ts.iter().map(|t| (*t, st.clone())).collect(),
+            Terminator::Unreachable => Vec::new(),
+            Terminator::Return(op) => {
+                self.exec_return(st, tref, span, op.as_ref());
+                Vec::new()
+            }
+            Terminator::Branch {
+                cond,
+                then_bb,
+                else_bb,
+                ..
+            } => {
+                let (t, e) = self.branch(&mut st, cond, tref);
+                let mut out = Vec::new();
+                if let Some(mut s) = t {
+                    s.push_event(Ev::Branch {
+                        block: b,
+                        taken: true,
+                    });
+                    out.push((*then_bb, s));
+                }
+                if let Some(mut s) = e {
+                    s.push_event(Ev::Branch {
+                        block: b,
+                        taken: false,
+                    });
+                    out.push((*else_bb, s));
+                }
+                out
+            }
+        }
+    }
+
+    /// The states of the true and false edges (None = infeasible).
+    pub(super) fn branch(
+        &mut self,
+        st: &mut State,
+        cond: &Cond,
+        tref: StmtRef,
+    ) -> (Option<State>, Option<State>) {
+        match cond {
+            Cond::Unknown => (Some(st.clone()), Some(st.clone())),
+            Cond::Same(a, b) => {
+                let x = self.eval(st, a, tref, 0);
+                let y = self.eval(st, b, tref, 1);
+                let non_null = |b: Binding, st: &State| match b {
+                    Binding::Ptr => true,
+                    Binding::Obj(s) => st.value(s).is_some_and(|v| v.null == Nullness::NonNull),
+                    _ => false,
+                };
+                // A fresh object (PyList_New...) is none of the objects that
+                // existed before it.
+                let fresh = |b: Binding, st: &State| match b {
+                    Binding::Obj(s) => {
+                        matches!(st.value(s).map(|v| v.origin), Some(ValOrigin::New(c)) if is_constructor(&self.callee_at(c)))
+                    }
+                    _ => false,
+                };
+                // `if (unicode != empty) {...} return empty;`: on the equal
+                // branch a variable holding an unowned value becomes the
+                // parameter it equals (one the function holds a reference to,
+                // as when it is tried as stolen), so returning it returns the
+                // parameter.
+                let is_param = |b: Binding, st: &State| match b {
+                    Binding::Obj(s) => st.value(s).is_some_and(|v| {
+                        matches!(v.origin, ValOrigin::Param(_))
+                            && v.owned > 0
+                            && v.status == Status::Live
+                    }),
+                    _ => false,
+                };
+                let unowned = |b: Binding, st: &State| match b {
+                    Binding::Obj(s) => st
+                        .value(s)
+                        .is_some_and(|v| v.owned <= 0 && !matches!(v.origin, ValOrigin::Param(_))),
+                    Binding::Unknown | Binding::Ptr => true,
+                    _ => false,
+                };
+                let rebind = match (a, b) {
+                    (_, Operand::Var(var)) if x != y && is_param(x, st) && unowned(y, st) => {
+                        Some((*var, x))
+                    }
+                    (Operand::Var(var), _) if x != y && is_param(y, st) && unowned(x, st) => {
+                        Some((*var, y))
+                    }
+                    _ => None,
+                };
+                if let Some((var, to)) = rebind {
+                    let mut t = st.clone();
+                    t.set_binding(var, to);
+                    return (Some(t), Some(st.clone()));
+                }
+                match (x, y) {
+                    (Binding::Obj(p), Binding::Obj(q)) if p == q => (Some(st.clone()), None),
+                    (Binding::Obj(p), Binding::Obj(q))
+                        if p != q && (fresh(x, st) || fresh(y, st)) =>
+                    {
+                        (None, Some(st.clone()))
+                    }
+                    (Binding::Null(_), Binding::Null(_)) => (Some(st.clone()), None),
+                    (Binding::Null(_), o) | (o, Binding::Null(_)) if non_null(o, st) => {
+                        (None, Some(st.clone()))
+                    }
+                    _ => (Some(st.clone()), Some(st.clone())),
+                }
+            }
+            Cond::ErrOccurred => match st.exc {
+                Exc::Set => (Some(st.clone()), None),
+                Exc::Clear => (None, Some(st.clone())),
+                Exc::Unknown => {
+                    let mut t = st.clone();
+                    t.exc = Exc::Set;
+                    let mut e = st.clone();
+                    e.exc = Exc::Clear;
+                    (Some(t), Some(e))
+                }
+            },
+            Cond::IsNull(op) => {
+                let b = self.eval(st, op, tref, 0);
+                self.branch_null(st, op, b, tref)
+            }
+            Cond::Cmp(op, cmp, k) => {
+                let mut b = self.eval(st, op, tref, 0);
+                // An integer variable nothing is known about yet: refine it, so
+                // a later test of the same variable follows this one.
+                if let (Binding::Unknown, Operand::Var(v)) = (b, op) {
+                    if self.func.vars[v.index()].ty == TypeClass::Int {
+                        b = Binding::Int(i64::MIN, i64::MAX);
+                    }
+                }
+                match b {
+                    Binding::Int(lo, hi) => {
+                        let t = refine(lo, hi, *cmp, *k);
+                        let e = refine(lo, hi, cmp.negate(), *k);
+                        let mk = |r: Option<(i64, i64)>| {
+                            r.map(|(l, h)| {
+                                let mut s = st.clone();
+                                if let Operand::Var(v) = op {
+                                    s.set_binding(*v, Binding::Int(l, h));
+                                }
+                                s
+                            })
+                        };
+                        (mk(t), mk(e))
+                    }
+                    Binding::Obj(_) | Binding::Null(_) | Binding::Ptr
+                        if *k == 0 && matches!(cmp, CmpOp::Eq | CmpOp::Ne) =>
+                    {
+                        let (isnull, notnull) = self.branch_null(st, op, b, tref);
+                        if *cmp == CmpOp::Eq {
+                            (isnull, notnull)
+                        } else {
+                            (notnull, isnull)
+                        }
+                    }
+                    _ => (Some(st.clone()), Some(st.clone())),
+                }
+            }
+        }
+    }
+
+    pub(super) fn branch_null(
+        &mut self,
+        st: &mut State,
+        op: &Operand,
+        b: Binding,
+        tref: StmtRef,
+    ) -> (Option<State>, Option<State>) {
+        match b {
+            Binding::Null(_) => (Some(st.clone()), None),
+            Binding::Ptr => (None, Some(st.clone())),
+            Binding::Int(lo, hi) => {
+                let t = refine(lo, hi, CmpOp::Eq, 0).map(|_| st.clone());
+                let e = refine(lo, hi, CmpOp::Ne, 0).map(|_| st.clone());
+                (t, e)
+            }
+            Binding::Unknown => {
+                let mut t = st.clone();
+                let e = st.clone();
+                if let Operand::Var(v) = op {
+                    t.set_binding(*v, Binding::Null(NullWhy::Checked(tref)));
+                }
+                // NULL from something refsan does not model: whether an
+                // exception came with it is not known.
+                if t.exc == Exc::Clear {
+                    t.exc = Exc::Unknown;
+                }
+                (Some(t), Some(e))
+            }
+            Binding::Obj(site) => {
+                let Some(v) = st.value(site).copied() else {
+                    return (Some(st.clone()), Some(st.clone()));
+                };
+                if v.null == Nullness::NonNull {
+                    return (None, Some(st.clone()));
+                }
+                let mut t = st.clone();
+                t.replace_binding(site, Binding::Null(NullWhy::Checked(tref)));
+                // A field or parameter found NULL: it may carry an exception
+                // from code refsan did not see.
+                if matches!(v.origin, ValOrigin::Field(_)) && t.exc == Exc::Clear {
+                    t.exc = Exc::Unknown;
+                }
+                for f in t.fields.iter_mut() {
+                    if f.val == FieldVal::Obj(site) {
+                        f.val = FieldVal::Null(tref);
+                    }
+                }
+                if !matches!(v.origin, ValOrigin::Param(_)) {
+                    t.remove_value(site);
+                } else if let Some(pv) = t.value_mut(site) {
+                    pv.owned = 0;
+                    pv.null = Nullness::NonNull;
+                    pv.status = Status::Escaped;
+                }
+                let mut e = st.clone();
+                if let Some(v) = e.value_mut(site) {
+                    v.null = Nullness::NonNull;
+                }
+                (Some(t), Some(e))
+            }
+        }
+    }
+}
+
+/// The part of [lo, hi] where `x cmp k` holds.
+pub(super) fn refine(lo: i64, hi: i64, cmp: CmpOp, k: i64) -> Option<(i64, i64)> {
+    let (l, h) = match cmp {
+        CmpOp::Eq => (lo.max(k), hi.min(k)),
+        CmpOp::Ne => {
+            if lo == k && hi == k {
+                return None;
+            } else if lo == k {
+                (k.saturating_add(1), hi)
+            } else if hi == k {
+                (lo, k.saturating_sub(1))
+            } else {
+                (lo, hi)
+            }
+        }
+        CmpOp::Lt => (lo, hi.min(k.saturating_sub(1))),
+        CmpOp::Le => (lo, hi.min(k)),
+        CmpOp::Gt => (lo.max(k.saturating_add(1)), hi),
+        CmpOp::Ge => (lo.max(k), hi),
+    };
+    (l <= h).then_some((l, h))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refine_ranges() {
+        assert_eq!(refine(-1, -1, CmpOp::Lt, 0), Some((-1, -1)));
+        assert_eq!(refine(0, i64::MAX, CmpOp::Lt, 0), None);
+        assert_eq!(refine(0, 1, CmpOp::Ne, 0), Some((1, 1)));
+        assert_eq!(refine(0, 0, CmpOp::Ne, 0), None);
+        assert_eq!(refine(i64::MIN, i64::MAX, CmpOp::Eq, -1), Some((-1, -1)));
+    }
+}

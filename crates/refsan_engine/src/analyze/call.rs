@@ -1,0 +1,909 @@
+//! Calls: the callee's contract, its outcomes (one state each), and its
+//! effects on arguments (steals, out-pointers, replace-in-place) and result.
+
+use super::*;
+
+impl<'a> Analyzer<'a> {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn exec_call(
+        &mut self,
+        mut st: State,
+        sref: StmtRef,
+        span: Span,
+        dst: Option<VarId>,
+        callee: &'a Callee,
+        args: &'a [Operand],
+        out: &mut Vec<State>,
+    ) {
+        let name = callee.name().unwrap_or("");
+        let mut vals: Vec<Binding> = Vec::with_capacity(args.len());
+        for (i, a) in args.iter().enumerate() {
+            let b = self.eval(&mut st, a, sref, i);
+            vals.push(b);
+        }
+
+        // GIL state changes.
+        match name {
+            "PyEval_SaveThread" => {
+                st.gil_released = true;
+                self.bind_unknown(&mut st, dst, sref, span);
+                out.push(st);
+                return;
+            }
+            "PyEval_RestoreThread" | "PyGILState_Ensure" => {
+                st.gil_released = false;
+                self.bind_unknown(&mut st, dst, sref, span);
+                out.push(st);
+                return;
+            }
+            "PyErr_Occurred" => {
+                self.err_occurred_value(st, sref, span, dst, out);
+                return;
+            }
+            _ => {}
+        }
+
+        // The contract: format-driven APIs first.
+        let format_contract;
+        let resolved: Option<Resolved<'_>> =
+            if let Some(c) = formats::call_contract(name, args, self.func) {
+                format_contract = c;
+                Some(Resolved {
+                    contract: &format_contract.contract,
+                    source: ContractSource::KnowledgeBase,
+                    is_api: true,
+                })
+            } else {
+                self.resolver.resolve(name)
+            };
+        // A summary that says nothing (a helper with conflicting
+        // definitions) is an unknown callee.
+        let resolved = resolved
+            .filter(|r| {
+                !(r.source == ContractSource::Summary
+                    && r.contract.returns == Returns::Unknown
+                    && r.contract.args.is_empty()
+                    && self.resolver.int_outcomes(name).is_none()
+                    && r.contract.failure == Failure::Never)
+            })
+            .map(|r| (r.contract.clone(), r.is_api, r.source));
+
+        if st.gil_released {
+            if let Some((_, true, _)) = &resolved {
+                if !rs204_api_without_gil::allowed_without_gil(name) {
+                    self.gil_violation(&st, name, span);
+                }
+            }
+        }
+
+        let Some((contract, is_api, _source)) = resolved else {
+            // Unknown callee: borrows its arguments; out pointers get unknown
+            // values; it may set an exception. An upper-case name is a macro
+            // from a header refsan does not read (a `.h` included into the
+            // file that defines `UNBIND(x)`): it may release or keep what it
+            // is given, so those values are no longer tracked.
+            let unknown_macro = looks_like_macro(name);
+            for (i, a) in args.iter().enumerate() {
+                if let Binding::Obj(site) = vals[i] {
+                    let what = format!(
+                        "passed to `{}`",
+                        if name.is_empty() {
+                            "an indirect call"
+                        } else {
+                            name
+                        }
+                    );
+                    self.dead_use(&mut st, site, &what, span);
+                    if let Some(v) = st.value_mut(site) {
+                        v.passed_unknown = true;
+                        if unknown_macro
+                            && !v.status.is_dead()
+                            && !matches!(v.origin, ValOrigin::Global(_))
+                        {
+                            v.status = Status::Escaped;
+                        }
+                    }
+                }
+                self.havoc_out_arg(&mut st, a);
+            }
+            st.exc = Exc::Unknown;
+            self.bind_unknown(&mut st, dst, sref, span);
+            out.push(st);
+            return;
+        };
+
+        // Preconditions on arguments.
+        let also_nullable: &[usize] = if is_api {
+            self.resolver
+                .facts()
+                .api(name)
+                .map_or(&[], |i| i.also_nullable)
+        } else {
+            &[]
+        };
+        for (i, b) in vals.iter().enumerate() {
+            let effect = if also_nullable.contains(&i)
+                || formats::fromformat_api(name)
+                    .is_some_and(|f| formats::fromformat_arg_nullable(f, args, i))
+            {
+                ArgEffect::Nullable
+            } else {
+                contract.arg(i)
+            };
+            match *b {
+                Binding::Obj(site) => {
+                    let what = format!("passed to `{name}`");
+                    if self.dead_use(&mut st, site, &what, span) {
+                        continue;
+                    }
+                    self.check_exposed(&mut st, site, span);
+                    if let Some(v) = st.value(site).copied() {
+                        if let Nullness::MaybeOut(from) = v.null {
+                            if is_api
+                                && effect != ArgEffect::Nullable
+                                && v.trackable()
+                                && !is_out(effect)
+                            {
+                                self.maybe_null_use(&mut st, site, from, &what, span);
+                            }
+                        }
+                    }
+                }
+                // Py_BuildValue & co. accept NULL values ("an error occurred
+                // while building the argument") and return NULL themselves.
+                Binding::Null(why @ NullWhy::Failed(_))
+                    if is_api
+                        && effect != ArgEffect::Nullable
+                        && !is_out(effect)
+                        && formats::format_api(name).is_none() =>
+                {
+                    if matches!(args.get(i), Some(Operand::Var(_))) {
+                        let name_text = self.null_name(self.op_text(&st, &args[i], *b));
+                        if !self.null_use(
+                            &mut st,
+                            why,
+                            &format!("passed to `{name}`"),
+                            name_text,
+                            span,
+                        ) {
+                            return;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+
+        if contract.noreturn {
+            return;
+        }
+        if is_api && self.callee_facts(sref, name).runs_code {
+            self.expose_borrowed(&mut st, sref);
+        }
+
+        let success = self
+            .resolver
+            .success_range(name)
+            .unwrap_or_else(|| self.callee_facts(sref, name).success);
+        let summary_outcomes = self.resolver.int_outcomes(name);
+        let outcomes: Vec<(Outcome, RetVal)> = match summary_outcomes {
+            Some(list) => list
+                .iter()
+                .map(|o| {
+                    let outcome = if o.exc == Exc::Set {
+                        Outcome::Failure
+                    } else {
+                        Outcome::Success
+                    };
+                    (outcome, RetVal::Int(o.lo, o.hi))
+                })
+                .collect(),
+            None => outcomes_for(
+                &contract,
+                dst.map(|d| self.func.vars[d.index()].ty),
+                success,
+            ),
+        };
+        for (k, (outcome, ret)) in outcomes.iter().enumerate() {
+            let mut s = if k + 1 == outcomes.len() {
+                std::mem::replace(&mut st, State::new(0))
+            } else {
+                st.clone()
+            };
+            if *outcome == Outcome::Failure {
+                s.push_event(Ev::CallFailed { stmt: sref });
+            } else if *outcome == Outcome::False {
+                s.push_event(Ev::CallFalse { stmt: sref });
+            }
+            self.slot_overwrite(&mut s, name, &vals);
+            self.apply_arg_effects(&mut s, &contract, name, args, &vals, *outcome, sref, span);
+            if outcome.succeeded() {
+                let container = vals.first().and_then(|b| b.obj()).unwrap_or(0);
+                for i in self.callee_facts(sref, name).kept {
+                    if let Some(Binding::Obj(site)) = vals.get(*i) {
+                        if let Some(v) = s.value_mut(*site) {
+                            v.kept = true;
+                            if v.owner == 0 && container != *site {
+                                v.owner = container;
+                            }
+                        }
+                    }
+                }
+            }
+            // Exception state.
+            if let Some(list) = summary_outcomes {
+                match list.get(k).map(|o| o.exc) {
+                    Some(Exc::Set) => s.exc = Exc::Set,
+                    Some(Exc::Unknown) => s.exc = Exc::Unknown,
+                    _ => {}
+                }
+            } else {
+                match contract.exc {
+                    ExcEffect::Sets => s.exc = Exc::Set,
+                    ExcEffect::Clears => s.exc = Exc::Clear,
+                    ExcEffect::OnFailure => {
+                        if *outcome == Outcome::Failure {
+                            s.exc = match contract.failure {
+                                Failure::NullNoExc => s.exc,
+                                Failure::NullMaybeExc => Exc::Unknown,
+                                _ => Exc::Set,
+                            };
+                        } else if contract.failure == Failure::Ambiguous
+                            && *outcome == Outcome::Only
+                            && s.exc == Exc::Clear
+                        {
+                            s.exc = Exc::Unknown;
+                        }
+                    }
+                }
+            }
+            self.bind_result(&mut s, &contract, name, &vals, dst, *ret, sref, span);
+            out.push(s);
+        }
+    }
+
+    pub(super) fn bind_unknown(
+        &mut self,
+        st: &mut State,
+        dst: Option<VarId>,
+        sref: StmtRef,
+        span: Span,
+    ) {
+        if let Some(d) = dst {
+            self.bind(st, d, Binding::Unknown, sref, span);
+        }
+    }
+
+    /// `PyErr_Occurred()` used as a value: non-NULL exactly when an exception
+    /// is set.
+    pub(super) fn err_occurred_value(
+        &mut self,
+        mut st: State,
+        sref: StmtRef,
+        span: Span,
+        dst: Option<VarId>,
+        out: &mut Vec<State>,
+    ) {
+        let set = |this: &mut Self, mut s: State, out: &mut Vec<State>| {
+            s.exc = Exc::Set;
+            if let Some(d) = dst {
+                this.bind(&mut s, d, Binding::Ptr, sref, span);
+            }
+            out.push(s);
+        };
+        match st.exc {
+            Exc::Set => set(self, st, out),
+            Exc::Clear => {
+                if let Some(d) = dst {
+                    self.bind(
+                        &mut st,
+                        d,
+                        Binding::Null(NullWhy::Checked(sref)),
+                        sref,
+                        span,
+                    );
+                }
+                out.push(st);
+            }
+            Exc::Unknown => {
+                let mut clear = st.clone();
+                clear.exc = Exc::Clear;
+                if let Some(d) = dst {
+                    self.bind(
+                        &mut clear,
+                        d,
+                        Binding::Null(NullWhy::Checked(sref)),
+                        sref,
+                        span,
+                    );
+                }
+                out.push(clear);
+                set(self, st, out);
+            }
+        }
+    }
+
+    pub(super) fn havoc_out_arg(&mut self, st: &mut State, a: &Operand) {
+        match a {
+            Operand::AddrOf(Place::Var(v)) => {
+                if let Binding::Obj(site) = st.binding(*v) {
+                    if let Some(val) = st.value_mut(site) {
+                        if val.owned > 0 {
+                            val.status = Status::Escaped;
+                        }
+                    }
+                }
+                st.set_binding(*v, Binding::Unknown);
+                // A struct passed by address (`split(..., &result)`) gets
+                // new fields from the callee; what this function stored
+                // there itself stays known.
+                let key = var_key(*v);
+                let keep: Vec<bool> = st
+                    .fields
+                    .iter()
+                    .map(|f| {
+                        f.base != key
+                            || matches!(f.val, FieldVal::Obj(s)
+                                if st.value(s).is_some_and(|x| x.owned > 0
+                                    || x.shared
+                                    || matches!(x.status, Status::Stored(_))))
+                    })
+                    .collect();
+                let mut it = keep.into_iter();
+                st.fields.retain(|_| it.next().unwrap_or(true));
+            }
+            Operand::AddrOf(Place::Field(base, f)) => {
+                let key = self.base_key(st, *base);
+                let fid = self.intern(&format!(".{f}"));
+                st.clear_field(key, fid);
+            }
+            _ => {}
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn apply_arg_effects(
+        &mut self,
+        st: &mut State,
+        contract: &Contract,
+        name: &str,
+        args: &[Operand],
+        vals: &[Binding],
+        outcome: Outcome,
+        sref: StmtRef,
+        span: Span,
+    ) {
+        let container = vals.iter().find_map(|b| b.obj()).unwrap_or(0);
+        for (i, a) in args.iter().enumerate() {
+            let effect = contract.arg(i);
+            match effect {
+                ArgEffect::Steal => self.steal(st, vals[i], a, name, container, sref, span),
+                ArgEffect::StealOnFailure => {
+                    if !outcome.succeeded() {
+                        self.steal(st, vals[i], a, name, container, sref, span);
+                    }
+                }
+                ArgEffect::StealOnSuccess => {
+                    if outcome.succeeded() {
+                        self.steal(st, vals[i], a, name, container, sref, span);
+                    } else if let Binding::Obj(site) = vals[i] {
+                        if let Some(v) = st.value_mut(site) {
+                            if v.owned > 0 {
+                                v.steal_failed = Some(sref);
+                            }
+                        }
+                        st.push_event(Ev::NotStolen { stmt: sref, site });
+                    }
+                }
+                ArgEffect::OutNew | ArgEffect::OutNewMaybeNull | ArgEffect::OutBorrowed => {
+                    self.write_out(st, a, i, effect, outcome, container, sref, span);
+                }
+                ArgEffect::ReplaceInPlace => self.replace_in_place(st, a, i, outcome, sref, span),
+                ArgEffect::Borrow | ArgEffect::Nullable => {
+                    if matches!(
+                        a,
+                        Operand::AddrOf(Place::Var(_)) | Operand::AddrOf(Place::Field(..))
+                    ) {
+                        self.havoc_out_arg(st, a);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The statement right after `sref` (following plain gotos) is a
+    /// Py_INCREF of `arg`: the old idiom `PyTuple_SetItem(t, i, x);
+    /// Py_INCREF(x);` pays for the stolen reference at once.
+    pub(super) fn incref_follows(&self, sref: StmtRef, arg: &Operand) -> bool {
+        let (mut bi, i) = self.locate(sref);
+        let mut next = i + 1;
+        for _ in 0..4 {
+            let Some(block) = self.func.blocks.get(bi) else {
+                return false;
+            };
+            if let Some(s) = block.stmts.get(next) {
+                return matches!(&s.kind, StmtKind::Incref { value, .. } if value == arg);
+            }
+            match block.term {
+                Terminator::Goto(b) => {
+                    bi = b.index();
+                    next = 0;
+                }
+                _ => return false,
+            }
+        }
+        false
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn steal(
+        &mut self,
+        st: &mut State,
+        b: Binding,
+        arg: &Operand,
+        callee: &str,
+        container: Site,
+        sref: StmtRef,
+        span: Span,
+    ) {
+        let Binding::Obj(site) = b else {
+            return;
+        };
+        let Some(v) = st.value(site).copied() else {
+            return;
+        };
+        if v.status.is_dead() {
+            return; // reported as a dead use already
+        }
+        if v.owned > 0 {
+            if let Some(v) = st.value_mut(site) {
+                v.owned -= 1;
+                if v.owned == 0 {
+                    v.status = Status::Stolen(sref);
+                    if container != site {
+                        v.owner = container;
+                    }
+                }
+            }
+            st.push_event(Ev::Stolen { stmt: sref, site });
+            return;
+        }
+        if !v.trackable() || self.is_immortal_global(&v) {
+            return;
+        }
+        if v.owned == 0 && v.status == Status::Live && self.incref_follows(sref, arg) {
+            // Stolen now, paid for by the Py_INCREF that follows.
+            if let Some(v) = st.value_mut(site) {
+                v.owned -= 1;
+                v.status = Status::Stolen(sref);
+            }
+            st.push_event(Ev::Stolen { stmt: sref, site });
+            return;
+        }
+        let name = self.describe(st, site);
+        if matches!(v.status, Status::Stolen(_) | Status::Stored(_)) {
+            self.report(
+                st,
+                &rs106_steal_mishandled::META,
+                span,
+                Some(site),
+                rs106_steal_mishandled::message_steal_twice(&name, callee),
+                format!("`{callee}` steals {name} here"),
+                None,
+            );
+        } else if matches!(v.origin, ValOrigin::Field(_)) {
+            // Handing over the reference a field holds is a transfer when the
+            // field is cleared or overwritten next; checked at the return.
+            if let Some(v) = st.value_mut(site) {
+                v.status = Status::Stolen(sref);
+                v.field_stolen = Some(sref);
+            }
+            return;
+        } else if matches!(v.origin, ValOrigin::Param(_))
+            && !self.expect.python_facing
+            && self.expect.params.is_none()
+        {
+            // Maybe this function itself steals the parameter.
+            if let ValOrigin::Param(i) = v.origin {
+                let why = self.why_borrowed(&v);
+                self.tentative_param_finding(
+                    st,
+                    site,
+                    i,
+                    &rs105_borrowed_stolen::META,
+                    rs105_borrowed_stolen::message(&name, callee, &why),
+                    (span, format!("`{callee}` steals {name} here")),
+                    Some(format!(
+                        "pass a new reference: `Py_NewRef({})`",
+                        name.trim_matches('`')
+                    )),
+                );
+            }
+            return;
+        } else {
+            let why = self.why_borrowed(&v);
+            let (meta, message) = if formats::is_build_value(callee) {
+                (
+                    &rs202_build_format::META,
+                    rs202_build_format::message_n_borrowed(&name, callee, &why),
+                )
+            } else {
+                (
+                    &rs105_borrowed_stolen::META,
+                    rs105_borrowed_stolen::message(&name, callee, &why),
+                )
+            };
+            let help = Some(format!(
+                "pass a new reference: `Py_NewRef({})`",
+                name.trim_matches('`')
+            ));
+            self.report(
+                st,
+                meta,
+                span,
+                Some(site),
+                message,
+                format!("`{callee}` steals {name} here"),
+                help,
+            );
+        }
+        self.mark_reported(st, site);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn write_out(
+        &mut self,
+        st: &mut State,
+        a: &Operand,
+        i: usize,
+        effect: ArgEffect,
+        outcome: Outcome,
+        container: Site,
+        sref: StmtRef,
+        span: Span,
+    ) {
+        let Operand::AddrOf(Place::Var(var)) = a else {
+            self.havoc_out_arg(st, a);
+            return;
+        };
+        let written = match effect {
+            ArgEffect::OutNewMaybeNull => true,
+            _ => outcome.succeeded(),
+        };
+        if !written {
+            let nb = Binding::Null(NullWhy::Failed(sref));
+            self.bind(st, *var, nb, sref, span);
+            return;
+        }
+        let sub = SUB_OUT_FIRST + i as u32;
+        let site = match (sub <= SUB_OUT_LAST)
+            .then(|| stmt_site(sref, sub))
+            .flatten()
+        {
+            Some(s) => s,
+            None => {
+                self.bind(st, *var, Binding::Unknown, sref, span);
+                return;
+            }
+        };
+        self.bind(st, *var, Binding::Unknown, sref, span);
+        if st.value(site).is_some() {
+            self.escape_site(st, site);
+        }
+        let mut v = match effect {
+            ArgEffect::OutBorrowed => {
+                // May stay NULL (optional PyArg_ParseTuple outputs).
+                let mut v = ValueState::new(
+                    site,
+                    ValOrigin::OutBorrowed(sref, i as u8),
+                    0,
+                    Nullness::Maybe,
+                );
+                let callee = self.callee_at(sref);
+                // PyArg_Parse* outputs come from args or kwargs, which
+                // outlive the call: no container to watch.
+                if formats::format_api(&callee).is_none() {
+                    v.owner = container;
+                }
+                v.volatile = borrows_volatile_item(&callee);
+                v
+            }
+            // With an exception set, PyErr_Fetch's type is not NULL.
+            ArgEffect::OutNewMaybeNull
+                if i == 0 && st.exc == Exc::Set && self.callee_at(sref) == "PyErr_Fetch" =>
+            {
+                ValueState::new(site, ValOrigin::OutNew(sref, i as u8), 1, Nullness::NonNull)
+            }
+            ArgEffect::OutNewMaybeNull => ValueState::new(
+                site,
+                ValOrigin::OutNew(sref, i as u8),
+                1,
+                Nullness::MaybeOut(sref),
+            ),
+            _ => ValueState::new(site, ValOrigin::OutNew(sref, i as u8), 1, Nullness::NonNull),
+        };
+        if !self.is_temp(*var) {
+            v.name = Some(*var);
+        }
+        st.put_new_value(v);
+        st.push_event(Ev::Created { stmt: sref, site });
+        st.set_binding(*var, Binding::Obj(site));
+    }
+
+    pub(super) fn replace_in_place(
+        &mut self,
+        st: &mut State,
+        a: &Operand,
+        i: usize,
+        outcome: Outcome,
+        sref: StmtRef,
+        span: Span,
+    ) {
+        let Operand::AddrOf(Place::Var(var)) = a else {
+            self.havoc_out_arg(st, a);
+            return;
+        };
+        // The old reference is released by the call.
+        if let Binding::Obj(old) = st.binding(*var) {
+            if let Some(v) = st.value(old).copied() {
+                if v.owned > 0 {
+                    if let Some(v) = st.value_mut(old) {
+                        v.owned -= 1;
+                        if v.owned == 0 && v.origin.is_new_kind() {
+                            v.status = Status::Released(sref);
+                        }
+                    }
+                } else if v.trackable()
+                    && v.origin.is_borrowed_kind()
+                    && !self.is_immortal_global(&v)
+                {
+                    let name = self.describe(st, old);
+                    let why = self.why_borrowed(&v);
+                    let callee = self.callee_at(sref);
+                    self.report(
+                        st,
+                        &rs102_decref_borrowed::META,
+                        span,
+                        Some(old),
+                        rs102_decref_borrowed::message(&name, &why),
+                        format!("`{callee}` releases {name} here"),
+                        None,
+                    );
+                    self.mark_reported(st, old);
+                }
+            }
+        }
+        st.set_binding(*var, Binding::Unknown);
+        if !outcome.succeeded() {
+            st.set_binding(*var, Binding::Null(NullWhy::Failed(sref)));
+            return;
+        }
+        let sub = SUB_OUT_FIRST + i as u32;
+        if let Some(site) = (sub <= SUB_OUT_LAST)
+            .then(|| stmt_site(sref, sub))
+            .flatten()
+        {
+            if st.value(site).is_some() {
+                self.escape_site(st, site);
+            }
+            let mut v =
+                ValueState::new(site, ValOrigin::OutNew(sref, i as u8), 1, Nullness::NonNull);
+            if !self.is_temp(*var) {
+                v.name = Some(*var);
+            }
+            st.put_new_value(v);
+            st.push_event(Ev::Created { stmt: sref, site });
+            st.set_binding(*var, Binding::Obj(site));
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn bind_result(
+        &mut self,
+        st: &mut State,
+        contract: &Contract,
+        callee: &str,
+        vals: &[Binding],
+        dst: Option<VarId>,
+        ret: RetVal,
+        sref: StmtRef,
+        span: Span,
+    ) {
+        let ret = match (ret, dst.map(|d| self.func.vars[d.index()].ty)) {
+            // A summarised pointer-returning helper: 0 is NULL, >= 1 non-NULL.
+            (RetVal::Int(0, 0), Some(TypeClass::Pointer)) => RetVal::Null,
+            (RetVal::Int(lo, _), Some(TypeClass::Pointer)) if lo >= 1 => RetVal::Ptr,
+            (RetVal::Int(..), Some(TypeClass::Pointer | TypeClass::Object)) => RetVal::Unknown,
+            (r, _) => r,
+        };
+        // PyModuleDef_Init returns the static definition itself, which the
+        // import machinery treats specially: not a reference to track.
+        let ret = if callee == "PyModuleDef_Init" {
+            RetVal::Unknown
+        } else {
+            ret
+        };
+        let b = match ret {
+            RetVal::Null => Binding::Null(NullWhy::Failed(sref)),
+            RetVal::Int(lo, hi) => Binding::Int(lo, hi),
+            RetVal::Ptr => Binding::Ptr,
+            RetVal::Unknown => Binding::Unknown,
+                                    RetVal::BorrowedRef | RetVal::NewRef if self.resolver.returns_arg(callee).is_some() => {
+                // A helper that returns one of its arguments: the same object
+                // (or something untracked when the argument is), with one
+                // more reference when the helper returns a new one.
+                match self.resolver.returns_arg(callee).and_then(|i| vals.get(i)) {
+                    Some(b @ Binding::Obj(site)) => {
+                        if ret == RetVal::NewRef {
+                            if let Some(v) = st.value_mut(*site) {
+                                v.owned += 1;
+                                if matches!(v.status, Status::Stolen(_) | Status::Stored(_)) {
+                                    v.status = Status::Live;
+                                }
+                            }
+                            st.push_event(Ev::Incref {
+                                stmt: sref,
+                                site: *site,
+                            });
+                        }
+                        *b
+                    }
+                    _ => Binding::Unknown,
+                }
+            }
+            RetVal::BorrowedRef if contract.failure == Failure::Never && callee != "Py_TYPE" && self.accessor_key(st, vals, callee).is_some_and(|(base, key)| matches!(st.field(base, key), Some(FieldVal::Obj(s)) if st.value(s).is_some())) => {
+                // The same accessor on the same object and index: the same
+                // item (`Py_INCREF(PyTuple_GET_ITEM(t, 0))` then use it again).
+                match self.accessor_key(st, vals, callee).and_then(|(base, key)| st.field(base, key)) {
+                    Some(FieldVal::Obj(s)) => Binding::Obj(s),
+                    _ => Binding::Unknown,
+                }
+            }
+            RetVal::NewRef | RetVal::BorrowedRef => {
+                let Some(site) = stmt_site(sref, SUB_RESULT) else {
+                    if let Some(d) = dst {
+                        self.bind(st, d, Binding::Unknown, sref, span);
+                    }
+                    return;
+                };
+                if st.value(site).is_some() {
+                    // The value this call made in a previous loop iteration.
+                    if let Some(d) = dst {
+                        if st.binding(d) == Binding::Obj(site) {
+                            self.bind(st, d, Binding::Unknown, sref, span);
+                        }
+                    }
+                    if st.value(site).is_some() {
+                        self.escape_site(st, site);
+                    }
+                }
+                let v = if ret == RetVal::NewRef {
+                    ValueState::new(site, ValOrigin::New(sref), 1, Nullness::NonNull)
+                } else if callee == "Py_TYPE" {
+                    // The object's reference to its type: like a field (a
+                    // heap type's tp_dealloc releases it).
+                    ValueState::new(site, ValOrigin::Field(sref), 0, Nullness::NonNull)
+                } else {
+                    let mut v =
+                        ValueState::new(site, ValOrigin::Borrowed(sref), 0, Nullness::NonNull);
+                    // Borrowed from the first object argument (the container).
+                    v.owner = vals.iter().find_map(|b| b.obj()).unwrap_or(0);
+                                        v.volatile = borrows_volatile_item(callee);
+                    v
+                };
+                if ret == RetVal::BorrowedRef && contract.failure == Failure::Never {
+                    if let Some((base, key)) = self.accessor_key(st, vals, callee) {
+                        st.set_field(base, key, FieldVal::Obj(site));
+                    }
+                }
+                st.put_new_value(v);
+                st.push_event(Ev::Created { stmt: sref, site });
+                if dst.is_none() && ret == RetVal::NewRef && contract.failure != Failure::AlwaysNull
+                {
+                    let message = rs101_leaked_reference::message_discarded(callee);
+                    self.report(
+                        st,
+                        &rs101_leaked_reference::META,
+                        span,
+                        Some(site),
+                        message,
+                        format!("the result of `{callee}` is discarded here"),
+                        Some("keep the result and release it with Py_DECREF".to_string()),
+                    );
+                    st.remove_value(site);
+                    return;
+                }
+                Binding::Obj(site)
+            }
+        };
+        if let Some(d) = dst {
+            self.bind(st, d, b, sref, span);
+        }
+    }
+}
+
+/// `UNBIND`, `CLEAR_SLOT2`: an all-capitals name is a macro by convention.
+pub(super) fn looks_like_macro(name: &str) -> bool {
+    name.bytes().any(|b| b.is_ascii_uppercase())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
+pub(super) fn is_out(e: ArgEffect) -> bool {
+    matches!(
+        e,
+        ArgEffect::OutNew
+            | ArgEffect::OutNewMaybeNull
+            | ArgEffect::OutBorrowed
+            | ArgEffect::ReplaceInPlace
+    )
+}
+
+/// What the destination of a call receives in one outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum RetVal {
+    NewRef,
+    BorrowedRef,
+    Null,
+    Int(i64, i64),
+    Ptr,
+    Unknown,
+}
+
+pub(super) fn outcomes_for(
+    c: &Contract,
+    dst_ty: Option<TypeClass>,
+    success: (i64, i64),
+) -> Vec<(Outcome, RetVal)> {
+    let success_obj = match c.returns {
+        Returns::New => RetVal::NewRef,
+        Returns::Borrowed => RetVal::BorrowedRef,
+        Returns::NotObject => match dst_ty {
+            Some(TypeClass::Int) => RetVal::Int(i64::MIN, i64::MAX),
+            Some(TypeClass::Pointer | TypeClass::Object | TypeClass::ObjectPtrPtr) => RetVal::Ptr,
+            _ => RetVal::Unknown,
+        },
+        Returns::Void | Returns::Unknown => RetVal::Unknown,
+    };
+    let is_int = matches!(c.returns, Returns::NotObject | Returns::Unknown)
+        && dst_ty != Some(TypeClass::Pointer);
+    match c.failure {
+        Failure::Never => vec![(Outcome::Only, success_obj)],
+        Failure::Null | Failure::NullNoExc | Failure::NullMaybeExc => {
+            let success = if success_obj == RetVal::Unknown && c.returns == Returns::NotObject {
+                RetVal::Ptr
+            } else {
+                success_obj
+            };
+            vec![
+                (Outcome::Success, success),
+                (Outcome::Failure, RetVal::Null),
+            ]
+        }
+        Failure::AlwaysNull => vec![(Outcome::Failure, RetVal::Null)],
+        Failure::NegOne if is_int => vec![
+            (Outcome::Success, RetVal::Int(success.0, success.1)),
+            (Outcome::Failure, RetVal::Int(-1, -1)),
+        ],
+        Failure::Zero if is_int => vec![
+            (Outcome::Success, RetVal::Int(1, i64::MAX)),
+            (Outcome::Failure, RetVal::Int(0, 0)),
+        ],
+        Failure::TriState if is_int => vec![
+            (Outcome::Success, RetVal::Int(1, 1)),
+            (Outcome::False, RetVal::Int(0, 0)),
+            (Outcome::Failure, RetVal::Int(-1, -1)),
+        ],
+        // -1 is both a value and the error: the error outcome is -1 with an
+        // exception, the other any value without.
+        Failure::Ambiguous if is_int => vec![
+            (Outcome::Success, RetVal::Int(i64::MIN, i64::MAX)),
+            // -1 for most (PyLong_AsLong), -2 for PyUnicode_Find.
+            (Outcome::Failure, RetVal::Int(-2, -1)),
+        ],
+        Failure::Ambiguous => vec![(Outcome::Only, success_obj)],
+        // Object-returning contracts with int-style failure: treat as unknown.
+        _ => vec![(Outcome::Only, success_obj)],
+    }
+}

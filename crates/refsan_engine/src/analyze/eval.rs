@@ -1,0 +1,342 @@
+//! Operands and bindings: what an operand evaluates to in a state, fields
+//! and globals, and the leak check when a variable loses its value.
+
+use super::*;
+
+impl<'a> Analyzer<'a> {
+    pub(super) fn base_key(&self, st: &State, base: VarId) -> u32 {
+        match st.binding(base) {
+            Binding::Obj(site) => site,
+            _ => var_key(base),
+        }
+    }
+
+    pub(super) fn global_value(&self, st: &mut State, name: &str) -> Binding {
+        // A global this function stored to: what it stored.
+        if !name.starts_with('&') {
+            match st.field(GLOBAL_BASE, self.intern(name)) {
+                Some(FieldVal::Obj(s)) if st.value(s).is_some() => return Binding::Obj(s),
+                Some(FieldVal::Null(s)) => return Binding::Null(NullWhy::Literal(s)),
+                Some(FieldVal::Ptr) => return Binding::Ptr,
+                _ => {}
+            }
+        }
+        let bare = name.trim_start_matches('&');
+        let kind = self.resolver.global_kind(bare);
+        let is_object = match kind {
+            Some(crate::facts::GlobalKind::HoldsObject) => !name.starts_with('&'),
+            Some(crate::facts::GlobalKind::IsObject) => {
+                name.starts_with('&') || is_singleton_name(bare)
+            }
+            None => false,
+        };
+        if !is_object {
+            return if name.starts_with('&') {
+                Binding::Ptr
+            } else {
+                Binding::Unknown
+            };
+        }
+        let id = self.intern(name);
+        let site = GLOBAL_SITE | (id & 0x0FFF_FFFF);
+        if st.value(site).is_none() {
+            let bare = name.trim_start_matches('&');
+            let nonnull =
+                name.starts_with('&') || is_singleton_name(bare) || bare.starts_with("PyExc_");
+            let null = if nonnull {
+                Nullness::NonNull
+            } else {
+                Nullness::Maybe
+            };
+            st.put_value(ValueState::new(site, ValOrigin::Global(id), 0, null));
+        }
+        Binding::Obj(site)
+    }
+
+    /// Evaluates an operand; `idx` distinguishes field reads of one statement.
+    pub(super) fn eval(&self, st: &mut State, op: &Operand, sref: StmtRef, idx: usize) -> Binding {
+        match op {
+            Operand::Var(v) => st.binding(*v),
+            Operand::Null => Binding::Null(NullWhy::Literal(sref)),
+            Operand::Int(k) => Binding::Int(*k, *k),
+            Operand::Str(_) => Binding::Ptr,
+            Operand::Global(name) => {
+                if name == "NULL" {
+                    Binding::Null(NullWhy::Literal(sref))
+                } else {
+                    self.global_value(st, name)
+                }
+            }
+            Operand::AddrOf(Place::Global(name)) => self.global_value(st, &format!("&{name}")),
+            Operand::AddrOf(_) => Binding::Ptr,
+            Operand::Opaque => Binding::Unknown,
+            Operand::Field(base, field) => {
+                if self.known_non_object_field(*base, field) {
+                    return Binding::Unknown;
+                }
+                let key = self.base_key(st, *base);
+                let fid = self.intern(&format!(".{field}"));
+                if field != "[]" {
+                    match st.field(key, fid) {
+                        Some(FieldVal::Obj(site)) if st.value(site).is_some() => {
+                            return Binding::Obj(site)
+                        }
+                        Some(FieldVal::Null(s)) => return Binding::Null(NullWhy::Literal(s)),
+                        Some(FieldVal::Ptr) => return Binding::Ptr,
+                        _ => {}
+                    }
+                }
+                let sub = SUB_FIELD_FIRST + idx as u32;
+                if sub > SUB_FIELD_LAST {
+                    return Binding::Unknown;
+                }
+                let Some(site) = stmt_site(sref, sub) else {
+                    return Binding::Unknown;
+                };
+                let existing = st.value(site).copied();
+                if let Some(v) = existing {
+                    if st.ref_count(site) > 0 || v.owned > 0 {
+                        // A previous loop iteration's value: it is another
+                        // object now; stop tracking the old one.
+                        self.escape_site(st, site);
+                    }
+                }
+                let mut v = ValueState::new(site, ValOrigin::Field(sref), 0, Nullness::Maybe);
+                if let Binding::Obj(bsite) = st.binding(*base) {
+                    v.owner = bsite;
+                }
+                st.put_new_value(v);
+                st.push_event(Ev::Created { stmt: sref, site });
+                if field == "[]" {
+                    if let Some(v) = st.value_mut(site) {
+                        v.array_item = true;
+                    }
+                } else {
+                    st.set_field(key, fid, FieldVal::Obj(site));
+                }
+                Binding::Obj(site)
+            }
+        }
+    }
+
+    /// The memo slot of a borrowed accessor call (`PyTuple_GET_ITEM(t, 0)`):
+    /// the container's site and the callee with its constant arguments.
+    pub(super) fn accessor_key(
+        &self,
+        _st: &State,
+        vals: &[Binding],
+        callee: &str,
+    ) -> Option<(u32, u32)> {
+        let base = vals.first()?.obj()?;
+        let mut key = format!("#{callee}");
+        for b in &vals[1..] {
+            match b {
+                Binding::Int(lo, hi) if lo == hi => key.push_str(&format!(",{lo}")),
+                Binding::Obj(s) => key.push_str(&format!(",o{s}")),
+                _ => return None,
+            }
+        }
+        Some((base, self.intern(&key)))
+    }
+
+    /// `PyList_SET_ITEM(l, i, v)` overwrites the slot `PyList_GET_ITEM(l, i)`
+    /// read before: the slot's reference to the old item is the caller's
+    /// now (it must release it), and a release made earlier is justified.
+    pub(super) fn slot_overwrite(&self, st: &mut State, callee: &str, vals: &[Binding]) {
+        let getter = match callee {
+            "PyList_SET_ITEM" => "PyList_GET_ITEM",
+            "PyTuple_SET_ITEM" => "PyTuple_GET_ITEM",
+            "PyStructSequence_SET_ITEM" => "PyStructSequence_GET_ITEM",
+            "PyStructSequence_SetItem" => "PyStructSequence_GetItem",
+            _ => return,
+        };
+        if vals.len() < 3 {
+            return;
+        }
+        let mut found = false;
+        for get in [getter, getter.replace("_GET_ITEM", "_GetItem").as_str()] {
+            let Some((base, key)) = self.accessor_key(st, &vals[..2], get) else {
+                continue;
+            };
+            if let Some(FieldVal::Obj(old)) = st.field(base, key) {
+                found = true;
+                if let Some(v) = st.value_mut(old) {
+                    if v.slot_released.is_some() {
+                        v.slot_released = None;
+                    } else if v.status == Status::Live && vals[2] != Binding::Obj(old) {
+                        v.owned += 1;
+                    }
+                }
+                st.clear_field(base, key);
+            }
+        }
+        // The index is not a known constant (`PyTuple_SET_ITEM(t, i, x)` in
+        // a loop): the slot is the one item read from this container, if
+        // there is exactly one.
+        let Some(container) = vals[0].obj() else {
+            return;
+        };
+        if found {
+            return;
+        }
+        let candidates: Vec<Site> = st
+            .values
+            .iter()
+            .filter(|v| v.owner == container && v.owned <= 0 && v.site != vals[2].obj().unwrap_or(0))
+            .filter(|v| matches!(v.origin, ValOrigin::Borrowed(s) if is_item_getter(&self.callee_at(s))))
+            .filter(|v| v.status == Status::Live || v.slot_released.is_some())
+            .map(|v| v.site)
+            .collect();
+        if let [old] = candidates[..] {
+            if let Some(v) = st.value_mut(old) {
+                if v.slot_released.is_some() {
+                    v.slot_released = None;
+                } else {
+                    v.owned += 1;
+                }
+            }
+        }
+    }
+
+    /// A borrowed accessor result (`PyTuple_GET_ITEM(t, i)`) still in its
+    /// container's slot.
+    pub(super) fn in_accessor_slot(&self, st: &State, site: Site) -> bool {
+        st.fields
+            .iter()
+            .any(|f| f.val == FieldVal::Obj(site) && self.name_of(f.field).starts_with('#'))
+    }
+
+    /// `base->field` where the struct is defined in the file and the field
+    /// is a `PyObject *`.
+    pub(super) fn known_object_field(&self, base: VarId, field: &str) -> bool {
+        let c_type = &self.func.vars[base.index()].c_type;
+        match self.module.and_then(|m| m.struct_named(c_type)) {
+            Some(s) => s
+                .fields
+                .iter()
+                .any(|f| f.name == field && f.ty == TypeClass::Object),
+            None => false,
+        }
+    }
+
+    /// `base->field` where the struct is defined in the file and the field
+    /// is not a `PyObject *`.
+    pub(super) fn known_non_object_field(&self, base: VarId, field: &str) -> bool {
+        if field == "[]" {
+            return false;
+        }
+        let c_type = &self.func.vars[base.index()].c_type;
+        match self.module.and_then(|m| m.struct_named(c_type)) {
+            Some(s) => s
+                .fields
+                .iter()
+                .any(|f| f.name == field && f.ty != TypeClass::Object),
+            None => false,
+        }
+    }
+
+    pub(super) fn escape_site(&self, st: &mut State, site: Site) {
+        st.replace_binding(site, Binding::Unknown);
+        st.fields.retain(|f| f.val != FieldVal::Obj(site));
+        st.remove_value(site);
+    }
+
+    pub(super) fn is_immortal_global(&self, v: &ValueState) -> bool {
+        if let ValOrigin::Global(id) = v.origin {
+            let n = self.name_of(id);
+            if let Some(since) = self
+                .resolver
+                .facts()
+                .singleton_immortal_since(n.trim_start_matches('&'))
+            {
+                return self.opts.target >= since;
+            }
+            if is_singleton_name(&n) {
+                return self.opts.target >= (3, 12);
+            }
+        }
+        false
+    }
+
+    pub(super) fn is_singleton_value(&self, v: &ValueState) -> bool {
+        match v.origin {
+            ValOrigin::Global(id) => is_singleton_name(&self.name_of(id)),
+            _ => false,
+        }
+    }
+
+    /// Binds `dst`, reporting a leak when its old value was the last owner.
+    pub(super) fn bind(
+        &mut self,
+        st: &mut State,
+        dst: VarId,
+        b: Binding,
+        sref: StmtRef,
+        span: Span,
+    ) {
+        let old = st.binding(dst);
+        // Fields read through this variable while it held something untracked
+        // belong to that old pointer (a loop's `p = *pp`): an unknown pointer
+        // assigned again may be another one.
+        if old != b || !matches!(b, Binding::Obj(_)) {
+            forget_var_fields(st, dst);
+        }
+        if old == b {
+            return;
+        }
+        st.set_binding(dst, b);
+        if let Binding::Obj(site) = old {
+            self.check_lost(st, site, span, LostHow::Overwrite(dst));
+        }
+        if let Binding::Obj(site) = b {
+            if !self.is_temp(dst) {
+                if let Some(v) = st.value_mut(site) {
+                    if v.name.is_none() {
+                        v.name = Some(dst);
+                    }
+                }
+                let _ = sref;
+            }
+        }
+    }
+
+    /// Reports a leak when `site` is owned and nothing refers to it any more.
+    pub(super) fn check_lost(&mut self, st: &mut State, site: Site, span: Span, how: LostHow) {
+        let Some(v) = st.value(site).copied() else {
+            return;
+        };
+        if v.owned <= 0 || v.status != Status::Live || !v.trackable() || st.ref_count(site) > 0 {
+            return;
+        }
+        // A module-level object stays alive anyway: an extra reference to it
+        // is never a leak worth reporting.
+        if matches!(v.origin, ValOrigin::Global(_)) || v.shared || v.array_item {
+            return;
+        }
+        if matches!(v.origin, ValOrigin::Param(_)) {
+            // A parameter the function was given ownership of: leak too.
+        }
+        let name = self.describe(st, site);
+        let callee = match v.origin {
+            ValOrigin::New(s) | ValOrigin::OutNew(s, _) => self.callee_at(s),
+            _ => "the call".to_string(),
+        };
+        let (default, last) = match how {
+            LostHow::Temp => (
+                rs101_leaked_reference::message_temp(&callee),
+                "the reference is lost here".to_string(),
+            ),
+            LostHow::Overwrite(var) => (
+                rs101_leaked_reference::message_overwrite(&name, self.var_name(var)),
+                format!("`{}` is overwritten here", self.var_name(var)),
+            ),
+        };
+        let (meta, message) = self.leak_rule(st, site, &v, default);
+        let help = rs101_leaked_reference::help(self.plain_name(st, site).as_deref());
+        self.report(st, meta, span, Some(site), message, last, help);
+        if let Some(v) = st.value_mut(site) {
+            v.reported = true;
+            v.owned = 0;
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! Liveness of front-end temporaries: a temp's value dies after the last
+//! statement that reads it.
+
+use super::*;
+
+pub(super) fn operand_vars(op: &Operand, out: &mut Vec<VarId>) {
+    match op {
+        Operand::Var(v) | Operand::Field(v, _) => out.push(*v),
+        Operand::AddrOf(p) => place_vars(p, out),
+        _ => {}
+    }
+}
+
+pub(super) fn place_vars(p: &Place, out: &mut Vec<VarId>) {
+    match p {
+        Place::Field(v, _) | Place::Deref(v) | Place::Index(v) => out.push(*v),
+        Place::Var(_) | Place::Global(_) | Place::Opaque => {}
+    }
+}
+
+pub(super) fn stmt_reads(s: &StmtKind, out: &mut Vec<VarId>) {
+    match s {
+        StmtKind::Assign { src, .. } => operand_vars(src, out),
+        StmtKind::Call { args, .. } => args.iter().for_each(|a| operand_vars(a, out)),
+        StmtKind::Store { place, value } => {
+            place_vars(place, out);
+            operand_vars(value, out);
+        }
+        StmtKind::Incref { value, .. }
+        | StmtKind::Use { value, .. }
+        | StmtKind::Escape { value } => operand_vars(value, out),
+        StmtKind::Decref { value, clears, .. } => {
+            operand_vars(value, out);
+            if let Some(p) = clears {
+                place_vars(p, out);
+            }
+        }
+        StmtKind::Havoc { .. } | StmtKind::ReleaseGil | StmtKind::AcquireGil => {}
+    }
+}
+
+pub(super) fn stmt_def(s: &StmtKind) -> Option<VarId> {
+    match s {
+        StmtKind::Assign { dst, .. } => Some(*dst),
+        StmtKind::Call { dst, .. } => *dst,
+        _ => None,
+    }
+}
+
+pub(super) fn term_reads(t: &Terminator, out: &mut Vec<VarId>) {
+    match t {
+        Terminator::Branch {
+            cond: Cond::IsNull(op) | Cond::Cmp(op, _, _),
+            ..
+        }
+        | Terminator::Return(Some(op)) => operand_vars(op, out),
+        Terminator::Branch {
+            cond: Cond::Same(a, b),
+            ..
+        } => {
+            operand_vars(a, out);
+            operand_vars(b, out);
+        }
+        _ => {}
+    }
+}
+
+pub(super) fn temp_deaths(func: &Function, block_base: &[u32], nstmts: usize) -> Vec<Vec<VarId>> {
+    let mut deaths = vec![Vec::new(); nstmts];
+    let temp_index: Vec<Option<usize>> = {
+        let mut n = 0;
+        func.vars
+            .iter()
+            .map(|v| {
+                if v.kind == VarKind::Temp {
+                    n += 1;
+                    Some(n - 1)
+                } else {
+                    None
+                }
+            })
+            .collect()
+    };
+    let ntemps = temp_index.iter().flatten().count();
+    if ntemps == 0 {
+        return deaths;
+    }
+    let words = ntemps.div_ceil(64);
+    let nb = func.blocks.len();
+    type Bits = Vec<u64>;
+    let set = |bits: &mut Bits, v: VarId| {
+        if let Some(Some(i)) = temp_index.get(v.index()) {
+            bits[i / 64] |= 1 << (i % 64);
+        }
+    };
+    let has = |bits: &Bits, v: VarId| -> bool {
+        match temp_index.get(v.index()) {
+            Some(Some(i)) => bits[i / 64] & (1 << (i % 64)) != 0,
+            _ => false,
+        }
+    };
+    // use/def per block (upward-exposed uses).
+    let mut gen = vec![vec![0u64; words]; nb];
+    let mut kill = vec![vec![0u64; words]; nb];
+    let mut tmp = Vec::new();
+    for (bi, b) in func.blocks.iter().enumerate() {
+        let (g, k) = (&mut gen[bi], &mut kill[bi]);
+        let mut gk: Bits = vec![0; words];
+        let mut kk: Bits = vec![0; words];
+        for s in &b.stmts {
+            tmp.clear();
+            stmt_reads(&s.kind, &mut tmp);
+            for v in &tmp {
+                if !has(&kk, *v) {
+                    set(&mut gk, *v);
+                }
+            }
+            if let Some(d) = stmt_def(&s.kind) {
+                set(&mut kk, d);
+            }
+        }
+        tmp.clear();
+        term_reads(&b.term, &mut tmp);
+        for v in &tmp {
+            if !has(&kk, *v) {
+                set(&mut gk, *v);
+            }
+        }
+        *g = gk;
+        *k = kk;
+    }
+    let succs: Vec<Vec<BlockId>> = func.blocks.iter().map(|b| b.term.successors()).collect();
+    let mut live_in = vec![vec![0u64; words]; nb];
+    let mut live_out = vec![vec![0u64; words]; nb];
+    let mut changed = true;
+    let mut rounds = 0;
+    while changed && rounds < 1000 {
+        changed = false;
+        rounds += 1;
+        for bi in (0..nb).rev() {
+            let mut out: Bits = vec![0; words];
+            for s in &succs[bi] {
+                for (o, i) in out.iter_mut().zip(live_in[s.index()].iter()) {
+                    *o |= *i;
+                }
+            }
+            let inn: Bits = (0..words)
+                .map(|w| gen[bi][w] | (out[w] & !kill[bi][w]))
+                .collect();
+            if inn != live_in[bi] || out != live_out[bi] {
+                live_in[bi] = inn;
+                live_out[bi] = out;
+                changed = true;
+            }
+        }
+    }
+    for (bi, b) in func.blocks.iter().enumerate() {
+        let base = block_base[bi] as usize;
+        let mut live = live_out[bi].clone();
+        tmp.clear();
+        term_reads(&b.term, &mut tmp);
+        let term_ref = base + b.stmts.len();
+        let is_temp = |v: &VarId| matches!(temp_index.get(v.index()), Some(Some(_)));
+        for v in &tmp {
+            if is_temp(v) && !has(&live, *v) && !deaths[term_ref].contains(v) {
+                deaths[term_ref].push(*v);
+            }
+        }
+        for v in &tmp {
+            set(&mut live, *v);
+        }
+        for (i, s) in b.stmts.iter().enumerate().rev() {
+            tmp.clear();
+            stmt_reads(&s.kind, &mut tmp);
+            let mut d = Vec::new();
+            for v in &tmp {
+                if is_temp(v) && !has(&live, *v) && !d.contains(v) {
+                    d.push(*v);
+                }
+            }
+            if let Some(def) = stmt_def(&s.kind) {
+                if func.vars[def.index()].kind == VarKind::Temp
+                    && !has(&live, def)
+                    && !d.contains(&def)
+                {
+                    d.push(def);
+                }
+                if let Some(Some(ti)) = temp_index.get(def.index()) {
+                    live[ti / 64] &= !(1 << (ti % 64));
+                }
+            }
+            for v in &tmp {
+                set(&mut live, *v);
+            }
+            deaths[base + i] = d;
+        }
+    }
+    deaths
+}

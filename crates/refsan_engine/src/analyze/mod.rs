@@ -1,0 +1,570 @@
+//! Path-sensitive ownership analysis of one function (ESP style).
+//!
+//! States (see `state.rs`) flow over the CFG. Calls that can fail split the
+//! state into one successor per outcome (success, failure...), so a later
+//! `if (r < 0)` or `if (x == NULL)` resolves against what really happened;
+//! branches on tracked values split or prune. At block entry, states with
+//! the same ownership facts are joined (their integer facts widened), and a
+//! per-block and per-function budget bounds the work: over budget, further
+//! states are dropped (never guessed) and the function is marked
+//! approximate.
+//!
+//! Findings are made where the bug happens: a leak where the last owned
+//! reference is lost, a use-after-release at the use, a bad release at the
+//! release. Each carries the events of its path.
+
+mod branch;
+mod call;
+mod eval;
+mod guesses;
+mod liveness;
+mod narrate;
+mod refs;
+mod ret;
+mod store;
+
+use crate::expect::{Expect, ExpectRet};
+use crate::facts::{is_singleton_name, Resolved, Resolver};
+use crate::formats;
+use crate::rules::{self, *};
+use crate::state::*;
+use guesses::*;
+use liveness::temp_deaths;
+use refsan_ir::*;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet, VecDeque};
+
+/// Bounds on the work spent on one function.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Distinct states kept at one block entry.
+    pub max_states_per_block: usize,
+    /// Block visits per function.
+    pub max_steps: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_states_per_block: 24,
+            max_steps: 20_000,
+        }
+    }
+}
+
+/// What a return statement returned, for summaries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetKind {
+    Null,
+    New,
+    Borrowed,
+    Int(i64, i64),
+    Unknown,
+    Void,
+}
+
+#[derive(Clone, Debug)]
+pub struct ReturnObs {
+    pub kind: RetKind,
+    /// The parameter whose own value (without a new reference) is returned.
+    pub returned_param: Option<u32>,
+    pub exc: Exc,
+    /// For each parameter: references owned at the return (-1 = consumed).
+    pub params_owned: Vec<i16>,
+}
+
+/// The outcome of analysing one function.
+#[derive(Default)]
+pub struct FnResult {
+    pub findings: Vec<Finding>,
+    /// Releases of a parameter the function does not own; they become RS102
+    /// findings unless the summary decides the function steals it.
+    pub param_releases: Vec<(u32, Finding)>,
+    /// Borrowed references returned while the contract is inferred; they
+    /// become RS104 findings when other paths return new references.
+    pub borrowed_returns: Vec<Finding>,
+    pub returns: Vec<ReturnObs>,
+    pub approximate: Option<String>,
+    /// Watched attributes (`Expect::watch_fields`) that are NULL or unset on
+    /// an error exit, with the exit's span.
+    pub risky_fields: Vec<(String, Span)>,
+}
+
+pub struct Options {
+    pub target: (u8, u8),
+    pub limits: Limits,
+}
+
+struct Analyzer<'a> {
+    func: &'a Function,
+    module: Option<&'a Module>,
+    resolver: &'a Resolver<'a>,
+    expect: &'a Expect,
+    opts: &'a Options,
+    /// First global statement index of each block.
+    block_base: Vec<u32>,
+    /// Temps that die after each statement (index = global stmt ref).
+    deaths: Vec<Vec<VarId>>,
+    names: RefCell<HashMap<String, u32>>,
+    callee_cache: RefCell<Vec<Option<CalleeFacts>>>,
+    name_list: RefCell<Vec<String>>,
+    result: FnResult,
+    seen_findings: HashSet<(&'static str, u32, u32, Site)>,
+    approximate: Option<String>,
+}
+
+pub fn analyze_function(
+    func: &Function,
+    module: Option<&Module>,
+    resolver: &Resolver<'_>,
+    expect: &Expect,
+    opts: &Options,
+) -> FnResult {
+    let mut block_base = Vec::with_capacity(func.blocks.len());
+    let mut n = 0u32;
+    for b in &func.blocks {
+        block_base.push(n);
+        n += b.stmts.len() as u32 + 1;
+    }
+    let deaths = temp_deaths(func, &block_base, n as usize);
+    let mut a = Analyzer {
+        func,
+        module,
+        resolver,
+        expect,
+        opts,
+        block_base,
+        deaths,
+        names: RefCell::new(HashMap::new()),
+        callee_cache: RefCell::new(Vec::new()),
+        name_list: RefCell::new(Vec::new()),
+        result: FnResult::default(),
+        seen_findings: HashSet::new(),
+        approximate: None,
+    };
+    a.run();
+    let mut result = a.result;
+    result.approximate = a.approximate;
+    result
+}
+
+/// How a call can turn out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    /// The only outcome (cannot fail, or failure is not observable).
+    Only,
+    Success,
+    Failure,
+    /// Tri-state "false / absent" (returns 0, no exception).
+    False,
+}
+
+impl Outcome {
+    fn succeeded(self) -> bool {
+        matches!(self, Outcome::Only | Outcome::Success)
+    }
+}
+
+const MAX_OWNED: i16 = 8;
+
+/// The field-map base of file-scope variables.
+const GLOBAL_BASE: u32 = 0xC000_0000;
+
+impl<'a> Analyzer<'a> {
+    pub(super) fn intern(&self, name: &str) -> u32 {
+        if let Some(id) = self.names.borrow().get(name) {
+            return *id;
+        }
+        let mut list = self.name_list.borrow_mut();
+        let id = list.len() as u32;
+        list.push(name.to_string());
+        self.names.borrow_mut().insert(name.to_string(), id);
+        id
+    }
+
+    pub(super) fn name_of(&self, id: u32) -> String {
+        self.name_list
+            .borrow()
+            .get(id as usize)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub(super) fn stmt_ref(&self, b: BlockId, i: usize) -> StmtRef {
+        self.block_base[b.index()] + i as u32
+    }
+
+    /// The statement (or terminator) at a global index.
+    pub(super) fn locate(&self, sref: StmtRef) -> (usize, usize) {
+        let bi = match self.block_base.binary_search(&sref) {
+            Ok(i) => i,
+            Err(i) => i - 1,
+        };
+        // Empty blocks share a base with their successor: take the last one
+        // whose base is <= sref and that contains it.
+        let mut bi = bi;
+        while bi + 1 < self.block_base.len() && self.block_base[bi + 1] == self.block_base[bi] {
+            bi += 1;
+        }
+        (bi, (sref - self.block_base[bi]) as usize)
+    }
+
+    pub(super) fn stmt_at(&self, sref: StmtRef) -> Option<&'a Stmt> {
+        let (bi, i) = self.locate(sref);
+        self.func.blocks.get(bi)?.stmts.get(i)
+    }
+
+    pub(super) fn span_at(&self, sref: StmtRef) -> Span {
+        let (bi, i) = self.locate(sref);
+        match self.func.blocks.get(bi) {
+            Some(b) if i < b.stmts.len() => b.stmts[i].span,
+            Some(b) => b.term_span,
+            None => self.func.span,
+        }
+    }
+
+    pub(super) fn callee_at(&self, sref: StmtRef) -> String {
+        match self.stmt_at(sref).map(|s| &s.kind) {
+            Some(StmtKind::Call {
+                callee: Callee::Named(n),
+                ..
+            }) => n.clone(),
+            Some(StmtKind::Call {
+                callee: Callee::Indirect,
+                ..
+            }) => "an indirect call".to_string(),
+            Some(StmtKind::Incref { .. }) => "Py_INCREF".to_string(),
+            Some(StmtKind::Decref {
+                nullable, clears, ..
+            }) => {
+                if clears.is_some() {
+                    "Py_CLEAR".to_string()
+                } else if *nullable {
+                    "Py_XDECREF".to_string()
+                } else {
+                    "Py_DECREF".to_string()
+                }
+            }
+            _ => "the call".to_string(),
+        }
+    }
+
+    /// Name-derived facts about the callee of call statement `sref`,
+    /// computed once per statement.
+    pub(super) fn callee_facts(&self, sref: StmtRef, name: &str) -> CalleeFacts {
+        if let Some(Some(f)) = self.callee_cache.borrow().get(sref as usize) {
+            return *f;
+        }
+        let f = CalleeFacts {
+            runs_code: runs_python_code(name),
+            success: status_success(name),
+            kept: kept_arguments(name),
+        };
+        let mut cache = self.callee_cache.borrow_mut();
+        if cache.len() <= sref as usize {
+            cache.resize(sref as usize + 1, None);
+        }
+        cache[sref as usize] = Some(f);
+        f
+    }
+
+    /// The managed operation a statement performs, if the language inserted it.
+    pub(super) fn managed_op(&self, sref: StmtRef) -> Option<ManagedOp> {
+        match self.stmt_at(sref).map(|s| &s.origin) {
+            Some(Origin::Managed(op)) => Some(*op),
+            _ => None,
+        }
+    }
+
+    pub(super) fn var_name(&self, v: VarId) -> &'a str {
+        &self.func.vars[v.index()].name
+    }
+
+    pub(super) fn is_temp(&self, v: VarId) -> bool {
+        self.func.vars[v.index()].kind == VarKind::Temp
+    }
+
+    pub(super) fn entry_state(&mut self) -> State {
+        let func = self.func;
+        let mut st = State::new(func.vars.len());
+        for (i, p) in func.params.iter().enumerate() {
+            let var = &func.vars[p.index()];
+            if var.ty != TypeClass::Object {
+                continue;
+            }
+            let site = PARAM_SITE | i as u32;
+            let owned = match &self.expect.params {
+                Some(effects)
+                    if matches!(
+                        effects.get(i),
+                        Some(
+                            ArgEffect::Steal
+                                | ArgEffect::StealOnSuccess
+                                | ArgEffect::StealOnFailure
+                        )
+                    ) =>
+                {
+                    1
+                }
+                _ => 0,
+            };
+            let null = if self.expect.python_facing && i == 0 {
+                Nullness::NonNull
+            } else {
+                Nullness::Maybe
+            };
+            let mut v = ValueState::new(site, ValOrigin::Param(i as u32), owned, null);
+            v.name = Some(*p);
+            st.put_new_value(v);
+            st.set_binding(*p, Binding::Obj(site));
+        }
+        st
+    }
+
+    pub(super) fn run(&mut self) {
+        let func = self.func;
+        if func.blocks.is_empty() {
+            return;
+        }
+        let nb = func.blocks.len();
+        let mut seen: Vec<Vec<(u64, State)>> = vec![Vec::new(); nb];
+        let mut work: VecDeque<(BlockId, State)> = VecDeque::new();
+        let entry = self.entry_state();
+        seen[0].push((entry.prop_hash(), entry.clone()));
+        work.push_back((BlockId::ENTRY, entry));
+        let mut steps = 0usize;
+        while let Some((b, st)) = work.pop_front() {
+            steps += 1;
+            if steps > self.opts.limits.max_steps {
+                self.approximate = Some(format!(
+                    "analysis budget of {} steps exhausted; some paths were not explored",
+                    self.opts.limits.max_steps
+                ));
+                break;
+            }
+            let block = &func.blocks[b.index()];
+            let mut states = vec![st];
+            for (i, stmt) in block.stmts.iter().enumerate() {
+                let sref = self.stmt_ref(b, i);
+                let mut next = Vec::with_capacity(states.len());
+                for s in states {
+                    self.exec_stmt(s, sref, stmt, &mut next);
+                }
+                states = self.normalize(next);
+                if states.is_empty() {
+                    break;
+                }
+            }
+            let tref = self.stmt_ref(b, block.stmts.len());
+            for s in states {
+                for (succ, mut s2) in self.exec_term(s, b, tref, block) {
+                    self.kill_temps(&mut s2, tref);
+                    s2.collect_garbage();
+                    self.add_state(&mut seen, &mut work, succ, s2);
+                }
+            }
+        }
+    }
+
+    /// Removes duplicates and joins states with equal ownership facts.
+    pub(super) fn normalize(&mut self, states: Vec<State>) -> Vec<State> {
+        if states.len() <= 1 {
+            return states;
+        }
+        let mut out: Vec<State> = Vec::with_capacity(states.len());
+        let mut hashes: Vec<u64> = Vec::with_capacity(states.len());
+        'next: for s in states {
+            let h = s.prop_hash();
+            for (o, oh) in out.iter_mut().zip(hashes.iter()) {
+                if *oh == h && o.same_property(&s) {
+                    o.join_from(&s);
+                    continue 'next;
+                }
+            }
+            hashes.push(h);
+            out.push(s);
+        }
+        let cap = self.opts.limits.max_states_per_block * 4;
+        if out.len() > cap {
+            out.truncate(cap);
+            self.note_budget();
+        }
+        out
+    }
+
+    pub(super) fn note_budget(&mut self) {
+        if self.approximate.is_none() {
+            self.approximate = Some(format!(
+                "more than {} distinct states at one point; some paths were not explored",
+                self.opts.limits.max_states_per_block
+            ));
+        }
+    }
+
+    pub(super) fn add_state(
+        &mut self,
+        seen: &mut [Vec<(u64, State)>],
+        work: &mut VecDeque<(BlockId, State)>,
+        b: BlockId,
+        st: State,
+    ) {
+        let hash = st.prop_hash();
+        let slot = &mut seen[b.index()];
+        for (h, existing) in slot.iter_mut() {
+            if *h == hash && existing.same_property(&st) {
+                // Equal states join without change: nothing new to explore.
+                if existing.join_from(&st) {
+                    work.push_back((b, existing.clone()));
+                }
+                return;
+            }
+        }
+        if slot.len() >= self.opts.limits.max_states_per_block {
+            self.note_budget();
+            return;
+        }
+        slot.push((hash, st.clone()));
+        work.push_back((b, st));
+    }
+
+    pub(super) fn exec_stmt(
+        &mut self,
+        mut st: State,
+        sref: StmtRef,
+        stmt: &'a Stmt,
+        out: &mut Vec<State>,
+    ) {
+        let span = stmt.span;
+        match &stmt.kind {
+            StmtKind::Assign { dst, src } => {
+                let b = self.eval(&mut st, src, sref, 0);
+                self.bind(&mut st, *dst, b, sref, span);
+                self.finish(st, sref, out);
+            }
+            StmtKind::Call { dst, callee, args } => {
+                let mut results = Vec::new();
+                self.exec_call(st, sref, span, *dst, callee, args, &mut results);
+                for s in results {
+                    self.finish(s, sref, out);
+                }
+            }
+            StmtKind::Store { place, value } => {
+                let b = self.eval(&mut st, value, sref, 0);
+                self.store(&mut st, place, b, sref, span);
+                self.finish(st, sref, out);
+            }
+            StmtKind::Incref { value, nullable } => {
+                let b = self.eval(&mut st, value, sref, 0);
+                let on_field = matches!(value, Operand::Field(..));
+                if self.incref(&mut st, b, *nullable, sref, span) {
+                    if let (true, Binding::Obj(site)) = (on_field, b) {
+                        // `Py_INCREF(obj->field)` often fixes the count of a
+                        // copied struct; the reference may stay with it.
+                        if let Some(v) = st.value_mut(site) {
+                            if matches!(v.origin, ValOrigin::Field(_)) {
+                                v.shared = true;
+                            }
+                        }
+                    }
+                    self.finish(st, sref, out);
+                }
+            }
+            StmtKind::Decref {
+                value, nullable, ..
+            } => {
+                let b = self.eval(&mut st, value, sref, 0);
+                if self.decref(&mut st, b, *nullable, sref, span, value) {
+                    self.finish(st, sref, out);
+                }
+            }
+            StmtKind::Use { value, kind } => {
+                let b = self.eval(&mut st, value, sref, 0);
+                if self.use_value(&mut st, b, *kind, sref, span) {
+                    self.finish(st, sref, out);
+                }
+            }
+            StmtKind::Escape { value } => {
+                let b = self.eval(&mut st, value, sref, 0);
+                if let Binding::Obj(site) = b {
+                    if let Some(v) = st.value_mut(site) {
+                        v.status = Status::Escaped;
+                    }
+                }
+                self.finish(st, sref, out);
+            }
+            StmtKind::Havoc { var } => {
+                forget_var_fields(&mut st, *var);
+                if let Binding::Obj(site) = st.binding(*var) {
+                    if let Some(v) = st.value_mut(site) {
+                        v.status = Status::Escaped;
+                    }
+                }
+                st.set_binding(*var, Binding::Unknown);
+                st.exc = Exc::Unknown;
+                self.finish(st, sref, out);
+            }
+            StmtKind::ReleaseGil => {
+                st.gil_released = true;
+                self.finish(st, sref, out);
+            }
+            StmtKind::AcquireGil => {
+                st.gil_released = false;
+                self.finish(st, sref, out);
+            }
+        }
+    }
+
+    /// Kills the statement's dying temps and keeps the state.
+    pub(super) fn finish(&mut self, mut st: State, sref: StmtRef, out: &mut Vec<State>) {
+        self.kill_temps(&mut st, sref);
+        // Dead values are dropped at block ends (before states are compared);
+        // within a block only when they pile up.
+        if st.values.len() > 16 {
+            st.collect_garbage();
+        }
+        out.push(st);
+    }
+
+    pub(super) fn kill_temps(&mut self, st: &mut State, sref: StmtRef) {
+        let Some(dying) = self.deaths.get(sref as usize) else {
+            return;
+        };
+        if dying.is_empty() {
+            return;
+        }
+        let dying = dying.clone();
+        let span = self.span_at(sref);
+        for t in dying {
+            let old = st.binding(t);
+            st.set_binding(t, Binding::Unknown);
+            if let Binding::Obj(site) = old {
+                self.check_lost(st, site, span, LostHow::Temp);
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LostHow {
+    Temp,
+    Overwrite(VarId),
+}
+
+#[derive(Clone, Copy, Debug)]
+struct CalleeFacts {
+    runs_code: bool,
+    success: (i64, i64),
+    kept: &'static [usize],
+}
+
+/// The field-map key of a variable that holds nothing tracked.
+fn var_key(v: VarId) -> u32 {
+    0xD000_0000 | v.0
+}
+
+fn forget_var_fields(st: &mut State, v: VarId) {
+    let key = var_key(v);
+    if st.fields.iter().any(|f| f.base == key) {
+        st.fields.retain(|f| f.base != key);
+    }
+}

@@ -1,0 +1,376 @@
+//! Returns: the function's contract at its exits (new or borrowed
+//! reference, exception set), and everything still owned leaks.
+
+use super::*;
+
+impl<'a> Analyzer<'a> {
+    pub(super) fn exec_return(
+        &mut self,
+        mut st: State,
+        tref: StmtRef,
+        span: Span,
+        op: Option<&Operand>,
+    ) {
+        let b = match op {
+            Some(op) => self.eval(&mut st, op, tref, 0),
+            None => Binding::Unknown,
+        };
+        let exp = self.expect;
+        let mut kind = match b {
+            Binding::Null(_) => RetKind::Null,
+            Binding::Int(lo, hi) => RetKind::Int(lo, hi),
+            // A non-NULL C pointer, for the summary of pointer-returning helpers.
+            Binding::Ptr if self.func.returns == TypeClass::Pointer => RetKind::Int(1, i64::MAX),
+            Binding::Obj(_) => RetKind::Unknown,
+            _ if op.is_none() => RetKind::Void,
+            _ => RetKind::Unknown,
+        };
+        // Error returns need an exception.
+        if st.exc == Exc::Clear {
+            let why = exp
+                .why
+                .clone()
+                .unwrap_or_else(|| "this function".to_string());
+            if exp.null_needs_exc && kind == RetKind::Null {
+                self.report(
+                    &st,
+                    &rs109_error_without_exception::META,
+                    span,
+                    None,
+                    rs109_error_without_exception::message_null(&why),
+                    "returns NULL here, no exception is set".to_string(),
+                    Some("set an exception (PyErr_SetString...) before returning NULL".to_string()),
+                );
+            }
+            if exp.neg_needs_exc {
+                if let RetKind::Int(lo, hi) = kind {
+                    if hi < 0 && lo >= -1 {
+                        self.report(
+                            &st,
+                            &rs109_error_without_exception::META,
+                            span,
+                            None,
+                            rs109_error_without_exception::message_neg(&why),
+                            "returns -1 here, no exception is set".to_string(),
+                            Some("set an exception before returning -1".to_string()),
+                        );
+                    }
+                }
+            }
+        }
+        // Attributes left NULL on an error exit (Cython __cinit__).
+        let error_exit = match kind {
+            RetKind::Null => true,
+            RetKind::Int(_, hi) => hi < 0,
+            _ => false,
+        };
+        if error_exit && !exp.watch_fields.is_empty() {
+            if let Some(self_var) = self.func.params.first() {
+                let key = self.base_key(&st, *self_var);
+                for attr in &exp.watch_fields {
+                    let fid = self.intern(&format!(".{attr}"));
+                    let risky = match st.field(key, fid) {
+                        None | Some(FieldVal::Null(_)) => true,
+                        Some(FieldVal::Ptr) => false,
+                        Some(FieldVal::Obj(site)) => st.value(site).is_none_or(|v| {
+                            matches!(v.origin, ValOrigin::Field(_)) && v.null != Nullness::NonNull
+                        }),
+                    };
+                    if risky && !self.result.risky_fields.iter().any(|(a, _)| a == attr) {
+                        self.result.risky_fields.push((attr.clone(), span));
+                    }
+                }
+            }
+        }
+        // The returned reference.
+        let mut returned: Option<Site> = None;
+        if let Binding::Obj(site) = b {
+            self.check_exposed(&mut st, site, span);
+            if self.dead_use(&mut st, site, "returned", span) {
+                kind = RetKind::Unknown;
+            } else if let Some(v) = st.value(site).copied() {
+                returned = Some(site);
+                let name = self.describe(&st, site);
+                match exp.returns {
+                    ExpectRet::New | ExpectRet::Infer => {
+                        if v.shared && v.owned > 0 && exp.returns == ExpectRet::Infer {
+                            // Also held by a C struct: whether the caller gets
+                            // the reference is not visible.
+                            kind = RetKind::Unknown;
+                            if let Some(v) = st.value_mut(site) {
+                                v.owned -= 1;
+                            }
+                        } else if v.owned > 0 {
+                            kind = RetKind::New;
+                            if let Some(v) = st.value_mut(site) {
+                                v.owned -= 1;
+                            }
+                        } else if v.status == Status::Escaped
+                            || (v.shared && exp.returns == ExpectRet::Infer)
+                            || v.reported
+                            || self.is_immortal_global(&v)
+                            || (exp.returns == ExpectRet::Infer
+                                && (matches!(v.origin, ValOrigin::Field(_))
+                                    || matches!(v.status, Status::Stored(_))
+                                    || v.array_item))
+                        {
+                            // A helper returning what a struct holds may hand
+                            // over the struct's reference (popping a stack)
+                            // or lend it; one that stored its new reference
+                            // and returns it may have kept only a weak back
+                            // pointer: its summary stays unknown.
+                            kind = RetKind::Unknown;
+                        } else {
+                            kind = RetKind::Borrowed;
+                            let why = self.why_borrowed(&v);
+                            let message = rs104_borrowed_returned::message(&name, &why);
+                            let help = Some(format!(
+                                "return a new reference: `return Py_NewRef({});`",
+                                name.trim_matches('`')
+                            ));
+                            if exp.returns == ExpectRet::New {
+                                self.report(
+                                    &st,
+                                    &rs104_borrowed_returned::META,
+                                    span,
+                                    Some(site),
+                                    message,
+                                    format!("{name} is returned here"),
+                                    help,
+                                );
+                                self.mark_reported(&mut st, site);
+                            } else {
+                                let events = self.events(
+                                    &st,
+                                    Some(site),
+                                    Event {
+                                        span,
+                                        message: format!("{name} is returned here"),
+                                    },
+                                );
+                                let f = rules::finding(
+                                    &rs104_borrowed_returned::META,
+                                    span,
+                                    Some(&self.func.name),
+                                    message,
+                                    events,
+                                    help,
+                                );
+                                self.result.borrowed_returns.push(f);
+                            }
+                        }
+                    }
+                    ExpectRet::Borrowed => {
+                        kind = RetKind::Borrowed;
+                    }
+                    ExpectRet::Other => {
+                        // Returned as something else (a pointer to a struct):
+                        // ownership goes with it.
+                        if let Some(v) = st.value_mut(site) {
+                            v.status = Status::Escaped;
+                        }
+                    }
+                }
+                if let Some(v) = st.value(site).copied() {
+                    if v.owned > 0
+                        && v.status == Status::Live
+                        && v.trackable()
+                        && !v.passed_unknown
+                        && !v.shared
+                        && exp.returns != ExpectRet::Other
+                    {
+                        let name = self.describe(&st, site);
+                        self.report(
+                            &st,
+                            &rs101_leaked_reference::META,
+                            span,
+                            Some(site),
+                            rs101_leaked_reference::message_extra_on_return(&name, v.owned),
+                            format!("{name} is returned here"),
+                            None,
+                        );
+                        self.mark_reported(&mut st, site);
+                    }
+                }
+            }
+        }
+        // A field's reference handed to a stealing call while the field
+        // still points to it: the field now dangles.
+        let pending: Vec<(Site, StmtRef)> = st
+            .values
+            .iter()
+            .filter_map(|v| v.field_stolen.map(|s| (v.site, s)))
+            .filter(|(site, _)| st.fields.iter().any(|f| f.val == FieldVal::Obj(*site)))
+            .collect();
+        for (site, stolen_at) in pending {
+            let name = self.describe(&st, site);
+            let callee = self.callee_at(stolen_at);
+            let why = "it belongs to the object's field, which still points to it".to_string();
+            let (meta, message) = if formats::is_build_value(&callee) {
+                (
+                    &rs202_build_format::META,
+                    rs202_build_format::message_n_borrowed(&name, &callee, &why),
+                )
+            } else {
+                (
+                    &rs105_borrowed_stolen::META,
+                    rs105_borrowed_stolen::message(&name, &callee, &why),
+                )
+            };
+            let span_steal = self.span_at(stolen_at);
+            self.report(
+                &st,
+                meta,
+                span_steal,
+                Some(site),
+                message,
+                format!("`{callee}` steals {name} here"),
+                Some(format!(
+                    "pass a new reference: `Py_NewRef({})`",
+                    name.trim_matches('`')
+                )),
+            );
+        }
+        // Borrowed references stored without the Py_INCREF that pays for them.
+        let debts: Vec<(Site, StmtRef)> = st
+            .values
+            .iter()
+            .filter(|v| v.owned < 0 && v.trackable())
+            .filter_map(|v| v.store_debt.map(|s| (v.site, s)))
+            .collect();
+        for (site, at) in debts {
+            let Some(v) = st.value(site).copied() else {
+                continue;
+            };
+            let name = self.describe(&st, site);
+            let why = self.why_borrowed(&v);
+            let place = self.store_place_text(at);
+            self.report(
+                &st,
+                &rs108_borrowed_stored::META,
+                self.span_at(at),
+                Some(site),
+                rs108_borrowed_stored::message(&name, &place, &why),
+                format!("{name} is stored here"),
+                Some(format!("store a new reference: `{place} = Py_NewRef(...)`")),
+            );
+        }
+        // Container slots released but never overwritten.
+        let pending_slots: Vec<(Site, StmtRef)> = st
+            .values
+            .iter()
+            .filter_map(|v| v.slot_released.map(|s| (v.site, s)))
+            .collect();
+        for (site, released_at) in pending_slots {
+            if !self.in_accessor_slot(&st, site) && st.value(site).is_none_or(|v| v.owner == 0) {
+                continue;
+            }
+            let Some(v) = st.value(site).copied() else {
+                continue;
+            };
+            let name = self.describe(&st, site);
+            let why = self.why_borrowed(&v);
+            let rspan = self.span_at(released_at);
+            self.report(
+                &st,
+                &rs102_decref_borrowed::META,
+                rspan,
+                Some(site),
+                rs102_decref_borrowed::message(&name, &why),
+                format!("{name} is released here, but its container still refers to it"),
+                None,
+            );
+        }
+        // Everything else the function still owns leaks here.
+        let owned: Vec<Site> = st
+            .values
+            .iter()
+            .filter(|v| {
+                Some(v.site) != returned
+                    && v.owned > 0
+                    && v.status == Status::Live
+                    && v.trackable()
+                    && !matches!(v.origin, ValOrigin::Global(_))
+                    && !v.shared
+                    && !v.array_item
+            })
+            .map(|v| v.site)
+            .collect();
+        for site in owned {
+            let Some(v) = st.value(site).copied() else {
+                continue;
+            };
+            // A helper may take references for its caller; only functions
+            // Python calls are held to borrowing their parameters.
+            if matches!(v.origin, ValOrigin::Param(_)) && !self.expect.python_facing {
+                continue; // decided by the parameter summary
+            }
+            self.leak_at_return(&mut st, site, span);
+        }
+        // Parameters: how many references the function still holds.
+        let params_owned = self
+            .func
+            .params
+            .iter()
+            .enumerate()
+            .map(|(i, _)| {
+                st.value(PARAM_SITE | i as u32).map_or(0, |v| {
+                    // A parameter proven NULL (or handed to opaque code) on
+                    // this path says nothing about what the function does
+                    // with references it gets.
+                    if v.status == Status::Escaped {
+                        i16::MIN
+                    } else {
+                        v.owned
+                    }
+                })
+            })
+            .collect();
+        let returned_param = match (kind, returned.and_then(|s| st.value(s))) {
+            // The parameter itself, lent back or with a new reference
+            // (`Py_INCREF(ob); return ob;`).
+            (RetKind::Borrowed | RetKind::New, Some(v)) => match v.origin {
+                ValOrigin::Param(i) => Some(i),
+                _ => None,
+            },
+            // `return v;` with the parameter found NULL: the function fails
+            // only when given NULL.
+            (RetKind::Null, _) => match op {
+                Some(Operand::Var(var)) => self
+                    .func
+                    .params
+                    .iter()
+                    .position(|p| p == var)
+                    .map(|i| i as u32),
+                _ => None,
+            },
+            _ => None,
+        };
+        self.result.returns.push(ReturnObs {
+            kind,
+            returned_param,
+            exc: st.exc,
+            params_owned,
+        });
+    }
+
+    pub(super) fn leak_at_return(&mut self, st: &mut State, site: Site, span: Span) {
+        let Some(v) = st.value(site).copied() else {
+            return;
+        };
+        let name = self.describe(st, site);
+        let (meta, message) =
+            self.leak_rule(st, site, &v, rs101_leaked_reference::message_return(&name));
+        let help = rs101_leaked_reference::help(self.plain_name(st, site).as_deref());
+        self.report(
+            st,
+            meta,
+            span,
+            Some(site),
+            message,
+            format!("{name} leaks here"),
+            help,
+        );
+        self.mark_reported(st, site);
+    }
+}
