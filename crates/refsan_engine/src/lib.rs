@@ -8,6 +8,7 @@ pub mod analyze;
 pub mod expect;
 pub mod facts;
 pub mod formats;
+mod ids;
 pub mod rules;
 pub mod state;
 pub mod summary;

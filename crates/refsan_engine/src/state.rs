@@ -6,42 +6,9 @@
 //! in loops and makes equality structural. Variables bind to values, NULL,
 //! integers (call outcomes), or nothing known.
 
+pub use crate::ids::{FieldBase, NameId, Site, StmtRef, SubPos};
 use refsan_ir::{BlockId, VarId};
 use std::rc::Rc;
-
-/// Global index of a statement within its function (terminators included).
-pub type StmtRef = u32;
-/// Identity of an abstract value.
-pub type Site = u32;
-
-pub const PARAM_SITE: Site = 0xF000_0000;
-pub const GLOBAL_SITE: Site = 0xE000_0000;
-/// Values created by a statement: `stmt << SUB_BITS | sub`.
-pub const SUB_BITS: u32 = 4;
-/// Sub-position of a statement's result value.
-pub const SUB_RESULT: u32 = 0;
-/// Sub-positions 1..=6: values written through out-pointer argument i-1.
-pub const SUB_OUT_FIRST: u32 = 1;
-pub const SUB_OUT_LAST: u32 = 6;
-/// Sub-positions 7..=15: values read from a field by operand i-7.
-pub const SUB_FIELD_FIRST: u32 = 7;
-pub const SUB_FIELD_LAST: u32 = 15;
-
-/// Sites start at `1 << SUB_BITS`: 0 means "no site" (a value's `owner`).
-pub fn stmt_site(stmt: StmtRef, sub: u32) -> Option<Site> {
-    if stmt + 1 >= (GLOBAL_SITE >> SUB_BITS) {
-        return None;
-    }
-    Some(((stmt + 1) << SUB_BITS) | sub)
-}
-
-pub fn site_stmt(site: Site) -> Option<StmtRef> {
-    if !((1 << SUB_BITS)..GLOBAL_SITE).contains(&site) {
-        None
-    } else {
-        Some((site >> SUB_BITS) - 1)
-    }
-}
 
 /// Why a variable is NULL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -89,8 +56,8 @@ pub enum ValOrigin {
     Borrowed(StmtRef),
     /// The n-th parameter.
     Param(u32),
-    /// A global (interned name id).
-    Global(u32),
+    /// A global, by its interned name.
+    Global(NameId),
     /// The reference held by an object's field (read at that statement).
     Field(StmtRef),
     /// A new reference written through out-pointer argument `arg`.
@@ -158,9 +125,8 @@ pub struct ValueState {
     pub owned: i16,
     pub null: Nullness,
     pub status: Status,
-    /// Site of the container a borrowed reference came from (or was stolen
-    /// into); 0 when none is tracked.
-    pub owner: Site,
+    /// The container a borrowed reference came from (or was stolen into).
+    pub owner: Option<Site>,
     /// The variable the value was first bound to, for messages.
     pub name: Option<VarId>,
     /// A failed steal-on-success call left the reference with the caller.
@@ -206,7 +172,7 @@ impl ValueState {
             owned,
             null,
             status: Status::Live,
-            owner: 0,
+            owner: None,
             name: None,
             steal_failed: None,
             reported: false,
@@ -251,8 +217,8 @@ impl Exc {
 /// a variable key when the base is untracked) and interned field name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FieldSlot {
-    pub base: u32,
-    pub field: u32,
+    pub base: FieldBase,
+    pub field: NameId,
     pub val: FieldVal,
 }
 
@@ -462,8 +428,9 @@ impl State {
     /// earlier loop iteration) is another object, and so are its fields.
     pub fn put_new_value(&mut self, v: ValueState) {
         let site = v.site;
-        if self.fields.iter().any(|f| f.base == site) {
-            self.fields.retain(|f| f.base != site);
+        let base = FieldBase::value(site);
+        if self.fields.iter().any(|f| f.base == base) {
+            self.fields.retain(|f| f.base != base);
         }
         self.put_value(v);
     }
@@ -511,14 +478,14 @@ impl State {
                 .count()
     }
 
-    pub fn field(&self, base: u32, field: u32) -> Option<FieldVal> {
+    pub fn field(&self, base: FieldBase, field: NameId) -> Option<FieldVal> {
         self.fields
             .binary_search_by(|f| (f.base, f.field).cmp(&(base, field)))
             .ok()
             .map(|i| self.fields[i].val)
     }
 
-    pub fn set_field(&mut self, base: u32, field: u32, val: FieldVal) {
+    pub fn set_field(&mut self, base: FieldBase, field: NameId, val: FieldVal) {
         match self
             .fields
             .binary_search_by(|f| (f.base, f.field).cmp(&(base, field)))
@@ -528,7 +495,7 @@ impl State {
         }
     }
 
-    pub fn clear_field(&mut self, base: u32, field: u32) {
+    pub fn clear_field(&mut self, base: FieldBase, field: NameId) {
         if let Ok(i) = self
             .fields
             .binary_search_by(|f| (f.base, f.field).cmp(&(base, field)))
@@ -605,18 +572,20 @@ impl State {
                 // Execution facts are joined, not compared.
                 Binding::Unknown | Binding::Ptr | Binding::Int(..) => {}
                 Binding::Null(_) => h = mix(h, ((*k as u64) << 8) | 2),
-                Binding::Obj(s) => h = mix(h, ((*k as u64) << 8) ^ ((*s as u64) << 40) | 3),
+                Binding::Obj(s) => h = mix(h, ((*k as u64) << 8) ^ ((s.raw() as u64) << 40) | 3),
             }
         }
         for v in &self.values {
-            h = mix(h, v.site as u64);
+            h = mix(h, v.site.raw() as u64);
             h = mix(
                 h,
-                (v.owned as u16 as u64) | ((v.reported as u64) << 16) | ((v.owner as u64) << 17),
+                (v.owned as u16 as u64)
+                    | ((v.reported as u64) << 16)
+                    | ((v.owner.map_or(0, Site::raw) as u64) << 17),
             );
         }
         for f in &self.fields {
-            h = mix(h, ((f.base as u64) << 32) | f.field as u64);
+            h = mix(h, ((f.base.raw() as u64) << 32) | f.field.0 as u64);
         }
         h
     }
@@ -694,7 +663,12 @@ mod tests {
             .spawn(|| {
                 let mut p: Path = None;
                 for i in 0..1_000_000 {
-                    p = path_push(&p, Ev::CallFailed { stmt: i });
+                    p = path_push(
+                        &p,
+                        Ev::CallFailed {
+                            stmt: StmtRef::new(i),
+                        },
+                    );
                 }
                 drop(p);
             })
@@ -705,14 +679,36 @@ mod tests {
 
     #[test]
     fn common_prefix_of_paths() {
-        let root = path_push(&None, Ev::CallFailed { stmt: 1 });
-        let a = path_push(&root, Ev::CallFailed { stmt: 2 });
+        let root = path_push(
+            &None,
+            Ev::CallFailed {
+                stmt: StmtRef::new(1),
+            },
+        );
+        let a = path_push(
+            &root,
+            Ev::CallFailed {
+                stmt: StmtRef::new(2),
+            },
+        );
         let b = path_push(
-            &path_push(&root, Ev::CallFailed { stmt: 3 }),
-            Ev::CallFailed { stmt: 4 },
+            &path_push(
+                &root,
+                Ev::CallFailed {
+                    stmt: StmtRef::new(3),
+                },
+            ),
+            Ev::CallFailed {
+                stmt: StmtRef::new(4),
+            },
         );
         let c = path_common(&a, &b);
-        assert_eq!(path_events(&c), vec![Ev::CallFailed { stmt: 1 }]);
+        assert_eq!(
+            path_events(&c),
+            vec![Ev::CallFailed {
+                stmt: StmtRef::new(1)
+            }]
+        );
         assert!(path_common(&a, &None).is_none());
     }
 
@@ -738,12 +734,14 @@ mod tests {
     #[test]
     fn garbage_keeps_owned_values() {
         let mut s = State::new(1);
-        s.put_value(ValueState::new(16, ValOrigin::New(1), 1, Nullness::NonNull));
-        s.put_value(ValueState::new(32, ValOrigin::New(2), 0, Nullness::NonNull));
-        s.put_value(ValueState::new(48, ValOrigin::New(3), 0, Nullness::NonNull));
-        s.set_binding(VarId(0), Binding::Obj(48));
+        let site = |i: u32| Site::of_stmt(StmtRef::new(i), SubPos::Result).expect("numbered");
+        let new = |i: u32| ValOrigin::New(StmtRef::new(i));
+        s.put_value(ValueState::new(site(0), new(1), 1, Nullness::NonNull));
+        s.put_value(ValueState::new(site(1), new(2), 0, Nullness::NonNull));
+        s.put_value(ValueState::new(site(2), new(3), 0, Nullness::NonNull));
+        s.set_binding(VarId(0), Binding::Obj(site(2)));
         s.collect_garbage();
         let sites: Vec<Site> = s.values.iter().map(|v| v.site).collect();
-        assert_eq!(sites, vec![16, 48]);
+        assert_eq!(sites, vec![site(0), site(2)]);
     }
 }

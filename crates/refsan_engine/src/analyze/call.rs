@@ -218,12 +218,12 @@ impl<'a> Analyzer<'a> {
             self.slot_overwrite(&mut s, name, &vals);
             self.apply_arg_effects(&mut s, &contract, name, args, &vals, *outcome, sref, span);
             if outcome.succeeded() {
-                let container = vals.first().and_then(|b| b.obj()).unwrap_or(0);
+                let container = vals.first().and_then(|b| b.obj());
                 for i in self.callee_facts(sref, name).kept {
                     if let Some(Binding::Obj(site)) = vals.get(*i) {
                         if let Some(v) = s.value_mut(*site) {
                             v.kept = true;
-                            if v.owner == 0 && container != *site {
+                            if v.owner.is_none() && container != Some(*site) {
                                 v.owner = container;
                             }
                         }
@@ -337,7 +337,7 @@ impl<'a> Analyzer<'a> {
                 // A struct passed by address (`split(..., &result)`) gets
                 // new fields from the callee; what this function stored
                 // there itself stays known.
-                let key = var_key(*v);
+                let key = FieldBase::var(*v);
                 let keep: Vec<bool> = st
                     .fields
                     .iter()
@@ -373,7 +373,7 @@ impl<'a> Analyzer<'a> {
         sref: StmtRef,
         span: Span,
     ) {
-        let container = vals.iter().find_map(|b| b.obj()).unwrap_or(0);
+        let container = vals.iter().find_map(|b| b.obj());
         for (i, a) in args.iter().enumerate() {
             let effect = contract.arg(i);
             match effect {
@@ -442,7 +442,7 @@ impl<'a> Analyzer<'a> {
         b: Binding,
         arg: &Operand,
         callee: &str,
-        container: Site,
+        container: Option<Site>,
         sref: StmtRef,
         span: Span,
     ) {
@@ -460,7 +460,7 @@ impl<'a> Analyzer<'a> {
                 v.owned -= 1;
                 if v.owned == 0 {
                     v.status = Status::Stolen(sref);
-                    if container != site {
+                    if container != Some(site) {
                         v.owner = container;
                     }
                 }
@@ -558,7 +558,7 @@ impl<'a> Analyzer<'a> {
         i: usize,
         effect: ArgEffect,
         outcome: Outcome,
-        container: Site,
+        container: Option<Site>,
         sref: StmtRef,
         span: Span,
     ) {
@@ -575,11 +575,7 @@ impl<'a> Analyzer<'a> {
             self.bind(st, *var, nb, sref, span);
             return;
         }
-        let sub = SUB_OUT_FIRST + i as u32;
-        let site = match (sub <= SUB_OUT_LAST)
-            .then(|| stmt_site(sref, sub))
-            .flatten()
-        {
+        let site = match Site::of_stmt(sref, SubPos::Out(i)) {
             Some(s) => s,
             None => {
                 self.bind(st, *var, Binding::Unknown, sref, span);
@@ -678,11 +674,7 @@ impl<'a> Analyzer<'a> {
             st.set_binding(*var, Binding::Null(NullWhy::Failed(sref)));
             return;
         }
-        let sub = SUB_OUT_FIRST + i as u32;
-        if let Some(site) = (sub <= SUB_OUT_LAST)
-            .then(|| stmt_site(sref, sub))
-            .flatten()
-        {
+        if let Some(site) = Site::of_stmt(sref, SubPos::Out(i)) {
             if st.value(site).is_some() {
                 self.escape_site(st, site);
             }
@@ -760,7 +752,7 @@ impl<'a> Analyzer<'a> {
                 }
             }
             RetVal::NewRef | RetVal::BorrowedRef => {
-                let Some(site) = stmt_site(sref, SUB_RESULT) else {
+                let Some(site) = Site::of_stmt(sref, SubPos::Result) else {
                     if let Some(d) = dst {
                         self.bind(st, d, Binding::Unknown, sref, span);
                     }
@@ -787,7 +779,7 @@ impl<'a> Analyzer<'a> {
                     let mut v =
                         ValueState::new(site, ValOrigin::Borrowed(sref), 0, Nullness::NonNull);
                     // Borrowed from the first object argument (the container).
-                    v.owner = vals.iter().find_map(|b| b.obj()).unwrap_or(0);
+                    v.owner = vals.iter().find_map(|b| b.obj());
                                         v.volatile = borrows_volatile_item(callee);
                     v
                 };

@@ -4,17 +4,17 @@
 use super::*;
 
 impl<'a> Analyzer<'a> {
-    pub(super) fn base_key(&self, st: &State, base: VarId) -> u32 {
+    pub(super) fn base_key(&self, st: &State, base: VarId) -> FieldBase {
         match st.binding(base) {
-            Binding::Obj(site) => site,
-            _ => var_key(base),
+            Binding::Obj(site) => FieldBase::value(site),
+            _ => FieldBase::var(base),
         }
     }
 
     pub(super) fn global_value(&self, st: &mut State, name: &str) -> Binding {
         // A global this function stored to: what it stored.
         if !name.starts_with('&') {
-            match st.field(GLOBAL_BASE, self.intern(name)) {
+            match st.field(FieldBase::GLOBALS, self.intern(name)) {
                 Some(FieldVal::Obj(s)) if st.value(s).is_some() => return Binding::Obj(s),
                 Some(FieldVal::Null(s)) => return Binding::Null(NullWhy::Literal(s)),
                 Some(FieldVal::Ptr) => return Binding::Ptr,
@@ -38,7 +38,7 @@ impl<'a> Analyzer<'a> {
             };
         }
         let id = self.intern(name);
-        let site = GLOBAL_SITE | (id & 0x0FFF_FFFF);
+        let site = Site::global(id);
         if st.value(site).is_none() {
             let bare = name.trim_start_matches('&');
             let nonnull =
@@ -86,11 +86,7 @@ impl<'a> Analyzer<'a> {
                         _ => {}
                     }
                 }
-                let sub = SUB_FIELD_FIRST + idx as u32;
-                if sub > SUB_FIELD_LAST {
-                    return Binding::Unknown;
-                }
-                let Some(site) = stmt_site(sref, sub) else {
+                let Some(site) = Site::of_stmt(sref, SubPos::Field(idx)) else {
                     return Binding::Unknown;
                 };
                 let existing = st.value(site).copied();
@@ -103,7 +99,7 @@ impl<'a> Analyzer<'a> {
                 }
                 let mut v = ValueState::new(site, ValOrigin::Field(sref), 0, Nullness::Maybe);
                 if let Binding::Obj(bsite) = st.binding(*base) {
-                    v.owner = bsite;
+                    v.owner = Some(bsite);
                 }
                 st.put_new_value(v);
                 st.push_event(Ev::Created { stmt: sref, site });
@@ -126,17 +122,17 @@ impl<'a> Analyzer<'a> {
         _st: &State,
         vals: &[Binding],
         callee: &str,
-    ) -> Option<(u32, u32)> {
+    ) -> Option<(FieldBase, NameId)> {
         let base = vals.first()?.obj()?;
         let mut key = format!("#{callee}");
         for b in &vals[1..] {
             match b {
                 Binding::Int(lo, hi) if lo == hi => key.push_str(&format!(",{lo}")),
-                Binding::Obj(s) => key.push_str(&format!(",o{s}")),
+                Binding::Obj(s) => key.push_str(&format!(",o{}", s.raw())),
                 _ => return None,
             }
         }
-        Some((base, self.intern(&key)))
+        Some((FieldBase::value(base), self.intern(&key)))
     }
 
     /// `PyList_SET_ITEM(l, i, v)` overwrites the slot `PyList_GET_ITEM(l, i)`
@@ -182,7 +178,7 @@ impl<'a> Analyzer<'a> {
         let candidates: Vec<Site> = st
             .values
             .iter()
-            .filter(|v| v.owner == container && v.owned <= 0 && v.site != vals[2].obj().unwrap_or(0))
+            .filter(|v| v.owner == Some(container) && v.owned <= 0 && Some(v.site) != vals[2].obj())
             .filter(|v| matches!(v.origin, ValOrigin::Borrowed(s) if is_item_getter(&self.callee_at(s))))
             .filter(|v| v.status == Status::Live || v.slot_released.is_some())
             .map(|v| v.site)

@@ -105,11 +105,11 @@ struct Analyzer<'a> {
     block_base: Vec<u32>,
     /// Temps that die after each statement (index = global stmt ref).
     deaths: Vec<Vec<VarId>>,
-    names: RefCell<HashMap<String, u32>>,
+    names: RefCell<HashMap<String, NameId>>,
     callee_cache: RefCell<Vec<Option<CalleeFacts>>>,
     name_list: RefCell<Vec<String>>,
     result: FnResult,
-    seen_findings: HashSet<(&'static str, u32, u32, Site)>,
+    seen_findings: HashSet<(&'static str, u32, u32, Option<Site>)>,
     approximate: Option<String>,
 }
 
@@ -167,35 +167,33 @@ impl Outcome {
 
 const MAX_OWNED: i16 = 8;
 
-/// The field-map base of file-scope variables.
-const GLOBAL_BASE: u32 = 0xC000_0000;
-
 impl<'a> Analyzer<'a> {
-    pub(super) fn intern(&self, name: &str) -> u32 {
+    pub(super) fn intern(&self, name: &str) -> NameId {
         if let Some(id) = self.names.borrow().get(name) {
             return *id;
         }
         let mut list = self.name_list.borrow_mut();
-        let id = list.len() as u32;
+        let id = NameId(list.len() as u32);
         list.push(name.to_string());
         self.names.borrow_mut().insert(name.to_string(), id);
         id
     }
 
-    pub(super) fn name_of(&self, id: u32) -> String {
+    pub(super) fn name_of(&self, id: NameId) -> String {
         self.name_list
             .borrow()
-            .get(id as usize)
+            .get(id.0 as usize)
             .cloned()
             .unwrap_or_default()
     }
 
     pub(super) fn stmt_ref(&self, b: BlockId, i: usize) -> StmtRef {
-        self.block_base[b.index()] + i as u32
+        StmtRef::new(self.block_base[b.index()] + i as u32)
     }
 
     /// The statement (or terminator) at a global index.
     pub(super) fn locate(&self, sref: StmtRef) -> (usize, usize) {
+        let sref = sref.raw();
         let bi = match self.block_base.binary_search(&sref) {
             Ok(i) => i,
             Err(i) => i - 1,
@@ -252,7 +250,7 @@ impl<'a> Analyzer<'a> {
     /// Name-derived facts about the callee of call statement `sref`,
     /// computed once per statement.
     pub(super) fn callee_facts(&self, sref: StmtRef, name: &str) -> CalleeFacts {
-        if let Some(Some(f)) = self.callee_cache.borrow().get(sref as usize) {
+        if let Some(Some(f)) = self.callee_cache.borrow().get(sref.index()) {
             return *f;
         }
         let f = CalleeFacts {
@@ -261,10 +259,10 @@ impl<'a> Analyzer<'a> {
             kept: kept_arguments(name),
         };
         let mut cache = self.callee_cache.borrow_mut();
-        if cache.len() <= sref as usize {
-            cache.resize(sref as usize + 1, None);
+        if cache.len() <= sref.index() {
+            cache.resize(sref.index() + 1, None);
         }
-        cache[sref as usize] = Some(f);
+        cache[sref.index()] = Some(f);
         f
     }
 
@@ -292,7 +290,7 @@ impl<'a> Analyzer<'a> {
             if var.ty != TypeClass::Object {
                 continue;
             }
-            let site = PARAM_SITE | i as u32;
+            let site = Site::param(i as u32);
             let owned = match &self.expect.params {
                 Some(effects)
                     if matches!(
@@ -526,7 +524,7 @@ impl<'a> Analyzer<'a> {
     }
 
     pub(super) fn kill_temps(&mut self, st: &mut State, sref: StmtRef) {
-        let Some(dying) = self.deaths.get(sref as usize) else {
+        let Some(dying) = self.deaths.get(sref.index()) else {
             return;
         };
         if dying.is_empty() {
@@ -557,13 +555,8 @@ struct CalleeFacts {
     kept: &'static [usize],
 }
 
-/// The field-map key of a variable that holds nothing tracked.
-fn var_key(v: VarId) -> u32 {
-    0xD000_0000 | v.0
-}
-
 fn forget_var_fields(st: &mut State, v: VarId) {
-    let key = var_key(v);
+    let key = FieldBase::var(v);
     if st.fields.iter().any(|f| f.base == key) {
         st.fields.retain(|f| f.base != key);
     }

@@ -47,9 +47,8 @@ impl<'a> Analyzer<'a> {
         if let Some(var) = st
             .vars_bound_to(Binding::Obj(site))
             .find(|v| !self.is_temp(*v))
-            .map(|v| (v.0 as usize, ()))
         {
-            return format!("`{}`", self.var_name(VarId(var.0 as u32)));
+            return format!("`{}`", self.var_name(var));
         }
         match v.origin {
             ValOrigin::New(s) => format!("the new reference from `{}`", self.callee_at(s)),
@@ -461,7 +460,7 @@ impl<'a> Analyzer<'a> {
         last: String,
         help: Option<String>,
     ) {
-        let key = (meta.code, span.start, span.end, site.unwrap_or(0));
+        let key = (meta.code, span.start, span.end, site);
         if !self.seen_findings.insert(key) {
             return;
         }

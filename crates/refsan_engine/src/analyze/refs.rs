@@ -15,10 +15,9 @@ impl<'a> Analyzer<'a> {
         let name = self.describe(st, site);
         let (message, last) = match v.status {
             Status::OwnerGone(s) => {
-                let owner = if v.owner != 0 && st.value(v.owner).is_some() {
-                    self.describe(st, v.owner)
-                } else {
-                    "its container".to_string()
+                let owner = match v.owner.filter(|o| st.value(*o).is_some()) {
+                    Some(o) => self.describe(st, o),
+                    None => "its container".to_string(),
                 };
                 let _ = s;
                 (
@@ -327,7 +326,7 @@ impl<'a> Analyzer<'a> {
                     (_, ValOrigin::Global(_)) if self.is_immortal_global(&v) => {}
                     (Status::Live, ValOrigin::Borrowed(b))
                         if self.in_accessor_slot(st, site)
-                            || (v.owner != 0 && is_item_getter(&self.callee_at(b))) =>
+                            || (v.owner.is_some() && is_item_getter(&self.callee_at(b))) =>
                     {
                         // Releasing a container slot's reference: fine if the
                         // slot is overwritten before the function returns.
@@ -422,9 +421,6 @@ impl<'a> Analyzer<'a> {
     /// Borrowed references taken from a released container die with it, when
     /// the container was made here (so the function held its only reference).
     pub(super) fn owner_released(&self, st: &mut State, owner: Site, sref: StmtRef) {
-        if owner == 0 {
-            return;
-        }
         let fresh = match st.value(owner).map(|v| v.origin) {
             Some(ValOrigin::New(s)) => {
                 let callee = self.callee_at(s);
@@ -442,7 +438,7 @@ impl<'a> Analyzer<'a> {
             return;
         }
         for v in st.values.iter_mut() {
-            if v.owner == owner
+            if v.owner == Some(owner)
                 && v.owned <= 0
                 && v.status == Status::Live
                 && v.origin.is_borrowed_kind()

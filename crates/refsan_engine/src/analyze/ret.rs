@@ -262,7 +262,8 @@ impl<'a> Analyzer<'a> {
             .filter_map(|v| v.slot_released.map(|s| (v.site, s)))
             .collect();
         for (site, released_at) in pending_slots {
-            if !self.in_accessor_slot(&st, site) && st.value(site).is_none_or(|v| v.owner == 0) {
+            if !self.in_accessor_slot(&st, site) && st.value(site).is_none_or(|v| v.owner.is_none())
+            {
                 continue;
             }
             let Some(v) = st.value(site).copied() else {
@@ -314,7 +315,7 @@ impl<'a> Analyzer<'a> {
             .iter()
             .enumerate()
             .map(|(i, _)| {
-                st.value(PARAM_SITE | i as u32).map_or(0, |v| {
+                st.value(Site::param(i as u32)).map_or(0, |v| {
                     // A parameter proven NULL (or handed to opaque code) on
                     // this path says nothing about what the function does
                     // with references it gets.

@@ -85,10 +85,12 @@ impl<'a> Analyzer<'a> {
             Place::Global(g) => {
                 let gid = self.intern(g);
                 match b {
-                    Binding::Obj(site) => st.set_field(GLOBAL_BASE, gid, FieldVal::Obj(site)),
-                    Binding::Null(_) => st.set_field(GLOBAL_BASE, gid, FieldVal::Null(sref)),
-                    Binding::Ptr => st.set_field(GLOBAL_BASE, gid, FieldVal::Ptr),
-                    _ => st.clear_field(GLOBAL_BASE, gid),
+                    Binding::Obj(site) => {
+                        st.set_field(FieldBase::GLOBALS, gid, FieldVal::Obj(site))
+                    }
+                    Binding::Null(_) => st.set_field(FieldBase::GLOBALS, gid, FieldVal::Null(sref)),
+                    Binding::Ptr => st.set_field(FieldBase::GLOBALS, gid, FieldVal::Ptr),
+                    _ => st.clear_field(FieldBase::GLOBALS, gid),
                 }
                 (true, g.clone())
             }
