@@ -98,7 +98,7 @@ pub struct Resolver<'a> {
     /// Summarised functions that return one of their arguments.
     returns_arg: HashMap<String, usize>,
     /// Summarised non-object functions: how they return.
-    int_outcomes: HashMap<String, Vec<crate::summary::IntOutcome>>,
+    int_outcomes: HashMap<String, Vec<crate::outcome::IntOutcome>>,
     /// File-scope variables that hold objects, and those that are objects.
     object_globals: HashMap<&'a str, GlobalKind>,
 }
@@ -229,12 +229,12 @@ impl<'a> Resolver<'a> {
         self.success.get(name).copied()
     }
 
-    pub fn set_int_outcomes(&mut self, name: &str, outcomes: Vec<crate::summary::IntOutcome>) {
+    pub fn set_int_outcomes(&mut self, name: &str, outcomes: Vec<crate::outcome::IntOutcome>) {
         self.int_outcomes.insert(name.to_string(), outcomes);
     }
 
     /// How a summarised non-object function returns.
-    pub fn int_outcomes(&self, name: &str) -> Option<&[crate::summary::IntOutcome]> {
+    pub fn int_outcomes(&self, name: &str) -> Option<&[crate::outcome::IntOutcome]> {
         if self.stated(name).is_some() {
             return None;
         }

@@ -9,9 +9,11 @@ pub mod expect;
 pub mod facts;
 pub mod formats;
 mod ids;
+pub mod outcome;
 pub mod rules;
 pub mod state;
 pub mod summary;
+pub mod violation;
 
 pub use analyze::Limits;
 pub use facts::{ApiFacts, ApiInfo, TableFacts};
@@ -48,72 +50,104 @@ pub struct ModuleReport {
     pub summaries: Vec<(String, Contract)>,
 }
 
-/// Every rule the engine knows.
-pub fn rules() -> &'static [&'static RuleMeta] {
-    rules::RULES
+/// Every rule the engine knows, in code order.
+pub fn rules() -> Vec<&'static RuleMeta> {
+    rules::metas().collect()
 }
 
 pub fn rule(code: &str) -> Option<&'static RuleMeta> {
     rules::rule(code)
 }
 
-/// A helper whose parameter is released, stolen or stored on some paths and
-/// returned on the others takes over that reference on every path
-/// (`return unwrap(result)` consuming `result`). When treating the parameter
-/// as stolen explains every path — each return leaves the function holding
-/// no reference to it and nothing new is reported — that is its contract.
-fn steal_hypothesis(
-    func: &refsan_ir::Function,
-    module: &Module,
-    resolver: &facts::Resolver<'_>,
-    exp: &expect::Expect,
-    aopts: &analyze::Options,
-    result: &analyze::FnResult,
-    decision: &summary::Decision,
-) -> Option<(analyze::FnResult, summary::Decision)> {
-    if exp.params.is_some() || exp.python_facing {
-        return None;
-    }
-    let mut candidates: Vec<u32> = result
-        .param_releases
-        .iter()
-        .map(|(p, _)| *p)
-        .filter(|p| !decision.steals.contains(p))
-        .collect();
-    candidates.sort_unstable();
-    candidates.dedup();
-    if candidates.is_empty() {
-        return None;
-    }
-    let mut effects = vec![refsan_ir::ArgEffect::Borrow; func.params.len()];
-    for p in &candidates {
-        if let Some(e) = effects.get_mut(*p as usize) {
-            *e = refsan_ir::ArgEffect::Steal;
+/// One function of the module, with what its analysis reads.
+struct FunctionCx<'a> {
+    func: &'a refsan_ir::Function,
+    module: &'a Module,
+    resolver: &'a facts::Resolver<'a>,
+    options: &'a analyze::Options,
+}
+
+/// One analysis of a function: what it observed, the findings the rules
+/// make of it, and the contract it implies for callers.
+struct Analysed {
+    result: outcome::FnResult,
+    findings: Vec<Finding>,
+    decision: summary::Decision,
+}
+
+impl FunctionCx<'_> {
+    fn analyse(&self, exp: &expect::Expect) -> Analysed {
+        let result = analyze::analyze_function(
+            self.func,
+            Some(self.module),
+            self.resolver,
+            exp,
+            self.options,
+        );
+        let findings = rules::judge_all(&result.violations, &self.func.name);
+        let decision = summary::summarize(self.func, exp, &result, !findings.is_empty());
+        Analysed {
+            result,
+            findings,
+            decision,
         }
     }
-    let mut hyp = exp.clone();
-    hyp.params = Some(effects.clone());
-    let again = analyze::analyze_function(func, Some(module), resolver, &hyp, aopts);
-    let consistent = !again.returns.is_empty()
-        && again.returns.iter().all(|r| {
-            candidates.iter().all(|p| {
-                let o = r.params_owned.get(*p as usize).copied().unwrap_or(0);
-                o == 0 || o == i16::MIN
+
+    /// A helper whose parameter is released, stolen or stored on some paths
+    /// and returned on the others takes over that reference on every path
+    /// (`return unwrap(result)` consuming `result`). When treating the
+    /// parameter as stolen explains every path — each return leaves the
+    /// function holding no reference to it and nothing new is reported —
+    /// that is its contract.
+    fn steal_hypothesis(&self, exp: &expect::Expect, first: &Analysed) -> Option<Analysed> {
+        if exp.params.is_some() || exp.python_facing {
+            return None;
+        }
+        let mut candidates: Vec<u32> = first
+            .result
+            .param_violations
+            .iter()
+            .map(|(p, _)| *p)
+            .filter(|p| !first.decision.steals.contains(p))
+            .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        if candidates.is_empty() {
+            return None;
+        }
+        let mut effects = vec![refsan_ir::ArgEffect::Borrow; self.func.params.len()];
+        for p in &candidates {
+            if let Some(e) = effects.get_mut(*p as usize) {
+                *e = refsan_ir::ArgEffect::Steal;
+            }
+        }
+        let mut hyp = exp.clone();
+        hyp.params = Some(effects.clone());
+        let mut again = self.analyse(&hyp);
+        let consistent = !again.result.returns.is_empty()
+            && again.result.returns.iter().all(|r| {
+                candidates.iter().all(|p| {
+                    let o = r.params_owned.get(*p as usize).copied().unwrap_or(0);
+                    o == 0 || o == i16::MIN
+                })
             })
-        })
-        && again.findings.len() <= result.findings.len()
-        && again.approximate.is_none();
-    if !consistent {
-        return None;
-    }
-    let mut d = summary::summarize(func, exp, &again);
-    for (i, e) in effects.iter().enumerate() {
-        if *e == refsan_ir::ArgEffect::Steal {
-            d.contract.set_arg(i, *e);
-            d.steals.push(i as u32);
+            && again.findings.len() <= first.findings.len()
+            && again.result.approximate.is_none();
+        if !consistent {
+            return None;
         }
+        // Summarised as the function it was analysed as, then the stolen
+        // parameters on top.
+        again.decision =
+            summary::summarize(self.func, exp, &again.result, !again.findings.is_empty());
+        for (i, e) in effects.iter().enumerate() {
+            if *e == refsan_ir::ArgEffect::Steal {
+                again.decision.contract.set_arg(i, *e);
+                again.decision.steals.push(i as u32);
+            }
+        }
+        Some(again)
     }
-    Some((again, d))
 }
 
 /// Checks one module: summaries bottom-up, then every function, then the
@@ -132,15 +166,18 @@ pub fn check_module(module: &Module, facts: &dyn ApiFacts, opts: &CheckOptions) 
         let Some(exp) = expects.get(&func.name) else {
             continue;
         };
-        let mut result = analyze::analyze_function(func, Some(module), &resolver, exp, &aopts);
-        let mut decision = summary::summarize(func, exp, &result);
-
-        if let Some((r, d)) =
-            steal_hypothesis(func, module, &resolver, exp, &aopts, &result, &decision)
-        {
-            result = r;
-            decision = d;
-        }
+        let cx = FunctionCx {
+            func,
+            module,
+            resolver: &resolver,
+            options: &aopts,
+        };
+        let first = cx.analyse(exp);
+        let Analysed {
+            result,
+            findings,
+            decision,
+        } = cx.steal_hypothesis(exp, &first).unwrap_or(first);
         report
             .summaries
             .push((func.name.clone(), decision.contract.clone()));
@@ -166,8 +203,8 @@ pub fn check_module(module: &Module, facts: &dyn ApiFacts, opts: &CheckOptions) 
         if !result.risky_fields.is_empty() {
             risky.insert(func.name.clone(), result.risky_fields.clone());
         }
-        report.findings.extend(result.findings);
-        for (param, f) in result.param_releases {
+        report.findings.extend(findings);
+        for (param, v) in result.param_violations {
             // Only when some return leaves the parameter under-owned: a later
             // Py_INCREF (`self->x = x; Py_INCREF(x);`) settles it.
             let under = result
@@ -180,11 +217,13 @@ pub fn check_module(module: &Module, facts: &dyn ApiFacts, opts: &CheckOptions) 
                 && !decision.steals.contains(&param)
                 && (under || result.returns.is_empty())
             {
-                report.findings.push(f);
+                report.findings.extend(rules::judge(&v, &func.name));
             }
         }
         if decision.returns_new {
-            report.findings.extend(result.borrowed_returns);
+            for v in &result.borrowed_returns {
+                report.findings.extend(rules::judge(v, &func.name));
+            }
         }
         if let Some(why) = result.approximate {
             report.notes.push(Note {
@@ -201,18 +240,12 @@ pub fn check_module(module: &Module, facts: &dyn ApiFacts, opts: &CheckOptions) 
             });
         }
     }
-    rules::rs201_parse_format::check(module, &mut report.findings);
-    rules::rs202_build_format::check(module, &mut report.findings);
-    rules::rs203_method_flags::check(module, &mut report.findings);
-    rules::rs205_free_threading_borrowed::check(module, &mut report.findings);
-    rules::rs301_dealloc_missing_release::check(module, &mut report.findings);
-    rules::rs302_traverse_missing_visit::check(module, &mut report.findings);
-    rules::rs303_dealloc_missing_untrack::check(module, &mut report.findings);
-    rules::rs304_heaptype_dealloc_type_ref::check(module, &mut report.findings);
-    rules::rs404_dealloc_decref_maybe_null::check(module, &risky, &mut report.findings);
-    rules::rs405_extern_ownership_unknown::check(module, &resolver, &mut report.findings);
-    rules::rs407_refcount_field_access::check(module, &mut report.findings);
-    rules::rs408_refcount_call_on_raw_pointer::check(module, &mut report.findings);
+    let cx = rules::ModuleCx {
+        module,
+        resolver: &resolver,
+        risky: &risky,
+    };
+    rules::check_module(&cx, &mut report.findings);
     for p in &module.problems {
         report.notes.push(Note {
             span: p.span,

@@ -2,8 +2,8 @@
 //! them in (callees first) and the contract a function's analysis implies
 //! for its callers.
 
-use crate::analyze::{FnResult, RetKind};
 use crate::expect::{Expect, ExpectRet};
+use crate::outcome::{FnResult, IntOutcome, RetKind, ReturnObs};
 use crate::state::Exc;
 use refsan_ir::{
     ArgEffect, Callee, Contract, ExcEffect, Failure, Function, Module, Returns, StmtKind, TypeClass,
@@ -96,15 +96,6 @@ pub fn bottom_up_order(module: &Module) -> Vec<usize> {
 }
 
 /// What the analysis decided about a function whose contract is inferred.
-/// One way a summarised non-object function returns: the values it returns
-/// and what it leaves in the exception state (`Clear` = unchanged).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct IntOutcome {
-    pub lo: i64,
-    pub hi: i64,
-    pub exc: Exc,
-}
-
 pub struct Decision {
     pub contract: Contract,
     /// For functions not returning objects: how they return, by exception
@@ -121,7 +112,14 @@ pub struct Decision {
     pub returns_new: bool,
 }
 
-pub fn summarize(func: &Function, expect: &Expect, result: &FnResult) -> Decision {
+/// `has_findings`: the analysis reported something about the function
+/// (then a function without returns is not taken to never return).
+pub fn summarize(
+    func: &Function,
+    expect: &Expect,
+    result: &FnResult,
+    has_findings: bool,
+) -> Decision {
     let object_return = func.returns == TypeClass::Object;
     let kinds: Vec<RetKind> = result.returns.iter().map(|r| r.kind).collect();
     let any_new = kinds.contains(&RetKind::New);
@@ -205,7 +203,7 @@ pub fn summarize(func: &Function, expect: &Expect, result: &FnResult) -> Decisio
                 continue;
             }
             let consumed_all = owned.iter().all(|o| *o == -1);
-            let failure_path = |r: &crate::analyze::ReturnObs| match r.kind {
+            let failure_path = |r: &ReturnObs| match r.kind {
                 RetKind::Null => true,
                 RetKind::Int(_, hi) => hi < 0,
                 _ => false,
@@ -262,7 +260,7 @@ pub fn summarize(func: &Function, expect: &Expect, result: &FnResult) -> Decisio
     } else {
         None
     };
-    let object_returns: Vec<&crate::analyze::ReturnObs> = result
+    let object_returns: Vec<&ReturnObs> = result
         .returns
         .iter()
         .filter(|r| r.kind != RetKind::Null)
@@ -313,9 +311,7 @@ pub fn summarize(func: &Function, expect: &Expect, result: &FnResult) -> Decisio
             failure,
             args,
             exc: ExcEffect::OnFailure,
-            noreturn: result.returns.is_empty()
-                && result.approximate.is_none()
-                && result.findings.is_empty(),
+            noreturn: result.returns.is_empty() && result.approximate.is_none() && !has_findings,
         },
         steals,
         returns_new: any_new || expect.returns == ExpectRet::New,

@@ -70,9 +70,7 @@ impl<'a> Analyzer<'a> {
 
         if st.gil_released {
             if let Some((_, true, _)) = &resolved {
-                if !rs204_api_without_gil::allowed_without_gil(name) {
-                    self.gil_violation(&st, name, span);
-                }
+                self.gil_violation(&st, name, span);
             }
         }
 
@@ -85,15 +83,12 @@ impl<'a> Analyzer<'a> {
             let unknown_macro = looks_like_macro(name);
             for (i, a) in args.iter().enumerate() {
                 if let Binding::Obj(site) = vals[i] {
-                    let what = format!(
-                        "passed to `{}`",
-                        if name.is_empty() {
-                            "an indirect call"
-                        } else {
-                            name
-                        }
-                    );
-                    self.dead_use(&mut st, site, &what, span);
+                    let callee = if name.is_empty() {
+                        "an indirect call"
+                    } else {
+                        name
+                    };
+                    self.dead_use(&mut st, site, Access::Pass(callee.to_string()), span);
                     if let Some(v) = st.value_mut(site) {
                         v.passed_unknown = true;
                         if unknown_macro
@@ -132,8 +127,8 @@ impl<'a> Analyzer<'a> {
             };
             match *b {
                 Binding::Obj(site) => {
-                    let what = format!("passed to `{name}`");
-                    if self.dead_use(&mut st, site, &what, span) {
+                    let access = Access::Pass(name.to_string());
+                    if self.dead_use(&mut st, site, access.clone(), span) {
                         continue;
                     }
                     self.check_exposed(&mut st, site, span);
@@ -144,7 +139,7 @@ impl<'a> Analyzer<'a> {
                                 && v.trackable()
                                 && !is_out(effect)
                             {
-                                self.maybe_null_use(&mut st, site, from, &what, span);
+                                self.maybe_null_use(&mut st, site, from, access, span);
                             }
                         }
                     }
@@ -162,7 +157,7 @@ impl<'a> Analyzer<'a> {
                         if !self.null_use(
                             &mut st,
                             why,
-                            &format!("passed to `{name}`"),
+                            Access::Pass(name.to_string()),
                             name_text,
                             span,
                         ) {
@@ -482,15 +477,11 @@ impl<'a> Analyzer<'a> {
         }
         let name = self.describe(st, site);
         if matches!(v.status, Status::Stolen(_) | Status::Stored(_)) {
-            self.report(
-                st,
-                &rs106_steal_mishandled::META,
-                span,
-                Some(site),
-                rs106_steal_mishandled::message_steal_twice(&name, callee),
-                format!("`{callee}` steals {name} here"),
-                None,
-            );
+            let kind = Kind::StolenTwice {
+                value: name,
+                callee: callee.to_string(),
+            };
+            self.emit(st, kind, span, Some(site));
         } else if matches!(v.origin, ValOrigin::Field(_)) {
             // Handing over the reference a field holds is a transfer when the
             // field is cleared or overwritten next; checked at the return.
@@ -505,47 +496,21 @@ impl<'a> Analyzer<'a> {
         {
             // Maybe this function itself steals the parameter.
             if let ValOrigin::Param(i) = v.origin {
-                let why = self.why_borrowed(&v);
-                self.tentative_param_finding(
-                    st,
-                    site,
-                    i,
-                    &rs105_borrowed_stolen::META,
-                    rs105_borrowed_stolen::message(&name, callee, &why),
-                    (span, format!("`{callee}` steals {name} here")),
-                    Some(format!(
-                        "pass a new reference: `Py_NewRef({})`",
-                        name.trim_matches('`')
-                    )),
-                );
+                let kind = Kind::StolenBorrowed {
+                    value: name,
+                    callee: callee.to_string(),
+                    why: self.why_borrowed(&v),
+                };
+                self.tentative(st, site, i, kind, span);
             }
             return;
         } else {
-            let why = self.why_borrowed(&v);
-            let (meta, message) = if formats::is_build_value(callee) {
-                (
-                    &rs202_build_format::META,
-                    rs202_build_format::message_n_borrowed(&name, callee, &why),
-                )
-            } else {
-                (
-                    &rs105_borrowed_stolen::META,
-                    rs105_borrowed_stolen::message(&name, callee, &why),
-                )
+            let kind = Kind::StolenBorrowed {
+                value: name,
+                callee: callee.to_string(),
+                why: self.why_borrowed(&v),
             };
-            let help = Some(format!(
-                "pass a new reference: `Py_NewRef({})`",
-                name.trim_matches('`')
-            ));
-            self.report(
-                st,
-                meta,
-                span,
-                Some(site),
-                message,
-                format!("`{callee}` steals {name} here"),
-                help,
-            );
+            self.emit(st, kind, span, Some(site));
         }
         self.mark_reported(st, site);
     }
@@ -653,18 +618,14 @@ impl<'a> Analyzer<'a> {
                     && v.origin.is_borrowed_kind()
                     && !self.is_immortal_global(&v)
                 {
-                    let name = self.describe(st, old);
-                    let why = self.why_borrowed(&v);
-                    let callee = self.callee_at(sref);
-                    self.report(
-                        st,
-                        &rs102_decref_borrowed::META,
-                        span,
-                        Some(old),
-                        rs102_decref_borrowed::message(&name, &why),
-                        format!("`{callee}` releases {name} here"),
-                        None,
-                    );
+                    let kind = Kind::ReleasedBorrowed {
+                        value: self.describe(st, old),
+                        why: self.why_borrowed(&v),
+                        by: Release::ReplacedBy {
+                            callee: self.callee_at(sref),
+                        },
+                    };
+                    self.emit(st, kind, span, Some(old));
                     self.mark_reported(st, old);
                 }
             }
@@ -792,16 +753,10 @@ impl<'a> Analyzer<'a> {
                 st.push_event(Ev::Created { stmt: sref, site });
                 if dst.is_none() && ret == RetVal::NewRef && contract.failure != Failure::AlwaysNull
                 {
-                    let message = rs101_leaked_reference::message_discarded(callee);
-                    self.report(
-                        st,
-                        &rs101_leaked_reference::META,
-                        span,
-                        Some(site),
-                        message,
-                        format!("the result of `{callee}` is discarded here"),
-                        Some("keep the result and release it with Py_DECREF".to_string()),
-                    );
+                    let kind = Kind::Discarded {
+                        callee: callee.to_string(),
+                    };
+                    self.emit(st, kind, span, Some(site));
                     st.remove_value(site);
                     return;
                 }

@@ -312,24 +312,19 @@ impl<'a> Analyzer<'a> {
         if matches!(v.origin, ValOrigin::Param(_)) {
             // A parameter the function was given ownership of: leak too.
         }
-        let name = self.describe(st, site);
-        let callee = match v.origin {
-            ValOrigin::New(s) | ValOrigin::OutNew(s, _) => self.callee_at(s),
-            _ => "the call".to_string(),
+        let how = match how {
+            LostHow::Temp => Lost::Temp {
+                callee: match v.origin {
+                    ValOrigin::New(s) | ValOrigin::OutNew(s, _) => self.callee_at(s),
+                    _ => "the call".to_string(),
+                },
+            },
+            LostHow::Overwrite(var) => Lost::Overwrite {
+                var: self.var_name(var).to_string(),
+            },
         };
-        let (default, last) = match how {
-            LostHow::Temp => (
-                rs101_leaked_reference::message_temp(&callee),
-                "the reference is lost here".to_string(),
-            ),
-            LostHow::Overwrite(var) => (
-                rs101_leaked_reference::message_overwrite(&name, self.var_name(var)),
-                format!("`{}` is overwritten here", self.var_name(var)),
-            ),
-        };
-        let (meta, message) = self.leak_rule(st, site, &v, default);
-        let help = rs101_leaked_reference::help(self.plain_name(st, site).as_deref());
-        self.report(st, meta, span, Some(site), message, last, help);
+        let kind = self.lost(st, site, &v, how);
+        self.emit(st, kind, span, Some(site));
         if let Some(v) = st.value_mut(site) {
             v.reported = true;
             v.owned = 0;

@@ -26,13 +26,14 @@ mod store;
 use crate::expect::{Expect, ExpectRet};
 use crate::facts::{is_singleton_name, Resolved, Resolver};
 use crate::formats;
-use crate::rules::{self, *};
+use crate::outcome::*;
 use crate::state::*;
+use crate::violation::*;
 use guesses::*;
 use liveness::temp_deaths;
 use refsan_ir::*;
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 /// Bounds on the work spent on one function.
 #[derive(Clone, Copy, Debug)]
@@ -50,44 +51,6 @@ impl Default for Limits {
             max_steps: 20_000,
         }
     }
-}
-
-/// What a return statement returned, for summaries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RetKind {
-    Null,
-    New,
-    Borrowed,
-    Int(i64, i64),
-    Unknown,
-    Void,
-}
-
-#[derive(Clone, Debug)]
-pub struct ReturnObs {
-    pub kind: RetKind,
-    /// The parameter whose own value (without a new reference) is returned.
-    pub returned_param: Option<u32>,
-    pub exc: Exc,
-    /// For each parameter: references owned at the return (-1 = consumed).
-    pub params_owned: Vec<i16>,
-}
-
-/// The outcome of analysing one function.
-#[derive(Default)]
-pub struct FnResult {
-    pub findings: Vec<Finding>,
-    /// Releases of a parameter the function does not own; they become RS102
-    /// findings unless the summary decides the function steals it.
-    pub param_releases: Vec<(u32, Finding)>,
-    /// Borrowed references returned while the contract is inferred; they
-    /// become RS104 findings when other paths return new references.
-    pub borrowed_returns: Vec<Finding>,
-    pub returns: Vec<ReturnObs>,
-    pub approximate: Option<String>,
-    /// Watched attributes (`Expect::watch_fields`) that are NULL or unset on
-    /// an error exit, with the exit's span.
-    pub risky_fields: Vec<(String, Span)>,
 }
 
 pub struct Options {
@@ -109,7 +72,6 @@ struct Analyzer<'a> {
     callee_cache: RefCell<Vec<Option<CalleeFacts>>>,
     name_list: RefCell<Vec<String>>,
     result: FnResult,
-    seen_findings: HashSet<(&'static str, u32, u32, Option<Site>)>,
     approximate: Option<String>,
 }
 
@@ -139,7 +101,6 @@ pub fn analyze_function(
         callee_cache: RefCell::new(Vec::new()),
         name_list: RefCell::new(Vec::new()),
         result: FnResult::default(),
-        seen_findings: HashSet::new(),
         approximate: None,
     };
     a.run();

@@ -4,36 +4,22 @@
 use super::*;
 
 impl<'a> Analyzer<'a> {
-    /// The rule and message for a leak of `v`.
-    pub(super) fn leak_rule(
-        &self,
-        st: &State,
-        site: Site,
-        v: &ValueState,
-        default: String,
-    ) -> (&'static RuleMeta, String) {
-        let name = self.describe(st, site);
-        if let Some(s) = v.steal_failed {
-            return (
-                &rs106_steal_mishandled::META,
-                rs106_steal_mishandled::message_leak_after_failed_steal(&name, &self.callee_at(s)),
-            );
+    /// What a lost value's history adds to its leak: a steal that failed, a
+    /// Cython `<object>` cast that took a reference of its own.
+    pub(super) fn lost(&self, st: &State, site: Site, v: &ValueState, how: Lost) -> Kind {
+        let object_cast = v.cast_incref.map(|_| ObjectCast {
+            new_from: match v.origin {
+                ValOrigin::New(s) | ValOrigin::OutNew(s, _) => Some(self.callee_at(s)),
+                _ => None,
+            },
+            after_incref: v.user_incref.is_some(),
+        });
+        Kind::Lost {
+            value: self.describe(st, site),
+            how,
+            failed_steal_by: v.steal_failed.map(|s| self.callee_at(s)),
+            object_cast,
         }
-        if v.cast_incref.is_some() {
-            if let ValOrigin::New(s) | ValOrigin::OutNew(s, _) = v.origin {
-                return (
-                    &rs401_object_cast_of_new_ref::META,
-                    rs401_object_cast_of_new_ref::message(&name, &self.callee_at(s)),
-                );
-            }
-            if v.user_incref.is_some() {
-                return (
-                    &rs402_incref_then_cast::META,
-                    rs402_incref_then_cast::message(&name),
-                );
-            }
-        }
-        (&rs101_leaked_reference::META, default)
     }
 
     /// "`name`" or a description of where the value came from.
@@ -68,13 +54,6 @@ impl<'a> Analyzer<'a> {
                 .field_text(s)
                 .unwrap_or_else(|| "the field".to_string()),
         }
-    }
-
-    pub(super) fn plain_name(&self, st: &State, site: Site) -> Option<String> {
-        let d = self.describe(st, site);
-        d.strip_prefix('`')
-            .and_then(|s| s.strip_suffix('`'))
-            .map(str::to_string)
     }
 
     pub(super) fn field_text(&self, sref: StmtRef) -> Option<String> {
@@ -381,9 +360,9 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    /// The numbered path of a finding about `site` (or about the path as a
-    /// whole when `site` is None), ending with the finding itself.
-    pub(super) fn events(&self, st: &State, site: Option<Site>, last: Event) -> Vec<Event> {
+    /// The numbered path of a finding at `at` about `site` (or about the
+    /// path as a whole when `site` is None), without the finding itself.
+    pub(super) fn path(&self, st: &State, site: Option<Site>, at: Span) -> Vec<Event> {
         const MAX_EVENTS: usize = 12;
         let all = path_events(&st.path);
         let start = match site {
@@ -412,7 +391,8 @@ impl<'a> Analyzer<'a> {
                 picked.push((strong, e));
             }
         }
-        // Keep the story short: drop the oldest branch events first.
+        // Keep the story short (the finding's own event is one more): drop
+        // the oldest branch events first.
         while picked.len() + 1 > MAX_EVENTS {
             match picked.iter().skip(1).position(|(strong, _)| !strong) {
                 Some(i) => {
@@ -442,38 +422,41 @@ impl<'a> Analyzer<'a> {
         let mut out: Vec<Event> = merged
             .into_iter()
             .map(|(_, e)| e)
-            .filter(|e| (e.span.line, e.span.col) != (last.span.line, last.span.col))
+            .filter(|e| (e.span.line, e.span.col) != (at.line, at.col))
             .collect();
         out.dedup();
-        out.push(last);
         out
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn report(
-        &mut self,
-        st: &State,
-        meta: &'static RuleMeta,
-        span: Span,
-        site: Option<Site>,
-        message: String,
-        last: String,
-        help: Option<String>,
-    ) {
-        let key = (meta.code, span.start, span.end, site);
-        if !self.seen_findings.insert(key) {
+    /// Records what the analysis found at `span` about `site`, with its
+    /// path; the same observation from several paths is kept once.
+    pub(super) fn emit(&mut self, st: &State, kind: Kind, span: Span, site: Option<Site>) {
+        let seen = self
+            .result
+            .violations
+            .iter()
+            .any(|v| v.span == span && v.site == site && v.kind == kind);
+        if seen {
             return;
         }
-        let events = self.events(
-            st,
+        let path = self.path(st, site, span);
+        self.result.violations.push(Violation {
+            kind,
+            span,
+            path,
             site,
-            Event {
-                span,
-                message: last,
-            },
-        );
-        let f = rules::finding(meta, span, Some(&self.func.name), message, events, help);
-        self.result.findings.push(f);
+        });
+    }
+
+    /// A violation kept aside for the summary to decide (see
+    /// `FnResult::param_violations`).
+    pub(super) fn violation(&self, st: &State, kind: Kind, span: Span, site: Site) -> Violation {
+        Violation {
+            path: self.path(st, Some(site), span),
+            kind,
+            span,
+            site: Some(site),
+        }
     }
 
     pub(super) fn mark_reported(&self, st: &mut State, site: Site) {

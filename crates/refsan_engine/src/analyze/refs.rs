@@ -5,63 +5,49 @@
 use super::*;
 
 impl<'a> Analyzer<'a> {
-    pub(super) fn dead_use(&mut self, st: &mut State, site: Site, what: &str, span: Span) -> bool {
+    /// A use of a value whose object may be gone; returns true when it was
+    /// reported.
+    pub(super) fn dead_use(
+        &mut self,
+        st: &mut State,
+        site: Site,
+        access: Access,
+        span: Span,
+    ) -> bool {
         let Some(v) = st.value(site).copied() else {
             return false;
         };
         if !v.trackable() || !v.status.is_dead() {
             return false;
         }
-        let name = self.describe(st, site);
-        let (message, last) = match v.status {
-            Status::OwnerGone(s) => {
-                let owner = match v.owner.filter(|o| st.value(*o).is_some()) {
+        let cause = match v.status {
+            Status::OwnerGone(_) => Dead::OwnerGone {
+                owner: match v.owner.filter(|o| st.value(*o).is_some()) {
                     Some(o) => self.describe(st, o),
                     None => "its container".to_string(),
-                };
-                let _ = s;
-                (
-                    rs103_use_after_release::message_owner_gone(&name, &owner),
-                    format!("{name} is {what} here"),
-                )
-            }
+                },
+            },
             Status::Released(s)
                 if matches!(
                     self.managed_op(s),
                     Some(ManagedOp::TempRelease | ManagedOp::AssignRelease | ManagedOp::ScopeExit)
                 ) =>
             {
-                (
-                    rs406_raw_pointer_outlives_object::message(&name, what),
-                    format!("{name} is {what} here"),
-                )
+                Dead::ReleasedByLanguage
             }
-            _ => {
-                if what == "released" {
-                    (
-                        rs103_use_after_release::message_double(&name),
-                        format!("{name} is released again here"),
-                    )
-                } else {
-                    (
-                        rs103_use_after_release::message_use(&name, what),
-                        format!("{name} is {what} here"),
-                    )
-                }
-            }
+            _ => Dead::Released,
         };
-        let meta = match v.status {
-            Status::Released(s)
-                if matches!(
-                    self.managed_op(s),
-                    Some(ManagedOp::TempRelease | ManagedOp::AssignRelease | ManagedOp::ScopeExit)
-                ) =>
-            {
-                &rs406_raw_pointer_outlives_object::META
-            }
-            _ => &rs103_use_after_release::META,
-        };
-        self.report(st, meta, span, Some(site), message, last, None);
+        let value = self.describe(st, site);
+        self.emit(
+            st,
+            Kind::DeadUse {
+                value,
+                access,
+                cause,
+            },
+            span,
+            Some(site),
+        );
         self.mark_reported(st, site);
         true
     }
@@ -84,20 +70,11 @@ impl<'a> Analyzer<'a> {
         if !v.volatile || v.owned > 0 || !v.trackable() {
             return;
         }
-        let name = self.describe(st, site);
-        let callee = self.callee_at(at);
-        self.report(
-            st,
-            &rs110_borrowed_across_call::META,
-            span,
-            Some(site),
-            rs110_borrowed_across_call::message(&name, &callee),
-            format!("{name} is used here"),
-            Some(format!(
-                "take a reference right after the lookup (`Py_INCREF({})`) or use the *Ref API",
-                name.trim_matches('`')
-            )),
-        );
+        let kind = Kind::UsedAfterCodeRan {
+            value: self.describe(st, site),
+            callee: self.callee_at(at),
+        };
+        self.emit(st, kind, span, Some(site));
         if let Some(v) = st.value_mut(site) {
             v.volatile = false;
         }
@@ -109,20 +86,12 @@ impl<'a> Analyzer<'a> {
         &mut self,
         st: &mut State,
         why: NullWhy,
-        how: &str,
-        name: String,
+        access: Access,
+        value: String,
         span: Span,
     ) -> bool {
-        let message = rs107_unchecked_null::message_null(&name, how, &self.null_why_text(why));
-        self.report(
-            st,
-            &rs107_unchecked_null::META,
-            span,
-            None,
-            message,
-            format!("{name} is {how} here"),
-            Some("check for NULL first, or use the Py_X* variant".to_string()),
-        );
+        let why = self.null_why_text(why);
+        self.emit(st, Kind::NullUsed { value, access, why }, span, None);
         false
     }
 
@@ -131,24 +100,20 @@ impl<'a> Analyzer<'a> {
         st: &mut State,
         site: Site,
         from: StmtRef,
-        how: &str,
+        access: Access,
         span: Span,
     ) {
-        let name = self.describe(st, site);
+        let value = self.describe(st, site);
         let why = format!(
             "`{}` on line {} may leave it NULL",
             self.callee_at(from),
             self.span_at(from).line
         );
-        let message = rs107_unchecked_null::message_maybe(&name, how, &why);
-        self.report(
+        self.emit(
             st,
-            &rs107_unchecked_null::META,
+            Kind::MaybeNullUsed { value, access, why },
             span,
             Some(site),
-            message,
-            format!("{name} is {how} here"),
-            Some("check for NULL first, or use the Py_X* variant".to_string()),
         );
         self.mark_reported(st, site);
     }
@@ -166,7 +131,7 @@ impl<'a> Analyzer<'a> {
         }
         match b {
             Binding::Obj(site) => {
-                if self.dead_use(st, site, "INCREF'd", span) {
+                if self.dead_use(st, site, Access::Incref, span) {
                     return true;
                 }
                 self.check_exposed(st, site, span);
@@ -175,7 +140,7 @@ impl<'a> Analyzer<'a> {
                 };
                 if let Nullness::MaybeOut(from) = v.null {
                     if !nullable && v.trackable() {
-                        self.maybe_null_use(st, site, from, "INCREF'd", span);
+                        self.maybe_null_use(st, site, from, Access::Incref, span);
                     }
                 }
                 let op = self.managed_op(sref);
@@ -201,7 +166,7 @@ impl<'a> Analyzer<'a> {
             }
             Binding::Null(why) if !nullable => {
                 let name = self.null_name(self.var_text(st, b));
-                self.null_use(st, why, "INCREF'd", name, span)
+                self.null_use(st, why, Access::Incref, name, span)
             }
             _ => true,
         }
@@ -222,7 +187,7 @@ impl<'a> Analyzer<'a> {
         }
         match b {
             Binding::Obj(site) => {
-                if self.dead_use(st, site, "released", span) {
+                if self.dead_use(st, site, Access::Release, span) {
                     return true;
                 }
                 let Some(v) = st.value(site).copied() else {
@@ -236,7 +201,7 @@ impl<'a> Analyzer<'a> {
                 }
                 if let Nullness::MaybeOut(from) = v.null {
                     if !nullable {
-                        self.maybe_null_use(st, site, from, "released", span);
+                        self.maybe_null_use(st, site, from, Access::Release, span);
                     }
                 }
                 st.push_event(Ev::Decref { stmt: sref, site });
@@ -258,45 +223,17 @@ impl<'a> Analyzer<'a> {
                 let name = self.describe(st, site);
                 match (v.status, v.origin) {
                     (Status::Stolen(s), _) => {
-                        let c = self.callee_at(s);
-                        let (meta, message) = if self.managed_op(sref).is_some() {
-                            (
-                                &rs403_managed_to_stealing::META,
-                                rs403_managed_to_stealing::message(&name, &c),
-                            )
-                        } else {
-                            (
-                                &rs106_steal_mishandled::META,
-                                rs106_steal_mishandled::message_release_after_steal(&name, &c),
-                            )
+                        let kind = Kind::ReleasedAfterSteal {
+                            value: name,
+                            callee: self.callee_at(s),
+                            by_language: self.managed_op(sref).is_some(),
                         };
-                        let help = self.managed_op(sref).map(|_| {
-                            format!(
-                                "`Py_INCREF({})` before passing it to `{c}`",
-                                name.trim_matches('`')
-                            )
-                        });
-                        self.report(
-                            st,
-                            meta,
-                            span,
-                            Some(site),
-                            message,
-                            format!("{name} is released here"),
-                            help,
-                        );
+                        self.emit(st, kind, span, Some(site));
                         self.mark_reported(st, site);
                     }
                     (Status::Stored(_), _) if self.managed_op(sref).is_some() => {
-                        self.report(
-                            st,
-                            &rs406_raw_pointer_outlives_object::META,
-                            span,
-                            Some(site),
-                            rs406_raw_pointer_outlives_object::message_stored(&name),
-                            format!("Cython releases {name} here"),
-                            Some("keep a reference of your own (Py_INCREF) for the stored pointer, or store an `object`".to_string()),
-                        );
+                        let kind = Kind::LanguageReleasedStored { value: name };
+                        self.emit(st, kind, span, Some(site));
                         self.mark_reported(st, site);
                     }
                     (Status::Stored(_), _)
@@ -339,43 +276,32 @@ impl<'a> Analyzer<'a> {
                         // A new reference already released once; a container
                         // kept the object alive, so this release takes the
                         // container's reference.
-                        self.report(
-                            st,
-                            &rs103_use_after_release::META,
-                            span,
-                            Some(site),
-                            rs103_use_after_release::message_double(&name),
-                            format!("{name} is released again here"),
-                            None,
-                        );
+                        let kind = Kind::DeadUse {
+                            value: name,
+                            access: Access::Release,
+                            cause: Dead::Released,
+                        };
+                        self.emit(st, kind, span, Some(site));
                         self.mark_reported(st, site);
                     }
                     (Status::Live, ValOrigin::Param(i))
                         if !self.expect.python_facing && self.expect.params.is_none() =>
                     {
                         // Maybe the function steals it: decided by the summary.
-                        let why = self.why_borrowed(&v);
-                        self.tentative_param_finding(
-                            st,
-                            site,
-                            i,
-                            &rs102_decref_borrowed::META,
-                            rs102_decref_borrowed::message(&name, &why),
-                            (span, format!("{name} is released here")),
-                            None,
-                        );
+                        let kind = Kind::ReleasedBorrowed {
+                            value: name,
+                            why: self.why_borrowed(&v),
+                            by: Release::Decref,
+                        };
+                        self.tentative(st, site, i, kind, span);
                     }
                     _ => {
-                        let why = self.why_borrowed(&v);
-                        self.report(
-                            st,
-                            &rs102_decref_borrowed::META,
-                            span,
-                            Some(site),
-                            rs102_decref_borrowed::message(&name, &why),
-                            format!("{name} is released here"),
-                            None,
-                        );
+                        let kind = Kind::ReleasedBorrowed {
+                            value: name,
+                            why: self.why_borrowed(&v),
+                            by: Release::Decref,
+                        };
+                        self.emit(st, kind, span, Some(site));
                         self.mark_reported(st, site);
                     }
                 }
@@ -383,36 +309,26 @@ impl<'a> Analyzer<'a> {
             }
             Binding::Null(why) if !nullable => {
                 let name = self.null_name(self.var_text(st, b));
-                self.null_use(st, why, &format!("passed to `{macro_name}`"), name, span)
+                self.null_use(st, why, Access::ReleaseBy(macro_name), name, span)
             }
             _ => true,
         }
     }
 
-    /// A finding about parameter `param` of a helper that may take over its
-    /// reference (release, store or hand it on): kept aside for the summary
-    /// to decide, and the parameter's reference counted as given away.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn tentative_param_finding(
+    /// A violation about parameter `param` of a helper that may take over
+    /// its reference (release, store or hand it on): kept aside for the
+    /// summary to decide, and the parameter's reference counted as given
+    /// away.
+    pub(super) fn tentative(
         &mut self,
         st: &mut State,
         site: Site,
         param: u32,
-        meta: &'static RuleMeta,
-        message: String,
-        (span, event): (Span, String),
-        help: Option<String>,
+        kind: Kind,
+        span: Span,
     ) {
-        let events = self.events(
-            st,
-            Some(site),
-            Event {
-                span,
-                message: event,
-            },
-        );
-        let f = rules::finding(meta, span, Some(&self.func.name), message, events, help);
-        self.result.param_releases.push((param, f));
+        let v = self.violation(st, kind, span, site);
+        self.result.param_violations.push((param, v));
         if let Some(v) = st.value_mut(site) {
             v.owned -= 1;
         }
@@ -461,12 +377,12 @@ impl<'a> Analyzer<'a> {
         }
         match b {
             Binding::Obj(site) => {
-                self.dead_use(st, site, "used", span);
+                self.dead_use(st, site, Access::Deref, span);
                 self.check_exposed(st, site, span);
                 if let Some(v) = st.value(site).copied() {
                     if let Nullness::MaybeOut(from) = v.null {
                         if v.trackable() {
-                            self.maybe_null_use(st, site, from, "dereferenced", span);
+                            self.maybe_null_use(st, site, from, Access::Deref, span);
                         }
                     }
                 }
@@ -474,22 +390,16 @@ impl<'a> Analyzer<'a> {
             }
             Binding::Null(why) => {
                 let name = self.null_name(self.var_text(st, b));
-                self.null_use(st, why, "dereferenced", name, span)
+                self.null_use(st, why, Access::Deref, name, span)
             }
             _ => true,
         }
     }
 
-    pub(super) fn gil_violation(&mut self, st: &State, what: &str, span: Span) {
-        let message = rs204_api_without_gil::message(what);
-        self.report(
-            st,
-            &rs204_api_without_gil::META,
-            span,
-            None,
-            message,
-            format!("`{what}` runs without the GIL here"),
-            None,
-        );
+    pub(super) fn gil_violation(&mut self, st: &State, callee: &str, span: Span) {
+        let kind = Kind::CallWithoutGil {
+            callee: callee.to_string(),
+        };
+        self.emit(st, kind, span, None);
     }
 }

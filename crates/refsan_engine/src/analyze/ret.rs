@@ -32,28 +32,20 @@ impl<'a> Analyzer<'a> {
                 .clone()
                 .unwrap_or_else(|| "this function".to_string());
             if exp.null_needs_exc && kind == RetKind::Null {
-                self.report(
-                    &st,
-                    &rs109_error_without_exception::META,
-                    span,
-                    None,
-                    rs109_error_without_exception::message_null(&why),
-                    "returns NULL here, no exception is set".to_string(),
-                    Some("set an exception (PyErr_SetString...) before returning NULL".to_string()),
-                );
+                let kind = Kind::ErrorWithoutException {
+                    returns: ErrorReturn::Null,
+                    role: why.clone(),
+                };
+                self.emit(&st, kind, span, None);
             }
             if exp.neg_needs_exc {
                 if let RetKind::Int(lo, hi) = kind {
                     if hi < 0 && lo >= -1 {
-                        self.report(
-                            &st,
-                            &rs109_error_without_exception::META,
-                            span,
-                            None,
-                            rs109_error_without_exception::message_neg(&why),
-                            "returns -1 here, no exception is set".to_string(),
-                            Some("set an exception before returning -1".to_string()),
-                        );
+                        let kind = Kind::ErrorWithoutException {
+                            returns: ErrorReturn::NegOne,
+                            role: why,
+                        };
+                        self.emit(&st, kind, span, None);
                     }
                 }
             }
@@ -86,7 +78,7 @@ impl<'a> Analyzer<'a> {
         let mut returned: Option<Site> = None;
         if let Binding::Obj(site) = b {
             self.check_exposed(&mut st, site, span);
-            if self.dead_use(&mut st, site, "returned", span) {
+            if self.dead_use(&mut st, site, Access::Return, span) {
                 kind = RetKind::Unknown;
             } else if let Some(v) = st.value(site).copied() {
                 returned = Some(site);
@@ -122,41 +114,16 @@ impl<'a> Analyzer<'a> {
                             kind = RetKind::Unknown;
                         } else {
                             kind = RetKind::Borrowed;
-                            let why = self.why_borrowed(&v);
-                            let message = rs104_borrowed_returned::message(&name, &why);
-                            let help = Some(format!(
-                                "return a new reference: `return Py_NewRef({});`",
-                                name.trim_matches('`')
-                            ));
+                            let kind = Kind::ReturnedBorrowed {
+                                value: name,
+                                why: self.why_borrowed(&v),
+                            };
                             if exp.returns == ExpectRet::New {
-                                self.report(
-                                    &st,
-                                    &rs104_borrowed_returned::META,
-                                    span,
-                                    Some(site),
-                                    message,
-                                    format!("{name} is returned here"),
-                                    help,
-                                );
+                                self.emit(&st, kind, span, Some(site));
                                 self.mark_reported(&mut st, site);
                             } else {
-                                let events = self.events(
-                                    &st,
-                                    Some(site),
-                                    Event {
-                                        span,
-                                        message: format!("{name} is returned here"),
-                                    },
-                                );
-                                let f = rules::finding(
-                                    &rs104_borrowed_returned::META,
-                                    span,
-                                    Some(&self.func.name),
-                                    message,
-                                    events,
-                                    help,
-                                );
-                                self.result.borrowed_returns.push(f);
+                                let v = self.violation(&st, kind, span, site);
+                                self.result.borrowed_returns.push(v);
                             }
                         }
                     }
@@ -179,16 +146,11 @@ impl<'a> Analyzer<'a> {
                         && !v.shared
                         && exp.returns != ExpectRet::Other
                     {
-                        let name = self.describe(&st, site);
-                        self.report(
-                            &st,
-                            &rs101_leaked_reference::META,
-                            span,
-                            Some(site),
-                            rs101_leaked_reference::message_extra_on_return(&name, v.owned),
-                            format!("{name} is returned here"),
-                            None,
-                        );
+                        let kind = Kind::ReturnedWithExtra {
+                            value: self.describe(&st, site),
+                            extra: v.owned,
+                        };
+                        self.emit(&st, kind, span, Some(site));
                         self.mark_reported(&mut st, site);
                     }
                 }
@@ -203,33 +165,12 @@ impl<'a> Analyzer<'a> {
             .filter(|(site, _)| st.fields.iter().any(|f| f.val == FieldVal::Obj(*site)))
             .collect();
         for (site, stolen_at) in pending {
-            let name = self.describe(&st, site);
-            let callee = self.callee_at(stolen_at);
-            let why = "it belongs to the object's field, which still points to it".to_string();
-            let (meta, message) = if formats::is_build_value(&callee) {
-                (
-                    &rs202_build_format::META,
-                    rs202_build_format::message_n_borrowed(&name, &callee, &why),
-                )
-            } else {
-                (
-                    &rs105_borrowed_stolen::META,
-                    rs105_borrowed_stolen::message(&name, &callee, &why),
-                )
+            let kind = Kind::StolenBorrowed {
+                value: self.describe(&st, site),
+                callee: self.callee_at(stolen_at),
+                why: "it belongs to the object's field, which still points to it".to_string(),
             };
-            let span_steal = self.span_at(stolen_at);
-            self.report(
-                &st,
-                meta,
-                span_steal,
-                Some(site),
-                message,
-                format!("`{callee}` steals {name} here"),
-                Some(format!(
-                    "pass a new reference: `Py_NewRef({})`",
-                    name.trim_matches('`')
-                )),
-            );
+            self.emit(&st, kind, self.span_at(stolen_at), Some(site));
         }
         // Borrowed references stored without the Py_INCREF that pays for them.
         let debts: Vec<(Site, StmtRef)> = st
@@ -242,18 +183,12 @@ impl<'a> Analyzer<'a> {
             let Some(v) = st.value(site).copied() else {
                 continue;
             };
-            let name = self.describe(&st, site);
-            let why = self.why_borrowed(&v);
-            let place = self.store_place_text(at);
-            self.report(
-                &st,
-                &rs108_borrowed_stored::META,
-                self.span_at(at),
-                Some(site),
-                rs108_borrowed_stored::message(&name, &place, &why),
-                format!("{name} is stored here"),
-                Some(format!("store a new reference: `{place} = Py_NewRef(...)`")),
-            );
+            let kind = Kind::StoredBorrowed {
+                value: self.describe(&st, site),
+                place: self.store_place_text(at),
+                why: self.why_borrowed(&v),
+            };
+            self.emit(&st, kind, self.span_at(at), Some(site));
         }
         // Container slots released but never overwritten.
         let pending_slots: Vec<(Site, StmtRef)> = st
@@ -269,18 +204,12 @@ impl<'a> Analyzer<'a> {
             let Some(v) = st.value(site).copied() else {
                 continue;
             };
-            let name = self.describe(&st, site);
-            let why = self.why_borrowed(&v);
-            let rspan = self.span_at(released_at);
-            self.report(
-                &st,
-                &rs102_decref_borrowed::META,
-                rspan,
-                Some(site),
-                rs102_decref_borrowed::message(&name, &why),
-                format!("{name} is released here, but its container still refers to it"),
-                None,
-            );
+            let kind = Kind::ReleasedBorrowed {
+                value: self.describe(&st, site),
+                why: self.why_borrowed(&v),
+                by: Release::SlotStillRefers,
+            };
+            self.emit(&st, kind, self.span_at(released_at), Some(site));
         }
         // Everything else the function still owns leaks here.
         let owned: Vec<Site> = st
@@ -359,19 +288,8 @@ impl<'a> Analyzer<'a> {
         let Some(v) = st.value(site).copied() else {
             return;
         };
-        let name = self.describe(st, site);
-        let (meta, message) =
-            self.leak_rule(st, site, &v, rs101_leaked_reference::message_return(&name));
-        let help = rs101_leaked_reference::help(self.plain_name(st, site).as_deref());
-        self.report(
-            st,
-            meta,
-            span,
-            Some(site),
-            message,
-            format!("{name} leaks here"),
-            help,
-        );
+        let kind = self.lost(st, site, &v, Lost::Return);
+        self.emit(st, kind, span, Some(site));
         self.mark_reported(st, site);
     }
 }

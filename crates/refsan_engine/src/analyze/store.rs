@@ -111,7 +111,7 @@ impl<'a> Analyzer<'a> {
         let Binding::Obj(site) = b else {
             return;
         };
-        if self.dead_use(st, site, "stored", span) {
+        if self.dead_use(st, site, Access::Store, span) {
             return;
         }
         let Some(v) = st.value(site).copied() else {
@@ -152,19 +152,12 @@ impl<'a> Analyzer<'a> {
             {
                 // Maybe this function takes over the parameter's reference:
                 // decided by the summary.
-                let name = self.describe(st, site);
-                let why = self.why_borrowed(&v);
-                self.tentative_param_finding(
-                    st,
-                    site,
-                    i,
-                    &rs108_borrowed_stored::META,
-                    rs108_borrowed_stored::message(&name, &place_text, &why),
-                    (span, format!("{name} is stored here")),
-                    Some(format!(
-                        "store a new reference: `{place_text} = Py_NewRef(...)`"
-                    )),
-                );
+                let kind = Kind::StoredBorrowed {
+                    value: self.describe(st, site),
+                    place: place_text,
+                    why: self.why_borrowed(&v),
+                };
+                self.tentative(st, site, i, kind, span);
                 return;
             }
         }

@@ -1,3 +1,5 @@
+use super::Verdict;
+use crate::violation::{plain_name, Kind, Lost, Violation};
 use refsan_ir::{RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
@@ -47,31 +49,52 @@ Use instead:
 "#,
 };
 
-/// `name` is a description like "`list`" or "the new reference from `PyLong_FromLong`".
-pub fn message_return(name: &str) -> String {
-    format!("{name} leaks: the function returns without releasing it")
-}
-
-pub fn message_overwrite(name: &str, var: &str) -> String {
-    format!("{name} leaks: `{var}` is overwritten while it holds the only reference")
-}
-
-pub fn message_discarded(callee: &str) -> String {
-    format!("the new reference returned by `{callee}` is discarded and leaks")
-}
-
-pub fn message_temp(callee: &str) -> String {
-    format!("the new reference returned by `{callee}` is never released: it leaks")
-}
-
-pub fn message_extra_on_return(name: &str, extra: i16) -> String {
-    if extra == 1 {
-        format!("{name} leaks: it is returned with one reference too many")
-    } else {
-        format!("{name} leaks: it is returned with {extra} references too many")
+/// Claims every lost reference the refining rules (RS106, RS401, RS402)
+/// leave, discarded results, and references returned once too often.
+pub fn judge(v: &Violation) -> Option<Verdict> {
+    match &v.kind {
+        Kind::Lost { value, how, .. } => {
+            let (message, last) = match how {
+                Lost::Return => (
+                    format!("{value} leaks: the function returns without releasing it"),
+                    format!("{value} leaks here"),
+                ),
+                Lost::Overwrite { var } => (
+                    format!(
+                        "{value} leaks: `{var}` is overwritten while it holds the only reference"
+                    ),
+                    format!("`{var}` is overwritten here"),
+                ),
+                Lost::Temp { callee } => (
+                    format!("the new reference returned by `{callee}` is never released: it leaks"),
+                    "the reference is lost here".to_string(),
+                ),
+            };
+            Some(Verdict::new(message, last, release_help(value)))
+        }
+        Kind::Discarded { callee } => Some(Verdict::new(
+            format!("the new reference returned by `{callee}` is discarded and leaks"),
+            format!("the result of `{callee}` is discarded here"),
+            Some("keep the result and release it with Py_DECREF".to_string()),
+        )),
+        Kind::ReturnedWithExtra { value, extra } => {
+            let message = if *extra == 1 {
+                format!("{value} leaks: it is returned with one reference too many")
+            } else {
+                format!("{value} leaks: it is returned with {extra} references too many")
+            };
+            Some(Verdict::new(
+                message,
+                format!("{value} is returned here"),
+                None,
+            ))
+        }
+        _ => None,
     }
 }
 
-pub fn help(var: Option<&str>) -> Option<String> {
-    var.map(|v| format!("release it with `Py_DECREF({v})` (or `Py_XDECREF`) on this path"))
+/// The help line of a leak: release the variable, when it has a name.
+pub fn release_help(value: &str) -> Option<String> {
+    plain_name(value)
+        .map(|v| format!("release it with `Py_DECREF({v})` (or `Py_XDECREF`) on this path"))
 }

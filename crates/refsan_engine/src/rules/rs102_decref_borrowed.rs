@@ -1,3 +1,5 @@
+use super::Verdict;
+use crate::violation::{Kind, Release, Violation};
 use refsan_ir::{RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
@@ -37,6 +39,20 @@ the function needs a reference of its own.
 "#,
 };
 
-pub fn message(name: &str, why_not_owned: &str) -> String {
-    format!("{name} is released but the function does not own it ({why_not_owned})")
+pub fn judge(v: &Violation) -> Option<Verdict> {
+    let Kind::ReleasedBorrowed { value, why, by } = &v.kind else {
+        return None;
+    };
+    let last = match by {
+        Release::Decref => format!("{value} is released here"),
+        Release::SlotStillRefers => {
+            format!("{value} is released here, but its container still refers to it")
+        }
+        Release::ReplacedBy { callee } => format!("`{callee}` releases {value} here"),
+    };
+    Some(Verdict::new(
+        format!("{value} is released but the function does not own it ({why})"),
+        last,
+        None,
+    ))
 }

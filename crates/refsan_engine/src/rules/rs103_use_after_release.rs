@@ -1,3 +1,5 @@
+use super::Verdict;
+use crate::violation::{Access, Dead, Kind, Violation};
 use refsan_ir::{RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
@@ -33,14 +35,44 @@ Use instead: release the reference after its last use.
 "#,
 };
 
-pub fn message_use(name: &str, what: &str) -> String {
-    format!("{name} is {what} after it was released")
+/// Claims uses of a value whose object the function (or its container's
+/// release) may have freed; RS406 takes those Cython released.
+pub fn judge(v: &Violation) -> Option<Verdict> {
+    let Kind::DeadUse {
+        value,
+        access,
+        cause,
+    } = &v.kind
+    else {
+        return None;
+    };
+    let what = use_text(access);
+    let (message, last) = match cause {
+        Dead::OwnerGone { owner } => (
+            format!("{value} is used after {owner}, which it was borrowed from, was released"),
+            format!("{value} is {what} here"),
+        ),
+        Dead::Released if *access == Access::Release => (
+            format!("{value} is released twice"),
+            format!("{value} is released again here"),
+        ),
+        Dead::Released => (
+            format!("{value} is {what} after it was released"),
+            format!("{value} is {what} here"),
+        ),
+        Dead::ReleasedByLanguage => return None,
+    };
+    Some(Verdict::new(message, last, None))
 }
 
-pub fn message_double(name: &str) -> String {
-    format!("{name} is released twice")
-}
-
-pub fn message_owner_gone(name: &str, owner: &str) -> String {
-    format!("{name} is used after {owner}, which it was borrowed from, was released")
+/// How a dead value is used, as a past participle ("passed to `f`").
+pub fn use_text(access: &Access) -> String {
+    match access {
+        Access::Incref => "INCREF'd".to_string(),
+        Access::Release | Access::ReleaseBy(_) => "released".to_string(),
+        Access::Deref => "used".to_string(),
+        Access::Pass(callee) => format!("passed to `{callee}`"),
+        Access::Store => "stored".to_string(),
+        Access::Return => "returned".to_string(),
+    }
 }

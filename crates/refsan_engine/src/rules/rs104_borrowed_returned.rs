@@ -1,3 +1,5 @@
+use super::Verdict;
+use crate::violation::{Kind, Violation};
 use refsan_ir::{RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
@@ -35,6 +37,16 @@ Use instead: `Py_RETURN_NONE;`, `return Py_NewRef(obj);`, or
 "#,
 };
 
-pub fn message(name: &str, why: &str) -> String {
-    format!("{name} is returned as a new reference, but it is borrowed ({why})")
+pub fn judge(v: &Violation) -> Option<Verdict> {
+    let Kind::ReturnedBorrowed { value, why } = &v.kind else {
+        return None;
+    };
+    Some(Verdict::new(
+        format!("{value} is returned as a new reference, but it is borrowed ({why})"),
+        format!("{value} is returned here"),
+        Some(format!(
+            "return a new reference: `return Py_NewRef({});`",
+            value.trim_matches('`')
+        )),
+    ))
 }

@@ -1,3 +1,5 @@
+use super::Verdict;
+use crate::violation::{Kind, Violation};
 use refsan_ir::{RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
@@ -36,6 +38,23 @@ Use instead: `PyTuple_SET_ITEM(t, 0, Py_NewRef(arg));`
 "#,
 };
 
-pub fn message(name: &str, callee: &str, why: &str) -> String {
-    format!("`{callee}` steals a reference to {name}, which is borrowed ({why})")
+/// Claims borrowed references given to a stealing call (RS202 takes those
+/// given to `Py_BuildValue`'s "N").
+pub fn judge(v: &Violation) -> Option<Verdict> {
+    let Kind::StolenBorrowed { value, callee, why } = &v.kind else {
+        return None;
+    };
+    Some(Verdict::new(
+        format!("`{callee}` steals a reference to {value}, which is borrowed ({why})"),
+        format!("`{callee}` steals {value} here"),
+        Some(new_reference_help(value)),
+    ))
+}
+
+/// The help line of a borrowed reference handed to a stealing call.
+pub fn new_reference_help(value: &str) -> String {
+    format!(
+        "pass a new reference: `Py_NewRef({})`",
+        value.trim_matches('`')
+    )
 }

@@ -1,3 +1,5 @@
+use super::Verdict;
+use crate::violation::{Kind, Violation};
 use refsan_ir::{RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
@@ -38,14 +40,37 @@ or, since Python 3.10, `PyModule_AddObjectRef` (never steals) followed by
 "#,
 };
 
-pub fn message_release_after_steal(name: &str, callee: &str) -> String {
-    format!("{name} is released after `{callee}` stole its reference")
-}
-
-pub fn message_steal_twice(name: &str, callee: &str) -> String {
-    format!("`{callee}` steals {name} again, but its reference was already given away")
-}
-
-pub fn message_leak_after_failed_steal(name: &str, callee: &str) -> String {
-    format!("{name} leaks: `{callee}` failed, so it did not steal the reference, and the caller still owns it")
+/// Claims releases after a steal (unless Cython inserted the release:
+/// RS403), second steals, and leaks left by a steal-on-success call that
+/// failed (refining RS101).
+pub fn judge(v: &Violation) -> Option<Verdict> {
+    match &v.kind {
+        Kind::ReleasedAfterSteal {
+            value,
+            callee,
+            by_language: false,
+        } => Some(Verdict::new(
+            format!("{value} is released after `{callee}` stole its reference"),
+            format!("{value} is released here"),
+            None,
+        )),
+        Kind::StolenTwice { value, callee } => Some(Verdict::new(
+            format!("`{callee}` steals {value} again, but its reference was already given away"),
+            format!("`{callee}` steals {value} here"),
+            None,
+        )),
+        Kind::Lost {
+            value,
+            failed_steal_by: Some(callee),
+            ..
+        } => {
+            // The leak's last event and help are RS101's.
+            let leak = super::rs101_leaked_reference::judge(v)?;
+            Some(Verdict {
+                message: format!("{value} leaks: `{callee}` failed, so it did not steal the reference, and the caller still owns it"),
+                ..leak
+            })
+        }
+        _ => None,
+    }
 }

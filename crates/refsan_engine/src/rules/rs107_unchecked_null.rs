@@ -1,3 +1,5 @@
+use super::Verdict;
+use crate::violation::{Access, Kind, Violation};
 use refsan_ir::{RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
@@ -31,10 +33,41 @@ Use instead: check every result (`if (key == NULL) goto error;`) and use
 "#,
 };
 
-pub fn message_null(name: &str, how: &str, why: &str) -> String {
-    format!("{name} is NULL here ({why}) and is {how}")
+pub fn judge(v: &Violation) -> Option<Verdict> {
+    let (message, value, access) = match &v.kind {
+        Kind::NullUsed { value, access, why } => {
+            let how = access_text(access);
+            (
+                format!("{value} is NULL here ({why}) and is {how}"),
+                value,
+                access,
+            )
+        }
+        Kind::MaybeNullUsed { value, access, why } => {
+            let how = access_text(access);
+            (
+                format!("{value} may be NULL ({why}) and is {how} without a check"),
+                value,
+                access,
+            )
+        }
+        _ => return None,
+    };
+    Some(Verdict::new(
+        message,
+        format!("{value} is {} here", access_text(access)),
+        Some("check for NULL first, or use the Py_X* variant".to_string()),
+    ))
 }
 
-pub fn message_maybe(name: &str, how: &str, why: &str) -> String {
-    format!("{name} may be NULL ({why}) and is {how} without a check")
+/// How a NULL value is accessed, as a past participle.
+fn access_text(access: &Access) -> String {
+    match access {
+        Access::Incref => "INCREF'd".to_string(),
+        Access::Release => "released".to_string(),
+        Access::ReleaseBy(name) | Access::Pass(name) => format!("passed to `{name}`"),
+        Access::Deref => "dereferenced".to_string(),
+        Access::Store => "stored".to_string(),
+        Access::Return => "returned".to_string(),
+    }
 }

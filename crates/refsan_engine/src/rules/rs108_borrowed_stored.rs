@@ -1,3 +1,5 @@
+use super::Verdict;
+use crate::violation::{Kind, Violation};
 use refsan_ir::{RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
@@ -34,6 +36,13 @@ Use instead: `Py_XSETREF(self->name, Py_NewRef(name));`
 "#,
 };
 
-pub fn message(name: &str, place: &str, why: &str) -> String {
-    format!("{name} is stored into `{place}` without Py_INCREF, but it is borrowed ({why})")
+pub fn judge(v: &Violation) -> Option<Verdict> {
+    let Kind::StoredBorrowed { value, place, why } = &v.kind else {
+        return None;
+    };
+    Some(Verdict::new(
+        format!("{value} is stored into `{place}` without Py_INCREF, but it is borrowed ({why})"),
+        format!("{value} is stored here"),
+        Some(format!("store a new reference: `{place} = Py_NewRef(...)`")),
+    ))
 }

@@ -1,3 +1,5 @@
+use super::Verdict;
+use crate::violation::{ErrorReturn, Kind, Violation};
 use refsan_ir::{RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
@@ -32,10 +34,20 @@ before returning NULL, or use `PyDict_GetItemWithError` /
 "#,
 };
 
-pub fn message_null(why: &str) -> String {
-    format!("returns NULL without an exception set ({why} must set one when it fails)")
-}
-
-pub fn message_neg(why: &str) -> String {
-    format!("returns -1 without an exception set ({why} must set one when it fails)")
+pub fn judge(v: &Violation) -> Option<Verdict> {
+    let Kind::ErrorWithoutException { returns, role } = &v.kind else {
+        return None;
+    };
+    Some(match returns {
+        ErrorReturn::Null => Verdict::new(
+            format!("returns NULL without an exception set ({role} must set one when it fails)"),
+            "returns NULL here, no exception is set".to_string(),
+            Some("set an exception (PyErr_SetString...) before returning NULL".to_string()),
+        ),
+        ErrorReturn::NegOne => Verdict::new(
+            format!("returns -1 without an exception set ({role} must set one when it fails)"),
+            "returns -1 here, no exception is set".to_string(),
+            Some("set an exception before returning -1".to_string()),
+        ),
+    })
 }

@@ -1,3 +1,5 @@
+use super::Verdict;
+use crate::violation::{Kind, Violation};
 use refsan_ir::{RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
@@ -31,8 +33,16 @@ Use instead: `PyDict_GetItemRef(self->handlers, key, &cb)` (3.13+) or
 "#,
 };
 
-pub fn message(name: &str, callee: &str) -> String {
-    format!(
-        "{name} is borrowed and used after `{callee}`, which can run Python code that may free it"
-    )
+pub fn judge(v: &Violation) -> Option<Verdict> {
+    let Kind::UsedAfterCodeRan { value, callee } = &v.kind else {
+        return None;
+    };
+    Some(Verdict::new(
+        format!("{value} is borrowed and used after `{callee}`, which can run Python code that may free it"),
+        format!("{value} is used here"),
+        Some(format!(
+            "take a reference right after the lookup (`Py_INCREF({})`) or use the *Ref API",
+            value.trim_matches('`')
+        )),
+    ))
 }

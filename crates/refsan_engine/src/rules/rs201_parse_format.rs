@@ -1,7 +1,7 @@
-use super::finding;
+use super::{finding, ModuleCx};
 use crate::formats::{self, ArgKind, FormatApi};
 use refsan_ir::{
-    Event, Finding, Function, Module, Operand, Place, RuleMeta, Severity, StmtKind, TypeClass,
+    Event, Finding, Function, Operand, Place, RuleMeta, Severity, StmtKind, TypeClass,
 };
 
 pub static META: RuleMeta = RuleMeta {
@@ -51,7 +51,8 @@ fn scalar_size(t: &str) -> Option<(u8, bool)> {
     })
 }
 
-pub fn check(module: &Module, out: &mut Vec<Finding>) {
+pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {
+    let module = cx.module;
     for f in &module.functions {
         for b in &f.blocks {
             for s in &b.stmts {

@@ -1,6 +1,7 @@
-use super::finding;
+use super::{finding, ModuleCx, Verdict};
 use crate::formats::{self, ArgKind, FormatApi};
-use refsan_ir::{Event, Finding, Module, Operand, RuleMeta, Severity, StmtKind, TypeClass};
+use crate::violation::{Kind, Violation};
+use refsan_ir::{Event, Finding, Operand, RuleMeta, Severity, StmtKind, TypeClass};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS202",
@@ -33,13 +34,24 @@ references you own and no longer need.
 "#,
 };
 
-pub fn message_n_borrowed(name: &str, callee: &str, why: &str) -> String {
-    format!(
-        "format unit \"N\" of `{callee}` steals a reference to {name}, which is borrowed ({why})"
-    )
+/// Refines RS105: a borrowed reference given to the "N" unit of a
+/// value-building API.
+pub fn judge(v: &Violation) -> Option<Verdict> {
+    let Kind::StolenBorrowed { value, callee, why } = &v.kind else {
+        return None;
+    };
+    if !formats::is_build_value(callee) {
+        return None;
+    }
+    Some(Verdict::new(
+        format!("format unit \"N\" of `{callee}` steals a reference to {value}, which is borrowed ({why})"),
+        format!("`{callee}` steals {value} here"),
+        Some(super::rs105_borrowed_stolen::new_reference_help(value)),
+    ))
 }
 
-pub fn check(module: &Module, out: &mut Vec<Finding>) {
+pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {
+    let module = cx.module;
     for f in &module.functions {
         for b in &f.blocks {
             for s in &b.stmts {

@@ -1,5 +1,5 @@
-use super::finding;
-use refsan_ir::{Event, Finding, Module, RuleMeta, Severity, TypeClass};
+use super::{finding, ModuleCx};
+use refsan_ir::{Event, Finding, RuleMeta, Severity, TypeClass};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS203",
@@ -75,7 +75,8 @@ fn convention(flags: &[String]) -> Result<(&'static str, usize), String> {
     })
 }
 
-pub fn check(module: &Module, out: &mut Vec<Finding>) {
+pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {
+    let module = cx.module;
     for table in &module.method_tables {
         for e in &table.entries {
             // Only entries whose flags are all known names.

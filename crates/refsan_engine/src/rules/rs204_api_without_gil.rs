@@ -1,3 +1,5 @@
+use super::Verdict;
+use crate::violation::{Kind, Violation};
 use refsan_ir::{RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
@@ -32,8 +34,18 @@ objects after `Py_END_ALLOW_THREADS`.
 "#,
 };
 
-pub fn message(what: &str) -> String {
-    format!("`{what}` is called without holding the GIL (inside Py_BEGIN_ALLOW_THREADS)")
+pub fn judge(v: &Violation) -> Option<Verdict> {
+    let Kind::CallWithoutGil { callee } = &v.kind else {
+        return None;
+    };
+    if allowed_without_gil(callee) {
+        return None;
+    }
+    Some(Verdict::new(
+        format!("`{callee}` is called without holding the GIL (inside Py_BEGIN_ALLOW_THREADS)"),
+        format!("`{callee}` runs without the GIL here"),
+        None,
+    ))
 }
 
 /// C-API functions documented as safe without the GIL.

@@ -1,5 +1,5 @@
-use super::finding;
-use refsan_ir::{Event, Finding, Module, RuleMeta, Severity, StmtKind};
+use super::{finding, ModuleCx};
+use refsan_ir::{Event, Finding, RuleMeta, Severity, StmtKind};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS205",
@@ -42,7 +42,8 @@ fn replacement(name: &str) -> Option<&'static str> {
     })
 }
 
-pub fn check(module: &Module, out: &mut Vec<Finding>) {
+pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {
+    let module = cx.module;
     if !module.free_threading {
         return;
     }

@@ -1,5 +1,5 @@
-use super::{finding, slots};
-use refsan_ir::{Event, Finding, Module, RuleMeta, Severity};
+use super::{finding, slots, ModuleCx};
+use refsan_ir::{Event, Finding, RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS301",
@@ -39,7 +39,8 @@ Use instead: `Py_XDECREF(self->value);` as well (or `Py_CLEAR` in a
 "#,
 };
 
-pub fn check(module: &Module, out: &mut Vec<Finding>) {
+pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {
+    let module = cx.module;
     for t in &module.type_defs {
         let Some((f, missing)) = slots::unhandled_members(module, t, "tp_dealloc", |e| &e.released)
         else {

@@ -1,5 +1,5 @@
-use super::{finding, slots};
-use refsan_ir::{Event, Finding, Module, RuleMeta, Severity};
+use super::{finding, slots, ModuleCx};
+use refsan_ir::{Event, Finding, RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS302",
@@ -34,7 +34,8 @@ Use instead: `Py_VISIT(self->parent);` too. Heap types must also visit
 "#,
 };
 
-pub fn check(module: &Module, out: &mut Vec<Finding>) {
+pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {
+    let module = cx.module;
     for t in &module.type_defs {
         if !t.has_flag("Py_TPFLAGS_HAVE_GC") {
             continue;

@@ -1,4 +1,4 @@
-use super::{finding, slots};
+use super::{finding, slots, ModuleCx};
 use refsan_ir::{
     BlockId, Callee, Event, Finding, Function, Module, Operand, RuleMeta, Severity, Span, StmtKind,
 };
@@ -103,7 +103,8 @@ fn first_unprotected_release(module: &Module, f: &Function) -> Option<Span> {
     found
 }
 
-pub fn check(module: &Module, out: &mut Vec<Finding>) {
+pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {
+    let module = cx.module;
     for t in &module.type_defs {
         if !t.has_flag("Py_TPFLAGS_HAVE_GC") {
             continue;

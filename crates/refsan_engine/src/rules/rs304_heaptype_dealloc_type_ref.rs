@@ -1,5 +1,5 @@
-use super::{finding, slots};
-use refsan_ir::{Event, Finding, Module, RuleMeta, Severity, TypeDefKind};
+use super::{finding, slots, ModuleCx};
+use refsan_ir::{Event, Finding, RuleMeta, Severity, TypeDefKind};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS304",
@@ -39,7 +39,8 @@ Use instead:
 "#,
 };
 
-pub fn check(module: &Module, out: &mut Vec<Finding>) {
+pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {
+    let module = cx.module;
     for t in &module.type_defs {
         if t.kind != TypeDefKind::Spec {
             continue;

@@ -1,3 +1,5 @@
+use super::Verdict;
+use crate::violation::{Kind, ObjectCast, Violation};
 use refsan_ir::{RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
@@ -40,6 +42,23 @@ or release the raw reference after the cast with `Py_XDECREF(p)`.
 "#,
 };
 
-pub fn message(name: &str, callee: &str) -> String {
-    format!("{name} holds a new reference from `{callee}`; `<object>` takes a second one and only that one is released: the first leaks")
+/// Refines RS101: the lost reference is the one an `<object>` cast of a new
+/// reference took.
+pub fn judge(v: &Violation) -> Option<Verdict> {
+    let Kind::Lost {
+        value,
+        object_cast: Some(ObjectCast {
+            new_from: Some(callee),
+            ..
+        }),
+        ..
+    } = &v.kind
+    else {
+        return None;
+    };
+    let leak = super::rs101_leaked_reference::judge(v)?;
+    Some(Verdict {
+        message: format!("{value} holds a new reference from `{callee}`; `<object>` takes a second one and only that one is released: the first leaks"),
+        ..leak
+    })
 }

@@ -1,3 +1,5 @@
+use super::Verdict;
+use crate::violation::{Kind, ObjectCast, Violation};
 use refsan_ir::{RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
@@ -28,6 +30,24 @@ Use instead: just `obj = <object>p` — the cast is the INCREF.
 "#,
 };
 
-pub fn message(name: &str) -> String {
-    format!("{name} is INCREF'd and then cast with `<object>`, which takes its own reference: the manual reference is never released")
+/// Refines RS101: the lost reference is the user's `Py_INCREF` before an
+/// `<object>` cast, which took its own.
+pub fn judge(v: &Violation) -> Option<Verdict> {
+    let Kind::Lost {
+        value,
+        object_cast:
+            Some(ObjectCast {
+                new_from: None,
+                after_incref: true,
+            }),
+        ..
+    } = &v.kind
+    else {
+        return None;
+    };
+    let leak = super::rs101_leaked_reference::judge(v)?;
+    Some(Verdict {
+        message: format!("{value} is INCREF'd and then cast with `<object>`, which takes its own reference: the manual reference is never released"),
+        ..leak
+    })
 }

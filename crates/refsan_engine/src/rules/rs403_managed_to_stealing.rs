@@ -1,3 +1,5 @@
+use super::Verdict;
+use crate::violation::{Kind, Violation};
 use refsan_ir::{RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
@@ -36,6 +38,21 @@ Use instead:
 "#,
 };
 
-pub fn message(name: &str, callee: &str) -> String {
-    format!("{name} is managed by Cython, which releases it here, but `{callee}` already stole its reference")
+pub fn judge(v: &Violation) -> Option<Verdict> {
+    let Kind::ReleasedAfterSteal {
+        value,
+        callee,
+        by_language: true,
+    } = &v.kind
+    else {
+        return None;
+    };
+    Some(Verdict::new(
+        format!("{value} is managed by Cython, which releases it here, but `{callee}` already stole its reference"),
+        format!("{value} is released here"),
+        Some(format!(
+            "`Py_INCREF({})` before passing it to `{callee}`",
+            value.trim_matches('`')
+        )),
+    ))
 }

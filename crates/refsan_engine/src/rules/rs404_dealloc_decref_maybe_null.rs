@@ -1,5 +1,5 @@
-use super::finding;
-use refsan_ir::{Event, Finding, Module, Operand, RuleMeta, Severity, Span, StmtKind, TypeDefKind};
+use super::{finding, ModuleCx};
+use refsan_ir::{Event, Finding, Operand, RuleMeta, Severity, Span, StmtKind, TypeDefKind};
 use std::collections::HashMap;
 
 pub static META: RuleMeta = RuleMeta {
@@ -41,7 +41,8 @@ Use instead: `Py_XDECREF(self._obj)` or `Py_CLEAR(self._obj)`.
 /// `__cinit__` functions.
 pub type RiskyFields = HashMap<String, Vec<(String, Span)>>;
 
-pub fn check(module: &Module, risky: &RiskyFields, out: &mut Vec<Finding>) {
+pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {
+    let (module, risky) = (cx.module, cx.risky);
     for t in &module.type_defs {
         if t.kind != TypeDefKind::CythonClass {
             continue;

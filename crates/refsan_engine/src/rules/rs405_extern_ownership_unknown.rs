@@ -1,6 +1,5 @@
-use super::finding;
-use crate::facts::Resolver;
-use refsan_ir::{Event, Finding, Language, Module, RuleMeta, Severity, TypeClass};
+use super::{finding, ModuleCx};
+use refsan_ir::{Event, Finding, Language, RuleMeta, Severity, TypeClass};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS405",
@@ -37,7 +36,8 @@ or in pyproject.toml: `[tool.refsan.functions] lookup = { returns = "borrowed" }
 "#,
 };
 
-pub fn check(module: &Module, resolver: &Resolver<'_>, out: &mut Vec<Finding>) {
+pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {
+    let (module, resolver) = (cx.module, cx.resolver);
     if module.language != Language::Cython {
         return;
     }

@@ -1,3 +1,5 @@
+use super::Verdict;
+use crate::violation::{Dead, Kind, Violation};
 use refsan_ir::{RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
@@ -32,10 +34,25 @@ with a matching `Py_XDECREF` in `__dealloc__`.
 "#,
 };
 
-pub fn message(name: &str, what: &str) -> String {
-    format!("{name} is {what} after Cython released the object it points to")
-}
-
-pub fn message_stored(name: &str) -> String {
-    format!("a raw pointer to {name} was stored, but Cython releases the object here: the stored pointer dangles")
+pub fn judge(v: &Violation) -> Option<Verdict> {
+    match &v.kind {
+        Kind::DeadUse {
+            value,
+            access,
+            cause: Dead::ReleasedByLanguage,
+        } => {
+            let what = super::rs103_use_after_release::use_text(access);
+            Some(Verdict::new(
+                format!("{value} is {what} after Cython released the object it points to"),
+                format!("{value} is {what} here"),
+                None,
+            ))
+        }
+        Kind::LanguageReleasedStored { value } => Some(Verdict::new(
+            format!("a raw pointer to {value} was stored, but Cython releases the object here: the stored pointer dangles"),
+            format!("Cython releases {value} here"),
+            Some("keep a reference of your own (Py_INCREF) for the stored pointer, or store an `object`".to_string()),
+        )),
+        _ => None,
+    }
 }

@@ -1,5 +1,5 @@
-use super::finding;
-use refsan_ir::{Event, Finding, Language, Module, Operand, RuleMeta, Severity, StmtKind};
+use super::{finding, ModuleCx};
+use refsan_ir::{Event, Finding, Language, Operand, RuleMeta, Severity, StmtKind};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS407",
@@ -32,7 +32,8 @@ fn refcnt(op: &Operand) -> bool {
     matches!(op, Operand::Field(_, f) if f == "ob_refcnt")
 }
 
-pub fn check(module: &Module, out: &mut Vec<Finding>) {
+pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {
+    let module = cx.module;
     if module.language != Language::Cython {
         return;
     }

@@ -1,5 +1,5 @@
-use super::finding;
-use refsan_ir::{Event, Finding, Module, Origin, RuleMeta, Severity, StmtKind};
+use super::{finding, ModuleCx};
+use refsan_ir::{Event, Finding, Origin, RuleMeta, Severity, StmtKind};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS408",
@@ -32,7 +32,8 @@ or declare your own `void Py_INCREF(PyObject*)` in a `cdef extern from
 "#,
 };
 
-pub fn check(module: &Module, out: &mut Vec<Finding>) {
+pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {
+    let module = cx.module;
     for f in &module.functions {
         for b in &f.blocks {
             for s in &b.stmts {

@@ -1,0 +1,55 @@
+//! What the analysis of one function yields, as the summaries, the rules
+//! and the module check read it. A leaf: it depends on no other part of the
+//! engine's logic.
+
+use crate::state::Exc;
+use crate::violation::Violation;
+use refsan_ir::Span;
+
+/// What a return statement returned, for summaries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetKind {
+    Null,
+    New,
+    Borrowed,
+    Int(i64, i64),
+    Unknown,
+    Void,
+}
+
+#[derive(Clone, Debug)]
+pub struct ReturnObs {
+    pub kind: RetKind,
+    /// The parameter whose own value (without a new reference) is returned.
+    pub returned_param: Option<u32>,
+    pub exc: Exc,
+    /// For each parameter: references owned at the return (-1 = consumed).
+    pub params_owned: Vec<i16>,
+}
+
+/// The outcome of analysing one function.
+#[derive(Default)]
+pub struct FnResult {
+    pub violations: Vec<Violation>,
+    /// What the function does with a parameter it does not own (releases,
+    /// steals or stores it): a bug, unless the summary decides the function
+    /// takes the reference over.
+    pub param_violations: Vec<(u32, Violation)>,
+    /// Borrowed references returned while the contract is inferred: bugs
+    /// when other paths return new references.
+    pub borrowed_returns: Vec<Violation>,
+    pub returns: Vec<ReturnObs>,
+    pub approximate: Option<String>,
+    /// Watched attributes (`Expect::watch_fields`) that are NULL or unset on
+    /// an error exit, with the exit's span.
+    pub risky_fields: Vec<(String, Span)>,
+}
+
+/// One way a summarised non-object function returns: the values it returns
+/// and what it leaves in the exception state (`Clear` = unchanged).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IntOutcome {
+    pub lo: i64,
+    pub hi: i64,
+    pub exc: Exc,
+}
