@@ -1,7 +1,7 @@
 //! `refsan check`: the static checker's command.
 
 use crate::config::{check_code, parse_version};
-use crate::driver::{self, CapiFacts, FileResult, Overrides};
+use crate::driver::{self, FileResult, Overrides};
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use std::io::{IsTerminal, Write};
@@ -162,10 +162,10 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
             );
         }
     }
-    let facts = CapiFacts::builtin();
+    let facts = refsan_capi::KnowledgeBase::builtin();
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let progress = progress_printer(show_progress);
-    results.extend(driver::check_files(&files, &overrides, &facts, &progress)?);
+    results.extend(driver::check_files(&files, &overrides, facts, &progress)?);
 
     let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
     let color = match args.color {

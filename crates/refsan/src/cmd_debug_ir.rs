@@ -25,7 +25,7 @@ pub fn run(args: DebugIrArgs) -> Result<ExitCode> {
     if args.summaries {
         let report = refsan_engine::check_module(
             &module,
-            &driver::CapiFacts::builtin(),
+            refsan_capi::KnowledgeBase::builtin(),
             &Default::default(),
         );
         for (name, c) in &report.summaries {

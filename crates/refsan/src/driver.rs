@@ -6,7 +6,7 @@
 use crate::config::{ConfigFinder, Selection};
 use anyhow::Result;
 use rayon::prelude::*;
-use refsan_engine::{ApiFacts, ApiInfo, CheckOptions};
+use refsan_engine::{ApiFacts, CheckOptions};
 use refsan_ir::{Finding, Language, Module, Note};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,31 +14,6 @@ use std::sync::Arc;
 
 /// Files larger than this are reported, not parsed.
 const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
-
-/// The C-API knowledge base as the engine wants it.
-pub struct CapiFacts(&'static refsan_capi::KnowledgeBase);
-
-impl CapiFacts {
-    pub fn builtin() -> CapiFacts {
-        CapiFacts(refsan_capi::KnowledgeBase::builtin())
-    }
-}
-
-impl ApiFacts for CapiFacts {
-    fn api(&self, name: &str) -> Option<ApiInfo<'_>> {
-        self.0.get(name).map(|e| ApiInfo {
-            contract: &e.contract,
-            is_macro: e.is_macro,
-            added: e.added,
-            removed: e.removed,
-            also_nullable: &e.also_nullable,
-        })
-    }
-
-    fn singleton_immortal_since(&self, name: &str) -> Option<(u8, u8)> {
-        refsan_capi::singleton(name).map(|s| s.immortal_since)
-    }
-}
 
 pub fn language_for(path: &Path) -> Option<Language> {
     refsan_c::language_for_path(path)
@@ -275,14 +250,14 @@ pub fn check_files(
 /// The static checker as `refsan run` asks it: the findings of one function
 /// of one file, with the file's configuration applied.
 pub struct FunctionChecker {
-    facts: CapiFacts,
+    facts: &'static refsan_capi::KnowledgeBase,
     overrides: Overrides,
 }
 
 impl FunctionChecker {
     pub fn new() -> FunctionChecker {
         FunctionChecker {
-            facts: CapiFacts::builtin(),
+            facts: refsan_capi::KnowledgeBase::builtin(),
             overrides: Overrides::default(),
         }
     }
@@ -297,7 +272,7 @@ impl refsan_runtime::StaticFindings for FunctionChecker {
         let Ok(Some(settings)) = settings_for(source_file, &mut finder, &self.overrides) else {
             return Vec::new();
         };
-        let result = check_one(source_file, &settings, &self.facts);
+        let result = check_one(source_file, &settings, self.facts);
         // C++ methods are `Class::method`, Cython's `Class.method`.
         let matches = |name: &str| {
             name == function

@@ -3,12 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use refsan_ir::{ArgEffect, Contract, ExcEffect, Failure, Returns};
+use refsan_ir::{ArgEffect, Behaviour, Contract, ExcEffect, Failure, Gil, Returns, SuccessValues};
 
-use crate::overrides::{parse_overrides, patches, Patch};
+use crate::overrides::{parse_overrides, patches, BehaviourRecord, Patch};
 use crate::record::{
-    arg_effect_spelling, exc_effect_spelling, failure_spelling, parse_version, returns_spelling,
-    toml_string, version_spelling,
+    arg_effect_spelling, exc_effect_spelling, failure_spelling, gil_spelling, parse_version,
+    returns_spelling, success_spelling, toml_string, version_spelling,
 };
 use crate::refcounts::{parse_refcounts, RefcountEffect, RefcountsFunction};
 use crate::stable_abi::limited_api_names;
@@ -141,6 +141,7 @@ fn build_entry(
     }
     check_consistency(name, &contract)?;
 
+    let behaviour = behaviour_from_patch(&patch.behaviour, &position)?;
     let version =
         |text: &Option<String>| text.as_deref().map(|t| parse_version(name, t)).transpose();
     Ok(ApiEntry {
@@ -152,6 +153,40 @@ fn build_entry(
         limited_api: patch.limited.unwrap_or_else(|| limited.contains(name)),
         param_names,
         also_nullable,
+        behaviour,
+    })
+}
+
+/// The behaviour an override states, with parameters turned into positions.
+fn behaviour_from_patch(
+    record: &BehaviourRecord,
+    position: &dyn Fn(&str) -> Result<usize, KbError>,
+) -> Result<Behaviour, KbError> {
+    let positions = |names: &Option<Vec<String>>| -> Result<Vec<usize>, KbError> {
+        let mut out = names
+            .iter()
+            .flatten()
+            .map(|n| position(n))
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    };
+    Ok(Behaviour {
+        runs_code: record.runs_code.unwrap_or(false),
+        constructor: record.constructor.unwrap_or(false),
+        success: record.success.map(Into::into).unwrap_or_default(),
+        keeps: positions(&record.keeps)?,
+        volatile_item: record.volatile_item.unwrap_or(false),
+        slot_getter: record.slot_getter.unwrap_or(false),
+        overwrites_slot_of: record.overwrites_slot_of.clone().unwrap_or_default(),
+        gil: record.gil.map(Into::into).unwrap_or_default(),
+        reports_exception: record.reports_exception.unwrap_or(false),
+        untracked_result: record.untracked_result.unwrap_or(false),
+        returns_type: record.returns_type.unwrap_or(false),
+        nonnull_with_exception: positions(&record.nonnull_with_exception)?,
+        gc_untrack: record.gc_untrack.unwrap_or(false),
+        ref_variant: record.ref_variant.clone(),
     })
 }
 
@@ -267,6 +302,47 @@ pub fn render(entries: &[ApiEntry]) -> String {
     out
 }
 
+fn render_behaviour(b: &Behaviour, fields: &mut Vec<String>) {
+    let flag = |fields: &mut Vec<String>, on: bool, key: &str| {
+        if on {
+            fields.push(format!("{key} = true"));
+        }
+    };
+    let positions = |fields: &mut Vec<String>, list: &[usize], key: &str| {
+        if !list.is_empty() {
+            let items: Vec<String> = list.iter().map(usize::to_string).collect();
+            fields.push(format!("{key} = [{}]", items.join(", ")));
+        }
+    };
+    flag(fields, b.runs_code, "runs_code");
+    flag(fields, b.constructor, "constructor");
+    if b.success != SuccessValues::Zero {
+        fields.push(format!("success = \"{}\"", success_spelling(b.success)));
+    }
+    positions(fields, &b.keeps, "keeps");
+    flag(fields, b.volatile_item, "volatile_item");
+    flag(fields, b.slot_getter, "slot_getter");
+    if !b.overwrites_slot_of.is_empty() {
+        let names: Vec<String> = b
+            .overwrites_slot_of
+            .iter()
+            .map(|n| toml_string(n))
+            .collect();
+        fields.push(format!("overwrites_slot_of = [{}]", names.join(", ")));
+    }
+    if b.gil != Gil::Needed {
+        fields.push(format!("gil = \"{}\"", gil_spelling(b.gil)));
+    }
+    flag(fields, b.reports_exception, "reports_exception");
+    flag(fields, b.untracked_result, "untracked_result");
+    flag(fields, b.returns_type, "returns_type");
+    positions(fields, &b.nonnull_with_exception, "nonnull_with_exception");
+    flag(fields, b.gc_untrack, "gc_untrack");
+    if let Some(v) = &b.ref_variant {
+        fields.push(format!("ref_variant = {}", toml_string(v)));
+    }
+}
+
 fn render_entry(entry: &ApiEntry) -> String {
     let contract = &entry.contract;
     let mut fields = vec![
@@ -303,6 +379,7 @@ fn render_entry(entry: &ApiEntry) -> String {
     if let Some(removed) = entry.removed {
         fields.push(format!("removed = \"{}\"", version_spelling(removed)));
     }
+    render_behaviour(&entry.behaviour, &mut fields);
     if !entry.param_names.is_empty() {
         let params: Vec<String> = entry.param_names.iter().map(|p| toml_string(p)).collect();
         fields.push(format!("params = [{}]", params.join(", ")));
@@ -441,6 +518,23 @@ PyErr_Fetch:PyObject**:ptype:0:
                 "void function",
             ),
             ("[[group]]\nwhy = \"w\"\nfailure = \"never\"\n", "needs `names`"),
+            (
+                "[function.PyList_SetItem]\nwhy = \"w\"\ncolour = 1\n",
+                "unknown field `colour`",
+            ),
+            (
+                "[function.PyList_SetItem]\nwhy = \"w\"\nkeeps = [\"value\"]\n",
+                "no parameter named `value`",
+            ),
+            (
+                "[function.PyList_SetItem]\nwhy = \"w\"\ngil = \"sometimes\"\n",
+                "unknown variant",
+            ),
+            (
+                "[[group]]\nwhy = \"a\"\nnames = [\"PyList_SetItem\"]\nruns_code = true\n\
+                 [[group]]\nwhy = \"b\"\nnames = [\"PyList_SetItem\"]\nruns_code = false\n",
+                "two groups set `runs_code`",
+            ),
         ];
         for (extra, needle) in cases {
             let overrides = if extra.contains("PyErr_Fetch") || needle == "PyObject**" {
@@ -468,6 +562,32 @@ PyErr_Fetch:PyObject**:ptype:0:
             [ArgEffect::Borrow, ArgEffect::Borrow, ArgEffect::OutNew]
         );
         assert_eq!(get.param_names, ["p", "key", "result"]);
+    }
+
+    #[test]
+    fn behaviour_facts_are_merged_and_rendered() {
+        let overrides = format!(
+            "{FETCH}[[group]]\nwhy = \"w\"\nnames = [\"PyList_SetItem\"]\nruns_code = true\nkeeps = [\"item\"]\n\
+             [function.PyList_SetItem]\nwhy = \"w\"\nsuccess = \"non_negative\"\ngil = \"not_needed\"\n"
+        );
+        let entries = merge(&sources(&overrides)).expect("merges");
+        let set = entry(&entries, "PyList_SetItem");
+        assert!(set.behaviour.runs_code);
+        assert_eq!(set.behaviour.keeps, [2]);
+        assert_eq!(set.behaviour.success, SuccessValues::NonNegative);
+        assert_eq!(set.behaviour.gil, Gil::NotNeeded);
+        let line = render(&entries);
+        assert!(
+            line.contains(
+                "runs_code = true, success = \"non_negative\", keeps = [2], gil = \"not_needed\""
+            ),
+            "{line}"
+        );
+        let loaded = crate::KnowledgeBase::from_toml_str(&line).expect("loads");
+        assert_eq!(
+            loaded.get("PyList_SetItem").map(|e| &e.behaviour),
+            Some(&set.behaviour)
+        );
     }
 
     #[test]

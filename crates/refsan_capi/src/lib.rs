@@ -64,7 +64,14 @@
 //! - `added`, `removed`: CPython versions, `"3.13"`;
 //! - `params`: parameter names, only for functions refcounts.dat lacks
 //!   (varargs are written `"..."`);
-//! - `names`: only in a `[[group]]`.
+//! - `names`: only in a `[[group]]`;
+//! - behaviour beyond ownership ([`refsan_ir::Behaviour`]): `runs_code`,
+//!   `constructor`, `volatile_item`, `slot_getter`, `reports_exception`,
+//!   `untracked_result`, `returns_type`, `gc_untrack` (booleans); `success`
+//!   (`zero` or `non_negative`: what a `neg_one` function returns when it
+//!   succeeds); `gil` (`needed`, `not_needed`, `releases`, `acquires`);
+//!   `keeps` and `nonnull_with_exception` (parameter names);
+//!   `overwrites_slot_of` (names of getters); `ref_variant` (a name).
 //!
 //! Precedence, field by field: a `[function.NAME]` table wins over groups,
 //! which win over what refcounts.dat implies. Two groups may not set the same
@@ -89,7 +96,8 @@
 //! Keys: `returns`, `failure` (required), `exc` (default `on_failure`),
 //! `args` (effects by position, trailing borrows left out), `also_nullable`
 //! (positions), `noreturn`, `macro`, `limited` (default false), `added`,
-//! `removed` (versions), `params` (names).
+//! `removed` (versions), `params` (names), and the behaviour keys of the
+//! overrides with positions in place of parameter names.
 
 mod generate;
 mod overrides;
@@ -100,7 +108,7 @@ mod stable_abi;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use refsan_ir::{ArgEffect, Contract};
+use refsan_ir::{ApiFacts, ApiInfo, ArgEffect, Behaviour, Contract, GlobalObject};
 
 pub use generate::{generate, merge, render, Sources, REGENERATE_COMMAND};
 pub use stable_abi::limited_api_names;
@@ -126,6 +134,8 @@ pub struct ApiEntry {
     /// optional out-pointer" (`PyDict_Pop`'s `result`) keep their ownership
     /// effect there and their NULL-acceptance here.
     pub also_nullable: Vec<usize>,
+    /// What the function does beyond its ownership contract.
+    pub behaviour: Behaviour,
 }
 
 impl ApiEntry {
@@ -227,6 +237,27 @@ impl KnowledgeBase {
 
 const BUILTIN_DATA: &str = include_str!("../data/capi.toml");
 
+impl ApiFacts for KnowledgeBase {
+    fn api(&self, name: &str) -> Option<ApiInfo<'_>> {
+        self.get(name).map(|e| ApiInfo {
+            contract: &e.contract,
+            is_macro: e.is_macro,
+            added: e.added,
+            removed: e.removed,
+            also_nullable: &e.also_nullable,
+            behaviour: &e.behaviour,
+        })
+    }
+
+    fn object(&self, name: &str) -> Option<GlobalObject> {
+        object(name)
+    }
+
+    fn is_interpreter_name(&self, name: &str) -> bool {
+        is_interpreter_name(name)
+    }
+}
+
 fn entry_from_record(name: String, record: record::EntryRecord) -> Result<ApiEntry, KbError> {
     if !record::is_c_identifier(&name) {
         return Err(KbError::Invalid {
@@ -249,7 +280,9 @@ fn entry_from_record(name: String, record: record::EntryRecord) -> Result<ApiEnt
             });
         }
     }
+    let behaviour = record.behaviour();
     Ok(ApiEntry {
+        behaviour,
         contract: Contract {
             returns: record.returns.into(),
             failure: record.failure.into(),
@@ -293,6 +326,32 @@ const SINGLETONS: &[&str] = &[
     "_Py_NotImplementedStruct",
     "_Py_EllipsisObject",
 ];
+
+/// The prefixes of every name `Python.h` defines ("All user visible names
+/// defined by Python.h ... have one of the prefixes Py or _Py", the C API
+/// documentation's introduction): a function so named is the
+/// interpreter's, not the project's.
+pub const RESERVED_PREFIXES: [&str; 2] = ["Py", "_Py"];
+
+/// Whether `name` belongs to the interpreter's namespace.
+pub fn is_interpreter_name(name: &str) -> bool {
+    RESERVED_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// The interpreter object `name` denotes: a singleton; a standard exception
+/// (documented as the globals `PyExc_` + the exception's name); a static
+/// type object (the interpreter names them `Py..._Type` / `_Py..._Type`).
+pub fn object(name: &str) -> Option<GlobalObject> {
+    if let Some(s) = singleton(name) {
+        return Some(GlobalObject::Singleton {
+            immortal_since: s.immortal_since,
+        });
+    }
+    if name.starts_with("PyExc_") {
+        return Some(GlobalObject::Exception);
+    }
+    (is_interpreter_name(name) && name.ends_with("_Type")).then_some(GlobalObject::Type)
+}
 
 /// The singleton called `name`, if it is one.
 pub fn singleton(name: &str) -> Option<Singleton> {
@@ -396,6 +455,14 @@ mod tests {
             assert_eq!(found.immortal_since, (3, 12));
         }
         assert!(singleton("Py_Nothing").is_none());
+        assert_eq!(object("PyExc_KeyError"), Some(GlobalObject::Exception));
+        assert_eq!(object("PyList_Type"), Some(GlobalObject::Type));
+        assert_eq!(object("_PyNone_Type"), Some(GlobalObject::Type));
+        assert_eq!(object("Foo_Type"), None);
+        assert!(matches!(
+            object("Py_None"),
+            Some(GlobalObject::Singleton { .. })
+        ));
         assert!(singleton("PyList_New").is_none());
     }
 }

@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::record::{ArgEffectName, ExcEffectName, FailureName, ReturnsName};
+use crate::record::{ArgEffectName, ExcEffectName, FailureName, GilName, ReturnsName, SuccessName};
 use crate::KbError;
 
 #[derive(Debug, Default, Deserialize)]
@@ -57,6 +57,29 @@ pub(crate) struct OverrideRecord {
     pub args: Option<BTreeMap<String, ArgEffectName>>,
     /// Parameters that accept NULL.
     pub nullable: Option<Vec<String>>,
+    #[serde(flatten)]
+    pub behaviour: BehaviourRecord,
+}
+
+/// The behaviour facts of an override table (see `refsan_ir::Behaviour`);
+/// arguments are named by parameter.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BehaviourRecord {
+    pub runs_code: Option<bool>,
+    pub constructor: Option<bool>,
+    pub success: Option<SuccessName>,
+    pub keeps: Option<Vec<String>>,
+    pub volatile_item: Option<bool>,
+    pub slot_getter: Option<bool>,
+    pub overwrites_slot_of: Option<Vec<String>>,
+    pub gil: Option<GilName>,
+    pub reports_exception: Option<bool>,
+    pub untracked_result: Option<bool>,
+    pub returns_type: Option<bool>,
+    pub nonnull_with_exception: Option<Vec<String>>,
+    pub gc_untrack: Option<bool>,
+    pub ref_variant: Option<String>,
 }
 
 /// The overrides that apply to one function, merged from its groups and its
@@ -74,6 +97,7 @@ pub(crate) struct Patch {
     pub params: Option<Vec<String>>,
     pub args: BTreeMap<String, ArgEffectName>,
     pub nullable: Vec<String>,
+    pub behaviour: BehaviourRecord,
 }
 
 pub(crate) fn parse_overrides(text: &str) -> Result<OverridesFile, KbError> {
@@ -164,6 +188,46 @@ fn merge_group(patch: &mut Patch, group: &OverrideRecord, name: &str) -> Result<
     set_once(&mut patch.removed, &group.removed, "removed", name)?;
     set_once(&mut patch.limited, &group.limited, "limited", name)?;
     set_once(&mut patch.params, &group.params, "params", name)?;
+    let (b, g) = (&mut patch.behaviour, &group.behaviour);
+    set_once(&mut b.runs_code, &g.runs_code, "runs_code", name)?;
+    set_once(&mut b.constructor, &g.constructor, "constructor", name)?;
+    set_once(&mut b.success, &g.success, "success", name)?;
+    set_once(&mut b.keeps, &g.keeps, "keeps", name)?;
+    set_once(
+        &mut b.volatile_item,
+        &g.volatile_item,
+        "volatile_item",
+        name,
+    )?;
+    set_once(&mut b.slot_getter, &g.slot_getter, "slot_getter", name)?;
+    set_once(
+        &mut b.overwrites_slot_of,
+        &g.overwrites_slot_of,
+        "overwrites_slot_of",
+        name,
+    )?;
+    set_once(&mut b.gil, &g.gil, "gil", name)?;
+    set_once(
+        &mut b.reports_exception,
+        &g.reports_exception,
+        "reports_exception",
+        name,
+    )?;
+    set_once(
+        &mut b.untracked_result,
+        &g.untracked_result,
+        "untracked_result",
+        name,
+    )?;
+    set_once(&mut b.returns_type, &g.returns_type, "returns_type", name)?;
+    set_once(
+        &mut b.nonnull_with_exception,
+        &g.nonnull_with_exception,
+        "nonnull_with_exception",
+        name,
+    )?;
+    set_once(&mut b.gc_untrack, &g.gc_untrack, "gc_untrack", name)?;
+    set_once(&mut b.ref_variant, &g.ref_variant, "ref_variant", name)?;
     for (param, effect) in group.args.iter().flatten() {
         if patch.args.insert(param.clone(), *effect).is_some() {
             return Err(KbError::Invalid {
@@ -193,6 +257,21 @@ fn overlay_function(patch: &mut Patch, record: &OverrideRecord) {
     overlay(&mut patch.removed, &record.removed);
     overlay(&mut patch.limited, &record.limited);
     overlay(&mut patch.params, &record.params);
+    let (b, r) = (&mut patch.behaviour, &record.behaviour);
+    overlay(&mut b.runs_code, &r.runs_code);
+    overlay(&mut b.constructor, &r.constructor);
+    overlay(&mut b.success, &r.success);
+    overlay(&mut b.keeps, &r.keeps);
+    overlay(&mut b.volatile_item, &r.volatile_item);
+    overlay(&mut b.slot_getter, &r.slot_getter);
+    overlay(&mut b.overwrites_slot_of, &r.overwrites_slot_of);
+    overlay(&mut b.gil, &r.gil);
+    overlay(&mut b.reports_exception, &r.reports_exception);
+    overlay(&mut b.untracked_result, &r.untracked_result);
+    overlay(&mut b.returns_type, &r.returns_type);
+    overlay(&mut b.nonnull_with_exception, &r.nonnull_with_exception);
+    overlay(&mut b.gc_untrack, &r.gc_untrack);
+    overlay(&mut b.ref_variant, &r.ref_variant);
     for (param, effect) in record.args.iter().flatten() {
         patch.args.insert(param.clone(), *effect);
     }

@@ -6,7 +6,7 @@
 //! exhaustive `match` in both directions, so a variant added to the IR fails
 //! to compile here until the data format learns its name.
 
-use refsan_ir::{ArgEffect, ExcEffect, Failure, Returns};
+use refsan_ir::{ArgEffect, Behaviour, ExcEffect, Failure, Gil, Returns, SuccessValues};
 use serde::Deserialize;
 
 use crate::KbError;
@@ -54,6 +54,58 @@ pub(crate) enum ExcEffectName {
     OnFailure,
     Sets,
     Clears,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum SuccessName {
+    Zero,
+    NonNegative,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum GilName {
+    Needed,
+    NotNeeded,
+    Releases,
+    Acquires,
+}
+
+impl From<SuccessName> for SuccessValues {
+    fn from(name: SuccessName) -> SuccessValues {
+        match name {
+            SuccessName::Zero => SuccessValues::Zero,
+            SuccessName::NonNegative => SuccessValues::NonNegative,
+        }
+    }
+}
+
+impl From<GilName> for Gil {
+    fn from(name: GilName) -> Gil {
+        match name {
+            GilName::Needed => Gil::Needed,
+            GilName::NotNeeded => Gil::NotNeeded,
+            GilName::Releases => Gil::Releases,
+            GilName::Acquires => Gil::Acquires,
+        }
+    }
+}
+
+pub(crate) fn success_spelling(value: SuccessValues) -> &'static str {
+    match value {
+        SuccessValues::Zero => "zero",
+        SuccessValues::NonNegative => "non_negative",
+    }
+}
+
+pub(crate) fn gil_spelling(value: Gil) -> &'static str {
+    match value {
+        Gil::Needed => "needed",
+        Gil::NotNeeded => "not_needed",
+        Gil::Releases => "releases",
+        Gil::Acquires => "acquires",
+    }
 }
 
 impl From<ReturnsName> for Returns {
@@ -196,6 +248,56 @@ pub(crate) struct EntryRecord {
     pub params: Vec<String>,
     #[serde(default)]
     pub also_nullable: Vec<usize>,
+    #[serde(default)]
+    pub runs_code: bool,
+    #[serde(default)]
+    pub constructor: bool,
+    #[serde(default)]
+    pub success: Option<SuccessName>,
+    #[serde(default)]
+    pub keeps: Vec<usize>,
+    #[serde(default)]
+    pub volatile_item: bool,
+    #[serde(default)]
+    pub slot_getter: bool,
+    #[serde(default)]
+    pub overwrites_slot_of: Vec<String>,
+    #[serde(default)]
+    pub gil: Option<GilName>,
+    #[serde(default)]
+    pub reports_exception: bool,
+    #[serde(default)]
+    pub untracked_result: bool,
+    #[serde(default)]
+    pub returns_type: bool,
+    #[serde(default)]
+    pub nonnull_with_exception: Vec<usize>,
+    #[serde(default)]
+    pub gc_untrack: bool,
+    #[serde(default)]
+    pub ref_variant: Option<String>,
+}
+
+impl EntryRecord {
+    /// The behaviour facts of the line.
+    pub(crate) fn behaviour(&self) -> Behaviour {
+        Behaviour {
+            runs_code: self.runs_code,
+            constructor: self.constructor,
+            success: self.success.map(Into::into).unwrap_or_default(),
+            keeps: self.keeps.clone(),
+            volatile_item: self.volatile_item,
+            slot_getter: self.slot_getter,
+            overwrites_slot_of: self.overwrites_slot_of.clone(),
+            gil: self.gil.map(Into::into).unwrap_or_default(),
+            reports_exception: self.reports_exception,
+            untracked_result: self.untracked_result,
+            returns_type: self.returns_type,
+            nonnull_with_exception: self.nonnull_with_exception.clone(),
+            gc_untrack: self.gc_untrack,
+            ref_variant: self.ref_variant.clone(),
+        }
+    }
 }
 
 fn exc_on_failure() -> ExcEffectName {

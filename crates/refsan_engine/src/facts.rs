@@ -1,79 +1,10 @@
 //! Where contracts come from: the C-API knowledge base (behind the
-//! [`ApiFacts`] trait, so the engine can be tested with small tables),
-//! project annotations, declarations in the file, and summaries of the
-//! file's own functions.
+//! [`ApiFacts`] trait), project annotations, declarations in the file, and
+//! summaries of the file's own functions.
 
-use refsan_ir::{Contract, ContractSource, Module};
+pub use refsan_ir::{ApiFacts, ApiInfo};
+use refsan_ir::{Behaviour, Contract, ContractSource, GlobalObject, Module};
 use std::collections::HashMap;
-
-/// What the knowledge base says about one C-API name.
-#[derive(Clone, Debug)]
-pub struct ApiInfo<'a> {
-    pub contract: &'a Contract,
-    pub is_macro: bool,
-    pub added: Option<(u8, u8)>,
-    pub removed: Option<(u8, u8)>,
-    /// Argument positions that accept NULL besides their effect (a stealing
-    /// argument of PyErr_Restore may be NULL).
-    pub also_nullable: &'a [usize],
-}
-
-/// The C-API knowledge base as the engine sees it.
-pub trait ApiFacts: Send + Sync {
-    fn api(&self, name: &str) -> Option<ApiInfo<'_>>;
-    /// For singleton objects (`Py_None`...): the version since which they
-    /// are immortal.
-    fn singleton_immortal_since(&self, name: &str) -> Option<(u8, u8)>;
-}
-
-/// A small in-memory table of contracts, for tests and embedders.
-#[derive(Clone, Debug, Default)]
-pub struct TableFacts {
-    pub contracts: HashMap<String, Contract>,
-}
-
-impl TableFacts {
-    pub fn with(mut self, name: &str, contract: Contract) -> TableFacts {
-        self.contracts.insert(name.to_string(), contract);
-        self
-    }
-}
-
-impl ApiFacts for TableFacts {
-    fn api(&self, name: &str) -> Option<ApiInfo<'_>> {
-        self.contracts.get(name).map(|c| ApiInfo {
-            contract: c,
-            is_macro: false,
-            added: None,
-            removed: None,
-            also_nullable: &[],
-        })
-    }
-
-    fn singleton_immortal_since(&self, name: &str) -> Option<(u8, u8)> {
-        is_singleton_name(name).then_some((3, 12))
-    }
-}
-
-/// The names under which C code refers to the singletons.
-pub fn is_singleton_name(name: &str) -> bool {
-    matches!(
-        name,
-        "Py_None"
-            | "Py_True"
-            | "Py_False"
-            | "Py_NotImplemented"
-            | "Py_Ellipsis"
-            | "_Py_NoneStruct"
-            | "_Py_TrueStruct"
-            | "_Py_FalseStruct"
-            | "_Py_NotImplementedStruct"
-            | "_Py_EllipsisObject"
-            | "&_Py_NoneStruct"
-            | "&_Py_TrueStruct"
-            | "&_Py_FalseStruct"
-    )
-}
 
 /// A resolved contract for a callee and where it came from.
 #[derive(Clone, Copy, Debug)]
@@ -257,15 +188,25 @@ impl<'a> Resolver<'a> {
         if let Some(k) = self.object_globals.get(name) {
             return Some(*k);
         }
-        if is_singleton_name(name) || name.starts_with("PyExc_") {
-            return Some(GlobalKind::HoldsObject);
+        match self.facts.object(name)? {
+            GlobalObject::Singleton { .. } | GlobalObject::Exception => {
+                Some(GlobalKind::HoldsObject)
+            }
+            GlobalObject::Type => Some(GlobalKind::IsObject),
         }
-        if name.starts_with("Py") && name.ends_with("_Type")
-            || name.starts_with("_Py") && name.ends_with("_Type")
-        {
-            return Some(GlobalKind::IsObject);
-        }
-        None
+    }
+
+    /// What the knowledge base says `name` does beyond its contract.
+    pub fn behaviour(&self, name: &str) -> Option<&'a Behaviour> {
+        self.facts.api(name).map(|info| info.behaviour)
+    }
+
+    /// Whether `name` (or `&name`) is one of the interpreter's singletons.
+    pub fn is_singleton(&self, name: &str) -> bool {
+        matches!(
+            self.facts.object(name.trim_start_matches('&')),
+            Some(GlobalObject::Singleton { .. })
+        )
     }
 
     pub fn summary(&self, name: &str) -> Option<&Contract> {

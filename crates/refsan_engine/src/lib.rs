@@ -16,7 +16,7 @@ pub mod summary;
 pub mod violation;
 
 pub use analyze::Limits;
-pub use facts::{ApiFacts, ApiInfo, TableFacts};
+pub use facts::{ApiFacts, ApiInfo};
 
 use refsan_ir::{Contract, Finding, Module, Note, RuleMeta};
 use std::collections::HashMap;

@@ -3,26 +3,9 @@
 //! and every finding points inside the file.
 
 use proptest::prelude::*;
-use refsan_engine::{ApiFacts, ApiInfo, CheckOptions};
+use refsan_engine::CheckOptions;
 use refsan_ir::Language;
 use std::path::Path;
-
-struct Facts(&'static refsan_capi::KnowledgeBase);
-
-impl ApiFacts for Facts {
-    fn api(&self, name: &str) -> Option<ApiInfo<'_>> {
-        self.0.get(name).map(|e| ApiInfo {
-            contract: &e.contract,
-            is_macro: e.is_macro,
-            added: e.added,
-            removed: e.removed,
-            also_nullable: &e.also_nullable,
-        })
-    }
-    fn singleton_immortal_since(&self, name: &str) -> Option<(u8, u8)> {
-        refsan_capi::singleton(name).map(|s| s.immortal_since)
-    }
-}
 
 fn fixtures() -> Vec<Vec<u8>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/c");
@@ -105,9 +88,9 @@ proptest! {
         for m in &muts {
             apply(&mut src, m);
         }
-        let facts = Facts(refsan_capi::KnowledgeBase::builtin());
+        let facts = refsan_capi::KnowledgeBase::builtin();
         let module = refsan_c::lower_file("mutated.c", &src, Language::C);
-        let report = refsan_engine::check_module(&module, &facts, &CheckOptions::default());
+        let report = refsan_engine::check_module(&module, facts, &CheckOptions::default());
         for f in &report.findings {
             prop_assert!(f.span.end as usize <= src.len().max(1) + 1, "finding past the end: {:?}", f.span);
             prop_assert!(!f.events.is_empty());

@@ -162,3 +162,84 @@ pub enum ContractSource {
     /// Words in a comment ("new reference", "borrowed"): weakest.
     CommentHeuristic,
 }
+
+/// What a `neg_one` function returns when it succeeds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SuccessValues {
+    /// 0 (a status: `PyList_Append`, `PyModule_AddObject`).
+    #[default]
+    Zero,
+    /// Any value from 0 up (a size, an index, a hash, a count).
+    NonNegative,
+}
+
+/// What a function needs of, or does to, the GIL.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Gil {
+    /// Must be called with the GIL held (the C API's rule).
+    #[default]
+    Needed,
+    /// Documented as safe without the GIL (`PyMem_RawMalloc`).
+    NotNeeded,
+    /// Releases it (`PyEval_SaveThread`).
+    Releases,
+    /// Takes it back (`PyEval_RestoreThread`, `PyGILState_Ensure`).
+    Acquires,
+}
+
+/// What a C-API function does beyond its ownership [`Contract`]: the facts
+/// the analysis and the rules need about it, from the knowledge base.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct Behaviour {
+    /// May run arbitrary Python code (`__eq__`, `__hash__`, `__del__`, a
+    /// callback, an import), which can mutate any container.
+    pub runs_code: bool,
+    /// Returns a new object nobody else refers to yet.
+    pub constructor: bool,
+    /// What a `neg_one` function returns on success.
+    pub success: SuccessValues,
+    /// Arguments the first argument (a container) keeps a reference of its
+    /// own to (`PyList_Append`'s item).
+    pub keeps: Vec<usize>,
+    /// Its borrowed result is an item of a mutable container (dict, list)
+    /// that Python code can remove and free.
+    pub volatile_item: bool,
+    /// Reads an item slot that a `*_SET_ITEM` can overwrite.
+    pub slot_getter: bool,
+    /// Overwrites the item slot these getters read (`PyList_SET_ITEM`:
+    /// `PyList_GET_ITEM`, `PyList_GetItem`).
+    pub overwrites_slot_of: Vec<String>,
+    pub gil: Gil,
+    /// Returns the pending exception: non-NULL exactly when one is set
+    /// (`PyErr_Occurred`).
+    pub reports_exception: bool,
+    /// Its result is no reference to track (`PyModuleDef_Init` returns the
+    /// static definition it was given).
+    pub untracked_result: bool,
+    /// Its result is the object's own reference to its type (`Py_TYPE`).
+    pub returns_type: bool,
+    /// Out-pointer arguments written non-NULL when an exception is set
+    /// (`PyErr_Fetch`'s type).
+    pub nonnull_with_exception: Vec<usize>,
+    /// Untracks an object from the garbage collector.
+    pub gc_untrack: bool,
+    /// Returns a borrowed reference that is unsafe in a free-threaded
+    /// build; the function to use instead.
+    pub ref_variant: Option<String>,
+}
+
+/// An object of the interpreter that C code names directly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GlobalObject {
+    /// `Py_None` and its kin: one object per interpreter, immortal since
+    /// the given version (PEP 683).
+    Singleton { immortal_since: (u8, u8) },
+    /// `PyExc_TypeError`: a pointer to an exception class that lives as long
+    /// as the interpreter, never NULL.
+    Exception,
+    /// `PyList_Type`: a static type object, never freed.
+    Type,
+}

@@ -8,13 +8,18 @@
 pub mod builder;
 pub mod contract;
 pub mod diag;
+pub mod facts;
 pub mod func;
 pub mod module;
 pub mod span;
 
 pub use builder::FunctionBuilder;
-pub use contract::{ArgEffect, Contract, ContractSource, ExcEffect, Failure, Returns};
+pub use contract::{
+    ArgEffect, Behaviour, Contract, ContractSource, ExcEffect, Failure, Gil, GlobalObject, Returns,
+    SuccessValues,
+};
 pub use diag::{Event, Finding, Note, RuleMeta, Severity};
+pub use facts::{ApiFacts, ApiInfo};
 pub use func::*;
 pub use module::*;
 pub use span::{LineIndex, Span};

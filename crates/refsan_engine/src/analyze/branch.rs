@@ -67,7 +67,7 @@ impl<'a> Analyzer<'a> {
                 // existed before it.
                 let fresh = |b: Binding, st: &State| match b {
                     Binding::Obj(s) => {
-                        matches!(st.value(s).map(|v| v.origin), Some(ValOrigin::New(c)) if is_constructor(&self.callee_at(c)))
+                        matches!(st.value(s).map(|v| v.origin), Some(ValOrigin::New(c)) if self.is_constructor(&self.callee_at(c)))
                     }
                     _ => false,
                 };

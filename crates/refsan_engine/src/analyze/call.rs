@@ -22,25 +22,17 @@ impl<'a> Analyzer<'a> {
             vals.push(b);
         }
 
+        let behaviour = self.callee_behaviour(sref, name);
         // GIL state changes.
-        match name {
-            "PyEval_SaveThread" => {
-                st.gil_released = true;
-                self.bind_unknown(&mut st, dst, sref, span);
-                out.push(st);
-                return;
-            }
-            "PyEval_RestoreThread" | "PyGILState_Ensure" => {
-                st.gil_released = false;
-                self.bind_unknown(&mut st, dst, sref, span);
-                out.push(st);
-                return;
-            }
-            "PyErr_Occurred" => {
-                self.err_occurred_value(st, sref, span, dst, out);
-                return;
-            }
-            _ => {}
+        if let Some(gil @ (Gil::Releases | Gil::Acquires)) = behaviour.map(|b| b.gil) {
+            st.gil_released = gil == Gil::Releases;
+            self.bind_unknown(&mut st, dst, sref, span);
+            out.push(st);
+            return;
+        }
+        if behaviour.is_some_and(|b| b.reports_exception) {
+            self.err_occurred_value(st, sref, span, dst, out);
+            return;
         }
 
         // The contract: format-driven APIs first.
@@ -172,14 +164,17 @@ impl<'a> Analyzer<'a> {
         if contract.noreturn {
             return;
         }
-        if is_api && self.callee_facts(sref, name).runs_code {
+        if is_api && behaviour.is_some_and(|b| b.runs_code) {
             self.expose_borrowed(&mut st, sref);
         }
 
-        let success = self
-            .resolver
-            .success_range(name)
-            .unwrap_or_else(|| self.callee_facts(sref, name).success);
+        let success =
+            self.resolver
+                .success_range(name)
+                .unwrap_or(match behaviour.map(|b| b.success) {
+                    Some(SuccessValues::NonNegative) => (0, i64::MAX),
+                    _ => (0, 0),
+                });
         let summary_outcomes = self.resolver.int_outcomes(name);
         let outcomes: Vec<(Outcome, RetVal)> = match summary_outcomes {
             Some(list) => list
@@ -214,7 +209,7 @@ impl<'a> Analyzer<'a> {
             self.apply_arg_effects(&mut s, &contract, name, args, &vals, *outcome, sref, span);
             if outcome.succeeded() {
                 let container = vals.first().and_then(|b| b.obj());
-                for i in self.callee_facts(sref, name).kept {
+                for i in behaviour.map_or(&[][..], |b| &b.keeps[..]) {
                     if let Some(Binding::Obj(site)) = vals.get(*i) {
                         if let Some(v) = s.value_mut(*site) {
                             v.kept = true;
@@ -566,12 +561,16 @@ impl<'a> Analyzer<'a> {
                 if formats::format_api(&callee).is_none() {
                     v.owner = container;
                 }
-                v.volatile = borrows_volatile_item(&callee);
+                v.volatile = self.is_volatile_item(&callee);
                 v
             }
             // With an exception set, PyErr_Fetch's type is not NULL.
             ArgEffect::OutNewMaybeNull
-                if i == 0 && st.exc == Exc::Set && self.callee_at(sref) == "PyErr_Fetch" =>
+                if st.exc == Exc::Set
+                    && self
+                        .resolver
+                        .behaviour(&self.callee_at(sref))
+                        .is_some_and(|b| b.nonnull_with_exception.contains(&i)) =>
             {
                 ValueState::new(site, ValOrigin::OutNew(sref, i as u8), 1, Nullness::NonNull)
             }
@@ -671,7 +670,9 @@ impl<'a> Analyzer<'a> {
         };
         // PyModuleDef_Init returns the static definition itself, which the
         // import machinery treats specially: not a reference to track.
-        let ret = if callee == "PyModuleDef_Init" {
+        let behaviour = self.resolver.behaviour(callee);
+        let returns_type = behaviour.is_some_and(|b| b.returns_type);
+        let ret = if behaviour.is_some_and(|b| b.untracked_result) {
             RetVal::Unknown
         } else {
             ret
@@ -704,7 +705,7 @@ impl<'a> Analyzer<'a> {
                     _ => Binding::Unknown,
                 }
             }
-            RetVal::BorrowedRef if contract.failure == Failure::Never && callee != "Py_TYPE" && self.accessor_key(st, vals, callee).is_some_and(|(base, key)| matches!(st.field(base, key), Some(FieldVal::Obj(s)) if st.value(s).is_some())) => {
+            RetVal::BorrowedRef if contract.failure == Failure::Never && !returns_type && self.accessor_key(st, vals, callee).is_some_and(|(base, key)| matches!(st.field(base, key), Some(FieldVal::Obj(s)) if st.value(s).is_some())) => {
                 // The same accessor on the same object and index: the same
                 // item (`Py_INCREF(PyTuple_GET_ITEM(t, 0))` then use it again).
                 match self.accessor_key(st, vals, callee).and_then(|(base, key)| st.field(base, key)) {
@@ -732,7 +733,7 @@ impl<'a> Analyzer<'a> {
                 }
                 let v = if ret == RetVal::NewRef {
                     ValueState::new(site, ValOrigin::New(sref), 1, Nullness::NonNull)
-                } else if callee == "Py_TYPE" {
+                } else if returns_type {
                     // The object's reference to its type: like a field (a
                     // heap type's tp_dealloc releases it).
                     ValueState::new(site, ValOrigin::Field(sref), 0, Nullness::NonNull)
@@ -741,7 +742,7 @@ impl<'a> Analyzer<'a> {
                         ValueState::new(site, ValOrigin::Borrowed(sref), 0, Nullness::NonNull);
                     // Borrowed from the first object argument (the container).
                     v.owner = vals.iter().find_map(|b| b.obj());
-                                        v.volatile = borrows_volatile_item(callee);
+                                        v.volatile = self.is_volatile_item(callee);
                     v
                 };
                 if ret == RetVal::BorrowedRef && contract.failure == Failure::Never {

@@ -26,7 +26,7 @@ impl<'a> Analyzer<'a> {
         let is_object = match kind {
             Some(crate::facts::GlobalKind::HoldsObject) => !name.starts_with('&'),
             Some(crate::facts::GlobalKind::IsObject) => {
-                name.starts_with('&') || is_singleton_name(bare)
+                name.starts_with('&') || self.resolver.is_singleton(bare)
             }
             None => false,
         };
@@ -41,8 +41,11 @@ impl<'a> Analyzer<'a> {
         let site = Site::global(id);
         if st.value(site).is_none() {
             let bare = name.trim_start_matches('&');
-            let nonnull =
-                name.starts_with('&') || is_singleton_name(bare) || bare.starts_with("PyExc_");
+            let nonnull = name.starts_with('&')
+                || matches!(
+                    self.resolver.facts().object(bare),
+                    Some(GlobalObject::Singleton { .. } | GlobalObject::Exception)
+                );
             let null = if nonnull {
                 Nullness::NonNull
             } else {
@@ -179,7 +182,7 @@ impl<'a> Analyzer<'a> {
             .values
             .iter()
             .filter(|v| v.owner == Some(container) && v.owned <= 0 && Some(v.site) != vals[2].obj())
-            .filter(|v| matches!(v.origin, ValOrigin::Borrowed(s) if is_item_getter(&self.callee_at(s))))
+            .filter(|v| matches!(v.origin, ValOrigin::Borrowed(s) if self.is_slot_getter(&self.callee_at(s))))
             .filter(|v| v.status == Status::Live || v.slot_released.is_some())
             .map(|v| v.site)
             .collect();
@@ -240,15 +243,10 @@ impl<'a> Analyzer<'a> {
     pub(super) fn is_immortal_global(&self, v: &ValueState) -> bool {
         if let ValOrigin::Global(id) = v.origin {
             let n = self.name_of(id);
-            if let Some(since) = self
-                .resolver
-                .facts()
-                .singleton_immortal_since(n.trim_start_matches('&'))
+            if let Some(GlobalObject::Singleton { immortal_since }) =
+                self.resolver.facts().object(n.trim_start_matches('&'))
             {
-                return self.opts.target >= since;
-            }
-            if is_singleton_name(&n) {
-                return self.opts.target >= (3, 12);
+                return self.opts.target >= immortal_since;
             }
         }
         false
@@ -256,7 +254,7 @@ impl<'a> Analyzer<'a> {
 
     pub(super) fn is_singleton_value(&self, v: &ValueState) -> bool {
         match v.origin {
-            ValOrigin::Global(id) => is_singleton_name(&self.name_of(id)),
+            ValOrigin::Global(id) => self.resolver.is_singleton(&self.name_of(id)),
             _ => false,
         }
     }

@@ -16,7 +16,6 @@
 mod branch;
 mod call;
 mod eval;
-mod guesses;
 mod liveness;
 mod narrate;
 mod refs;
@@ -24,12 +23,11 @@ mod ret;
 mod store;
 
 use crate::expect::{Expect, ExpectRet};
-use crate::facts::{is_singleton_name, Resolved, Resolver};
+use crate::facts::{Resolved, Resolver};
 use crate::formats;
 use crate::outcome::*;
 use crate::state::*;
 use crate::violation::*;
-use guesses::*;
 use liveness::temp_deaths;
 use refsan_ir::*;
 use std::cell::RefCell;
@@ -69,7 +67,7 @@ struct Analyzer<'a> {
     /// Temps that die after each statement (index = global stmt ref).
     deaths: Vec<Vec<VarId>>,
     names: RefCell<HashMap<String, NameId>>,
-    callee_cache: RefCell<Vec<Option<CalleeFacts>>>,
+    callee_cache: RefCell<Vec<Option<Option<&'a Behaviour>>>>,
     name_list: RefCell<Vec<String>>,
     result: FnResult,
     approximate: Option<String>,
@@ -208,23 +206,36 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    /// Name-derived facts about the callee of call statement `sref`,
-    /// computed once per statement.
-    pub(super) fn callee_facts(&self, sref: StmtRef, name: &str) -> CalleeFacts {
-        if let Some(Some(f)) = self.callee_cache.borrow().get(sref.index()) {
-            return *f;
+    /// What the knowledge base says the callee of call statement `sref`
+    /// does beyond its contract, looked up once per statement.
+    pub(super) fn callee_behaviour(&self, sref: StmtRef, name: &str) -> Option<&'a Behaviour> {
+        if let Some(Some(b)) = self.callee_cache.borrow().get(sref.index()) {
+            return *b;
         }
-        let f = CalleeFacts {
-            runs_code: runs_python_code(name),
-            success: status_success(name),
-            kept: kept_arguments(name),
-        };
+        let b = self.resolver.behaviour(name);
         let mut cache = self.callee_cache.borrow_mut();
         if cache.len() <= sref.index() {
             cache.resize(sref.index() + 1, None);
         }
-        cache[sref.index()] = Some(f);
-        f
+        cache[sref.index()] = Some(b);
+        b
+    }
+
+    /// An API that makes a new object nobody else refers to yet.
+    pub(super) fn is_constructor(&self, name: &str) -> bool {
+        self.resolver.behaviour(name).is_some_and(|b| b.constructor)
+    }
+
+    /// An API reading an item slot that a `*_SET_ITEM` can overwrite.
+    pub(super) fn is_slot_getter(&self, name: &str) -> bool {
+        self.resolver.behaviour(name).is_some_and(|b| b.slot_getter)
+    }
+
+    /// An API whose borrowed result is an item of a mutable container.
+    pub(super) fn is_volatile_item(&self, name: &str) -> bool {
+        self.resolver
+            .behaviour(name)
+            .is_some_and(|b| b.volatile_item)
     }
 
     /// The managed operation a statement performs, if the language inserted it.
@@ -507,13 +518,6 @@ impl<'a> Analyzer<'a> {
 enum LostHow {
     Temp,
     Overwrite(VarId),
-}
-
-#[derive(Clone, Copy, Debug)]
-struct CalleeFacts {
-    runs_code: bool,
-    success: (i64, i64),
-    kept: &'static [usize],
 }
 
 fn forget_var_fields(st: &mut State, v: VarId) {

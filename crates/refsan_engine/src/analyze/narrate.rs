@@ -117,7 +117,7 @@ impl<'a> Analyzer<'a> {
             }
             ValOrigin::Global(id) => {
                 let n = self.name_of(id);
-                if is_singleton_name(&n) {
+                if self.resolver.is_singleton(&n) {
                     format!(
                         "`{}` is a global singleton and needs its own reference before Python 3.12",
                         n.trim_start_matches('&')

@@ -263,7 +263,7 @@ impl<'a> Analyzer<'a> {
                     (_, ValOrigin::Global(_)) if self.is_immortal_global(&v) => {}
                     (Status::Live, ValOrigin::Borrowed(b))
                         if self.in_accessor_slot(st, site)
-                            || (v.owner.is_some() && is_item_getter(&self.callee_at(b))) =>
+                            || (v.owner.is_some() && self.is_slot_getter(&self.callee_at(b))) =>
                     {
                         // Releasing a container slot's reference: fine if the
                         // slot is overwritten before the function returns.
@@ -342,7 +342,7 @@ impl<'a> Analyzer<'a> {
                 let callee = self.callee_at(s);
                 // A constructor, or one of the module's own functions that
                 // returns a new reference (it builds the object).
-                is_constructor(&callee)
+                self.is_constructor(&callee)
                     || self
                         .resolver
                         .summary(&callee)
@@ -399,6 +399,10 @@ impl<'a> Analyzer<'a> {
     pub(super) fn gil_violation(&mut self, st: &State, callee: &str, span: Span) {
         let kind = Kind::CallWithoutGil {
             callee: callee.to_string(),
+            needs_gil: self
+                .resolver
+                .behaviour(callee)
+                .is_none_or(|b| b.gil == Gil::Needed),
         };
         self.emit(st, kind, span, None);
     }

@@ -35,10 +35,10 @@ objects after `Py_END_ALLOW_THREADS`.
 };
 
 pub fn judge(v: &Violation) -> Option<Verdict> {
-    let Kind::CallWithoutGil { callee } = &v.kind else {
+    let Kind::CallWithoutGil { callee, needs_gil } = &v.kind else {
         return None;
     };
-    if allowed_without_gil(callee) {
+    if !needs_gil {
         return None;
     }
     Some(Verdict::new(
@@ -46,44 +46,4 @@ pub fn judge(v: &Violation) -> Option<Verdict> {
         format!("`{callee}` runs without the GIL here"),
         None,
     ))
-}
-
-/// C-API functions documented as safe without the GIL.
-pub fn allowed_without_gil(name: &str) -> bool {
-    name.starts_with("PyMem_Raw")
-        || name.starts_with("PyGILState_")
-        || name.starts_with("PyThread_")
-        || name.starts_with("PyOS_")
-        || matches!(
-            name,
-            "PyEval_SaveThread"
-                | "PyEval_RestoreThread"
-                | "PyEval_AcquireThread"
-                | "PyEval_ReleaseThread"
-                | "Py_FatalError"
-                | "PyErr_SetInterrupt"
-                | "PyErr_SetInterruptEx"
-                | "Py_AddPendingCall"
-                | "Py_IsInitialized"
-                | "PyBuffer_IsContiguous"
-                | "PyBuffer_GetPointer"
-                | "PyBuffer_ToContiguous"
-                | "PyBuffer_FromContiguous"
-                | "PyBuffer_FillContiguousStrides"
-                | "_PyTime_GetMonotonicClock"
-                | "_PyTime_GetPerfCounter"
-                | "PyUnicode_READ"
-                | "PyUnicode_WRITE"
-                | "PyUnicode_READ_CHAR"
-                | "PyUnicode_DATA"
-                | "PyUnicode_KIND"
-                | "PyUnicode_GET_LENGTH"
-                | "PyBytes_AS_STRING"
-                | "PyBytes_GET_SIZE"
-                | "PyByteArray_AS_STRING"
-                | "PyByteArray_GET_SIZE"
-                | "PyTuple_GET_SIZE"
-                | "PyList_GET_SIZE"
-                | "Py_UNREACHABLE"
-        )
 }

@@ -30,18 +30,6 @@ done; `PyList_GetItemRef`, `PyWeakref_GetRef`, `PyImport_AddModuleRef`.
 "#,
 };
 
-fn replacement(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "PyDict_GetItem" | "PyDict_GetItemWithError" => "PyDict_GetItemRef",
-        "PyDict_GetItemString" => "PyDict_GetItemStringRef",
-        "PyList_GetItem" | "PyList_GET_ITEM" => "PyList_GetItemRef",
-        "PyWeakref_GetObject" | "PyWeakref_GET_OBJECT" => "PyWeakref_GetRef",
-        "PyImport_AddModule" | "PyImport_AddModuleObject" => "PyImport_AddModuleRef",
-        "PyDict_SetDefault" => "PyDict_SetDefaultRef",
-        _ => return None,
-    })
-}
-
 pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {
     let module = cx.module;
     if !module.free_threading {
@@ -54,7 +42,11 @@ pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {
                     continue;
                 };
                 let Some(name) = callee.name() else { continue };
-                let Some(new) = replacement(name) else {
+                let Some(new) = cx
+                    .resolver
+                    .behaviour(name)
+                    .and_then(|b| b.ref_variant.as_deref())
+                else {
                     continue;
                 };
                 let msg = format!("`{name}` returns a borrowed reference, unsafe in a free-threaded module; use `{new}`");

@@ -42,7 +42,7 @@ Use instead: `Py_XDECREF(self->value);` as well (or `Py_CLEAR` in a
 pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {
     let module = cx.module;
     for t in &module.type_defs {
-        let Some((f, missing)) = slots::unhandled_members(module, t, "tp_dealloc", |e| &e.released)
+        let Some((f, missing)) = slots::unhandled_members(cx, t, "tp_dealloc", |e| &e.released)
         else {
             continue;
         };

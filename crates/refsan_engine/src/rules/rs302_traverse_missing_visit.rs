@@ -40,7 +40,7 @@ pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {
         if !t.has_flag("Py_TPFLAGS_HAVE_GC") {
             continue;
         }
-        let Some((f, missing)) = slots::unhandled_members(module, t, "tp_traverse", |e| &e.visited)
+        let Some((f, missing)) = slots::unhandled_members(cx, t, "tp_traverse", |e| &e.visited)
         else {
             continue;
         };

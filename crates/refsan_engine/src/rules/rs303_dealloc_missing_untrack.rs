@@ -1,6 +1,6 @@
 use super::{finding, slots, ModuleCx};
 use refsan_ir::{
-    BlockId, Callee, Event, Finding, Function, Module, Operand, RuleMeta, Severity, Span, StmtKind,
+    BlockId, Callee, Event, Finding, Function, Operand, RuleMeta, Severity, Span, StmtKind,
 };
 
 pub static META: RuleMeta = RuleMeta {
@@ -47,7 +47,8 @@ fn releases_field(s: &StmtKind) -> bool {
 
 /// The first field release reachable from the entry without an untrack
 /// call before it.
-fn first_unprotected_release(module: &Module, f: &Function) -> Option<Span> {
+fn first_unprotected_release(cx: &ModuleCx<'_>, f: &Function) -> Option<Span> {
+    let module = cx.module;
     let n = f.blocks.len();
     // must_untracked[b]: every path to b has untracked.
     let mut state: Vec<Option<bool>> = vec![None; n];
@@ -69,11 +70,10 @@ fn first_unprotected_release(module: &Module, f: &Function) -> Option<Span> {
                     callee: Callee::Named(name),
                     ..
                 } => {
-                    if slots::is_untrack(name) {
+                    if slots::is_untrack(cx, name) {
                         untracked = true;
-                    } else if let Some(eff) = module
-                        .function(name)
-                        .and_then(|_| slots::effects(module, name))
+                    } else if let Some(eff) =
+                        module.function(name).and_then(|_| slots::effects(cx, name))
                     {
                         if eff.untracks {
                             untracked = true;
@@ -115,13 +115,13 @@ pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {
         let Some(f) = module.function(&slot.value) else {
             continue;
         };
-        let Some(eff) = slots::effects(module, &slot.value) else {
+        let Some(eff) = slots::effects(cx, &slot.value) else {
             continue;
         };
         if eff.released.is_empty() {
             continue;
         }
-        if let Some(span) = first_unprotected_release(module, f) {
+        if let Some(span) = first_unprotected_release(cx, f) {
             let msg = format!(
                 "`{}` (tp_dealloc of GC type `{}`) releases members before calling PyObject_GC_UnTrack",
                 f.name, t.name

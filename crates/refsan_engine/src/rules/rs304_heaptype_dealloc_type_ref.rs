@@ -51,7 +51,7 @@ pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {
         let Some(f) = module.function(&slot.value) else {
             continue;
         };
-        let Some(eff) = slots::effects(module, &slot.value) else {
+        let Some(eff) = slots::effects(cx, &slot.value) else {
             continue;
         };
         if eff.decrefs_type || eff.opaque_calls {

@@ -2,6 +2,7 @@
 //! RS3xx rules. Looks through helper functions of the same file that the
 //! slot calls with the object (e.g. `tp_dealloc` calling `foo_clear`).
 
+use super::ModuleCx;
 use refsan_ir::{
     Callee, Function, Module, Operand, StmtKind, StructDef, TypeClass, TypeDef, UseKind,
 };
@@ -64,20 +65,21 @@ pub struct SlotEffects {
     pub decrefs_type: bool,
 }
 
-pub fn effects(module: &Module, fname: &str) -> Option<SlotEffects> {
-    let f = module.function(fname)?;
+pub fn effects(cx: &ModuleCx<'_>, fname: &str) -> Option<SlotEffects> {
+    let f = cx.module.function(fname)?;
     let mut out = SlotEffects::default();
     let mut seen = HashSet::new();
-    collect(module, f, &mut out, &mut seen, 0);
+    collect(cx, f, &mut out, &mut seen, 0);
     Some(out)
 }
 
-pub fn is_untrack(name: &str) -> bool {
-    matches!(name, "PyObject_GC_UnTrack" | "_PyObject_GC_UNTRACK")
+/// A call that untracks the object from the garbage collector.
+pub fn is_untrack(cx: &ModuleCx<'_>, name: &str) -> bool {
+    cx.resolver.behaviour(name).is_some_and(|b| b.gc_untrack)
 }
 
 fn collect<'m>(
-    module: &'m Module,
+    cx: &ModuleCx<'m>,
     f: &'m Function,
     out: &mut SlotEffects,
     seen: &mut HashSet<&'m str>,
@@ -86,6 +88,7 @@ fn collect<'m>(
     if depth > MAX_DEPTH || !seen.insert(f.name.as_str()) {
         return;
     }
+    let module = cx.module;
     let alias = field_aliases(f);
     // Variables holding Py_TYPE(self).
     let mut type_vars: HashSet<u32> = HashSet::new();
@@ -96,7 +99,7 @@ fn collect<'m>(
                     dst: Some(d),
                     callee: Callee::Named(n),
                     ..
-                } if n == "Py_TYPE" => {
+                } if cx.resolver.behaviour(n).is_some_and(|b| b.returns_type) => {
                     type_vars.insert(d.0);
                 }
                 StmtKind::Assign {
@@ -138,15 +141,13 @@ fn collect<'m>(
                 }
                 StmtKind::Call { callee, args, .. } => match callee {
                     Callee::Named(n) => {
-                        if is_untrack(n) {
+                        if is_untrack(cx, n) {
                             out.untracks = true;
                         }
                         if let Some(g) = module.function(n) {
-                            collect(module, g, out, seen, depth + 1);
+                            collect(cx, g, out, seen, depth + 1);
                         } else if module.declarations.iter().any(|d| d.name == *n)
-                            || (!n.starts_with("Py")
-                                && !n.starts_with("_Py")
-                                && !n.starts_with("PyObject_"))
+                            || !cx.resolver.facts().is_interpreter_name(n)
                         {
                             // A function of the project in another file.
                             if args.iter().any(|a| matches!(a, Operand::Var(_))) {
@@ -167,14 +168,15 @@ fn collect<'m>(
 /// with that function; `None` when nothing can be said (no such slot, no
 /// known struct, or a slot that only calls functions refsan cannot see).
 pub fn unhandled_members<'m>(
-    module: &'m Module,
+    cx: &ModuleCx<'m>,
     t: &TypeDef,
     slot: &str,
     handled: fn(&SlotEffects) -> &HashSet<String>,
 ) -> Option<(&'m Function, Vec<&'m str>)> {
     let slot = t.slot(slot)?;
+    let module = cx.module;
     let (_, fields) = owned_fields(module, t)?;
-    let eff = effects(module, &slot.value)?;
+    let eff = effects(cx, &slot.value)?;
     if handled(&eff).is_empty() && eff.opaque_calls {
         return None;
     }
