@@ -3,12 +3,15 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use refsan_ir::{ArgEffect, Behaviour, Contract, ExcEffect, Failure, Gil, Returns, SuccessValues};
+use refsan_ir::{
+    ArgEffect, Behaviour, Contract, ExcEffect, Failure, FormatSpec, FormatStyle, Gil, Returns,
+    SuccessValues,
+};
 
 use crate::overrides::{parse_overrides, patches, BehaviourRecord, Patch};
 use crate::record::{
-    arg_effect_spelling, exc_effect_spelling, failure_spelling, gil_spelling, parse_version,
-    returns_spelling, success_spelling, toml_string, version_spelling,
+    arg_effect_spelling, exc_effect_spelling, failure_spelling, format_spelling, gil_spelling,
+    parse_version, returns_spelling, success_spelling, toml_string, version_spelling,
 };
 use crate::refcounts::{parse_refcounts, RefcountEffect, RefcountsFunction};
 use crate::stable_abi::limited_api_names;
@@ -187,6 +190,21 @@ fn behaviour_from_patch(
         nonnull_with_exception: positions(&record.nonnull_with_exception)?,
         gc_untrack: record.gc_untrack.unwrap_or(false),
         ref_variant: record.ref_variant.clone(),
+        format: record
+            .format
+            .map(|style| -> Result<FormatSpec, KbError> {
+                let style: FormatStyle = style.into();
+                let format_arg = match style {
+                    FormatStyle::Unpack => None,
+                    _ => Some(position("format")?),
+                };
+                Ok(FormatSpec {
+                    style,
+                    format_arg,
+                    varargs: position("...")?,
+                })
+            })
+            .transpose()?,
     })
 }
 
@@ -340,6 +358,13 @@ fn render_behaviour(b: &Behaviour, fields: &mut Vec<String>) {
     flag(fields, b.gc_untrack, "gc_untrack");
     if let Some(v) = &b.ref_variant {
         fields.push(format!("ref_variant = {}", toml_string(v)));
+    }
+    if let Some(f) = &b.format {
+        fields.push(format!("format = \"{}\"", format_spelling(f.style)));
+        if let Some(at) = f.format_arg {
+            fields.push(format!("format_arg = {at}"));
+        }
+        fields.push(format!("varargs_arg = {}", f.varargs));
     }
 }
 

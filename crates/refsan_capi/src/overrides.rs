@@ -23,7 +23,9 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::record::{ArgEffectName, ExcEffectName, FailureName, GilName, ReturnsName, SuccessName};
+use crate::record::{
+    ArgEffectName, ExcEffectName, FailureName, FormatName, GilName, ReturnsName, SuccessName,
+};
 use crate::KbError;
 
 #[derive(Debug, Default, Deserialize)]
@@ -80,6 +82,9 @@ pub(crate) struct BehaviourRecord {
     pub nonnull_with_exception: Option<Vec<String>>,
     pub gc_untrack: Option<bool>,
     pub ref_variant: Option<String>,
+    /// Format-driven: the format string is the parameter named `format`,
+    /// the variable arguments start at `...`.
+    pub format: Option<FormatName>,
 }
 
 /// The overrides that apply to one function, merged from its groups and its
@@ -228,6 +233,7 @@ fn merge_group(patch: &mut Patch, group: &OverrideRecord, name: &str) -> Result<
     )?;
     set_once(&mut b.gc_untrack, &g.gc_untrack, "gc_untrack", name)?;
     set_once(&mut b.ref_variant, &g.ref_variant, "ref_variant", name)?;
+    set_once(&mut b.format, &g.format, "format", name)?;
     for (param, effect) in group.args.iter().flatten() {
         if patch.args.insert(param.clone(), *effect).is_some() {
             return Err(KbError::Invalid {
@@ -272,6 +278,7 @@ fn overlay_function(patch: &mut Patch, record: &OverrideRecord) {
     overlay(&mut b.nonnull_with_exception, &r.nonnull_with_exception);
     overlay(&mut b.gc_untrack, &r.gc_untrack);
     overlay(&mut b.ref_variant, &r.ref_variant);
+    overlay(&mut b.format, &r.format);
     for (param, effect) in record.args.iter().flatten() {
         patch.args.insert(param.clone(), *effect);
     }

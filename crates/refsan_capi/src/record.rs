@@ -6,7 +6,9 @@
 //! exhaustive `match` in both directions, so a variant added to the IR fails
 //! to compile here until the data format learns its name.
 
-use refsan_ir::{ArgEffect, Behaviour, ExcEffect, Failure, Gil, Returns, SuccessValues};
+use refsan_ir::{
+    ArgEffect, Behaviour, ExcEffect, Failure, FormatSpec, FormatStyle, Gil, Returns, SuccessValues,
+};
 use serde::Deserialize;
 
 use crate::KbError;
@@ -70,6 +72,35 @@ pub(crate) enum GilName {
     NotNeeded,
     Releases,
     Acquires,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum FormatName {
+    Parse,
+    Build,
+    Unpack,
+    Printf,
+}
+
+impl From<FormatName> for FormatStyle {
+    fn from(name: FormatName) -> FormatStyle {
+        match name {
+            FormatName::Parse => FormatStyle::Parse,
+            FormatName::Build => FormatStyle::Build,
+            FormatName::Unpack => FormatStyle::Unpack,
+            FormatName::Printf => FormatStyle::Printf,
+        }
+    }
+}
+
+pub(crate) fn format_spelling(value: FormatStyle) -> &'static str {
+    match value {
+        FormatStyle::Parse => "parse",
+        FormatStyle::Build => "build",
+        FormatStyle::Unpack => "unpack",
+        FormatStyle::Printf => "printf",
+    }
 }
 
 impl From<SuccessName> for SuccessValues {
@@ -276,6 +307,12 @@ pub(crate) struct EntryRecord {
     pub gc_untrack: bool,
     #[serde(default)]
     pub ref_variant: Option<String>,
+    #[serde(default)]
+    pub format: Option<FormatName>,
+    #[serde(default)]
+    pub format_arg: Option<usize>,
+    #[serde(default)]
+    pub varargs_arg: Option<usize>,
 }
 
 impl EntryRecord {
@@ -296,6 +333,11 @@ impl EntryRecord {
             nonnull_with_exception: self.nonnull_with_exception.clone(),
             gc_untrack: self.gc_untrack,
             ref_variant: self.ref_variant.clone(),
+            format: self.format.map(|style| FormatSpec {
+                style: style.into(),
+                format_arg: self.format_arg,
+                varargs: self.varargs_arg.unwrap_or(0),
+            }),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! arguments they read or write, and what that means for ownership ("O"
 //! outputs are borrowed, "N" inputs are stolen).
 
-use refsan_ir::{ArgEffect, Contract, ExcEffect, Failure, Function, Operand, Returns};
+use refsan_ir::{ApiFacts, ArgEffect, Contract, ExcEffect, Failure, FormatStyle, Operand, Returns};
 
 /// The kind of C argument a format unit consumes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -215,29 +215,27 @@ pub enum FormatApi {
     Unpack { first: usize },
 }
 
-pub fn format_api(name: &str) -> Option<FormatApi> {
-    Some(match name {
-        "PyArg_ParseTuple" | "_PyArg_ParseTuple_SizeT" | "PyArg_Parse" | "_PyArg_Parse_SizeT" => {
-            FormatApi::Parse { fmt: 1, first: 2 }
-        }
-        "PyArg_ParseTupleAndKeywords" | "_PyArg_ParseTupleAndKeywords_SizeT" => {
-            FormatApi::Parse { fmt: 2, first: 4 }
-        }
-        "Py_BuildValue" | "_Py_BuildValue_SizeT" => FormatApi::Build { fmt: 0, first: 1 },
-        "PyObject_CallFunction" | "_PyObject_CallFunction_SizeT" => {
-            FormatApi::Build { fmt: 1, first: 2 }
-        }
-        "PyObject_CallMethod"
-        | "_PyObject_CallMethod_SizeT"
-        | "_PyObject_CallMethod"
-        | "_PyObject_CallMethodId" => FormatApi::Build { fmt: 2, first: 3 },
-        "PyArg_UnpackTuple" => FormatApi::Unpack { first: 4 },
-        _ => return None,
+/// The format-driven API `name` is, from the knowledge base.
+pub fn format_api(facts: &dyn ApiFacts, name: &str) -> Option<FormatApi> {
+    let spec = facts.api(name)?.behaviour.format?;
+    Some(match spec.style {
+        FormatStyle::Parse => FormatApi::Parse {
+            fmt: spec.format_arg?,
+            first: spec.varargs,
+        },
+        FormatStyle::Build => FormatApi::Build {
+            fmt: spec.format_arg?,
+            first: spec.varargs,
+        },
+        FormatStyle::Unpack => FormatApi::Unpack {
+            first: spec.varargs,
+        },
+        FormatStyle::Printf => return None,
     })
 }
 
-pub fn is_build_value(name: &str) -> bool {
-    matches!(format_api(name), Some(FormatApi::Build { .. }))
+pub fn is_build_value(facts: &dyn ApiFacts, name: &str) -> bool {
+    matches!(format_api(facts, name), Some(FormatApi::Build { .. }))
 }
 
 /// The format string argument, if it is a literal.
@@ -257,8 +255,8 @@ pub struct FormatContract {
 }
 
 /// The contract a format-driven call has given its literal format.
-pub fn call_contract(name: &str, args: &[Operand], _func: &Function) -> Option<FormatContract> {
-    let api = format_api(name)?;
+pub fn call_contract(facts: &dyn ApiFacts, name: &str, args: &[Operand]) -> Option<FormatContract> {
+    let api = format_api(facts, name)?;
     let mut contract = match api {
         FormatApi::Parse { .. } | FormatApi::Unpack { .. } => Contract {
             returns: Returns::NotObject,
@@ -354,11 +352,10 @@ pub fn is_known_scalar(t: &str) -> bool {
 }
 
 /// The `PyUnicode_FromFormat` family: the index of the format argument.
-pub fn fromformat_api(name: &str) -> Option<usize> {
-    match name {
-        "PyUnicode_FromFormat" => Some(0),
-        "PyErr_Format" => Some(1),
-        "PyErr_WarnFormat" | "PyErr_ResourceWarning" => Some(2),
+pub fn fromformat_api(facts: &dyn ApiFacts, name: &str) -> Option<usize> {
+    let spec = facts.api(name)?.behaviour.format?;
+    match spec.style {
+        FormatStyle::Printf => spec.format_arg,
         _ => None,
     }
 }

@@ -84,7 +84,7 @@ impl FunctionCx<'_> {
             exp,
             self.options,
         );
-        let findings = rules::judge_all(&result.violations, &self.func.name);
+        let findings = rules::judge_all(&result.violations, &self.func.name, self.resolver.facts());
         let decision = summary::summarize(self.func, exp, &result, !findings.is_empty());
         Analysed {
             result,
@@ -217,12 +217,12 @@ pub fn check_module(module: &Module, facts: &dyn ApiFacts, opts: &CheckOptions) 
                 && !decision.steals.contains(&param)
                 && (under || result.returns.is_empty())
             {
-                report.findings.extend(rules::judge(&v, &func.name));
+                report.findings.extend(rules::judge(&v, &func.name, facts));
             }
         }
         if decision.returns_new {
             for v in &result.borrowed_returns {
-                report.findings.extend(rules::judge(v, &func.name));
+                report.findings.extend(rules::judge(v, &func.name, facts));
             }
         }
         if let Some(why) = result.approximate {

@@ -155,9 +155,8 @@ pub enum Kind {
     /// An error return without an exception; `role` is why the function
     /// must set one ("method `spam.foo`").
     ErrorWithoutException { returns: ErrorReturn, role: String },
-    /// A C-API call (or `Py_INCREF`/`Py_DECREF`) while the GIL is released;
-    /// `needs_gil` unless the knowledge base says it is safe without.
-    CallWithoutGil { callee: String, needs_gil: bool },
+    /// A C-API call (or `Py_INCREF`/`Py_DECREF`) while the GIL is released.
+    CallWithoutGil { callee: String },
 }
 
 /// A Cython `<object>` cast that took a reference, in a value that leaks.

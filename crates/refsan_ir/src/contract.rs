@@ -228,6 +228,34 @@ pub struct Behaviour {
     /// Returns a borrowed reference that is unsafe in a free-threaded
     /// build; the function to use instead.
     pub ref_variant: Option<String>,
+    /// Driven by a format string (`PyArg_ParseTuple`, `Py_BuildValue`,
+    /// `PyUnicode_FromFormat`).
+    pub format: Option<FormatSpec>,
+}
+
+/// How a format-driven API reads its variable arguments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FormatStyle {
+    /// `PyArg_Parse*`: the format's units write to the outputs.
+    Parse,
+    /// `Py_BuildValue`, `PyObject_CallFunction`: the units read the values
+    /// ("N" steals one).
+    Build,
+    /// `PyArg_UnpackTuple`: every output receives a borrowed reference.
+    Unpack,
+    /// `PyUnicode_FromFormat`, `PyErr_Format`: printf-like.
+    Printf,
+}
+
+/// Where a format-driven API's format string and variable arguments are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct FormatSpec {
+    pub style: FormatStyle,
+    /// The position of the format string (none for `Unpack`).
+    pub format_arg: Option<usize>,
+    /// The position of the first variable argument.
+    pub varargs: usize,
 }
 
 /// An object of the interpreter that C code names directly.

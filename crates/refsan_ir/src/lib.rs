@@ -15,8 +15,8 @@ pub mod span;
 
 pub use builder::FunctionBuilder;
 pub use contract::{
-    ArgEffect, Behaviour, Contract, ContractSource, ExcEffect, Failure, Gil, GlobalObject, Returns,
-    SuccessValues,
+    ArgEffect, Behaviour, Contract, ContractSource, ExcEffect, Failure, FormatSpec, FormatStyle,
+    Gil, GlobalObject, Returns, SuccessValues,
 };
 pub use diag::{Event, Finding, Note, RuleMeta, Severity};
 pub use facts::{ApiFacts, ApiInfo};

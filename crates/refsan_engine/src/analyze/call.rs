@@ -38,7 +38,7 @@ impl<'a> Analyzer<'a> {
         // The contract: format-driven APIs first.
         let format_contract;
         let resolved: Option<Resolved<'_>> =
-            if let Some(c) = formats::call_contract(name, args, self.func) {
+            if let Some(c) = formats::call_contract(self.resolver.facts(), name, args) {
                 format_contract = c;
                 Some(Resolved {
                     contract: &format_contract.contract,
@@ -110,7 +110,7 @@ impl<'a> Analyzer<'a> {
         };
         for (i, b) in vals.iter().enumerate() {
             let effect = if also_nullable.contains(&i)
-                || formats::fromformat_api(name)
+                || formats::fromformat_api(self.resolver.facts(), name)
                     .is_some_and(|f| formats::fromformat_arg_nullable(f, args, i))
             {
                 ArgEffect::Nullable
@@ -142,7 +142,7 @@ impl<'a> Analyzer<'a> {
                     if is_api
                         && effect != ArgEffect::Nullable
                         && !is_out(effect)
-                        && formats::format_api(name).is_none() =>
+                        && formats::format_api(self.resolver.facts(), name).is_none() =>
                 {
                     if matches!(args.get(i), Some(Operand::Var(_))) {
                         let name_text = self.null_name(self.op_text(&st, &args[i], *b));
@@ -558,7 +558,7 @@ impl<'a> Analyzer<'a> {
                 let callee = self.callee_at(sref);
                 // PyArg_Parse* outputs come from args or kwargs, which
                 // outlive the call: no container to watch.
-                if formats::format_api(&callee).is_none() {
+                if formats::format_api(self.resolver.facts(), &callee).is_none() {
                     v.owner = container;
                 }
                 v.volatile = self.is_volatile_item(&callee);

@@ -142,18 +142,19 @@ impl<'a> Analyzer<'a> {
     /// read before: the slot's reference to the old item is the caller's
     /// now (it must release it), and a release made earlier is justified.
     pub(super) fn slot_overwrite(&self, st: &mut State, callee: &str, vals: &[Binding]) {
-        let getter = match callee {
-            "PyList_SET_ITEM" => "PyList_GET_ITEM",
-            "PyTuple_SET_ITEM" => "PyTuple_GET_ITEM",
-            "PyStructSequence_SET_ITEM" => "PyStructSequence_GET_ITEM",
-            "PyStructSequence_SetItem" => "PyStructSequence_GetItem",
-            _ => return,
+        let Some(getters) = self
+            .resolver
+            .behaviour(callee)
+            .map(|b| &b.overwrites_slot_of)
+            .filter(|g| !g.is_empty())
+        else {
+            return;
         };
         if vals.len() < 3 {
             return;
         }
         let mut found = false;
-        for get in [getter, getter.replace("_GET_ITEM", "_GetItem").as_str()] {
+        for get in getters {
             let Some((base, key)) = self.accessor_key(st, &vals[..2], get) else {
                 continue;
             };

@@ -399,10 +399,6 @@ impl<'a> Analyzer<'a> {
     pub(super) fn gil_violation(&mut self, st: &State, callee: &str, span: Span) {
         let kind = Kind::CallWithoutGil {
             callee: callee.to_string(),
-            needs_gil: self
-                .resolver
-                .behaviour(callee)
-                .is_none_or(|b| b.gil == Gil::Needed),
         };
         self.emit(st, kind, span, None);
     }

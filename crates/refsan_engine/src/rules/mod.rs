@@ -11,7 +11,7 @@
 
 use crate::facts::Resolver;
 use crate::violation::Violation;
-use refsan_ir::{Event, Finding, Module, RuleMeta, Span};
+use refsan_ir::{ApiFacts, Event, Finding, Module, RuleMeta, Span};
 
 pub mod rs101_leaked_reference;
 pub mod rs102_decref_borrowed;
@@ -51,7 +51,7 @@ pub struct ModuleCx<'a> {
 }
 
 /// How a rule claims a violation of the path analysis.
-pub type Judge = fn(&Violation) -> Option<Verdict>;
+pub type Judge = fn(&Violation, &dyn ApiFacts) -> Option<Verdict>;
 /// A check over the whole module.
 pub type Check = fn(&ModuleCx<'_>, &mut Vec<Finding>);
 
@@ -207,11 +207,11 @@ pub fn metas() -> impl Iterator<Item = &'static RuleMeta> {
 /// The finding a violation of function `function` is: the first refining
 /// rule that claims it, else the first other rule that does; `None` when no
 /// rule claims it (a call the GIL is not needed for).
-pub fn judge(v: &Violation, function: &str) -> Option<Finding> {
+pub fn judge(v: &Violation, function: &str, facts: &dyn ApiFacts) -> Option<Finding> {
     let refining = REGISTRY.iter().filter(|r| r.refines);
     let general = REGISTRY.iter().filter(|r| !r.refines);
     refining.chain(general).find_map(|rule| {
-        let verdict = (rule.judge?)(v)?;
+        let verdict = (rule.judge?)(v, facts)?;
         let mut events = v.path.clone();
         events.push(Event {
             span: v.span,
@@ -230,11 +230,11 @@ pub fn judge(v: &Violation, function: &str) -> Option<Finding> {
 
 /// Judges the violations of one function in order; the same rule at the
 /// same place about the same value is reported once (the first path).
-pub fn judge_all(violations: &[Violation], function: &str) -> Vec<Finding> {
+pub fn judge_all(violations: &[Violation], function: &str, facts: &dyn ApiFacts) -> Vec<Finding> {
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
     for v in violations {
-        if let Some(f) = judge(v, function) {
+        if let Some(f) = judge(v, function, facts) {
             if seen.insert((f.code, f.span.start, f.span.end, v.site)) {
                 out.push(f);
             }

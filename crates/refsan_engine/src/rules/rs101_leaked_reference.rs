@@ -1,5 +1,6 @@
 use super::Verdict;
 use crate::violation::{plain_name, Kind, Lost, Violation};
+use refsan_ir::ApiFacts;
 use refsan_ir::{RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
@@ -51,7 +52,7 @@ Use instead:
 
 /// Claims every lost reference the refining rules (RS106, RS401, RS402)
 /// leave, discarded results, and references returned once too often.
-pub fn judge(v: &Violation) -> Option<Verdict> {
+pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {
     match &v.kind {
         Kind::Lost { value, how, .. } => {
             let (message, last) = match how {

@@ -1,5 +1,6 @@
 use super::Verdict;
 use crate::violation::{Kind, Release, Violation};
+use refsan_ir::ApiFacts;
 use refsan_ir::{RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
@@ -39,7 +40,7 @@ the function needs a reference of its own.
 "#,
 };
 
-pub fn judge(v: &Violation) -> Option<Verdict> {
+pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {
     let Kind::ReleasedBorrowed { value, why, by } = &v.kind else {
         return None;
     };

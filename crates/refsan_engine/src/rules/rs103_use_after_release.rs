@@ -1,5 +1,6 @@
 use super::Verdict;
 use crate::violation::{Access, Dead, Kind, Violation};
+use refsan_ir::ApiFacts;
 use refsan_ir::{RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
@@ -37,7 +38,7 @@ Use instead: release the reference after its last use.
 
 /// Claims uses of a value whose object the function (or its container's
 /// release) may have freed; RS406 takes those Cython released.
-pub fn judge(v: &Violation) -> Option<Verdict> {
+pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {
     let Kind::DeadUse {
         value,
         access,

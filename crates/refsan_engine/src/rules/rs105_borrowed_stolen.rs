@@ -1,5 +1,6 @@
 use super::Verdict;
 use crate::violation::{Kind, Violation};
+use refsan_ir::ApiFacts;
 use refsan_ir::{RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
@@ -40,7 +41,7 @@ Use instead: `PyTuple_SET_ITEM(t, 0, Py_NewRef(arg));`
 
 /// Claims borrowed references given to a stealing call (RS202 takes those
 /// given to `Py_BuildValue`'s "N").
-pub fn judge(v: &Violation) -> Option<Verdict> {
+pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {
     let Kind::StolenBorrowed { value, callee, why } = &v.kind else {
         return None;
     };

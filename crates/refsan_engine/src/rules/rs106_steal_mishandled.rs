@@ -1,5 +1,6 @@
 use super::Verdict;
 use crate::violation::{Kind, Violation};
+use refsan_ir::ApiFacts;
 use refsan_ir::{RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
@@ -43,7 +44,7 @@ or, since Python 3.10, `PyModule_AddObjectRef` (never steals) followed by
 /// Claims releases after a steal (unless Cython inserted the release:
 /// RS403), second steals, and leaks left by a steal-on-success call that
 /// failed (refining RS101).
-pub fn judge(v: &Violation) -> Option<Verdict> {
+pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {
     match &v.kind {
         Kind::ReleasedAfterSteal {
             value,
@@ -65,7 +66,7 @@ pub fn judge(v: &Violation) -> Option<Verdict> {
             ..
         } => {
             // The leak's last event and help are RS101's.
-            let leak = super::rs101_leaked_reference::judge(v)?;
+            let leak = super::rs101_leaked_reference::judge(v, _facts)?;
             Some(Verdict {
                 message: format!("{value} leaks: `{callee}` failed, so it did not steal the reference, and the caller still owns it"),
                 ..leak

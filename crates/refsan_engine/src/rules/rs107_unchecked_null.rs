@@ -1,5 +1,6 @@
 use super::Verdict;
 use crate::violation::{Access, Kind, Violation};
+use refsan_ir::ApiFacts;
 use refsan_ir::{RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
@@ -33,7 +34,7 @@ Use instead: check every result (`if (key == NULL) goto error;`) and use
 "#,
 };
 
-pub fn judge(v: &Violation) -> Option<Verdict> {
+pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {
     let (message, value, access) = match &v.kind {
         Kind::NullUsed { value, access, why } => {
             let how = access_text(access);

@@ -1,5 +1,6 @@
 use super::Verdict;
 use crate::violation::{Kind, Violation};
+use refsan_ir::ApiFacts;
 use refsan_ir::{RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
@@ -36,7 +37,7 @@ Use instead: `Py_XSETREF(self->name, Py_NewRef(name));`
 "#,
 };
 
-pub fn judge(v: &Violation) -> Option<Verdict> {
+pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {
     let Kind::StoredBorrowed { value, place, why } = &v.kind else {
         return None;
     };

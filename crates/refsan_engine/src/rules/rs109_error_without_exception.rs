@@ -1,5 +1,6 @@
 use super::Verdict;
 use crate::violation::{ErrorReturn, Kind, Violation};
+use refsan_ir::ApiFacts;
 use refsan_ir::{RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
@@ -34,7 +35,7 @@ before returning NULL, or use `PyDict_GetItemWithError` /
 "#,
 };
 
-pub fn judge(v: &Violation) -> Option<Verdict> {
+pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {
     let Kind::ErrorWithoutException { returns, role } = &v.kind else {
         return None;
     };

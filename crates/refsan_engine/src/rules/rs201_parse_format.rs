@@ -60,7 +60,7 @@ pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {
                     continue;
                 };
                 let Some(name) = callee.name() else { continue };
-                let Some(api) = formats::format_api(name) else {
+                let Some(api) = formats::format_api(cx.resolver.facts(), name) else {
                     continue;
                 };
                 let FormatApi::Parse { first, .. } = api else {

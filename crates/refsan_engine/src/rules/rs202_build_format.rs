@@ -1,6 +1,7 @@
 use super::{finding, ModuleCx, Verdict};
 use crate::formats::{self, ArgKind, FormatApi};
 use crate::violation::{Kind, Violation};
+use refsan_ir::ApiFacts;
 use refsan_ir::{Event, Finding, Operand, RuleMeta, Severity, StmtKind, TypeClass};
 
 pub static META: RuleMeta = RuleMeta {
@@ -36,11 +37,11 @@ references you own and no longer need.
 
 /// Refines RS105: a borrowed reference given to the "N" unit of a
 /// value-building API.
-pub fn judge(v: &Violation) -> Option<Verdict> {
+pub fn judge(v: &Violation, facts: &dyn ApiFacts) -> Option<Verdict> {
     let Kind::StolenBorrowed { value, callee, why } = &v.kind else {
         return None;
     };
-    if !formats::is_build_value(callee) {
+    if !formats::is_build_value(facts, callee) {
         return None;
     }
     Some(Verdict::new(
@@ -59,7 +60,9 @@ pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {
                     continue;
                 };
                 let Some(name) = callee.name() else { continue };
-                let Some(api @ FormatApi::Build { first, .. }) = formats::format_api(name) else {
+                let Some(api @ FormatApi::Build { first, .. }) =
+                    formats::format_api(cx.resolver.facts(), name)
+                else {
                     continue;
                 };
                 let Some(fmt) = formats::literal_format(api, args) else {

@@ -1,5 +1,6 @@
 use super::Verdict;
 use crate::violation::{Kind, Violation};
+use refsan_ir::{ApiFacts, Gil};
 use refsan_ir::{RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
@@ -34,11 +35,16 @@ objects after `Py_END_ALLOW_THREADS`.
 "#,
 };
 
-pub fn judge(v: &Violation) -> Option<Verdict> {
-    let Kind::CallWithoutGil { callee, needs_gil } = &v.kind else {
+pub fn judge(v: &Violation, facts: &dyn ApiFacts) -> Option<Verdict> {
+    let Kind::CallWithoutGil { callee } = &v.kind else {
         return None;
     };
-    if !needs_gil {
+    // Only calls that need the GIL (the knowledge base lists those that
+    // are documented as safe without it).
+    if facts
+        .api(callee)
+        .is_some_and(|info| info.behaviour.gil != Gil::Needed)
+    {
         return None;
     }
     Some(Verdict::new(

@@ -1,5 +1,6 @@
 use super::Verdict;
 use crate::violation::{Kind, ObjectCast, Violation};
+use refsan_ir::ApiFacts;
 use refsan_ir::{RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
@@ -44,7 +45,7 @@ or release the raw reference after the cast with `Py_XDECREF(p)`.
 
 /// Refines RS101: the lost reference is the one an `<object>` cast of a new
 /// reference took.
-pub fn judge(v: &Violation) -> Option<Verdict> {
+pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {
     let Kind::Lost {
         value,
         object_cast: Some(ObjectCast {
@@ -56,7 +57,7 @@ pub fn judge(v: &Violation) -> Option<Verdict> {
     else {
         return None;
     };
-    let leak = super::rs101_leaked_reference::judge(v)?;
+    let leak = super::rs101_leaked_reference::judge(v, _facts)?;
     Some(Verdict {
         message: format!("{value} holds a new reference from `{callee}`; `<object>` takes a second one and only that one is released: the first leaks"),
         ..leak

@@ -1,5 +1,6 @@
 use super::Verdict;
 use crate::violation::{Kind, ObjectCast, Violation};
+use refsan_ir::ApiFacts;
 use refsan_ir::{RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
@@ -32,7 +33,7 @@ Use instead: just `obj = <object>p` — the cast is the INCREF.
 
 /// Refines RS101: the lost reference is the user's `Py_INCREF` before an
 /// `<object>` cast, which took its own.
-pub fn judge(v: &Violation) -> Option<Verdict> {
+pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {
     let Kind::Lost {
         value,
         object_cast:
@@ -45,7 +46,7 @@ pub fn judge(v: &Violation) -> Option<Verdict> {
     else {
         return None;
     };
-    let leak = super::rs101_leaked_reference::judge(v)?;
+    let leak = super::rs101_leaked_reference::judge(v, _facts)?;
     Some(Verdict {
         message: format!("{value} is INCREF'd and then cast with `<object>`, which takes its own reference: the manual reference is never released"),
         ..leak

@@ -1,5 +1,6 @@
 use super::Verdict;
 use crate::violation::{Kind, Violation};
+use refsan_ir::ApiFacts;
 use refsan_ir::{RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
@@ -38,7 +39,7 @@ Use instead:
 "#,
 };
 
-pub fn judge(v: &Violation) -> Option<Verdict> {
+pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {
     let Kind::ReleasedAfterSteal {
         value,
         callee,

@@ -1,5 +1,6 @@
 use super::Verdict;
 use crate::violation::{Dead, Kind, Violation};
+use refsan_ir::ApiFacts;
 use refsan_ir::{RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
@@ -34,7 +35,7 @@ with a matching `Py_XDECREF` in `__dealloc__`.
 "#,
 };
 
-pub fn judge(v: &Violation) -> Option<Verdict> {
+pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {
     match &v.kind {
         Kind::DeadUse {
             value,
