@@ -15,6 +15,9 @@ pub mod state;
 pub mod summary;
 pub mod violation;
 
+#[cfg(test)]
+pub(crate) mod test_support;
+
 pub use analyze::Limits;
 pub use facts::{ApiFacts, ApiInfo};
 

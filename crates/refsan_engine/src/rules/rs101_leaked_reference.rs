@@ -99,3 +99,92 @@ pub fn release_help(value: &str) -> Option<String> {
     plain_name(value)
         .map(|v| format!("release it with `Py_DECREF({v})` (or `Py_XDECREF`) on this path"))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::test_support::check_c;
+
+    #[test]
+    fn leak_on_a_later_error_path() {
+        check_c(
+            "RS101",
+            r#"
+static PyObject *
+pair(PyObject *self, PyObject *args)
+{
+    PyObject *first, *second;
+    PyObject *list = PyList_New(0);
+    if (list == NULL)
+        return NULL;
+    if (!PyArg_ParseTuple(args, "OO", &first, &second))
+        return NULL;
+     // ^^^^^^^^^^^^ RS101: `list` leaks
+    if (PyList_Append(list, first) < 0)
+        goto error;
+    if (PyList_Append(list, second) < 0)
+        goto error;
+    return list;
+error:
+    Py_DECREF(list);
+    return NULL;
+}
+"#,
+        );
+    }
+
+    #[test]
+    fn leak_of_a_helper_s_new_reference() {
+        check_c(
+            "RS101",
+            r#"
+static PyObject *
+make_key(long n)
+{
+    return PyLong_FromLong(n);
+}
+
+static PyObject *
+lookup(PyObject *self, PyObject *d)
+{
+    PyObject *key = make_key(42);
+    if (key == NULL)
+        return NULL;
+    int found = PyDict_Contains(d, key);
+    if (found < 0)
+        return NULL;
+     // ^^^^^^^^^^^^ RS101: `key` leaks
+    Py_DECREF(key);
+    return PyBool_FromLong(found);
+}
+"#,
+        );
+    }
+
+    #[test]
+    fn released_stolen_or_returned_on_every_path() {
+        check_c(
+            "RS101",
+            r#"
+static PyObject *
+pair(PyObject *self, PyObject *args)
+{
+    PyObject *first, *second;
+    if (!PyArg_ParseTuple(args, "OO", &first, &second))
+        return NULL;
+    PyObject *tuple = PyTuple_New(2);
+    if (tuple == NULL)
+        return NULL;
+    PyObject *n = PyLong_FromLong(2);
+    if (n == NULL) {
+        Py_DECREF(tuple);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(tuple, 0, n);
+    Py_INCREF(first);
+    PyTuple_SET_ITEM(tuple, 1, first);
+    return tuple;
+}
+"#,
+        );
+    }
+}

@@ -57,3 +57,64 @@ pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {
         None,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::test_support::check_c;
+
+    #[test]
+    fn release_of_a_borrowed_item_and_of_a_parameter() {
+        check_c(
+            "RS102",
+            r#"
+static PyObject *
+first_name(PyObject *self, PyObject *args)
+{
+    PyObject *item = PyTuple_GetItem(args, 0);
+    if (item == NULL)
+        return NULL;
+    PyObject *name = PyObject_Str(item);
+    Py_DECREF(item);
+ // ^^^^^^^^^^^^^^^ RS102: borrowed reference, line 5
+    return name;
+}
+
+static PyObject *
+forget(PyObject *self, PyObject *arg)
+{
+    if (arg == Py_None)
+        Py_RETURN_NONE;
+    Py_DECREF(arg);
+ // ^^^^^^^^^^^^^^ RS102: parameters are borrowed
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"first_name", first_name, METH_VARARGS, NULL},
+    {"forget", forget, METH_O, NULL},
+    {NULL, NULL, 0, NULL}
+};
+"#,
+        );
+    }
+
+    #[test]
+    fn a_reference_of_its_own_may_be_released() {
+        check_c(
+            "RS102",
+            r#"
+static PyObject *
+first_name(PyObject *self, PyObject *args)
+{
+    PyObject *item = PyTuple_GetItem(args, 0);
+    if (item == NULL)
+        return NULL;
+    Py_INCREF(item);
+    PyObject *name = PyObject_Str(item);
+    Py_DECREF(item);
+    return name;
+}
+"#,
+        );
+    }
+}

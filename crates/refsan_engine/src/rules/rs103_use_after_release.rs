@@ -77,3 +77,65 @@ pub fn use_text(access: &Access) -> String {
         Access::Return => "returned".to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::test_support::check_c;
+
+    #[test]
+    fn use_and_second_release_after_the_last_reference_went() {
+        check_c(
+            "RS103",
+            r#"
+static PyObject *
+describe(PyObject *self, PyObject *obj)
+{
+    PyObject *repr = PyObject_Repr(obj);
+    if (repr == NULL)
+        return NULL;
+    Py_DECREF(repr);
+    Py_ssize_t n = PyUnicode_GetLength(repr);
+    //             ^^^^^^^^^^^^^^^^^^^^^^^^^^ RS103: passed to `PyUnicode_GetLength` after it was released
+    return PyLong_FromSsize_t(n);
+}
+
+static PyObject *
+twice(PyObject *self, PyObject *obj)
+{
+    PyObject *s = PyObject_Str(obj);
+    if (s == NULL)
+        return NULL;
+    if (PyUnicode_GetLength(s) == 0) {
+        Py_DECREF(s);
+    }
+    Py_DECREF(s);
+ // ^^^^^^^^^^^^ RS103: released twice
+    Py_RETURN_NONE;
+}
+"#,
+        );
+    }
+
+    #[test]
+    fn released_once_on_each_path() {
+        check_c(
+            "RS103",
+            r#"
+static PyObject *
+once(PyObject *self, PyObject *obj)
+{
+    PyObject *s = PyObject_Str(obj);
+    if (s == NULL)
+        return NULL;
+    if (PyUnicode_GetLength(s) == 0) {
+        Py_DECREF(s);
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t n = PyUnicode_GetLength(s);
+    Py_DECREF(s);
+    return PyLong_FromSsize_t(n);
+}
+"#,
+        );
+    }
+}

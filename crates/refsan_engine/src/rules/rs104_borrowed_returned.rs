@@ -51,3 +51,49 @@ pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {
         )),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::test_support::check_c;
+
+    #[test]
+    fn borrowed_item_and_singleton_returned() {
+        check_c(
+            "RS104",
+            r#"
+static PyObject *
+get_first(PyObject *self, PyObject *list)
+{
+    if (!PyList_Check(list) || PyList_GET_SIZE(list) == 0)
+        return Py_None;
+     // ^^^^^^^^^^^^^^ RS104: `Py_None`
+    PyObject *first = PyList_GET_ITEM(list, 0);
+    return first;
+ // ^^^^^^^^^^^^^ RS104: `first`
+}
+
+static PyMethodDef methods[] = {
+    {"get_first", get_first, METH_O, NULL},
+    {NULL, NULL, 0, NULL}
+};
+"#,
+        );
+    }
+
+    #[test]
+    fn a_new_reference_of_the_item() {
+        check_c(
+            "RS104",
+            r#"
+static PyObject *
+get_first(PyObject *self, PyObject *list)
+{
+    if (!PyList_Check(list) || PyList_GET_SIZE(list) == 0)
+        Py_RETURN_NONE;
+    PyObject *first = PyList_GET_ITEM(list, 0);
+    return Py_NewRef(first);
+}
+"#,
+        );
+    }
+}

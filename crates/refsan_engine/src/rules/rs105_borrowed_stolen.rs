@@ -59,3 +59,61 @@ pub fn new_reference_help(value: &str) -> String {
         value.trim_matches('`')
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::test_support::check_c;
+
+    #[test]
+    fn borrowed_argument_handed_to_a_stealing_call() {
+        check_c(
+            "RS105",
+            r#"
+static PyObject *
+wrap(PyObject *self, PyObject *args)
+{
+    PyObject *value;
+    if (!PyArg_ParseTuple(args, "O", &value))
+        return NULL;
+    PyObject *result = PyTuple_New(1);
+    if (result == NULL)
+        return NULL;
+    PyTuple_SET_ITEM(result, 0, value);
+ // ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ RS105: `PyTuple_SET_ITEM` steals
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"wrap", wrap, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL}
+};
+"#,
+        );
+    }
+
+    #[test]
+    fn a_reference_of_its_own_is_handed_over() {
+        check_c(
+            "RS105",
+            r#"
+static PyObject *
+wrap(PyObject *self, PyObject *args)
+{
+    PyObject *value;
+    if (!PyArg_ParseTuple(args, "O", &value))
+        return NULL;
+    PyObject *result = PyTuple_New(1);
+    if (result == NULL)
+        return NULL;
+    PyTuple_SET_ITEM(result, 0, Py_NewRef(value));
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"wrap", wrap, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL}
+};
+"#,
+        );
+    }
+}

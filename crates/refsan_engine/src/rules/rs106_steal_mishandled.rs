@@ -75,3 +75,68 @@ pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::test_support::check_c;
+
+    #[test]
+    fn add_object_steals_only_on_success() {
+        check_c(
+            "RS106",
+            r#"
+static int
+exec_module(PyObject *m)
+{
+    PyObject *version = PyUnicode_FromString("1.0");
+    if (version == NULL)
+        return -1;
+    if (PyModule_AddObject(m, "__version__", version) < 0)
+        return -1;
+     // ^^^^^^^^^^ RS106: did not steal
+    PyObject *errors = PyDict_New();
+    if (errors == NULL)
+        return -1;
+    if (PyModule_AddObject(m, "errors", errors) < 0) {
+        Py_DECREF(errors);
+        return -1;
+    }
+    Py_DECREF(errors);
+ // ^^^^^^^^^^^^^^^^^ RS106: released after `PyModule_AddObject` stole
+    return 0;
+}
+
+static PyModuleDef_Slot slots[] = {
+    {Py_mod_exec, exec_module},
+    {0, NULL}
+};
+"#,
+        );
+    }
+
+    #[test]
+    fn released_only_where_the_call_failed() {
+        check_c(
+            "RS106",
+            r#"
+static int
+exec_module(PyObject *m)
+{
+    PyObject *version = PyUnicode_FromString("1.0");
+    if (version == NULL)
+        return -1;
+    if (PyModule_AddObject(m, "__version__", version) < 0) {
+        Py_DECREF(version);
+        return -1;
+    }
+    return 0;
+}
+
+static PyModuleDef_Slot slots[] = {
+    {Py_mod_exec, exec_module},
+    {0, NULL}
+};
+"#,
+        );
+    }
+}

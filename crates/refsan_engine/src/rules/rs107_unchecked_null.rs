@@ -72,3 +72,50 @@ fn access_text(access: &Access) -> String {
         Access::Return => "returned".to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::test_support::check_c;
+
+    #[test]
+    fn a_failed_call_s_null_reaches_a_use() {
+        check_c(
+            "RS107",
+            r#"
+static PyObject *
+length_of_repr(PyObject *self, PyObject *obj)
+{
+    PyObject *repr = PyObject_Repr(obj);
+    Py_ssize_t n = PyUnicode_GetLength(repr);
+    //             ^^^^^^^^^^^^^^^^^^^^^^^^^ RS107: `PyObject_Repr` returned NULL
+    Py_XDECREF(repr);
+    return PyLong_FromSsize_t(n);
+}
+
+static PyMethodDef methods[] = {
+    {"length_of_repr", length_of_repr, METH_O, NULL},
+    {NULL, NULL, 0, NULL}
+};
+"#,
+        );
+    }
+
+    #[test]
+    fn checked_first() {
+        check_c(
+            "RS107",
+            r#"
+static PyObject *
+length_of_repr(PyObject *self, PyObject *obj)
+{
+    PyObject *repr = PyObject_Repr(obj);
+    if (repr == NULL)
+        return NULL;
+    Py_ssize_t n = PyUnicode_GetLength(repr);
+    Py_DECREF(repr);
+    return PyLong_FromSsize_t(n);
+}
+"#,
+        );
+    }
+}

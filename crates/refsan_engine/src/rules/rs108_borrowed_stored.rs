@@ -47,3 +47,70 @@ pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {
         Some(format!("store a new reference: `{place} = Py_NewRef(...)`")),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::test_support::check_c;
+
+    #[test]
+    fn borrowed_argument_kept_in_a_field() {
+        check_c(
+            "RS108",
+            r#"
+typedef struct {
+    PyObject_HEAD
+    PyObject *callback;
+} Watcher;
+
+static PyObject *
+Watcher_set(Watcher *self, PyObject *args)
+{
+    PyObject *cb;
+    if (!PyArg_ParseTuple(args, "O", &cb))
+        return NULL;
+    PyObject *old = self->callback;
+    self->callback = cb;
+ // ^^^^^^^^^^^^^^^^^^^ RS108: stored into `self->callback`
+    Py_XDECREF(old);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef Watcher_methods[] = {
+    {"set", (PyCFunction)Watcher_set, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL}
+};
+"#,
+        );
+    }
+
+    #[test]
+    fn a_reference_of_its_own_is_stored() {
+        check_c(
+            "RS108",
+            r#"
+typedef struct {
+    PyObject_HEAD
+    PyObject *callback;
+} Watcher;
+
+static PyObject *
+Watcher_set(Watcher *self, PyObject *args)
+{
+    PyObject *cb;
+    if (!PyArg_ParseTuple(args, "O", &cb))
+        return NULL;
+    PyObject *old = self->callback;
+    self->callback = cb;
+    Py_INCREF(cb);
+    Py_XDECREF(old);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef Watcher_methods[] = {
+    {"set", (PyCFunction)Watcher_set, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL}
+};
+"#,
+        );
+    }
+}

@@ -52,3 +52,53 @@ pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {
         ),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::test_support::check_c;
+
+    #[test]
+    fn null_returned_after_a_check_that_sets_nothing() {
+        check_c(
+            "RS109",
+            r#"
+static PyObject *
+checked_len(PyObject *self, PyObject *obj)
+{
+    if (!PyUnicode_Check(obj))
+        return NULL;
+     // ^^^^^^^^^^^^ RS109: returns NULL without an exception
+    return PyLong_FromSsize_t(PyUnicode_GET_LENGTH(obj));
+}
+
+static PyMethodDef methods[] = {
+    {"checked_len", checked_len, METH_O, NULL},
+    {NULL, NULL, 0, NULL}
+};
+"#,
+        );
+    }
+
+    #[test]
+    fn an_exception_is_set_first() {
+        check_c(
+            "RS109",
+            r#"
+static PyObject *
+checked_len(PyObject *self, PyObject *obj)
+{
+    if (!PyUnicode_Check(obj)) {
+        PyErr_SetString(PyExc_TypeError, "expected str");
+        return NULL;
+    }
+    return PyLong_FromSsize_t(PyUnicode_GET_LENGTH(obj));
+}
+
+static PyMethodDef methods[] = {
+    {"checked_len", checked_len, METH_O, NULL},
+    {NULL, NULL, 0, NULL}
+};
+"#,
+        );
+    }
+}

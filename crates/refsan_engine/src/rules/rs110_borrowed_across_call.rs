@@ -47,3 +47,72 @@ pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {
         )),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::test_support::check_c;
+
+    #[test]
+    fn dict_item_used_after_a_call_that_runs_python_code() {
+        check_c(
+            "RS110",
+            r#"
+static PyObject *
+describe(PyObject *self, PyObject *args)
+{
+    PyObject *d, *key;
+    if (!PyArg_ParseTuple(args, "OO", &d, &key))
+        return NULL;
+    PyObject *value = PyDict_GetItemWithError(d, key);
+    if (value == NULL)
+        return NULL;
+    PyObject *r = PyObject_Repr(key);
+    if (r == NULL)
+        return NULL;
+    Py_DECREF(r);
+    return PyObject_Str(value);
+     //    ^^^^^^^^^^^^^^^^^^^ RS110: `PyObject_Repr`
+}
+
+static PyMethodDef methods[] = {
+    {"describe", describe, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL}
+};
+"#,
+        );
+    }
+
+    #[test]
+    fn a_strong_reference_taken_right_after_the_lookup() {
+        check_c(
+            "RS110",
+            r#"
+static PyObject *
+describe(PyObject *self, PyObject *args)
+{
+    PyObject *d, *key;
+    if (!PyArg_ParseTuple(args, "OO", &d, &key))
+        return NULL;
+    PyObject *value = PyDict_GetItemWithError(d, key);
+    if (value == NULL)
+        return NULL;
+    Py_INCREF(value);
+    PyObject *r = PyObject_Repr(key);
+    if (r == NULL) {
+        Py_DECREF(value);
+        return NULL;
+    }
+    Py_DECREF(r);
+    PyObject *s = PyObject_Str(value);
+    Py_DECREF(value);
+    return s;
+}
+
+static PyMethodDef methods[] = {
+    {"describe", describe, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL}
+};
+"#,
+        );
+    }
+}

@@ -53,3 +53,60 @@ pub fn judge(v: &Violation, facts: &dyn ApiFacts) -> Option<Verdict> {
         None,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::test_support::check_c;
+
+    #[test]
+    fn object_built_without_the_gil() {
+        check_c(
+            "RS204",
+            r#"
+static PyObject *
+read_some(PyObject *self, PyObject *arg)
+{
+    char buf[64];
+    Py_ssize_t n;
+    PyObject *result;
+    int fd = (int)PyLong_AsLong(arg);
+    if (fd == -1 && PyErr_Occurred())
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    n = read(fd, buf, sizeof buf);
+    result = PyBytes_FromStringAndSize(buf, n);
+    //       ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ RS204: `PyBytes_FromStringAndSize`
+    Py_END_ALLOW_THREADS
+    return result;
+}
+"#,
+        );
+    }
+
+    #[test]
+    fn only_c_work_and_raw_memory_without_the_gil() {
+        check_c(
+            "RS204",
+            r#"
+static PyObject *
+read_some(PyObject *self, PyObject *arg)
+{
+    Py_ssize_t n;
+    int fd = (int)PyLong_AsLong(arg);
+    if (fd == -1 && PyErr_Occurred())
+        return NULL;
+    char *buf = PyMem_Malloc(64);
+    if (buf == NULL)
+        return PyErr_NoMemory();
+    Py_BEGIN_ALLOW_THREADS
+    n = read(fd, buf, 64);
+    PyMem_RawFree(PyMem_RawMalloc(1));
+    Py_END_ALLOW_THREADS
+    PyObject *result = PyBytes_FromStringAndSize(buf, n);
+    PyMem_Free(buf);
+    return result;
+}
+"#,
+        );
+    }
+}

@@ -63,3 +63,44 @@ pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {
         ..leak
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::test_support::check_pyx;
+
+    #[test]
+    fn cast_of_a_new_reference_leaks_it() {
+        check_pyx(
+            "RS4",
+            r#"
+from cpython.object cimport PyObject
+
+cdef extern from "items.h":
+    PyObject* make_item() nogil  # refsan: returns new
+
+def use_item():
+    cdef PyObject* raw = make_item()
+    if raw == NULL:
+        raise MemoryError()
+    item = <object>raw
+    return len(item)
+  # ^^^^^^^^^^^^^^^^ RS401: `raw` holds a new reference from `make_item`
+"#,
+        );
+    }
+
+    #[test]
+    fn declared_as_returning_object() {
+        check_pyx(
+            "RS4",
+            r#"
+cdef extern from "items.h":
+    object make_item()
+
+def use_item():
+    item = make_item()
+    return len(item)
+"#,
+        );
+    }
+}

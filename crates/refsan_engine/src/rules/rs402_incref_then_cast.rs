@@ -52,3 +52,51 @@ pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {
         ..leak
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::test_support::check_pyx;
+
+    #[test]
+    fn incref_then_cast_takes_two_references() {
+        check_pyx(
+            "RS402",
+            r#"
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_XINCREF
+
+cdef extern from "items.h":
+    PyObject* shared_item() nogil  # refsan: returns borrowed
+
+def snapshot():
+    cdef PyObject* raw = shared_item()
+    if raw == NULL:
+        return None
+    Py_XINCREF(raw)
+    item = <object>raw
+    return repr(item)
+  # ^^^^^^^^^^^^^^^^^ RS402: INCREF'd and then cast
+"#,
+        );
+    }
+
+    #[test]
+    fn the_cast_alone_takes_the_reference() {
+        check_pyx(
+            "RS402",
+            r#"
+from cpython.object cimport PyObject
+
+cdef extern from "items.h":
+    PyObject* shared_item() nogil  # refsan: returns borrowed
+
+def snapshot():
+    cdef PyObject* raw = shared_item()
+    if raw == NULL:
+        return None
+    item = <object>raw
+    return repr(item)
+"#,
+        );
+    }
+}

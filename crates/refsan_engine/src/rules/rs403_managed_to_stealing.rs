@@ -57,3 +57,43 @@ pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {
         )),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::test_support::check_pyx;
+
+    #[test]
+    fn managed_object_given_to_a_stealing_call() {
+        check_pyx(
+            "RS403",
+            r#"
+from cpython.list cimport PyList_New, PyList_SET_ITEM
+
+def singleton_list(x):
+    value = [x]
+    result = PyList_New(1)
+    PyList_SET_ITEM(result, 0, value)
+    return result
+  # ^^^^^^^^^^^^^ RS403: `PyList_SET_ITEM` already stole
+"#,
+        );
+    }
+
+    #[test]
+    fn incref_before_the_steal() {
+        check_pyx(
+            "RS403",
+            r#"
+from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.ref cimport Py_INCREF
+
+def singleton_list(x):
+    value = [x]
+    result = PyList_New(1)
+    Py_INCREF(value)
+    PyList_SET_ITEM(result, 0, value)
+    return result
+"#,
+        );
+    }
+}

@@ -57,3 +57,47 @@ pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::test_support::check_pyx;
+
+    #[test]
+    fn pointer_kept_after_the_variable_is_reassigned() {
+        check_pyx(
+            "RS406",
+            r#"
+from cpython.object cimport PyObject
+
+cdef extern from "items.h":
+    void consume_raw(PyObject* o)
+
+def keep_pointer_after_reassignment(obj):
+    text = str(obj)
+    cdef PyObject* p = <PyObject*>text
+    text = None
+    consume_raw(p)
+  # ^^^^^^^^^^^^^^ RS406: after Cython released
+"#,
+        );
+    }
+
+    #[test]
+    fn pointer_used_while_the_object_lives() {
+        check_pyx(
+            "RS406",
+            r#"
+from cpython.object cimport PyObject
+
+cdef extern from "items.h":
+    void consume_raw(PyObject* o)
+
+def use_pointer(obj):
+    text = str(obj)
+    cdef PyObject* p = <PyObject*>text
+    consume_raw(p)
+    text = None
+"#,
+        );
+    }
+}
