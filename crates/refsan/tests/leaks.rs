@@ -9,6 +9,18 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// System tests need gdb, valgrind, Debian's python3-dbg, Cython, pytest or
+/// the SARIF validator (`.ci/install.sh` installs them): they run when
+/// `REFSAN_SYSTEM_TESTS=1`, as `.ci/run` sets it, and pass trivially
+/// otherwise (`cargo test` alone is the fast, Rust-only tier).
+fn system_tests() -> bool {
+    let on = std::env::var_os("REFSAN_SYSTEM_TESTS").is_some_and(|v| v != "0" && !v.is_empty());
+    if !on {
+        eprintln!("system test skipped: set REFSAN_SYSTEM_TESTS=1 to run it");
+    }
+    on
+}
+
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/leaks_fixtures");
 /// How often the corrected functions are measured again: none may ever be
 /// reported.
@@ -220,6 +232,9 @@ fn assert_memory_leak(python: &Interpreter, measured: &Value, context: &str) {
 
 #[test]
 fn reports_a_new_list_leaked_per_call_and_not_its_fix() {
+    if !system_tests() {
+        return;
+    }
     for python in interpreters() {
         let dir = build_extensions(&python.program);
         let run = refsan_leaks(
@@ -250,6 +265,9 @@ fn reports_a_new_list_leaked_per_call_and_not_its_fix() {
 
 #[test]
 fn reports_a_leak_on_the_error_path_only_when_it_is_taken() {
+    if !system_tests() {
+        return;
+    }
     for python in interpreters() {
         let dir = build_extensions(&python.program);
         let targets = [
@@ -284,6 +302,9 @@ fn reports_a_leak_on_the_error_path_only_when_it_is_taken() {
 
 #[test]
 fn reports_argument_refcounts_in_both_directions() {
+    if !system_tests() {
+        return;
+    }
     for python in interpreters() {
         let dir = build_extensions(&python.program);
         let run = refsan_leaks(
@@ -340,6 +361,9 @@ fn reports_argument_refcounts_in_both_directions() {
 
 #[test]
 fn reports_the_seed_articles_cython_new_reference_scenario() {
+    if !system_tests() {
+        return;
+    }
     for python in interpreters() {
         let dir = build_extensions(&python.program);
         let run = refsan_leaks(
@@ -363,6 +387,9 @@ fn reports_the_seed_articles_cython_new_reference_scenario() {
 
 #[test]
 fn never_reports_the_corrected_functions() {
+    if !system_tests() {
+        return;
+    }
     for python in interpreters() {
         let dir = build_extensions(&python.program);
         for repeat in 0..CLEAN_REPEATS {
@@ -429,6 +456,9 @@ fn copy_suite(dir: &Path, suite: &str) {
 
 #[test]
 fn pytest_mode_finds_the_leaking_test_and_keeps_the_outcome() {
+    if !system_tests() {
+        return;
+    }
     for python in interpreters() {
         let dir = build_extensions(&python.program);
         copy_suite(dir.path(), "suite");
@@ -495,17 +525,24 @@ fn pytest_mode_finds_the_leaking_test_and_keeps_the_outcome() {
 
 #[test]
 fn crashes_and_hangs_are_reported_and_the_rest_still_runs() {
+    if !system_tests() {
+        return;
+    }
     let python = release_python();
     let dir = build_extensions(&python.program);
+    // The hang gets a short timeout of its own; the other targets keep the
+    // default, so a loaded machine cannot time them out.
+    let hang = refsan_leaks(
+        dir.path(),
+        &["--timeout", "3", "--call", "leakcheck:spin_forever"],
+    );
+    let hung = target(&hang.report, "leakcheck:spin_forever");
+    assert_eq!(hung["status"], "timed_out", "{hung:#}");
     let run = refsan_leaks(
         dir.path(),
         &[
-            "--timeout",
-            "3",
             "--call",
             "leakcheck:crash_now",
-            "--call",
-            "leakcheck:spin_forever",
             "--call",
             "leakcheck:new_list_fixed",
         ],
@@ -529,8 +566,6 @@ fn crashes_and_hangs_are_reported_and_the_rest_still_runs() {
         handed.contains("RT0") && handed.contains("crash_now"),
         "crash report from refsan run: {handed}"
     );
-    let hung = target(&run.report, "leakcheck:spin_forever");
-    assert_eq!(hung["status"], "timed_out", "{hung:#}");
     assert_clean(&run.report, "leakcheck:new_list_fixed");
 
     // In a pytest run the crashing test fails; the others run and pass.
@@ -562,6 +597,9 @@ fn crashes_and_hangs_are_reported_and_the_rest_still_runs() {
 
 #[test]
 fn text_report_is_a_readable_table() {
+    if !system_tests() {
+        return;
+    }
     let python = debug_python();
     let dir = build_extensions(&python.program);
     let output = Command::new(env!("CARGO_BIN_EXE_refsan"))
@@ -614,6 +652,9 @@ fn text_report_is_a_readable_table() {
 
 #[test]
 fn warns_about_an_extension_built_with_release_headers_in_a_debug_interpreter() {
+    if !system_tests() {
+        return;
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::copy(
         Path::new(FIXTURES).join("leakcheck.c"),
@@ -652,6 +693,9 @@ fn warns_about_an_extension_built_with_release_headers_in_a_debug_interpreter() 
 /// The harness itself on the oldest and newest supported interpreters.
 #[test]
 fn harness_works_on_python_3_8_to_3_13() {
+    if !system_tests() {
+        return;
+    }
     let root = Command::new("pyenv").arg("root").output();
     let root = match root {
         Ok(output) if output.status.success() => {

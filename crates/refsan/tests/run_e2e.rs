@@ -14,6 +14,18 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+/// System tests need gdb, valgrind, Debian's python3-dbg, Cython, pytest or
+/// the SARIF validator (`.ci/install.sh` installs them): they run when
+/// `REFSAN_SYSTEM_TESTS=1`, as `.ci/run` sets it, and pass trivially
+/// otherwise (`cargo test` alone is the fast, Rust-only tier).
+fn system_tests() -> bool {
+    let on = std::env::var_os("REFSAN_SYSTEM_TESTS").is_some_and(|v| v != "0" && !v.is_empty());
+    if !on {
+        eprintln!("system test skipped: set REFSAN_SYSTEM_TESTS=1 to run it");
+    }
+    on
+}
+
 const REFSAN: &str = env!("CARGO_BIN_EXE_refsan");
 
 fn fixtures() -> PathBuf {
@@ -350,6 +362,9 @@ fn check_cython_dealloc(dir: &Path, mode: &[&str]) {
 
 #[test]
 fn plain_mode_reports_each_c_bug_with_gdb() {
+    if !system_tests() {
+        return;
+    }
     require("gdb");
     let dir = refbugs_debug();
     check_c_bugs(dir, &[], false);
@@ -372,36 +387,54 @@ fn plain_mode_reports_each_c_bug_with_gdb() {
 
 #[test]
 fn plain_mode_maps_cython_frames_to_pyx() {
+    if !system_tests() {
+        return;
+    }
     require("gdb");
     check_cython_dealloc(wrapper_debug(), &[]);
 }
 
 #[test]
 fn asan_mode_reports_use_and_free_sites() {
+    if !system_tests() {
+        return;
+    }
     require_asan_runtime();
     check_c_bugs(refbugs_asan(), &["--asan"], true);
 }
 
 #[test]
 fn asan_mode_maps_cython_frames_to_pyx() {
+    if !system_tests() {
+        return;
+    }
     require_asan_runtime();
     check_cython_dealloc(wrapper_asan(), &["--asan"]);
 }
 
 #[test]
 fn valgrind_mode_reports_use_and_free_sites() {
+    if !system_tests() {
+        return;
+    }
     require("valgrind");
     check_c_bugs(refbugs_debug(), &["--valgrind"], true);
 }
 
 #[test]
 fn valgrind_mode_maps_cython_frames_to_pyx() {
+    if !system_tests() {
+        return;
+    }
     require("valgrind");
     check_cython_dealloc(wrapper_debug(), &["--valgrind"]);
 }
 
 #[test]
 fn text_report_is_delimited_and_shows_the_source_line() {
+    if !system_tests() {
+        return;
+    }
     require("gdb");
     let dir = refbugs_debug();
     let out = Command::new(REFSAN)
@@ -434,6 +467,9 @@ fn text_report_is_delimited_and_shows_the_source_line() {
 
 #[test]
 fn crash_in_a_thread_names_the_thread() {
+    if !system_tests() {
+        return;
+    }
     require("gdb");
     let dir = refbugs_debug();
     let script = script_in(dir, "crash_in_thread.py");
@@ -454,6 +490,9 @@ fn crash_in_a_thread_names_the_thread() {
 
 #[test]
 fn crash_in_a_child_process_is_reported_and_the_parent_status_kept() {
+    if !system_tests() {
+        return;
+    }
     require("gdb");
     let dir = refbugs_debug();
     let script = script_in(dir, "crash_in_child.py");
@@ -479,6 +518,9 @@ fn crash_in_a_child_process_is_reported_and_the_parent_status_kept() {
 
 #[test]
 fn timeout_stops_the_program_and_shows_where_it_was() {
+    if !system_tests() {
+        return;
+    }
     require("gdb");
     let dir = scratch().join("timeout");
     std::fs::create_dir_all(&dir).unwrap();
@@ -489,7 +531,8 @@ fn timeout_stops_the_program_and_shows_where_it_was() {
         &["--timeout", "2"],
         &["python3", script.to_str().unwrap()],
     );
-    assert!(started.elapsed() < Duration::from_secs(60), "no hang");
+    // A hang guard, not a speed test: generous under load.
+    assert!(started.elapsed() < Duration::from_secs(180), "no hang");
     assert_eq!(result.status(), 124);
     assert_eq!(result.report["exit"]["timed_out"], true);
     let crash = result.crash();
@@ -531,6 +574,9 @@ fn run_both(dir: &Path, args: &[&str], stdin: &[u8]) -> (Output, Output) {
 
 #[test]
 fn a_program_that_does_not_crash_runs_as_without_refsan() {
+    if !system_tests() {
+        return;
+    }
     let dir = scratch().join("passthrough");
     std::fs::create_dir_all(&dir).unwrap();
     let script = fixtures().join("scripts/passthrough.py");
@@ -548,6 +594,9 @@ fn a_program_that_does_not_crash_runs_as_without_refsan() {
 
 #[test]
 fn a_signal_death_gives_128_plus_the_signal() {
+    if !system_tests() {
+        return;
+    }
     let dir = scratch().join("signal");
     std::fs::create_dir_all(&dir).unwrap();
     let (plain, wrapped) = run_both(
@@ -568,6 +617,9 @@ fn a_signal_death_gives_128_plus_the_signal() {
 
 #[test]
 fn sigint_sent_to_refsan_reaches_the_program() {
+    if !system_tests() {
+        return;
+    }
     let dir = scratch().join("sigint");
     std::fs::create_dir_all(&dir).unwrap();
     let script = fixtures().join("scripts/wait_for_sigint.py");
@@ -601,6 +653,9 @@ fn sigint_sent_to_refsan_reaches_the_program() {
 
 #[test]
 fn debug_interpreter_negative_refcount_is_rt02() {
+    if !system_tests() {
+        return;
+    }
     require("python3-dbg");
     require("gdb");
     let dir = scratch().join("negative");
@@ -624,6 +679,9 @@ fn debug_interpreter_negative_refcount_is_rt02() {
 
 #[test]
 fn missing_program_is_127() {
+    if !system_tests() {
+        return;
+    }
     let out = Command::new(REFSAN)
         .args(["run", "--", "refsan-no-such-program"])
         .output()
@@ -634,6 +692,9 @@ fn missing_program_is_127() {
 
 #[test]
 fn doctor_lists_the_tools() {
+    if !system_tests() {
+        return;
+    }
     let out = Command::new(REFSAN).arg("doctor").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);

@@ -219,7 +219,12 @@ fn pathological_parses_are_abandoned() {
     let src = "a < b > c ".repeat(30_000);
     let start = Instant::now();
     let m = check("slow.cpp", src.as_bytes(), Language::Cpp);
-    assert!(start.elapsed().as_secs() < 30, "took {:?}", start.elapsed());
+    // A hang guard, not a speed test: generous under load.
+    assert!(
+        start.elapsed().as_secs() < 300,
+        "took {:?}",
+        start.elapsed()
+    );
     assert!(
         m.problems.iter().any(|p| p.message.contains("gave up")),
         "{:?}",

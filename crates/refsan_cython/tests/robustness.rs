@@ -268,7 +268,12 @@ fn nested_finally_is_bounded() {
     }
     let start = std::time::Instant::now();
     let m = refsan_cython::lower_file_unguarded("m.pyx", s.as_bytes());
-    assert!(start.elapsed().as_secs() < 20, "took {:?}", start.elapsed());
+    // A hang guard, not a speed test: generous under load.
+    assert!(
+        start.elapsed().as_secs() < 300,
+        "took {:?}",
+        start.elapsed()
+    );
     let f = &m.functions[0];
     f.validate().expect("valid");
     assert!(f.blocks.len() < 200_000, "{} blocks", f.blocks.len());

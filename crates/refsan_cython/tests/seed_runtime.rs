@@ -15,6 +15,18 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// System tests need gdb, valgrind, Debian's python3-dbg, Cython, pytest or
+/// the SARIF validator (`.ci/install.sh` installs them): they run when
+/// `REFSAN_SYSTEM_TESTS=1`, as `.ci/run` sets it, and pass trivially
+/// otherwise (`cargo test` alone is the fast, Rust-only tier).
+fn system_tests() -> bool {
+    let on = std::env::var_os("REFSAN_SYSTEM_TESTS").is_some_and(|v| v != "0" && !v.is_empty());
+    if !on {
+        eprintln!("system test skipped: set REFSAN_SYSTEM_TESTS=1 to run it");
+    }
+    on
+}
+
 fn seed_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed")
 }
@@ -189,6 +201,9 @@ fn leak_deltas(python: &str, dir: &Path) -> (i64, i64) {
 
 #[test]
 fn the_seed_articles_mistakes_leak_and_crash_and_the_fixes_do_not() {
+    if !system_tests() {
+        return;
+    }
     require_tools();
     let buggy = tempfile::tempdir().expect("temp dir");
     let good = tempfile::tempdir().expect("temp dir");

@@ -11,6 +11,18 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
 
+/// System tests need gdb, valgrind, Debian's python3-dbg, Cython, pytest or
+/// the SARIF validator (`.ci/install.sh` installs them): they run when
+/// `REFSAN_SYSTEM_TESTS=1`, as `.ci/run` sets it, and pass trivially
+/// otherwise (`cargo test` alone is the fast, Rust-only tier).
+fn system_tests() -> bool {
+    let on = std::env::var_os("REFSAN_SYSTEM_TESTS").is_some_and(|v| v != "0" && !v.is_empty());
+    if !on {
+        eprintln!("system test skipped: set REFSAN_SYSTEM_TESTS=1 to run it");
+    }
+    on
+}
+
 const DEFAULT_TOOL: &str =
     "/opt/refsan-ci/sarif-multitool/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool";
 
@@ -94,16 +106,25 @@ fn assert_accepted(name: &str, reports: &[FileReport]) {
 
 #[test]
 fn fixture_sarif_passes_sarif_and_github_rules() {
+    if !system_tests() {
+        return;
+    }
     assert_accepted("fixture", &reports());
 }
 
 #[test]
 fn empty_sarif_passes_sarif_and_github_rules() {
+    if !system_tests() {
+        return;
+    }
     assert_accepted("empty", &[]);
 }
 
 #[test]
 fn the_validator_does_reject_bad_sarif() {
+    if !system_tests() {
+        return;
+    }
     // Guards the test above against a validator that accepts anything.
     let complaints = complaints(
         "bad",
