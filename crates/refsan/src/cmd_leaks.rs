@@ -191,9 +191,9 @@ impl refsan_leaks::CrashHandOver for RunHandOver {
         let options = refsan_runtime::run::RunOptions {
             mode: refsan_runtime::report::Mode::Plain,
             dev: false,
-            timeout: Some(std::time::Duration::from_secs(120)),
+            timeout: Some(Duration::from_secs(120)),
             use_gdb: true,
-            gdb_timeout: std::time::Duration::from_secs(60),
+            gdb_timeout: Duration::from_secs(60),
             command: crash
                 .reproduce
                 .iter()

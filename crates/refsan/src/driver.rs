@@ -233,7 +233,7 @@ pub fn check_files(
                         let what = panic
                             .downcast_ref::<String>()
                             .cloned()
-                            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .or_else(|| panic.downcast_ref::<&str>().map(ToString::to_string))
                             .unwrap_or_default();
                         FileResult::error(
                             display_path(f),

@@ -3,6 +3,8 @@
 //! its comment) and nothing anywhere else: the correct code next to the
 //! bugs stays quiet.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failing test
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -21,7 +23,7 @@ fn markers(text: &str) -> Vec<(u64, String)> {
         while let Some(p) = rest.find("BUG (RS") {
             let code: String = rest[p + 5..]
                 .chars()
-                .take_while(|c| c.is_ascii_alphanumeric())
+                .take_while(char::is_ascii_alphanumeric)
                 .collect();
             out.push((i as u64 + 1, code));
             rest = &rest[p + 5..];

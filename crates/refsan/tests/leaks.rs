@@ -5,6 +5,8 @@
 //! Needs gcc, python3 with Cython and pytest, and python3-dbg with pytest:
 //! `.ci/install-leaks.sh` installs them. A missing tool fails the test.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failing test
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

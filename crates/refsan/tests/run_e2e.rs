@@ -8,6 +8,8 @@
 //! ASan runtime and python3-dbg (`.ci/install-runtime.sh` installs them);
 //! a missing tool fails the test that needs it, loudly.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failing test
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -2,6 +2,8 @@
 //! Cython declarations it reads. (The rule fixtures run in-process:
 //! crates/refsan_engine/tests/rule_fixtures.rs.)
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failing test
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -50,7 +50,7 @@ fn main() -> ExitCode {
         .iter()
         .map(|s| s.iter().filter(|b| **b == b'\n').count())
         .sum();
-    let bytes: usize = sources.iter().map(|s| s.len()).sum();
+    let bytes: usize = sources.iter().map(Vec::len).sum();
 
     // Plain tree-sitter on the raw text, for reference, and the front-end's
     // own preparation + parse (which blanks big data tables first).

@@ -303,7 +303,7 @@ fn report_error_region(ctx: &FileCtx<'_>, n: Node<'_>, module: &mut Module) {
     // Initializer lists with `#if` inside come out as ERROR nodes holding
     // only directives: nothing is lost there.
     let text = t.bytes(n);
-    if text.iter().all(|b| b.is_ascii_whitespace()) {
+    if text.iter().all(u8::is_ascii_whitespace) {
         return;
     }
     module.problems.push(Problem {

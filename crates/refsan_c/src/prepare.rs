@@ -587,7 +587,7 @@ fn patch_lone_statement_macro(
         || !ident
             .iter()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_')
-        || !ident.iter().any(|b| b.is_ascii_uppercase())
+        || !ident.iter().any(u8::is_ascii_uppercase)
         || text[end - 1] == b';'
         || matches!(ident, b"NULL" | b"TRUE" | b"FALSE")
     {
@@ -601,7 +601,7 @@ fn patch_lone_statement_macro(
     // Alone on its line: only blanks or a comment up to the newline.
     let line_end = memchr(b'\n', &src[last..]).map_or(src.len(), |p| last + p);
     let rest = strip_comments(&src[last..line_end]);
-    if !rest.iter().all(|b| b.is_ascii_whitespace()) {
+    if !rest.iter().all(u8::is_ascii_whitespace) {
         return None;
     }
     match next_significant(src, last) {
@@ -637,7 +637,7 @@ fn blank_file_level_invocation(
     let line_end = memchr(b'\n', &src[close..]).map_or(src.len(), |p| close + p);
     if !strip_comments(&src[close + 1..line_end])
         .iter()
-        .all(|b| b.is_ascii_whitespace())
+        .all(u8::is_ascii_whitespace)
     {
         return None;
     }
@@ -782,7 +782,7 @@ fn patch_identifier(src: &[u8], text: &mut [u8], start: usize, end: usize) {
         patch_type_arguments(src, text, end, positions);
     } else if ident.ends_with(b"_METHODDEF") {
         match next_significant(src, end) {
-            Some(b'{') | Some(b'#') => text[end - 1] = b',',
+            Some(b'{' | b'#') => text[end - 1] = b',',
             Some(c) if is_ident_start(c) => text[end - 1] = b',',
             _ => {}
         }
@@ -818,7 +818,7 @@ fn patch_head_init(src: &[u8], text: &mut [u8], start: usize, end: usize) {
     let Some(close) = close else { return };
     if matches!(
         next_significant(src, close + 1),
-        Some(b',') | Some(b'}') | Some(b')') | None
+        Some(b',' | b'}' | b')') | None
     ) {
         return;
     }
@@ -952,7 +952,7 @@ fn clean_macro_body(raw: &[u8]) -> String {
     let mut i = 0;
     while i < raw.len() {
         match raw[i] {
-            b'\\' if matches!(raw.get(i + 1), Some(b'\n') | Some(b'\r')) => {
+            b'\\' if matches!(raw.get(i + 1), Some(b'\n' | b'\r')) => {
                 out.push(b' ');
                 i += 1;
                 while i < raw.len() && matches!(raw[i], b'\n' | b'\r') {

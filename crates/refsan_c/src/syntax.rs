@@ -242,7 +242,7 @@ pub(crate) fn strip_parens(mut n: Node<'_>) -> Node<'_> {
         }
         match first_child(n) {
             Some(inner) if kind(inner) != "compound_statement" && n.named_child_count() == 1 => {
-                n = inner
+                n = inner;
             }
             _ => break,
         }

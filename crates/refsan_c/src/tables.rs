@@ -252,7 +252,7 @@ fn keyed<'t>(t: Txt<'_>, list: Node<'t>) -> Vec<(Key, Node<'t>)> {
 fn field_name(key: &Key, order: &[&str]) -> Option<String> {
     match key {
         Key::Field(f) => Some(f.clone()),
-        Key::Position(p) => order.get(*p).map(|s| s.to_string()),
+        Key::Position(p) => order.get(*p).map(ToString::to_string),
     }
 }
 

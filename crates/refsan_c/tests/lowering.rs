@@ -3,6 +3,8 @@
 //! `INSTA_UPDATE=always cargo test -p refsan_c --test lowering` and review
 //! the diff.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failing test
+
 use refsan_ir::{Language, Module, Role};
 use std::fmt::Write;
 
@@ -562,7 +564,7 @@ shadow(PyObject *x)
         .position(|v| v.name == "x" && v.kind == refsan_ir::VarKind::Local)
         .map(|i| refsan_ir::VarId(i as u32))
         .expect("inner x");
-    let stmts: Vec<&refsan_ir::StmtKind> = f.blocks[0].stmts.iter().map(|s| &s.kind).collect();
+    let stmts: Vec<&StmtKind> = f.blocks[0].stmts.iter().map(|s| &s.kind).collect();
     use refsan_ir::{Callee, Operand, StmtKind, Terminator};
     assert!(matches!(stmts[0], StmtKind::Assign { src: Operand::Var(v), .. } if *v == param));
     assert!(

@@ -7,6 +7,8 @@
 //!   (what worker threads get);
 //! - property test: real snippets with random mutations.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failing test
+
 use proptest::prelude::*;
 use refsan_ir::{Language, Module};
 use std::path::{Path, PathBuf};

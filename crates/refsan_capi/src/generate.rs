@@ -268,10 +268,10 @@ fn check_consistency(name: &str, contract: &Contract) -> Result<(), KbError> {
         (Returns::Void, failure) if failure != Failure::Never => {
             Some("a void function cannot signal failure by its result")
         }
-        (Returns::New | Returns::Borrowed | Returns::Unknown, Failure::NegOne | Failure::Zero)
-        | (Returns::New | Returns::Borrowed | Returns::Unknown, Failure::TriState) => {
-            Some("an object result cannot fail with an integer")
-        }
+        (
+            Returns::New | Returns::Borrowed | Returns::Unknown,
+            Failure::NegOne | Failure::Zero | Failure::TriState,
+        ) => Some("an object result cannot fail with an integer"),
         (_, Failure::AlwaysNull) if contract.exc != ExcEffect::Sets => {
             Some("`always_null` needs `exc = \"sets\"`")
         }

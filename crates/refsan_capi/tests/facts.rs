@@ -1,5 +1,7 @@
 //! Facts the static checker relies on, read from the shipped knowledge base.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failing test
+
 use refsan_capi::{ApiEntry, KnowledgeBase};
 use refsan_ir::{ArgEffect, ExcEffect, Failure, Returns};
 

@@ -19,7 +19,7 @@ fn walk(stmts: &[Stmt], src: &[u8], path: &str, idx: &refsan_ir::LineIndex, n: &
             }
             StmtKind::Func(f) => {
                 if let Some(b) = &f.body {
-                    walk(b, src, path, idx, n)
+                    walk(b, src, path, idx, n);
                 }
             }
             StmtKind::Class(c) => walk(&c.body, src, path, idx, n),

@@ -125,7 +125,7 @@ pub fn parse_ignore(text: &str) -> Option<Vec<String>> {
                 .split([',', ' '])
                 .map(str::trim)
                 .filter(|c| !c.is_empty())
-                .map(|c| c.to_ascii_uppercase())
+                .map(str::to_ascii_uppercase)
                 .collect(),
         );
     }

@@ -457,7 +457,7 @@ impl<'a> Parser<'a> {
                     Tok::Indent => depth += 1,
                     Tok::Dedent => depth -= 1,
                     Tok::Name if !self.is_keyword(self.tok()) => {
-                        names.push((self.string_of(self.tok()), self.rng()))
+                        names.push((self.string_of(self.tok()), self.rng()));
                     }
                     _ => {}
                 }
@@ -1691,13 +1691,10 @@ impl<'a> Parser<'a> {
             return Ok(s);
         }
         // `ctypedef <type> <declarator>`
-        let base = match self.base_type(DeclCtx::Extern)? {
-            Some(b) => b,
-            None => {
-                // `ctypedef Foo Bar` where Foo is an unknown name followed by
-                // a name: base_type handles that; anything else is broken.
-                return self.err("expected a type after `ctypedef`");
-            }
+        let Some(base) = self.base_type(DeclCtx::Extern)? else {
+            // `ctypedef Foo Bar` where Foo is an unknown name followed by a
+            // name: base_type handles that; anything else is broken.
+            return self.err("expected a type after `ctypedef`");
         };
         let d = self.declarator(DeclCtx::Extern, true)?;
         self.function_trailers()?;
@@ -3102,7 +3099,7 @@ impl<'a> Parser<'a> {
                 .position(|c| *c == b'"' || *c == b'\'')
                 .unwrap_or(0);
             let prefix = &text[..plen];
-            let lower: Vec<u8> = prefix.iter().map(|c| c.to_ascii_lowercase()).collect();
+            let lower: Vec<u8> = prefix.iter().map(u8::to_ascii_lowercase).collect();
             if lower.contains(&b'b') {
                 bytes = true;
             }
@@ -3441,7 +3438,7 @@ fn collect_fields(
                     b'}' if nest > 0 => nest -= 1,
                     b'}' => break,
                     b'!' if nest == 0 && expr_end.is_none() && src.get(q + 1) != Some(&b'=') => {
-                        expr_end = Some(q)
+                        expr_end = Some(q);
                     }
                     b':' if nest == 0 && expr_end.is_none() => expr_end = Some(q),
                     b'=' if nest == 0
@@ -3453,7 +3450,7 @@ fn collect_fields(
                         ) =>
                     {
                         // The `{x=}` debugging specifier.
-                        expr_end = Some(q)
+                        expr_end = Some(q);
                     }
                     _ => {}
                 }
@@ -3497,7 +3494,7 @@ mod tests {
                     StmtKind::Error { message, .. } => out.push(message.clone()),
                     StmtKind::Func(f) => {
                         if let Some(b) = &f.body {
-                            walk(b, out)
+                            walk(b, out);
                         }
                     }
                     StmtKind::Class(c) => walk(&c.body, out),
@@ -3680,7 +3677,7 @@ mod tests {
         };
         match &value.kind {
             ExprKind::Cast { ty, checked, .. } => {
-                assert_eq!((ty.base.as_str(), ty.ptr, *checked), ("PyObject", 1, false))
+                assert_eq!((ty.base.as_str(), ty.ptr, *checked), ("PyObject", 1, false));
             }
             k => panic!("{k:?}"),
         }

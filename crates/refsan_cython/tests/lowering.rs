@@ -3,6 +3,8 @@
 //! `try`/`finally`, `with nogil`, raw refcount calls, `cdef class`
 //! attributes and slots, extern declarations and their contracts).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failing test
+
 use refsan_ir::Module;
 
 fn lower(src: &str) -> Module {

@@ -3,6 +3,8 @@
 //! inserted, lines duplicated, indentation broken), arbitrary bytes, and
 //! pathologically nested input.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failing test
+
 use proptest::prelude::*;
 
 fn corpus() -> Vec<String> {

@@ -12,6 +12,8 @@
 //! Needs gcc, python3 with Cython, and python3-dbg with its headers:
 //! `.ci/install-cython.sh` installs them. A missing tool fails the test.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failing test
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

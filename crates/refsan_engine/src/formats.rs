@@ -52,7 +52,7 @@ pub fn parse_format(fmt: &str) -> Result<Vec<Unit>, FormatError> {
                 code,
                 args,
                 optional,
-            })
+            });
         };
         match c {
             ':' | ';' => break,
@@ -149,7 +149,7 @@ pub fn build_format(fmt: &str) -> Result<Vec<Unit>, FormatError> {
                 code,
                 args,
                 optional: false,
-            })
+            });
         };
         match c {
             '(' | '[' | '{' => stack.push(c),
@@ -165,7 +165,7 @@ pub fn build_format(fmt: &str) -> Result<Vec<Unit>, FormatError> {
             }
             ' ' | '\t' | ',' | ':' | '\n' => {}
             'b' | 'B' | 'h' | 'H' | 'i' | 'I' | 'c' | 'C' => {
-                unit(c.to_string(), vec![ArgKind::Scalar("int")])
+                unit(c.to_string(), vec![ArgKind::Scalar("int")]);
             }
             'l' => unit(c.to_string(), vec![ArgKind::Scalar("long")]),
             'k' => unit(c.to_string(), vec![ArgKind::Scalar("unsigned long")]),

@@ -189,7 +189,7 @@ pub fn check_module(module: &Module, facts: &dyn ApiFacts, opts: &CheckOptions) 
             // the definitions agree on.
             let first = resolver.summary(&func.name).is_none();
             let contract = match resolver.summary(&func.name) {
-                Some(prev) if *prev != decision.contract => refsan_ir::Contract::unknown(),
+                Some(prev) if *prev != decision.contract => Contract::unknown(),
                 _ => decision.contract.clone(),
             };
             resolver.add_summary(&func.name, contract);

@@ -511,7 +511,7 @@ impl State {
 
     /// Rebinds every variable bound to `site` (a value that turned out NULL).
     pub fn replace_binding(&mut self, site: Site, with: Binding) {
-        for (_, b) in self.vars.iter_mut() {
+        for (_, b) in &mut self.vars {
             if *b == Binding::Obj(site) {
                 *b = with;
             }

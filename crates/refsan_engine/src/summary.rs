@@ -294,7 +294,7 @@ pub fn summarize(
             .filter(|g| g.exc == Exc::Set)
             .map(|g| (g.lo, g.hi))
             .collect();
-        for g in groups.iter_mut() {
+        for g in &mut groups {
             if g.exc == Exc::Clear && set.iter().any(|(lo, hi)| g.lo <= *hi && *lo <= g.hi) {
                 g.exc = Exc::Unknown;
             }

@@ -2,6 +2,8 @@
 //! (C front-end, then the engine with the real knowledge base): no panic,
 //! and every finding points inside the file.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failing test
+
 use proptest::prelude::*;
 use refsan_engine::CheckOptions;
 use refsan_ir::Language;
@@ -11,7 +13,7 @@ fn fixtures() -> Vec<Vec<u8>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/c");
     let mut out: Vec<Vec<u8>> = std::fs::read_dir(&dir)
         .expect("fixtures dir")
-        .filter_map(|e| e.ok())
+        .filter_map(Result::ok)
         .filter(|e| e.path().extension().is_some_and(|x| x == "c"))
         .filter_map(|e| std::fs::read(e.path()).ok())
         .collect();

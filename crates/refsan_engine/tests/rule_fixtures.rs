@@ -12,6 +12,8 @@
 //! compile with Cython except where the mistake itself is a compile error
 //! (noted in the file).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failing test
+
 use refsan_engine::{check_module, rules::REGISTRY, CheckOptions};
 use refsan_ir::{Finding, Language};
 use std::path::{Path, PathBuf};

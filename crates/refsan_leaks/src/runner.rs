@@ -143,7 +143,7 @@ pub fn hunt(
     match &request.mode {
         LeakMode::Pytest { args } => run_pytest(request, args, &helpers, &mut report)?,
         LeakMode::Call { .. } | LeakMode::Code { .. } => {
-            run_harness(request, &helpers, &mut report)?
+            run_harness(request, &helpers, &mut report)?;
         }
     }
     for target in &mut report.targets {

@@ -76,15 +76,12 @@ fn file_report(file: usize, findings: usize) -> FileReport {
 
 fn main() {
     let mut args = std::env::args().skip(1).map(|arg| arg.parse::<usize>());
-    let (files, per_file) = match (
+    let (Ok(files), Ok(per_file)) = (
         args.next().unwrap_or(Ok(200)),
         args.next().unwrap_or(Ok(50)),
-    ) {
-        (Ok(files), Ok(per_file)) => (files, per_file),
-        _ => {
-            eprintln!("usage: render_throughput [FILES] [FINDINGS_PER_FILE]");
-            std::process::exit(2);
-        }
+    ) else {
+        eprintln!("usage: render_throughput [FILES] [FINDINGS_PER_FILE]");
+        std::process::exit(2);
     };
     let reports: Vec<FileReport> = (0..files).map(|file| file_report(file, per_file)).collect();
     let findings = files * per_file;

@@ -1,6 +1,8 @@
 //! Snapshots of every format over the shared fixture, plus the properties
 //! that hold across formats: determinism and colour only on request.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failing test
+
 mod common;
 
 use common::{options, render_to_string, reports, span_of};

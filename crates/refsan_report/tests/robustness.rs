@@ -1,6 +1,8 @@
 //! Random sources, spans and messages: rendering never panics, frames stay
 //! narrow, colour stays off when off, and the machine formats stay valid.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failing test
+
 mod common;
 
 use common::{options, render_to_string};

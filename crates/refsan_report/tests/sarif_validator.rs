@@ -3,6 +3,8 @@
 //! GitHub code scanning ingestion rules (`GH*`). `.ci/install-report.sh`
 //! installs it; without it this test fails and says so.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failing test
+
 mod common;
 
 use common::{options, render_to_string, reports};

@@ -1,6 +1,8 @@
 //! The JSON and SARIF documents parse back and carry every field their
 //! consumers (scripts, GitHub code scanning) rely on.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failing test
+
 mod common;
 
 use common::{options, render_to_string, reports, reports_shifted};

@@ -334,7 +334,7 @@ fn ptrace_check() -> Check {
         .ok()
         .map(|s| s.trim().to_string());
     match scope.as_deref() {
-        None | Some("0") | Some("1") => Check {
+        None | Some("0" | "1") => Check {
             name: "ptrace".into(),
             status: Status::Ok,
             detail: match scope {

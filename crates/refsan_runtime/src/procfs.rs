@@ -104,7 +104,7 @@ mod tests {
         assert!(!command_line(me).is_empty());
         assert!(executable(me).is_some());
         assert!(!mapped_files(me).is_empty());
-        assert!(matches!(state_of(me), Some('R') | Some('S')));
+        assert!(matches!(state_of(me), Some('R' | 'S')));
     }
 
     #[test]

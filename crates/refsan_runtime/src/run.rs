@@ -146,7 +146,7 @@ pub fn run(
         }
         Mode::Asan => crashes.extend(asan_crashes(workdir.path(), &supervised, &mut mapper)),
         Mode::Valgrind => {
-            crashes.extend(valgrind_crashes(workdir.path(), &supervised, &mut mapper))
+            crashes.extend(valgrind_crashes(workdir.path(), &supervised, &mut mapper));
         }
     }
     if crashes.is_empty() {
@@ -753,7 +753,7 @@ fn files_with_prefix(dir: &Path, prefix: &str) -> Vec<PathBuf> {
         return Vec::new();
     };
     let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok())
+        .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| {
             p.file_name()

@@ -912,7 +912,7 @@ impl SignalGuard {
             // SAFETY: reading whole signalfd_siginfo records into a zeroed
             // value of the right size.
             let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-            let size = std::mem::size_of::<libc::signalfd_siginfo>();
+            let size = size_of::<libc::signalfd_siginfo>();
             let n = unsafe {
                 libc::read(
                     self.fd.as_raw_fd(),

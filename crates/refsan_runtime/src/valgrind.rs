@@ -69,7 +69,11 @@ pub fn parse(xml: &str) -> ValgrindLog {
     };
     if let Some(argv) = elements(xml, "argv").next() {
         if let Ok(doc) = roxmltree::Document::parse(argv) {
-            for child in doc.root_element().children().filter(|n| n.is_element()) {
+            for child in doc
+                .root_element()
+                .children()
+                .filter(roxmltree::Node::is_element)
+            {
                 if let Some(t) = child.text() {
                     log.argv.push(t.to_string());
                 }
@@ -117,7 +121,7 @@ fn error_from(node: roxmltree::Node) -> ValgrindError {
         aux: Vec::new(),
     };
     let mut pending_aux: Option<String> = None;
-    for child in node.children().filter(|c| c.is_element()) {
+    for child in node.children().filter(roxmltree::Node::is_element) {
         match child.tag_name().name() {
             "stack" => {
                 let frames = stack_from(child);
@@ -202,7 +206,7 @@ mod tests {
     fn invalid_read_in_freed_block_with_free_stack() {
         let log = parse(include_str!("../tests/data/valgrind_double_decref.xml"));
         let real: Vec<_> = log.errors.iter().filter(|e| !e.is_leak()).collect();
-        assert!(log.errors.iter().any(|e| e.is_leak()));
+        assert!(log.errors.iter().any(ValgrindError::is_leak));
         let first = real[0];
         assert_eq!(first.kind, "InvalidRead");
         assert_eq!(first.what, "Invalid read of size 8");

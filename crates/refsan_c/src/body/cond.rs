@@ -48,7 +48,7 @@ impl Lowerer<'_> {
         match kind(n) {
             "parenthesized_expression" => match first_child(n) {
                 Some(inner) if kind(inner) != "compound_statement" => {
-                    self.cond(t, inner, then_bb, else_bb)
+                    self.cond(t, inner, then_bb, else_bb);
                 }
                 _ => self.truthiness(t, n, then_bb, else_bb),
             },
@@ -87,7 +87,7 @@ impl Lowerer<'_> {
                 }
             }
             "call_expression" if is_err_occurred(&t, n) => {
-                self.branch(t, n, Cond::ErrOccurred, then_bb, else_bb)
+                self.branch(t, n, Cond::ErrOccurred, then_bb, else_bb);
             }
             "call_expression" if self.macro_cond(t, n, then_bb, else_bb) => {}
             _ => self.truthiness(t, n, then_bb, else_bb),
@@ -238,11 +238,11 @@ impl Lowerer<'_> {
             (true, _, CmpOp::Eq) => self.branch(t, n, Cond::IsNull(op), then_bb, else_bb),
             (true, _, CmpOp::Ne) => self.branch(t, n, Cond::IsNull(op), else_bb, then_bb),
             (false, Constant::Int(k), _) => {
-                self.branch(t, n, Cond::Cmp(op, cmp, k), then_bb, else_bb)
+                self.branch(t, n, Cond::Cmp(op, cmp, k), then_bb, else_bb);
             }
             _ => {
                 self.consume(&op, span);
-                self.branch(t, n, Cond::Unknown, then_bb, else_bb)
+                self.branch(t, n, Cond::Unknown, then_bb, else_bb);
             }
         }
     }
@@ -269,14 +269,14 @@ impl Lowerer<'_> {
                 span,
             ),
             Operand::Str(_) | Operand::AddrOf(_) => {
-                self.b.terminate(Terminator::Goto(then_bb), span)
+                self.b.terminate(Terminator::Goto(then_bb), span);
             }
             Operand::Opaque => self.branch(t, n, Cond::Unknown, then_bb, else_bb),
             op => {
                 if self.is_pointerish(&op) {
-                    self.branch(t, n, Cond::IsNull(op), else_bb, then_bb)
+                    self.branch(t, n, Cond::IsNull(op), else_bb, then_bb);
                 } else {
-                    self.branch(t, n, Cond::Cmp(op, CmpOp::Ne, 0), then_bb, else_bb)
+                    self.branch(t, n, Cond::Cmp(op, CmpOp::Ne, 0), then_bb, else_bb);
                 }
             }
         }
@@ -353,7 +353,7 @@ pub(super) fn const_value(t: &Txt<'_>, n: Node<'_>) -> Option<i64> {
     for _ in 0..32 {
         match kind(n) {
             "parenthesized_expression" => {
-                n = first_child(n).filter(|c| kind(c) != "compound_statement")?
+                n = first_child(n).filter(|c| kind(c) != "compound_statement")?;
             }
             "cast_expression" => n = field(n, "value")?,
             "unary_expression" => {

@@ -415,7 +415,7 @@ impl Lowerer<'_> {
                     field(stripped, "type").is_some_and(|ty| t.bytes(ty).contains(&b'*'));
                 match inner {
                     Some(inner) if !(pointer_type && is_zero(&t, inner)) => {
-                        self.assign_to_var(t, inner, dst)
+                        self.assign_to_var(t, inner, dst);
                     }
                     _ => {
                         let op = self.value(t, stripped);

@@ -115,7 +115,7 @@ pub(crate) struct Lowerer<'f> {
     /// Same-file macros being expanded (innermost last).
     expanding: Vec<String>,
     /// One arm variable per `#if` condition chain of the function.
-    pub(super) pp_vars: std::collections::HashMap<String, refsan_ir::VarId>,
+    pub(super) pp_vars: HashMap<String, VarId>,
     /// Statements lowered from a same-file macro expansion get this origin.
     macro_origin: Option<String>,
     /// The function's return class (`return 0;` in a pointer function is
@@ -160,7 +160,7 @@ pub(crate) fn lower_function(
         switches: Vec::new(),
         depth: 0,
         expanding: Vec::new(),
-        pp_vars: std::collections::HashMap::new(),
+        pp_vars: HashMap::new(),
         macro_origin: None,
         returns,
     };
@@ -378,7 +378,7 @@ impl<'f> Lowerer<'f> {
     /// A `goto` to a label that never appeared (lost in a parse error, such
     /// as a macro used without the `;` its body carries): where it goes is
     /// unknown, so those paths end there instead of falling off the end.
-    fn undefined_labels(&mut self, end: refsan_ir::Span) {
+    fn undefined_labels(&mut self, end: Span) {
         let mut missing: Vec<(Vec<u8>, BlockId)> = self
             .labels
             .iter()

@@ -724,16 +724,16 @@ impl Lowerer<'_> {
         }
         match name {
             b"Py_BEGIN_ALLOW_THREADS" | b"Py_BEGIN_ALLOW_THREAD" => {
-                self.emit_macro(StmtKind::ReleaseGil, span, "Py_BEGIN_ALLOW_THREADS")
+                self.emit_macro(StmtKind::ReleaseGil, span, "Py_BEGIN_ALLOW_THREADS");
             }
             b"Py_UNBLOCK_THREADS" | b"Py_UNBLOCK_THREAD" => {
-                self.emit_macro(StmtKind::ReleaseGil, span, "Py_UNBLOCK_THREADS")
+                self.emit_macro(StmtKind::ReleaseGil, span, "Py_UNBLOCK_THREADS");
             }
             b"Py_END_ALLOW_THREADS" | b"Py_END_ALLOW_THREAD" => {
-                self.emit_macro(StmtKind::AcquireGil, span, "Py_END_ALLOW_THREADS")
+                self.emit_macro(StmtKind::AcquireGil, span, "Py_END_ALLOW_THREADS");
             }
             b"Py_BLOCK_THREADS" | b"Py_BLOCK_THREAD" => {
-                self.emit_macro(StmtKind::AcquireGil, span, "Py_BLOCK_THREADS")
+                self.emit_macro(StmtKind::AcquireGil, span, "Py_BLOCK_THREADS");
             }
             _ => {
                 // An object-like macro of the file used as a statement.
@@ -744,9 +744,7 @@ impl Lowerer<'_> {
                 if !is_statement_macro {
                     return false;
                 }
-                return self
-                    .expand_macro(t, n, name, &[], super::Dst::Discard)
-                    .is_some();
+                return self.expand_macro(t, n, name, &[], Dst::Discard).is_some();
             }
         }
         true

@@ -763,10 +763,10 @@ impl<'c, 'a> FnLower<'c, 'a> {
         match (check, dst) {
             (Check::None, _) => {}
             (Check::Null, Some(d)) => {
-                self.exc_branch(Cond::IsNull(Operand::Var(d)), format!("{text} == NULL"), r)
+                self.exc_branch(Cond::IsNull(Operand::Var(d)), format!("{text} == NULL"), r);
             }
             (Check::NullMaybe, Some(d)) => {
-                self.maybe_branch(Cond::IsNull(Operand::Var(d)), format!("{text} == NULL"), r)
+                self.maybe_branch(Cond::IsNull(Operand::Var(d)), format!("{text} == NULL"), r);
             }
             (Check::Value(v), Some(d)) => self.exc_branch(
                 Cond::Cmp(Operand::Var(d), CmpOp::Eq, v),
@@ -965,7 +965,7 @@ impl<'c, 'a> FnLower<'c, 'a> {
                 self.emit_return(Some(none), true, r);
             }
             RetKind::Raw | RetKind::C(TypeClass::Pointer | TypeClass::ObjectPtrPtr) => {
-                self.emit_return(Some(Operand::Null), false, r)
+                self.emit_return(Some(Operand::Null), false, r);
             }
             RetKind::C(_) => self.emit_return(Some(Operand::Int(0)), false, r),
             RetKind::Void => self.emit_return(None, false, r),
@@ -1263,7 +1263,7 @@ impl<'c, 'a> FnLower<'c, 'a> {
     /// The returned value as a new reference: Cython INCREFs borrowed ones.
     fn own_for_return(&mut self, v: Val, r: Rng) -> Operand {
         match v.kind {
-            VK::Obj(Own::Temp) | VK::Obj(Own::Cast) if self.take(&v.op) => v.op,
+            VK::Obj(Own::Temp | Own::Cast) if self.take(&v.op) => v.op,
             VK::Obj(_) => {
                 let op = self.keep_operand(v.op, TypeClass::Object, r);
                 let nullable = !matches!(op, Operand::Global(_));

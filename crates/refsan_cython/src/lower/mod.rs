@@ -851,7 +851,7 @@ fn class_info(c: &ClassDef, env: &TypeEnv) -> ClassInfo {
         bases: c
             .bases
             .iter()
-            .filter_map(|b| b.dotted())
+            .filter_map(Expr::dotted)
             .map(|d| d.rsplit('.').next().unwrap_or(&d).to_string())
             .collect(),
         ..ClassInfo::default()

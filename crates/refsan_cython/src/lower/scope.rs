@@ -454,7 +454,7 @@ fn names_in_stmts(stmts: &[Stmt], out: &mut HashSet<String>, depth: u32) {
                 names_in_stmts(body, out, d);
             }
             StmtKind::Gil { body, .. } | StmtKind::Property { body, .. } => {
-                names_in_stmts(body, out, d)
+                names_in_stmts(body, out, d);
             }
             StmtKind::Del(ts) => {
                 for t in ts {

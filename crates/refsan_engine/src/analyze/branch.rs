@@ -216,7 +216,7 @@ impl<'a> Analyzer<'a> {
                 if matches!(v.origin, ValOrigin::Field(_)) && t.exc == Exc::Clear {
                     t.exc = Exc::Unknown;
                 }
-                for f in t.fields.iter_mut() {
+                for f in &mut t.fields {
                     if f.val == FieldVal::Obj(site) {
                         f.val = FieldVal::Null(tref);
                     }

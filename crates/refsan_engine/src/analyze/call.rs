@@ -208,7 +208,7 @@ impl<'a> Analyzer<'a> {
             self.slot_overwrite(&mut s, name, &vals);
             self.apply_arg_effects(&mut s, &contract, name, args, &vals, *outcome, sref, span);
             if outcome.succeeded() {
-                let container = vals.first().and_then(|b| b.obj());
+                let container = vals.first().and_then(Binding::obj);
                 for i in behaviour.map_or(&[][..], |b| &b.keeps[..]) {
                     if let Some(Binding::Obj(site)) = vals.get(*i) {
                         if let Some(v) = s.value_mut(*site) {
@@ -363,7 +363,7 @@ impl<'a> Analyzer<'a> {
         sref: StmtRef,
         span: Span,
     ) {
-        let container = vals.iter().find_map(|b| b.obj());
+        let container = vals.iter().find_map(Binding::obj);
         for (i, a) in args.iter().enumerate() {
             let effect = contract.arg(i);
             match effect {
@@ -390,10 +390,7 @@ impl<'a> Analyzer<'a> {
                 }
                 ArgEffect::ReplaceInPlace => self.replace_in_place(st, a, i, outcome, sref, span),
                 ArgEffect::Borrow | ArgEffect::Nullable => {
-                    if matches!(
-                        a,
-                        Operand::AddrOf(Place::Var(_)) | Operand::AddrOf(Place::Field(..))
-                    ) {
+                    if matches!(a, Operand::AddrOf(Place::Var(_) | Place::Field(..))) {
                         self.havoc_out_arg(st, a);
                     }
                 }
@@ -535,12 +532,9 @@ impl<'a> Analyzer<'a> {
             self.bind(st, *var, nb, sref, span);
             return;
         }
-        let site = match Site::of_stmt(sref, SubPos::Out(i)) {
-            Some(s) => s,
-            None => {
-                self.bind(st, *var, Binding::Unknown, sref, span);
-                return;
-            }
+        let Some(site) = Site::of_stmt(sref, SubPos::Out(i)) else {
+            self.bind(st, *var, Binding::Unknown, sref, span);
+            return;
         };
         self.bind(st, *var, Binding::Unknown, sref, span);
         if st.value(site).is_some() {
@@ -741,7 +735,7 @@ impl<'a> Analyzer<'a> {
                     let mut v =
                         ValueState::new(site, ValOrigin::Borrowed(sref), 0, Nullness::NonNull);
                     // Borrowed from the first object argument (the container).
-                    v.owner = vals.iter().find_map(|b| b.obj());
+                    v.owner = vals.iter().find_map(Binding::obj);
                                         v.volatile = self.is_volatile_item(callee);
                     v
                 };

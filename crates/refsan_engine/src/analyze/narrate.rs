@@ -195,9 +195,8 @@ impl<'a> Analyzer<'a> {
         let ev = match *ev {
             Ev::Branch { block, taken } => {
                 let b = self.func.blocks.get(block.index())?;
-                let (cond, text) = match &b.term {
-                    Terminator::Branch { cond, text, .. } => (cond, text),
-                    _ => return None,
+                let Terminator::Branch { cond, text, .. } = &b.term else {
+                    return None;
                 };
                 Event {
                     span: b.term_span,

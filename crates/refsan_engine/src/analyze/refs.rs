@@ -54,7 +54,7 @@ impl<'a> Analyzer<'a> {
 
     /// Python code may run: borrowed container items may be freed.
     pub(super) fn expose_borrowed(&self, st: &mut State, sref: StmtRef) {
-        for v in st.values.iter_mut() {
+        for v in &mut st.values {
             if v.volatile && v.owned <= 0 && v.status == Status::Live && v.exposed.is_none() {
                 v.exposed = Some(sref);
             }
@@ -353,7 +353,7 @@ impl<'a> Analyzer<'a> {
         if !fresh {
             return;
         }
-        for v in st.values.iter_mut() {
+        for v in &mut st.values {
             if v.owner == Some(owner)
                 && v.owned <= 0
                 && v.status == Status::Live

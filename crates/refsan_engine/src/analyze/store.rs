@@ -86,7 +86,7 @@ impl<'a> Analyzer<'a> {
                 let gid = self.intern(g);
                 match b {
                     Binding::Obj(site) => {
-                        st.set_field(FieldBase::GLOBALS, gid, FieldVal::Obj(site))
+                        st.set_field(FieldBase::GLOBALS, gid, FieldVal::Obj(site));
                     }
                     Binding::Null(_) => st.set_field(FieldBase::GLOBALS, gid, FieldVal::Null(sref)),
                     Binding::Ptr => st.set_field(FieldBase::GLOBALS, gid, FieldVal::Ptr),

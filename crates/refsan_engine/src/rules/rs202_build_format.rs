@@ -79,7 +79,7 @@ pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {
                             message: msg,
                         }],
                         None,
-                    ))
+                    ));
                 };
                 let units = match formats::build_format(fmt) {
                     Ok(u) => u,
@@ -107,16 +107,19 @@ pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {
                     let is_object_unit = matches!(kind, ArgKind::Object | ArgKind::StolenObject);
                     match op {
                         Operand::Int(v) if is_object_unit && *v != 0 => {
-                            report(format!("format unit \"{code}\" of `{name}` expects an object, but gets the integer {v}"))
+                            report(format!("format unit \"{code}\" of `{name}` expects an object, but gets the integer {v}"));
                         }
                         Operand::Str(_) if is_object_unit => {
-                            report(format!("format unit \"{code}\" of `{name}` expects an object, but gets a C string"))
+                            report(format!("format unit \"{code}\" of `{name}` expects an object, but gets a C string"));
                         }
-                        Operand::Var(v) if matches!(kind, ArgKind::Scalar(_)) && f.var(*v).ty == TypeClass::Object => {
+                        Operand::Var(v)
+                            if matches!(kind, ArgKind::Scalar(_))
+                                && f.var(*v).ty == TypeClass::Object =>
+                        {
                             report(format!(
                                 "format unit \"{code}\" of `{name}` expects a C number, but gets `{}`, a Python object",
                                 f.var(*v).name
-                            ))
+                            ));
                         }
                         _ => {}
                     }

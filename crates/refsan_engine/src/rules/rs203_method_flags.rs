@@ -94,7 +94,7 @@ pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {
                         message: msg,
                     }],
                     None,
-                ))
+                ));
             };
             let (conv, want) = match convention(&e.flags) {
                 Ok(c) => c,
@@ -161,7 +161,7 @@ mod tests {
     use super::*;
 
     fn flags(f: &[&str]) -> Vec<String> {
-        f.iter().map(|s| s.to_string()).collect()
+        f.iter().map(ToString::to_string).collect()
     }
 
     #[test]
