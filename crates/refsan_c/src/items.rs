@@ -3,149 +3,27 @@
 //! declare, and lowering each function, prototype, struct and table.
 
 use crate::body::{self, declared_type, FunctionHeader};
-use crate::prepare::{find, MacroDef};
+pub(crate) use crate::ctx::FileCtx;
+use crate::prepare::find;
+use crate::syntax::preproc_arms;
 use crate::syntax::{
-    analyze_declarator, c_type_string, children, collapse, field, fields, kind, parse_int, Txt,
+    analyze_declarator, c_type_string, children, collapse, field, fields, kind, Txt,
 };
 use crate::tables::TableCollector;
-use crate::types::TypeTable;
 use refsan_ir::{
-    ArgEffect, Contract, ContractSource, Declaration, ExcEffect, Failure, FieldDef, Language,
-    Module, Problem, Returns, Role, StructDef, TypeClass,
+    ArgEffect, Contract, ContractSource, Declaration, ExcEffect, Failure, FieldDef, Module,
+    Problem, Returns, Role, StructDef, TypeClass,
 };
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
-use tree_sitter::{Node, Tree};
+use tree_sitter::Node;
 
 /// Nesting of containers (`#if` in `extern "C"` in a namespace...) walked.
 const MAX_ITEM_DEPTH: u32 = 64;
-
-/// Everything the lowering of one file shares.
-pub(crate) struct FileCtx<'f> {
-    pub txt: Txt<'f>,
-    /// The unpatched source (same offsets as `txt.src`).
-    pub orig: &'f [u8],
-    pub language: Language,
-    pub cpp: bool,
-    pub types: TypeTable,
-    pub macros: &'f HashMap<String, MacroDef>,
-    /// Return classes of functions defined or declared in the file.
-    pub returns: HashMap<String, TypeClass>,
-    /// Parsed macro expansions by text: the same invocation is common.
-    pub expansions: RefCell<HashMap<Vec<u8>, Option<Tree>>>,
-    /// Bytes of macro expansion parsed so far; past
-    /// [`MAX_EXPANSION_BYTES_PER_FILE`] invocations stay ordinary calls.
-    pub expansion_bytes: Cell<usize>,
-}
-
-/// Expansion text a file may have parsed (a bound on time for files that
-/// expand big macros thousands of times).
-const MAX_EXPANSION_BYTES_PER_FILE: usize = 8 * 1024 * 1024;
-
-impl FileCtx<'_> {
-    /// The parse tree of a macro expansion's text (cached per file).
-    pub fn parse_expansion(&self, text: &[u8]) -> Option<Tree> {
-        if let Some(cached) = self
-            .expansions
-            .try_borrow()
-            .ok()
-            .and_then(|c| c.get(text).cloned())
-        {
-            return cached;
-        }
-        let spent = self.expansion_bytes.get() + text.len();
-        if spent > MAX_EXPANSION_BYTES_PER_FILE {
-            return None;
-        }
-        self.expansion_bytes.set(spent);
-        let tree = crate::parse(self.language, text);
-        if let Ok(mut cache) = self.expansions.try_borrow_mut() {
-            cache.insert(text.to_vec(), tree.clone());
-        }
-        tree
-    }
-}
 
 /// A top-level item, with the C++ class it is a member of.
 #[derive(Clone)]
 struct Item<'t> {
     node: Node<'t>,
     class: Option<String>,
-}
-
-/// The arms of an `#if`/`#ifdef` chain.
-pub(crate) struct PreprocArms<'t> {
-    pub arms: Vec<Vec<Node<'t>>>,
-    /// Ends with `#else` (or a constant-true arm): one arm always applies.
-    pub exhaustive: bool,
-    /// Identity of the condition chain (directives and condition texts).
-    pub key: String,
-    /// `if X` / `ifdef X`: for naming the arm variable.
-    pub first_condition: String,
-}
-
-/// Splits `#if A ... #elif B ... #else ... #endif` into its arms. `#if 0`
-/// arms are dropped (never compiled); an `#if 1` arm makes the chain
-/// exhaustive.
-pub(crate) fn preproc_arms<'t>(t: Txt<'_>, n: Node<'t>) -> PreprocArms<'t> {
-    let mut arms = Vec::new();
-    let mut exhaustive = false;
-    let mut key = String::new();
-    let mut first_condition = String::new();
-    let mut cur = Some(n);
-    let mut guard = 0;
-    while let Some(node) = cur {
-        guard += 1;
-        if guard > 1000 {
-            break;
-        }
-        let condition = field(node, "condition");
-        let name = field(node, "name");
-        let alternative = field(node, "alternative");
-        // The chain's identity: directive kinds and condition texts.
-        let cond_text = condition
-            .or(name)
-            .map(|c| t.collapsed(c, 120))
-            .unwrap_or_default();
-        let head = match kind(node) {
-            "preproc_ifdef" if t.bytes(node).starts_with(b"#ifndef") => "ifndef",
-            k => k,
-        };
-        key.push_str(head);
-        key.push(' ');
-        key.push_str(&cond_text);
-        key.push('|');
-        if first_condition.is_empty() {
-            first_condition = format!("{} {cond_text}", head.trim_start_matches("preproc_"));
-        }
-        let constant = condition.and_then(|c| match kind(c) {
-            "number_literal" => parse_int(t.bytes(c)),
-            _ => None,
-        });
-        let items: Vec<Node<'t>> = children(node)
-            .into_iter()
-            .filter(|c| Some(*c) != condition && Some(*c) != name && Some(*c) != alternative)
-            .collect();
-        match constant {
-            Some(0) => {}
-            Some(_) => {
-                arms.push(items);
-                exhaustive = true;
-                break;
-            }
-            None => arms.push(items),
-        }
-        if kind(node) == "preproc_else" {
-            exhaustive = true;
-        }
-        cur = alternative;
-    }
-    PreprocArms {
-        arms,
-        exhaustive,
-        key,
-        first_condition,
-    }
 }
 
 /// Collects items and the file's types, then lowers everything.

@@ -501,6 +501,81 @@ fn unescape(s: &[u8]) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The arms of an `#if`/`#ifdef` chain.
+pub(crate) struct PreprocArms<'t> {
+    pub arms: Vec<Vec<Node<'t>>>,
+    /// Ends with `#else` (or a constant-true arm): one arm always applies.
+    pub exhaustive: bool,
+    /// Identity of the condition chain (directives and condition texts).
+    pub key: String,
+    /// `if X` / `ifdef X`: for naming the arm variable.
+    pub first_condition: String,
+}
+
+/// Splits `#if A ... #elif B ... #else ... #endif` into its arms. `#if 0`
+/// arms are dropped (never compiled); an `#if 1` arm makes the chain
+/// exhaustive.
+pub(crate) fn preproc_arms<'t>(t: Txt<'_>, n: Node<'t>) -> PreprocArms<'t> {
+    let mut arms = Vec::new();
+    let mut exhaustive = false;
+    let mut key = String::new();
+    let mut first_condition = String::new();
+    let mut cur = Some(n);
+    let mut guard = 0;
+    while let Some(node) = cur {
+        guard += 1;
+        if guard > 1000 {
+            break;
+        }
+        let condition = field(node, "condition");
+        let name = field(node, "name");
+        let alternative = field(node, "alternative");
+        // The chain's identity: directive kinds and condition texts.
+        let cond_text = condition
+            .or(name)
+            .map(|c| t.collapsed(c, 120))
+            .unwrap_or_default();
+        let head = match kind(node) {
+            "preproc_ifdef" if t.bytes(node).starts_with(b"#ifndef") => "ifndef",
+            k => k,
+        };
+        key.push_str(head);
+        key.push(' ');
+        key.push_str(&cond_text);
+        key.push('|');
+        if first_condition.is_empty() {
+            first_condition = format!("{} {cond_text}", head.trim_start_matches("preproc_"));
+        }
+        let constant = condition.and_then(|c| match kind(c) {
+            "number_literal" => parse_int(t.bytes(c)),
+            _ => None,
+        });
+        let items: Vec<Node<'t>> = children(node)
+            .into_iter()
+            .filter(|c| Some(*c) != condition && Some(*c) != name && Some(*c) != alternative)
+            .collect();
+        match constant {
+            Some(0) => {}
+            Some(_) => {
+                arms.push(items);
+                exhaustive = true;
+                break;
+            }
+            None => arms.push(items),
+        }
+        if kind(node) == "preproc_else" {
+            exhaustive = true;
+        }
+        cur = alternative;
+    }
+    PreprocArms {
+        arms,
+        exhaustive,
+        key,
+        first_condition,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,7 @@
 //! `PyMethodDef[]`, static `PyTypeObject`s, `PyType_Slot[]` +
 //! `PyType_Spec`, `PyModuleDef` + `PyModuleDef_Slot[]`.
 
-use crate::items::FileCtx;
+use crate::ctx::FileCtx;
 use crate::prepare::identifiers;
 use crate::syntax::{analyze_declarator, children, field, kind, string_value, strip_parens, Txt};
 use refsan_ir::{

@@ -12,7 +12,7 @@ mod expand;
 mod expr;
 mod stmt;
 
-use crate::items::FileCtx;
+use crate::ctx::FileCtx;
 use crate::prepare::identifiers;
 use crate::syntax::{
     self, analyze_declarator, c_type_string, children, field, fields, kind, py_unused_name, Txt,

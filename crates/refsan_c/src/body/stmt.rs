@@ -643,7 +643,7 @@ impl Lowerer<'_> {
     /// on every path instead of being combined freely.
     fn preproc_arms(&mut self, t: Txt<'_>, n: Node<'_>) {
         let span = t.span(n);
-        let arms = crate::items::preproc_arms(t, n);
+        let arms = crate::syntax::preproc_arms(t, n);
         let head = self.b.current();
         let join = self.b.new_block();
         let mut targets = Vec::new();
