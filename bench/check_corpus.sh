@@ -3,17 +3,21 @@
 # `gcc -fsyntax-only` over Modules/*.c and Objects/*.c measured in the same
 # run as the baseline.
 #
-# Usage: bench/check_corpus.sh CORPUS [RUNS]
-#   CORPUS  the cpython-3.11.2-c-sources.tar.xz tarball or its unpacked tree
-#   RUNS    timed runs of each command (default 3; the median is reported)
+# Usage: bench/check_corpus.sh CORPUS [RUNS] [BASELINE]
+#   CORPUS    the cpython-3.11.2-c-sources.tar.xz tarball or its unpacked tree
+#   RUNS      timed runs of each command (default 3; the median is reported)
+#   BASELINE  another refsan binary (an earlier build): run in turn with this
+#             one on the whole tree, and the median of the paired ratios
+#             (this build / baseline) of wall time and CPU time is reported
 #
 # Reports files, lines, wall time, lines/second and peak RSS of refsan on
 # the whole tree, and the ratio against gcc on Modules/ and Objects/ with the
 # same parallelism (one job per CPU).
 set -euo pipefail
 
-corpus=${1:?usage: bench/check_corpus.sh CORPUS [RUNS]}
+corpus=${1:?usage: bench/check_corpus.sh CORPUS [RUNS] [BASELINE]}
 runs=${2:-3}
+baseline=${3:-}
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -37,7 +41,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # time_cmd OUTFILE CMD...: appends "wall_seconds max_rss_kb" per run.
 time_cmd() {
     local out=$1; shift
-    /usr/bin/time -q -f "%e %M" -o "$work/t" "$@" >/dev/null 2>"$work/err" || true
+    /usr/bin/time -q -f "%e %M %U %S" -o "$work/t" "$@" >/dev/null 2>"$work/err" || true
     tail -n 1 "$work/t" >>"$out"
 }
 
@@ -53,10 +57,13 @@ gcc_run() {
 export -f gcc_run
 export tree jobs work
 
-: >"$work/refsan_all" ; : >"$work/refsan_base" ; : >"$work/gcc" ; : >"$work/gcc1"
+: >"$work/refsan_all" ; : >"$work/refsan_base" ; : >"$work/gcc" ; : >"$work/gcc1" ; : >"$work/baseline"
 "$refsan" check --quiet --no-config --format json -o /dev/null "$tree" || true   # warm-up
 for _ in $(seq "$runs"); do
     time_cmd "$work/refsan_all" "$refsan" check --quiet --no-config --format json -o "$work/out.json" "$tree"
+    if [ -n "$baseline" ]; then
+        time_cmd "$work/baseline" "$baseline" check --quiet --no-config --format json -o /dev/null "$tree"
+    fi
     time_cmd "$work/refsan_base" "$refsan" check --quiet --no-config --format json -o /dev/null "$tree/Modules" "$tree/Objects"
     time_cmd "$work/gcc" bash -c "gcc_run $jobs"
     time_cmd "$work/gcc1" bash -c "gcc_run 1"
@@ -76,3 +83,9 @@ echo "Modules/*.c + Objects/*.c ($base_files files, $base_lines lines):"
 echo "  refsan check        ${wall_base}s"
 echo "  gcc -fsyntax-only   ${wall_gcc1}s (one file after another), ${wall_gcc}s ($jobs at a time)"
 echo "  ratio gcc/refsan    $(awk -v a="$wall_gcc1" -v b="$wall_base" 'BEGIN{printf "%.1f", a/b}')x against gcc one file after another, $(awk -v a="$wall_gcc" -v b="$wall_base" 'BEGIN{printf "%.1f", a/b}')x against gcc with the same parallelism"
+if [ -n "$baseline" ]; then
+    paste -d' ' "$work/refsan_all" "$work/baseline" | awk '{
+        printf "%f %f\n", $1 / $5, ($3 + $4) / ($7 + $8) }' >"$work/ratios"
+    echo "Paired against $baseline (whole tree, $runs pairs, this build / baseline, median):"
+    echo "  wall $(cut -d' ' -f1 "$work/ratios" | median), CPU $(cut -d' ' -f2 "$work/ratios" | median)"
+fi

@@ -13,33 +13,6 @@ use crate::facts::Resolver;
 use crate::violation::Violation;
 use refsan_ir::{ApiFacts, Event, Finding, Module, RuleMeta, Span};
 
-pub mod rs101_leaked_reference;
-pub mod rs102_decref_borrowed;
-pub mod rs103_use_after_release;
-pub mod rs104_borrowed_returned;
-pub mod rs105_borrowed_stolen;
-pub mod rs106_steal_mishandled;
-pub mod rs107_unchecked_null;
-pub mod rs108_borrowed_stored;
-pub mod rs109_error_without_exception;
-pub mod rs110_borrowed_across_call;
-pub mod rs201_parse_format;
-pub mod rs202_build_format;
-pub mod rs203_method_flags;
-pub mod rs204_api_without_gil;
-pub mod rs205_free_threading_borrowed;
-pub mod rs301_dealloc_missing_release;
-pub mod rs302_traverse_missing_visit;
-pub mod rs303_dealloc_missing_untrack;
-pub mod rs304_heaptype_dealloc_type_ref;
-pub mod rs401_object_cast_of_new_ref;
-pub mod rs402_incref_then_cast;
-pub mod rs403_managed_to_stealing;
-pub mod rs404_dealloc_decref_maybe_null;
-pub mod rs405_extern_ownership_unknown;
-pub mod rs406_raw_pointer_outlives_object;
-pub mod rs407_refcount_field_access;
-pub mod rs408_refcount_call_on_raw_pointer;
 mod slots;
 
 /// What a module-level check reads besides the module.
@@ -115,89 +88,69 @@ impl Rule {
     }
 }
 
-/// Every rule, in code order.
-pub static REGISTRY: &[Rule] = &[
-    Rule::path(&rs101_leaked_reference::META, rs101_leaked_reference::judge),
-    Rule::path(&rs102_decref_borrowed::META, rs102_decref_borrowed::judge),
-    Rule::path(
-        &rs103_use_after_release::META,
-        rs103_use_after_release::judge,
-    ),
-    Rule::path(
-        &rs104_borrowed_returned::META,
-        rs104_borrowed_returned::judge,
-    ),
-    Rule::path(&rs105_borrowed_stolen::META, rs105_borrowed_stolen::judge),
-    Rule::refining(&rs106_steal_mishandled::META, rs106_steal_mishandled::judge),
-    Rule::path(&rs107_unchecked_null::META, rs107_unchecked_null::judge),
-    Rule::path(&rs108_borrowed_stored::META, rs108_borrowed_stored::judge),
-    Rule::path(
-        &rs109_error_without_exception::META,
-        rs109_error_without_exception::judge,
-    ),
-    Rule::path(
-        &rs110_borrowed_across_call::META,
-        rs110_borrowed_across_call::judge,
-    ),
-    Rule::module(&rs201_parse_format::META, rs201_parse_format::check),
-    Rule {
-        meta: &rs202_build_format::META,
-        judge: Some(rs202_build_format::judge),
-        refines: true,
-        check: Some(rs202_build_format::check),
-    },
-    Rule::module(&rs203_method_flags::META, rs203_method_flags::check),
-    Rule::path(&rs204_api_without_gil::META, rs204_api_without_gil::judge),
-    Rule::module(
-        &rs205_free_threading_borrowed::META,
-        rs205_free_threading_borrowed::check,
-    ),
-    Rule::module(
-        &rs301_dealloc_missing_release::META,
-        rs301_dealloc_missing_release::check,
-    ),
-    Rule::module(
-        &rs302_traverse_missing_visit::META,
-        rs302_traverse_missing_visit::check,
-    ),
-    Rule::module(
-        &rs303_dealloc_missing_untrack::META,
-        rs303_dealloc_missing_untrack::check,
-    ),
-    Rule::module(
-        &rs304_heaptype_dealloc_type_ref::META,
-        rs304_heaptype_dealloc_type_ref::check,
-    ),
-    Rule::refining(
-        &rs401_object_cast_of_new_ref::META,
-        rs401_object_cast_of_new_ref::judge,
-    ),
-    Rule::refining(&rs402_incref_then_cast::META, rs402_incref_then_cast::judge),
-    Rule::path(
-        &rs403_managed_to_stealing::META,
-        rs403_managed_to_stealing::judge,
-    ),
-    Rule::module(
-        &rs404_dealloc_decref_maybe_null::META,
-        rs404_dealloc_decref_maybe_null::check,
-    ),
-    Rule::module(
-        &rs405_extern_ownership_unknown::META,
-        rs405_extern_ownership_unknown::check,
-    ),
-    Rule::path(
-        &rs406_raw_pointer_outlives_object::META,
-        rs406_raw_pointer_outlives_object::judge,
-    ),
-    Rule::module(
-        &rs407_refcount_field_access::META,
-        rs407_refcount_field_access::check,
-    ),
-    Rule::module(
-        &rs408_refcount_call_on_raw_pointer::META,
-        rs408_refcount_call_on_raw_pointer::check,
-    ),
-];
+/// The rule of one registry line: how it is found.
+macro_rules! rule {
+    ($m:ident, path) => {
+        Rule::path(&$m::META, $m::judge)
+    };
+    ($m:ident, refining) => {
+        Rule::refining(&$m::META, $m::judge)
+    };
+    ($m:ident, module) => {
+        Rule::module(&$m::META, $m::check)
+    };
+    ($m:ident, refining_and_module) => {
+        Rule {
+            meta: &$m::META,
+            judge: Some($m::judge),
+            refines: true,
+            check: Some($m::check),
+        }
+    };
+}
+
+/// Declares each rule's module and lists it in [`REGISTRY`]: adding a rule
+/// is its file and one line here (`path`: judges violations of the path
+/// analysis; `refining`: judges before the general rules; `module`: checks
+/// the module as a whole).
+macro_rules! registry {
+    ($($m:ident: $how:ident),* $(,)?) => {
+        $(pub mod $m;)*
+
+        /// Every rule, in code order.
+        pub static REGISTRY: &[Rule] = &[$(rule!($m, $how)),*];
+    };
+}
+
+registry! {
+    rs101_leaked_reference: path,
+    rs102_decref_borrowed: path,
+    rs103_use_after_release: path,
+    rs104_borrowed_returned: path,
+    rs105_borrowed_stolen: path,
+    rs106_steal_mishandled: refining,
+    rs107_unchecked_null: path,
+    rs108_borrowed_stored: path,
+    rs109_error_without_exception: path,
+    rs110_borrowed_across_call: path,
+    rs201_parse_format: module,
+    rs202_build_format: refining_and_module,
+    rs203_method_flags: module,
+    rs204_api_without_gil: path,
+    rs205_free_threading_borrowed: module,
+    rs301_dealloc_missing_release: module,
+    rs302_traverse_missing_visit: module,
+    rs303_dealloc_missing_untrack: module,
+    rs304_heaptype_dealloc_type_ref: module,
+    rs401_object_cast_of_new_ref: refining,
+    rs402_incref_then_cast: refining,
+    rs403_managed_to_stealing: path,
+    rs404_dealloc_decref_maybe_null: module,
+    rs405_extern_ownership_unknown: module,
+    rs406_raw_pointer_outlives_object: path,
+    rs407_refcount_field_access: module,
+    rs408_refcount_call_on_raw_pointer: module,
+}
 
 /// Every rule's metadata, in code order.
 pub fn metas() -> impl Iterator<Item = &'static RuleMeta> {
