@@ -186,6 +186,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         show_notes: args.show_notes,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         information_uri: None,
+        ..RenderOptions::default()
     };
     let mut buf: Vec<u8> = Vec::new();
     refsan_report::render(&mut buf, &reports, &rules, format, &opts)

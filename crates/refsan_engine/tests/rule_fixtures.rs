@@ -59,6 +59,7 @@ fn text_report(rel: &str, source: String, findings: Vec<Finding>) -> String {
         show_notes: false,
         tool_version: "test".to_string(),
         information_uri: None,
+        ..RenderOptions::default()
     };
     let mut out = Vec::new();
     refsan_report::render(

@@ -1,5 +1,5 @@
 //! The Python side of `refsan leaks`: plain Python files kept in the
-//! repository under `python/refsan_helpers/`, embedded in the binary and
+//! crate under `python/refsan_helpers/`, embedded in the binary and
 //! written to a temporary directory for each run.
 
 use crate::error::LeaksError;
@@ -18,15 +18,15 @@ pub const PYTEST_CONFIG_ENV: &str = "REFSAN_LEAKS_CONFIG";
 const FILES: [(&str, &str); 3] = [
     (
         "__init__.py",
-        include_str!("../../../python/refsan_helpers/__init__.py"),
+        include_str!("../python/refsan_helpers/__init__.py"),
     ),
     (
         "leak_harness.py",
-        include_str!("../../../python/refsan_helpers/leak_harness.py"),
+        include_str!("../python/refsan_helpers/leak_harness.py"),
     ),
     (
         "refsan_pytest_plugin.py",
-        include_str!("../../../python/refsan_helpers/refsan_pytest_plugin.py"),
+        include_str!("../python/refsan_helpers/refsan_pytest_plugin.py"),
     ),
 ];
 

@@ -11,7 +11,7 @@
 //! Live objects by type and tracemalloc allocation sites are compared over
 //! the measured runs.
 //!
-//! The Python side lives in `python/refsan_helpers/` ([`helpers`]); the two
+//! The Python side lives in this crate's `python/refsan_helpers/` ([`helpers`]); the two
 //! sides talk through files ([`protocol`]), never through the user's stdout.
 
 pub mod error;

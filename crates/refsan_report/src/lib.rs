@@ -9,10 +9,13 @@
 //! deterministic whatever order the files were checked in.
 
 mod columns;
+mod concise;
 mod fingerprint;
 mod frame;
 mod github;
+mod gitlab;
 mod json;
+mod junit;
 mod prepared;
 mod sarif;
 mod style;
@@ -57,11 +60,25 @@ pub enum Format {
     Sarif,
     /// GitHub Actions workflow commands (`::error file=...::...`).
     Github,
+    /// One line per finding: `path:line:col: severity: message [RS101]`.
+    Concise,
+    /// JUnit XML test report.
+    Junit,
+    /// GitLab Code Quality JSON.
+    Gitlab,
 }
 
 impl Format {
     /// Every format, in the order `--help` should list them.
-    pub const ALL: [Format; 4] = [Format::Text, Format::Json, Format::Sarif, Format::Github];
+    pub const ALL: [Format; 7] = [
+        Format::Text,
+        Format::Concise,
+        Format::Json,
+        Format::Sarif,
+        Format::Github,
+        Format::Junit,
+        Format::Gitlab,
+    ];
 
     /// The name accepted on the command line.
     pub fn as_str(self) -> &'static str {
@@ -70,12 +87,21 @@ impl Format {
             Format::Json => "json",
             Format::Sarif => "sarif",
             Format::Github => "github",
+            Format::Concise => "concise",
+            Format::Junit => "junit",
+            Format::Gitlab => "gitlab",
         }
+    }
+
+    /// Formats read by programs: nothing but the report may go to their
+    /// output.
+    pub fn is_machine(self) -> bool {
+        !matches!(self, Format::Text | Format::Concise)
     }
 
     /// The names accepted by [`Format::from_str`], for argument parsers that
     /// list possible values.
-    pub fn names() -> [&'static str; 4] {
+    pub fn names() -> [&'static str; 7] {
         Format::ALL.map(Format::as_str)
     }
 }
@@ -88,7 +114,9 @@ impl fmt::Display for Format {
 
 /// The name given for `--format` is not one of ours.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown output format `{given}` (expected one of: text, json, sarif, github)")]
+#[error(
+    "unknown output format `{given}` (expected one of: text, concise, json, sarif, github, junit, gitlab)"
+)]
 pub struct UnknownFormat {
     pub given: String,
 }
@@ -120,6 +148,12 @@ pub struct RenderOptions {
     pub tool_version: String,
     /// The tool's home page, reported as SARIF `informationUri` when set.
     pub information_uri: Option<String>,
+    /// End text and concise output with the summary line ("Found 3
+    /// findings..."); `--quiet` turns it off.
+    pub summary: bool,
+    /// The directory paths are made relative to in SARIF: the repository's
+    /// root, stated as `originalUriBaseIds`.
+    pub source_root: Option<std::path::PathBuf>,
 }
 
 impl Default for RenderOptions {
@@ -129,6 +163,8 @@ impl Default for RenderOptions {
             show_notes: false,
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
             information_uri: None,
+            summary: true,
+            source_root: None,
         }
     }
 }
@@ -149,6 +185,9 @@ pub fn render(
         Format::Json => json::render(out, &prepared, opts),
         Format::Sarif => sarif::render(out, &prepared, rules, opts),
         Format::Github => github::render(out, &prepared, opts),
+        Format::Concise => concise::render(out, &prepared, opts),
+        Format::Junit => junit::render(out, &prepared, opts),
+        Format::Gitlab => gitlab::render(out, &prepared, opts),
     }
 }
 
@@ -168,13 +207,18 @@ mod tests {
             assert_eq!(format.to_string(), format.as_str());
         }
         assert_eq!("SARIF".parse::<Format>(), Ok(Format::Sarif));
-        assert_eq!(Format::names(), ["text", "json", "sarif", "github"]);
+        assert_eq!(
+            Format::names(),
+            ["text", "concise", "json", "sarif", "github", "junit", "gitlab"]
+        );
     }
 
     #[test]
     fn unknown_format_names_the_choices() {
         let err = "xml".parse::<Format>().unwrap_err();
         assert_eq!(err.given, "xml");
-        assert!(err.to_string().contains("text, json, sarif, github"));
+        assert!(err
+            .to_string()
+            .contains("text, concise, json, sarif, github, junit, gitlab"));
     }
 }

@@ -45,8 +45,10 @@ pub(crate) fn render(
             writeln!(out)?;
         }
     }
-    for line in summary_lines(&prepared.summary, opts.show_notes) {
-        writeln!(out, "{}", palette.paint(Role::Summary, &line))?;
+    if opts.summary {
+        for line in summary_lines(&prepared.summary, opts.show_notes) {
+            writeln!(out, "{}", palette.paint(Role::Summary, &line))?;
+        }
     }
     Ok(())
 }

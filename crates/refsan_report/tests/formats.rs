@@ -56,6 +56,33 @@ fn github() {
 }
 
 #[test]
+fn concise() {
+    insta::assert_snapshot!(render_to_string(
+        &reports(),
+        Format::Concise,
+        &options(false, true)
+    ));
+}
+
+#[test]
+fn junit() {
+    insta::assert_snapshot!(render_to_string(
+        &reports(),
+        Format::Junit,
+        &options(false, true)
+    ));
+}
+
+#[test]
+fn gitlab() {
+    insta::assert_snapshot!(render_to_string(
+        &reports(),
+        Format::Gitlab,
+        &options(false, true)
+    ));
+}
+
+#[test]
 fn empty_run_in_every_format() {
     let rendered: Vec<String> = Format::ALL
         .into_iter()

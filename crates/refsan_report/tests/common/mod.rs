@@ -304,7 +304,7 @@ pub fn options(color: bool, show_notes: bool) -> RenderOptions {
         color,
         show_notes,
         tool_version: "0.0.0-test".to_string(),
-        information_uri: None,
+        ..RenderOptions::default()
     }
 }
 

@@ -38,7 +38,9 @@ STDERR_TAIL_BYTES = 16000
 
 def pytest_configure(config):
     path = os.environ.get(CONFIG_ENV)
-    if not path:
+    # Also reached through the installed `refsan` package's plugin: one
+    # leak hunter per session.
+    if not path or config.pluginmanager.has_plugin("refsan-leak-hunter"):
         return
     settings = leak_harness.load_config(path)
     config.pluginmanager.register(LeakHunter(config, settings), "refsan-leak-hunter")
