@@ -2,25 +2,16 @@
 
 use crate::config::{check_code, parse_version};
 use crate::driver::{self, FileResult, Overrides};
-use anyhow::{Context, Result};
+use crate::{add_ignore, baseline};
+use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use refsan_ir::Severity;
+use refsan_report::Format;
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum OutputFormat {
-    /// Human-readable, with source frames and the path of each finding.
-    Text,
-    /// One JSON document (schema in the report crate's JSON_SCHEMA.md).
-    Json,
-    /// SARIF 2.1.0, for GitHub code scanning and other viewers.
-    Sarif,
-    /// GitHub Actions workflow annotations.
-    Github,
-}
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum ColorChoice {
@@ -41,29 +32,80 @@ pub enum CythonDecls {
     Embedded,
 }
 
+/// The lowest severity that makes the run fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FailLevel {
+    Error,
+    Warning,
+    Info,
+}
+
+impl FailLevel {
+    fn severity(self) -> Severity {
+        match self {
+            FailLevel::Error => Severity::Error,
+            FailLevel::Warning => Severity::Warning,
+            FailLevel::Info => Severity::Info,
+        }
+    }
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    s.parse::<Format>().map_err(|e| e.to_string())
+}
+
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  refsan check src/\n  refsan check --select RS1 --format sarif -o refsan.sarif .\n  refsan explain RS101\n\nExit status: 0 no findings, 1 findings, 2 usage or I/O error.\nSettings are read from [tool.refsan] in the nearest pyproject.toml."
+    after_help = "Examples:\n  refsan check src/\n  refsan check --select RS1 --format sarif -o refsan.sarif .\n  git show HEAD:src/mod.c | refsan check - --stdin-filename src/mod.c\n  refsan explain RS101\n\nExit status: 0 no findings at or above --fail-level, 1 findings, 2 usage or I/O error.\nSettings are read from [tool.refsan] in the nearest pyproject.toml."
 )]
 pub struct CheckArgs {
     /// Files or directories to check (directories are searched recursively,
-    /// respecting .gitignore). Default: the current directory.
+    /// respecting .gitignore and the excludes); `-` reads standard input.
+    /// Default: the current directory.
     pub paths: Vec<PathBuf>,
 
-    /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: OutputFormat,
+    /// Output format: text, concise (path:line:col: severity: message
+    /// [code]), json, sarif, github (workflow annotations), junit, gitlab
+    /// (Code Quality).
+    #[arg(long, default_value = "text", value_parser = parse_format, value_name = "FORMAT")]
+    pub format: Format,
 
     /// Only these rules (codes or prefixes, comma-separated: RS1,RS201).
     #[arg(long, value_delimiter = ',', value_name = "CODES")]
     pub select: Option<Vec<String>>,
 
-    /// Skip these rules (codes or prefixes, comma-separated).
+    /// Rules to add to the selected ones.
+    #[arg(long, value_delimiter = ',', value_name = "CODES")]
+    pub extend_select: Vec<String>,
+
+    /// Skip these rules (codes or prefixes). Where a code matches both
+    /// --select and --ignore, the more specific one wins.
     #[arg(long, value_delimiter = ',', value_name = "CODES")]
     pub ignore: Vec<String>,
 
+    /// Paths not to check, replacing the configured and default excludes
+    /// (build, dist, .venv, .tox, node_modules, __pycache__...). A pattern
+    /// without `/` matches a name anywhere.
+    #[arg(long, value_delimiter = ',', value_name = "PATTERNS")]
+    pub exclude: Option<Vec<String>>,
+
+    /// Paths not to check, in addition to the excludes.
+    #[arg(long, value_delimiter = ',', value_name = "PATTERNS")]
+    pub extend_exclude: Vec<String>,
+
+    /// Apply the excludes to files named on the command line too (for
+    /// pre-commit and editors, which pass files one by one).
+    #[arg(long)]
+    pub force_exclude: bool,
+
+    /// The file name of the source read from standard input (`-`): its
+    /// language and the project settings that apply.
+    #[arg(long, value_name = "PATH")]
+    pub stdin_filename: Option<PathBuf>,
+
     /// Oldest Python version the code supports (3.8 to 3.14); decides, for
-    /// example, whether Py_None needs its own reference.
+    /// example, whether Py_None needs its own reference. Default: from
+    /// `requires-python` in pyproject.toml.
     #[arg(long, value_name = "VERSION")]
     pub target_version: Option<String>,
 
@@ -71,7 +113,8 @@ pub struct CheckArgs {
     #[arg(long)]
     pub no_config: bool,
 
-    /// Colour in text output.
+    /// Colour in text output (auto: on a terminal; FORCE_COLOR and
+    /// CLICOLOR_FORCE turn it on, NO_COLOR off).
     #[arg(long, value_enum, default_value = "auto")]
     pub color: ColorChoice,
 
@@ -91,13 +134,36 @@ pub struct CheckArgs {
     #[arg(long)]
     pub exit_zero: bool,
 
-    /// Print the number of findings per rule after the report.
+    /// The lowest severity of finding that makes the run fail (exit 1).
+    #[arg(long, value_enum, default_value = "warning", value_name = "LEVEL")]
+    pub fail_level: FailLevel,
+
+    /// Print the number of findings per rule instead of the findings (as a
+    /// table, or as JSON with --format json).
     #[arg(long)]
     pub statistics: bool,
 
-    /// No progress display.
+    /// Print the findings and nothing else (no progress, no summary).
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Print nothing; the exit status says whether there were findings.
+    #[arg(short, long, conflicts_with = "quiet")]
+    pub silent: bool,
+
+    /// Known findings (written by --write-baseline): only findings not in
+    /// it are reported.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+
+    /// Write the current findings to the --baseline file and exit 0.
+    #[arg(long, requires = "baseline")]
+    pub write_baseline: bool,
+
+    /// Add a `refsan: ignore[...]` comment for every finding, in the
+    /// sources, and exit 0.
+    #[arg(long, conflicts_with = "write_baseline")]
+    pub add_ignore: bool,
 
     /// Declarations of Cython's `cpython.*` modules for .pyx files.
     #[arg(long, value_enum, default_value = "auto", value_name = "FROM")]
@@ -123,10 +189,62 @@ fn progress_printer(enabled: bool) -> impl Fn(usize, usize) + Sync {
     }
 }
 
-pub fn run(args: CheckArgs) -> Result<ExitCode> {
-    for code in args.select.iter().flatten().chain(args.ignore.iter()) {
+/// Whether text output is coloured: `--color` when given; else
+/// `FORCE_COLOR`/`CLICOLOR_FORCE` turn it on and `NO_COLOR` off; else a
+/// terminal.
+fn use_color(choice: ColorChoice, to_terminal: bool) -> bool {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0");
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto if set("FORCE_COLOR") || set("CLICOLOR_FORCE") => true,
+        ColorChoice::Auto => to_terminal && std::env::var_os("NO_COLOR").is_none(),
+    }
+}
+
+fn validate(args: &CheckArgs) -> Result<()> {
+    for code in args
+        .select
+        .iter()
+        .flatten()
+        .chain(&args.extend_select)
+        .chain(&args.ignore)
+    {
         check_code(code)?;
     }
+    if args.statistics && !matches!(args.format, Format::Text | Format::Concise | Format::Json) {
+        bail!(
+            "--statistics prints a table or JSON: use it with --format text, concise or json, not {}",
+            args.format
+        );
+    }
+    let stdin = args.paths.iter().any(|p| p.as_os_str() == "-");
+    if stdin && args.paths.len() > 1 {
+        bail!("`-` (standard input) cannot be checked together with other paths");
+    }
+    if stdin && args.add_ignore {
+        bail!("--add-ignore rewrites files; it cannot work on standard input");
+    }
+    Ok(())
+}
+
+/// Reads standard input as UTF-8 text.
+fn read_stdin() -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut bytes)
+        .context("cannot read standard input")?;
+    if let Err(e) = std::str::from_utf8(&bytes) {
+        bail!(
+            "standard input is not UTF-8 text (invalid byte at offset {})",
+            e.valid_up_to()
+        );
+    }
+    Ok(bytes)
+}
+
+pub fn run(args: CheckArgs) -> Result<ExitCode> {
+    validate(&args)?;
     let target = args
         .target_version
         .as_deref()
@@ -138,83 +256,204 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
             .build_global()
             .context("cannot start worker threads")?;
     }
-    let paths = if args.paths.is_empty() {
-        vec![PathBuf::from(".")]
-    } else {
-        args.paths.clone()
-    };
     let overrides = Overrides {
         select: args.select.clone(),
+        extend_select: args.extend_select.clone(),
         ignore: args.ignore.clone(),
         target,
         no_config: args.no_config,
+        exclude: args.exclude.clone(),
+        extend_exclude: args.extend_exclude.clone(),
+        force_exclude: args.force_exclude,
     };
-    let (files, mut results) = driver::discover(&paths);
-    if args.cython_decls != CythonDecls::Embedded
-        && files.iter().any(|f| refsan_cython::is_cython_path(f))
-    {
-        // Asks python3 once, only when there is Cython to check.
-        let found = refsan_cython::prefer_installed_cython();
-        if found.is_none() && args.cython_decls == CythonDecls::Installed {
-            anyhow::bail!(
-                "--cython-decls installed: no Cython with cpython/*.pxd found by python3 \
-                 (pip install cython)"
+    let facts = refsan_capi::KnowledgeBase::builtin();
+    let mut results: Vec<FileResult> = Vec::new();
+    if args.paths.first().is_some_and(|p| p.as_os_str() == "-") {
+        let bytes = read_stdin()?;
+        let excluded = match (&args.stdin_filename, args.force_exclude) {
+            (Some(name), true) => driver::ExcludeFinder::new(&overrides).excluded(name)?,
+            _ => false,
+        };
+        if !excluded {
+            prepare_cython(&args, args.stdin_filename.as_deref().map(Path::new))?;
+            results.push(driver::check_stdin(
+                &bytes,
+                args.stdin_filename.as_deref(),
+                &overrides,
+                facts,
+            )?);
+        }
+    } else {
+        let paths = if args.paths.is_empty() {
+            vec![PathBuf::from(".")]
+        } else {
+            args.paths.clone()
+        };
+        let (files, errors) = driver::discover(&paths, &overrides)?;
+        if files.is_empty() && errors.is_empty() && !args.force_exclude {
+            bail!(
+                "no C, C++ or Cython source files under {}",
+                paths
+                    .iter()
+                    .map(|p| format!("`{}`", p.display()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        if let Some(cython) = files.iter().find(|f| refsan_cython::is_cython_path(f)) {
+            prepare_cython(&args, Some(cython))?;
+        }
+        results.extend(errors);
+        let show_progress = !args.quiet && !args.silent && std::io::stderr().is_terminal();
+        let progress = progress_printer(show_progress);
+        results.extend(driver::check_files(&files, &overrides, facts, &progress)?);
+    }
+
+    let mut reports: Vec<refsan_report::FileReport> = results.iter().map(to_report).collect();
+    if args.add_ignore {
+        return add_ignores(&results, &reports, args.silent);
+    }
+    if let Some(path) = &args.baseline {
+        let prints = refsan_report::fingerprints(&reports);
+        if args.write_baseline {
+            let n = baseline::write(path, &reports, &prints)?;
+            if !args.silent {
+                eprintln!(
+                    "refsan: wrote {n} findings to the baseline {}",
+                    path.display()
+                );
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        let known = baseline::read(path)?;
+        for (report, prints) in reports.iter_mut().zip(&prints) {
+            let mut keep = prints.iter().map(|p| !known.contains(p));
+            report.findings.retain(|_| keep.next().unwrap_or(true));
+        }
+    }
+
+    let failed_files: Vec<&FileResult> = results.iter().filter(|r| r.error.is_some()).collect();
+    for r in &failed_files {
+        if !args.silent {
+            eprintln!(
+                "refsan: error: {}: {}",
+                r.path,
+                r.error.as_deref().unwrap_or_default()
             );
         }
     }
-    let facts = refsan_capi::KnowledgeBase::builtin();
-    let show_progress = !args.quiet && std::io::stderr().is_terminal();
-    let progress = progress_printer(show_progress);
-    results.extend(driver::check_files(&files, &overrides, facts, &progress)?);
-
-    let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
-    let color = match args.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => to_terminal && std::env::var_os("NO_COLOR").is_none(),
-    };
-    let format = match args.format {
-        OutputFormat::Text => refsan_report::Format::Text,
-        OutputFormat::Json => refsan_report::Format::Json,
-        OutputFormat::Sarif => refsan_report::Format::Sarif,
-        OutputFormat::Github => refsan_report::Format::Github,
-    };
-    let reports: Vec<refsan_report::FileReport> = results.iter().map(to_report).collect();
-    let rules: Vec<refsan_ir::RuleMeta> = refsan_engine::rules().iter().map(|r| **r).collect();
-    let opts = refsan_report::RenderOptions {
-        color,
-        show_notes: args.show_notes,
-        tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        information_uri: None,
-        ..RenderOptions::default()
-    };
-    let mut buf: Vec<u8> = Vec::new();
-    refsan_report::render(&mut buf, &reports, &rules, format, &opts)
-        .context("cannot render the report")?;
-    if args.statistics {
-        write_statistics(&mut buf, &results);
+    // Nothing could be checked: the errors above are the whole story, and a
+    // machine format gets no half-empty report.
+    let nothing_checked = !results.is_empty() && failed_files.len() == results.len();
+    let quiet_output = args.silent || (nothing_checked && args.format.is_machine());
+    if !quiet_output {
+        let buf = render(&args, &reports)?;
+        write_output(&args, &buf)?;
     }
-    match &args.output {
-        Some(path) => std::fs::write(path, &buf)
-            .with_context(|| format!("cannot write {}", path.display()))?,
-        None => {
-            let mut out = std::io::stdout().lock();
-            if let Err(e) = out.write_all(&buf).and_then(|_| out.flush()) {
-                if e.kind() != std::io::ErrorKind::BrokenPipe {
-                    return Err(e).context("cannot write the report");
-                }
-            }
-        }
-    }
-    let errors = results.iter().any(|r| r.error.is_some());
-    let findings = results.iter().any(|r| !r.findings.is_empty());
-    Ok(if errors {
+    let summary = refsan_report::summarize(&reports);
+    Ok(if !failed_files.is_empty() {
         ExitCode::from(2)
-    } else if findings && !args.exit_zero {
+    } else if summary.at_least(args.fail_level.severity()) > 0 && !args.exit_zero {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Cython files are checked: read the installed Cython's declarations
+/// (once, only then) when asked to.
+fn prepare_cython(args: &CheckArgs, cython_file: Option<&Path>) -> Result<()> {
+    let is_cython = cython_file.is_some_and(refsan_cython::is_cython_path);
+    if args.cython_decls == CythonDecls::Embedded || !is_cython {
+        return Ok(());
+    }
+    let found = refsan_cython::prefer_installed_cython();
+    if found.is_none() && args.cython_decls == CythonDecls::Installed {
+        bail!("--cython-decls installed: no Cython with cpython/*.pxd found by python3 (pip install cython)");
+    }
+    Ok(())
+}
+
+fn render(args: &CheckArgs, reports: &[refsan_report::FileReport]) -> Result<Vec<u8>> {
+    let mut buf: Vec<u8> = Vec::new();
+    if args.statistics {
+        write_statistics(&mut buf, reports, args.format)?;
+        return Ok(buf);
+    }
+    let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
+    let rules: Vec<refsan_ir::RuleMeta> = refsan_engine::rules().into_iter().copied().collect();
+    let opts = refsan_report::RenderOptions {
+        color: use_color(args.color, to_terminal),
+        show_notes: args.show_notes,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        information_uri: Some(env!("CARGO_PKG_HOMEPAGE").to_string()),
+        summary: !args.quiet,
+        source_root: source_root(),
+    };
+    refsan_report::render(&mut buf, reports, &rules, args.format, &opts)
+        .context("cannot render the report")?;
+    Ok(buf)
+}
+
+/// The repository (or project) root SARIF paths are relative to: the
+/// nearest directory above the current one with `.git`, else the current
+/// directory.
+fn source_root() -> Option<PathBuf> {
+    let cwd = std::env::current_dir().ok()?;
+    let root = cwd
+        .ancestors()
+        .find(|d| d.join(".git").exists())
+        .unwrap_or(&cwd);
+    Some(root.to_path_buf())
+}
+
+fn write_output(args: &CheckArgs, buf: &[u8]) -> Result<()> {
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, buf).with_context(|| format!("cannot write {}", path.display()))
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            match out.write_all(buf).and_then(|()| out.flush()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    Err(e).context("cannot write the report")
+                }
+                _ => Ok(()),
+            }
+        }
+    }
+}
+
+fn add_ignores(
+    results: &[FileResult],
+    reports: &[refsan_report::FileReport],
+    silent: bool,
+) -> Result<ExitCode> {
+    let mut added = add_ignore::Added::default();
+    for (result, report) in results.iter().zip(reports) {
+        if report.findings.is_empty() || result.error.is_some() {
+            continue;
+        }
+        let path = Path::new(&result.path);
+        let Some(language) = driver::language_for(path) else {
+            continue;
+        };
+        let n = add_ignore::add(path, language, &report.findings)?;
+        if n > 0 {
+            added.comments += n;
+            added.files += 1;
+        }
+    }
+    if !silent {
+        eprintln!(
+            "refsan: added {} suppression comment{} to {} file{}",
+            added.comments,
+            if added.comments == 1 { "" } else { "s" },
+            added.files,
+            if added.files == 1 { "" } else { "s" }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn to_report(r: &FileResult) -> refsan_report::FileReport {
@@ -227,15 +466,29 @@ fn to_report(r: &FileResult) -> refsan_report::FileReport {
     }
 }
 
-fn write_statistics(out: &mut Vec<u8>, results: &[FileResult]) {
+/// Findings per rule: a table, or a JSON array of `{code, name, count}`.
+fn write_statistics(
+    out: &mut Vec<u8>,
+    reports: &[refsan_report::FileReport],
+    format: Format,
+) -> Result<()> {
     let mut counts: std::collections::BTreeMap<&str, (usize, &str)> = Default::default();
-    for r in results {
+    for r in reports {
         for f in &r.findings {
             counts.entry(f.code).or_insert((0, f.name)).0 += 1;
         }
     }
-    let _ = writeln!(out);
-    for (code, (n, name)) in counts {
-        let _ = writeln!(out, "{n:6}  {code}  {name}");
+    if format == Format::Json {
+        let rows: Vec<serde_json::Value> = counts
+            .iter()
+            .map(|(code, (n, name))| serde_json::json!({"code": code, "name": name, "count": n}))
+            .collect();
+        serde_json::to_writer_pretty(&mut *out, &rows).context("cannot render statistics")?;
+        writeln!(out)?;
+        return Ok(());
     }
+    for (code, (n, name)) in counts {
+        writeln!(out, "{n:6}  {code}  {name}")?;
+    }
+    Ok(())
 }

@@ -3,9 +3,11 @@
 //! ```toml
 //! [tool.refsan]
 //! select = ["RS1", "RS201"]        # rule codes or prefixes (default: all)
-//! ignore = ["RS110"]
-//! target-version = "3.9"            # oldest Python the code supports
-//! exclude = ["build", "vendor/*"]   # paths (globs) not to check
+//! extend-select = ["RS4"]           # added to `select`
+//! ignore = ["RS110"]                # the more specific of select/ignore wins
+//! target-version = "3.9"            # default: from [project] requires-python
+//! exclude = ["build", "vendor/*"]   # replaces the default excludes
+//! extend-exclude = ["third_party"]  # added to them
 //!
 //! [tool.refsan.per-file-ignores]
 //! "legacy/*.c" = ["RS101"]
@@ -27,9 +29,11 @@ use std::path::{Path, PathBuf};
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct RawConfig {
     select: Option<Vec<String>>,
+    extend_select: Option<Vec<String>>,
     ignore: Option<Vec<String>>,
     target_version: Option<String>,
     exclude: Option<Vec<String>>,
+    extend_exclude: Option<Vec<String>>,
     per_file_ignores: Option<HashMap<String, Vec<String>>>,
     functions: Option<HashMap<String, RawFunction>>,
 }
@@ -46,6 +50,13 @@ struct RawFunction {
 #[derive(Deserialize)]
 struct PyProject {
     tool: Option<Tool>,
+    project: Option<Project>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct Project {
+    requires_python: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -59,9 +70,12 @@ pub struct Config {
     /// Directory of the pyproject.toml: globs are relative to it.
     pub root: PathBuf,
     pub select: Option<Vec<String>>,
+    pub extend_select: Vec<String>,
     pub ignore: Vec<String>,
     pub target: Option<(u8, u8)>,
-    pub exclude: Option<GlobSet>,
+    /// `exclude`, when the file replaces the default list.
+    pub exclude: Option<Vec<String>>,
+    pub extend_exclude: Vec<String>,
     pub per_file_ignores: Vec<(GlobSet, Vec<String>)>,
     pub functions: HashMap<String, Contract>,
 }
@@ -147,6 +161,7 @@ impl Config {
             .with_context(|| format!("cannot read {}", path.display()))?;
         let doc: PyProject = toml::from_str(&text)
             .with_context(|| format!("{} is not valid TOML", path.display()))?;
+        let requires_python = doc.project.and_then(|p| p.requires_python);
         let Some(value) = doc.tool.and_then(|t| t.refsan) else {
             return Ok(None);
         };
@@ -157,14 +172,21 @@ impl Config {
         let mut cfg = Config {
             root,
             select: raw.select,
+            extend_select: raw.extend_select.unwrap_or_default(),
             ignore: raw.ignore.unwrap_or_default(),
+            exclude: raw.exclude,
+            extend_exclude: raw.extend_exclude.unwrap_or_default(),
             ..Config::default()
         };
         if let Some(v) = raw.target_version {
             cfg.target = Some(parse_version(&v).with_context(|| format!("in {}", path.display()))?);
+        } else if let Some(spec) = requires_python {
+            cfg.target = oldest_python(&spec);
         }
-        if let Some(ex) = raw.exclude {
-            cfg.exclude = Some(glob_set(&ex)?);
+        for pattern in cfg.exclude.iter().flatten().chain(&cfg.extend_exclude) {
+            Glob::new(pattern).with_context(|| {
+                format!("invalid exclude pattern `{pattern}` in {}", path.display())
+            })?;
         }
         for (pattern, codes) in raw.per_file_ignores.unwrap_or_default() {
             cfg.per_file_ignores.push((glob_set(&[pattern])?, codes));
@@ -174,7 +196,13 @@ impl Config {
                 function_contract(&name, &f).with_context(|| format!("in {}", path.display()))?;
             cfg.functions.insert(name, c);
         }
-        for code in cfg.select.iter().flatten().chain(cfg.ignore.iter()) {
+        for code in cfg
+            .select
+            .iter()
+            .flatten()
+            .chain(&cfg.extend_select)
+            .chain(&cfg.ignore)
+        {
             check_code(code).with_context(|| format!("in {}", path.display()))?;
         }
         Ok(Some(cfg))
@@ -182,12 +210,6 @@ impl Config {
 
     fn relative<'p>(&self, file: &'p Path) -> &'p Path {
         file.strip_prefix(&self.root).unwrap_or(file)
-    }
-
-    pub fn excludes(&self, file: &Path) -> bool {
-        self.exclude
-            .as_ref()
-            .is_some_and(|g| g.is_match(self.relative(file)))
     }
 
     /// Codes ignored for this file by per-file-ignores.
@@ -215,22 +237,139 @@ pub fn check_code(code: &str) -> Result<()> {
     }
 }
 
-/// Which rules run.
+/// Which rules run: `select` (default: every rule) plus `extend_select`,
+/// minus `ignore`. When a code matches both sides, the more specific
+/// selector wins (`--select RS101 --ignore RS1` keeps RS101; `--select RS1
+/// --ignore RS101` drops it); at equal length `ignore` wins.
 #[derive(Clone, Debug, Default)]
 pub struct Selection {
     pub select: Option<Vec<String>>,
+    pub extend_select: Vec<String>,
     pub ignore: Vec<String>,
 }
 
 impl Selection {
     pub fn enabled(&self, code: &str) -> bool {
-        let matches = |p: &String| {
-            let p = p.to_ascii_uppercase();
-            p == "ALL" || code.starts_with(&p)
+        // How specific the longest selector matching `code` is (ALL: 0).
+        let best = |list: &mut dyn Iterator<Item = &String>| {
+            list.filter_map(|p| {
+                let p = p.to_ascii_uppercase();
+                if p == "ALL" {
+                    Some(0)
+                } else {
+                    code.starts_with(&p).then_some(p.len())
+                }
+            })
+            .max()
         };
-        let selected = self.select.as_ref().is_none_or(|s| s.iter().any(matches));
-        selected && !self.ignore.iter().any(matches)
+        let all = [String::from("ALL")];
+        let selected = self.select.as_deref().unwrap_or(&all);
+        let positive = best(&mut selected.iter().chain(&self.extend_select));
+        let negative = best(&mut self.ignore.iter());
+        match (positive, negative) {
+            (None, _) => false,
+            (Some(p), Some(n)) => p > n,
+            (Some(_), None) => true,
+        }
     }
+}
+
+/// Directory and file names never checked unless `exclude` replaces this
+/// list: virtual environments, build output, caches, version control.
+pub const DEFAULT_EXCLUDES: &[&str] = &[
+    ".bzr",
+    ".direnv",
+    ".eggs",
+    ".git",
+    ".hg",
+    ".mypy_cache",
+    ".nox",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".svn",
+    ".tox",
+    ".venv",
+    "__pycache__",
+    "__pypackages__",
+    "_build",
+    "build",
+    "dist",
+    "node_modules",
+    "site-packages",
+    "venv",
+];
+
+/// Paths not to check. A pattern without `/` matches a file or directory
+/// name anywhere (`build`, `*_pb2.c`); one with `/` matches the path from
+/// the root it is relative to (`vendor/*`, `src/gen/**`).
+#[derive(Clone, Debug)]
+pub struct Excludes {
+    root: PathBuf,
+    names: GlobSet,
+    paths: GlobSet,
+}
+
+impl Excludes {
+    pub fn new(root: &Path, patterns: &[String]) -> Result<Excludes> {
+        let mut names = GlobSetBuilder::new();
+        let mut paths = GlobSetBuilder::new();
+        for p in patterns {
+            let glob = |text: &str| {
+                Glob::new(text).with_context(|| format!("invalid exclude pattern `{p}`"))
+            };
+            let trimmed = p.trim_end_matches('/');
+            if trimmed.contains('/') {
+                let rel = trimmed.trim_start_matches("./");
+                paths.add(glob(rel)?);
+                paths.add(glob(&format!("{rel}/**"))?);
+            } else {
+                names.add(glob(trimmed)?);
+            }
+        }
+        Ok(Excludes {
+            root: root.to_path_buf(),
+            names: names.build()?,
+            paths: paths.build()?,
+        })
+    }
+
+    /// Whether `path` (absolute, or relative to the current directory) or
+    /// one of its directories below the root is excluded.
+    pub fn matches(&self, path: &Path) -> bool {
+        let rel = path.strip_prefix(&self.root).unwrap_or(path);
+        if self.paths.is_match(rel) {
+            return true;
+        }
+        rel.components()
+            .any(|c| self.names.is_match(Path::new(c.as_os_str())))
+    }
+}
+
+/// The oldest Python a `requires-python` specifier allows (`>=3.9`,
+/// `~=3.10`, `>=3.8,<4`), within the versions refsan knows.
+pub fn oldest_python(spec: &str) -> Option<(u8, u8)> {
+    let mut oldest: Option<(u8, u8)> = None;
+    for clause in spec.split(',') {
+        let clause = clause.trim();
+        let version = ["~=", ">=", "==", ">"]
+            .iter()
+            .find_map(|op| clause.strip_prefix(op))
+            .map(str::trim);
+        let Some(version) = version else { continue };
+        let mut parts = version.split('.');
+        let (Some(Ok(major)), Some(Ok(minor))) = (
+            parts.next().map(str::parse::<u8>),
+            parts.next().map(|m| m.trim_end_matches('*').parse::<u8>()),
+        ) else {
+            continue;
+        };
+        if major != 3 {
+            continue;
+        }
+        let v = (3, minor.clamp(8, 14));
+        oldest = Some(oldest.map_or(v, |o: (u8, u8)| o.min(v)));
+    }
+    oldest
 }
 
 /// Finds and caches the nearest pyproject.toml with a `[tool.refsan]`
@@ -298,11 +437,69 @@ mod tests {
         let s = Selection {
             select: Some(vec!["RS1".into()]),
             ignore: vec!["RS110".into()],
+            ..Selection::default()
         };
         assert!(s.enabled("RS101"));
         assert!(!s.enabled("RS110"));
         assert!(!s.enabled("RS201"));
         assert!(Selection::default().enabled("RS304"));
+    }
+
+    #[test]
+    fn the_more_specific_selector_wins() {
+        let s = Selection {
+            select: Some(vec!["RS101".into()]),
+            ignore: vec!["RS1".into()],
+            ..Selection::default()
+        };
+        assert!(s.enabled("RS101"));
+        assert!(!s.enabled("RS102"));
+        let s = Selection {
+            select: None,
+            extend_select: vec![],
+            ignore: vec!["RS1".into()],
+        };
+        assert!(!s.enabled("RS101"));
+        assert!(s.enabled("RS201"));
+        let s = Selection {
+            select: Some(vec!["RS2".into()]),
+            extend_select: vec!["RS101".into()],
+            ignore: vec![],
+        };
+        assert!(s.enabled("RS101") && s.enabled("RS203") && !s.enabled("RS102"));
+        let tie = Selection {
+            select: Some(vec!["RS101".into()]),
+            extend_select: vec![],
+            ignore: vec!["rs101".into()],
+        };
+        assert!(!tie.enabled("RS101"));
+    }
+
+    #[test]
+    fn requires_python() {
+        assert_eq!(oldest_python(">=3.9"), Some((3, 9)));
+        assert_eq!(oldest_python(">=3.8, <4"), Some((3, 8)));
+        assert_eq!(oldest_python("~=3.10"), Some((3, 10)));
+        assert_eq!(oldest_python("==3.11.*"), Some((3, 11)));
+        assert_eq!(oldest_python(">=3.6"), Some((3, 8)));
+        assert_eq!(oldest_python(">=2.7,!=3.0.*"), None);
+        assert_eq!(oldest_python("bogus"), None);
+    }
+
+    #[test]
+    fn excludes_match_names_anywhere_and_paths_from_the_root() {
+        let root = Path::new("/p");
+        let ex = Excludes::new(
+            root,
+            &["build".into(), "vendor/zlib".into(), "*_gen.c".into()],
+        )
+        .unwrap();
+        assert!(ex.matches(Path::new("/p/build/x.c")));
+        assert!(ex.matches(Path::new("/p/src/build/x.c")));
+        assert!(ex.matches(Path::new("/p/vendor/zlib/inflate.c")));
+        assert!(!ex.matches(Path::new("/p/src/vendor/zlib/inflate.c")));
+        assert!(ex.matches(Path::new("/p/src/table_gen.c")));
+        assert!(!ex.matches(Path::new("/p/src/builder.c")));
     }
 
     #[test]
@@ -328,7 +525,7 @@ eat = { steals = [2] }
         .unwrap();
         let c = Config::load(&p).unwrap().unwrap();
         assert_eq!(c.target, Some((3, 12)));
-        assert!(c.excludes(&dir.path().join("build/x.c")));
+        assert_eq!(c.exclude, Some(vec!["build".to_string()]));
         assert_eq!(
             c.file_ignores(&dir.path().join("legacy/a.c")),
             vec!["RS101".to_string()]

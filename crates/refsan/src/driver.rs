@@ -3,8 +3,8 @@
 //! engine, then rule selection and suppression comments. Files are checked
 //! in parallel; one file's failure never stops the others.
 
-use crate::config::{ConfigFinder, Selection};
-use anyhow::Result;
+use crate::config::{ConfigFinder, Excludes, Selection, DEFAULT_EXCLUDES};
+use anyhow::{Context, Result};
 use rayon::prelude::*;
 use refsan_engine::{ApiFacts, CheckOptions};
 use refsan_ir::{Finding, Language, Module, Note};
@@ -24,10 +24,16 @@ pub fn language_for(path: &Path) -> Option<Language> {
 #[derive(Clone, Debug, Default)]
 pub struct Overrides {
     pub select: Option<Vec<String>>,
+    pub extend_select: Vec<String>,
     pub ignore: Vec<String>,
     pub target: Option<(u8, u8)>,
     /// Do not read pyproject.toml files.
     pub no_config: bool,
+    /// Replaces the configured (or default) excludes.
+    pub exclude: Option<Vec<String>>,
+    pub extend_exclude: Vec<String>,
+    /// Apply the excludes to files named on the command line too.
+    pub force_exclude: bool,
 }
 
 /// One checked file.
@@ -63,13 +69,75 @@ pub fn display_path(p: &Path) -> String {
     s.strip_prefix("./").map(str::to_string).unwrap_or(s)
 }
 
-/// Expands directories (respecting .gitignore) into checkable files.
-/// Returns the files and per-path errors.
-pub fn discover(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<FileResult>) {
+/// The excludes that apply where each configuration applies, built once
+/// per configuration root.
+pub struct ExcludeFinder {
+    configs: ConfigFinder,
+    overrides: Overrides,
+    built: std::collections::HashMap<PathBuf, Arc<Excludes>>,
+}
+
+impl ExcludeFinder {
+    pub fn new(overrides: &Overrides) -> ExcludeFinder {
+        ExcludeFinder {
+            configs: ConfigFinder::default(),
+            overrides: overrides.clone(),
+            built: std::collections::HashMap::new(),
+        }
+    }
+
+    /// Whether `path` is excluded by the settings of the project it is in.
+    pub fn excluded(&mut self, path: &Path) -> Result<bool> {
+        let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let config = if self.overrides.no_config {
+            None
+        } else {
+            self.configs.for_file(&abs)?
+        };
+        let root = match &config {
+            Some(c) => c.root.clone(),
+            None => std::env::current_dir().unwrap_or_default(),
+        };
+        if let Some(ex) = self.built.get(&root) {
+            return Ok(ex.matches(&abs));
+        }
+        let ov = &self.overrides;
+        let mut patterns: Vec<String> =
+            match (&ov.exclude, config.as_ref().and_then(|c| c.exclude.clone())) {
+                (Some(cli), _) => cli.clone(),
+                (None, Some(configured)) => configured,
+                (None, None) => DEFAULT_EXCLUDES.iter().map(ToString::to_string).collect(),
+            };
+        if let Some(c) = &config {
+            patterns.extend(c.extend_exclude.iter().cloned());
+        }
+        patterns.extend(ov.extend_exclude.iter().cloned());
+        let ex = Arc::new(Excludes::new(&root, &patterns)?);
+        let matched = ex.matches(&abs);
+        self.built.insert(root, ex);
+        Ok(matched)
+    }
+}
+
+/// Expands directories (respecting .gitignore and the excludes) into
+/// checkable files. Files named on the command line are checked even when
+/// excluded, unless `force_exclude`. Returns the files and per-path errors.
+pub fn discover(paths: &[PathBuf], ov: &Overrides) -> Result<(Vec<PathBuf>, Vec<FileResult>)> {
     let mut files = Vec::new();
     let mut errors = Vec::new();
+    let excludes = Arc::new(std::sync::Mutex::new(ExcludeFinder::new(ov)));
+    let config_error: Arc<std::sync::Mutex<Option<anyhow::Error>>> = Arc::default();
+    let excluded = |path: &Path| -> Result<bool> {
+        match excludes.lock() {
+            Ok(mut ex) => ex.excluded(path),
+            Err(_) => Ok(false),
+        }
+    };
     for p in paths {
         if p.is_file() {
+            if ov.force_exclude && excluded(p)? {
+                continue;
+            }
             if language_for(p).is_some() {
                 files.push(p.clone());
             } else {
@@ -88,9 +156,28 @@ pub fn discover(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<FileResult>) {
             ));
             continue;
         }
+        let (walk_excludes, walk_error) = (Arc::clone(&excludes), Arc::clone(&config_error));
         let walker = ignore::WalkBuilder::new(p)
             .hidden(true)
             .git_ignore(true)
+            .filter_entry(move |e| {
+                // The directory given is walked even when it is excluded.
+                if e.depth() == 0 {
+                    return true;
+                }
+                let Ok(mut ex) = walk_excludes.lock() else {
+                    return true;
+                };
+                match ex.excluded(e.path()) {
+                    Ok(skip) => !skip,
+                    Err(err) => {
+                        if let Ok(mut slot) = walk_error.lock() {
+                            slot.get_or_insert(err);
+                        }
+                        true
+                    }
+                }
+            })
             .build();
         for entry in walker {
             match entry {
@@ -108,9 +195,12 @@ pub fn discover(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<FileResult>) {
             }
         }
     }
+    if let Some(err) = config_error.lock().ok().and_then(|mut e| e.take()) {
+        return Err(err);
+    }
     files.sort();
     files.dedup();
-    (files, errors)
+    Ok((files, errors))
 }
 
 /// Per-file settings after configuration and overrides.
@@ -119,11 +209,7 @@ struct FileSettings {
     options: CheckOptions,
 }
 
-fn settings_for(
-    file: &Path,
-    finder: &mut ConfigFinder,
-    ov: &Overrides,
-) -> Result<Option<FileSettings>> {
+fn settings_for(file: &Path, finder: &mut ConfigFinder, ov: &Overrides) -> Result<FileSettings> {
     let cfg = if ov.no_config {
         None
     } else {
@@ -133,10 +219,8 @@ fn settings_for(
     let mut options = CheckOptions::default();
     if let Some(c) = &cfg {
         let abs = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
-        if c.excludes(&abs) {
-            return Ok(None);
-        }
         selection.select = c.select.clone();
+        selection.extend_select = c.extend_select.clone();
         selection.ignore = c.ignore.clone();
         selection.ignore.extend(c.file_ignores(&abs));
         if let Some(t) = c.target {
@@ -147,11 +231,14 @@ fn settings_for(
     if let Some(s) = &ov.select {
         selection.select = Some(s.clone());
     }
+    selection
+        .extend_select
+        .extend(ov.extend_select.iter().cloned());
     selection.ignore.extend(ov.ignore.iter().cloned());
     if let Some(t) = ov.target {
         options.target = t;
     }
-    Ok(Some(FileSettings { selection, options }))
+    Ok(FileSettings { selection, options })
 }
 
 /// Lowers a file with the front-end for its language.
@@ -160,13 +247,6 @@ pub fn lower(path: &str, source: &[u8], lang: Language) -> Module {
         Language::C | Language::Cpp => refsan_c::lower_file(path, source, lang),
         Language::Cython => refsan_cython::lower_file(path, source),
     }
-}
-
-fn suppressed(module: &Module, f: &Finding) -> bool {
-    module.suppressions.iter().any(|s| {
-        (s.line == f.span.line || s.line + 1 == f.span.line)
-            && (s.codes.is_empty() || s.codes.iter().any(|c| c.eq_ignore_ascii_case(f.code)))
-    })
 }
 
 fn check_one(file: &Path, settings: &FileSettings, facts: &dyn ApiFacts) -> FileResult {
@@ -191,20 +271,55 @@ fn check_one(file: &Path, settings: &FileSettings, facts: &dyn ApiFacts) -> File
         Ok(b) => b,
         Err(e) => return FileResult::error(shown, format!("cannot read: {e}")),
     };
-    let module = lower(&shown, &bytes, lang);
+    check_source(shown, &bytes, lang, settings, facts)
+}
+
+/// Checks one source text, shown as `shown`.
+fn check_source(
+    shown: String,
+    bytes: &[u8],
+    lang: Language,
+    settings: &FileSettings,
+    facts: &dyn ApiFacts,
+) -> FileResult {
+    let module = lower(&shown, bytes, lang);
     let report = refsan_engine::check_module(&module, facts, &settings.options);
-    let findings = report
-        .findings
+    let findings = refsan_engine::apply_suppressions(&module, report.findings)
         .into_iter()
-        .filter(|f| settings.selection.enabled(f.code) && !suppressed(&module, f))
+        .filter(|f| settings.selection.enabled(f.code))
         .collect();
     FileResult {
         path: shown,
-        source: Some(Arc::from(String::from_utf8_lossy(&bytes).as_ref())),
+        source: Some(Arc::from(String::from_utf8_lossy(bytes).as_ref())),
         findings,
         notes: report.notes,
         error: None,
     }
+}
+
+/// Checks a text read from standard input as the file `name` would be
+/// checked (its language, its project's settings); `-` without a name is C.
+pub fn check_stdin(
+    bytes: &[u8],
+    name: Option<&Path>,
+    ov: &Overrides,
+    facts: &dyn ApiFacts,
+) -> Result<FileResult> {
+    let (shown, lang, settings_path) = match name {
+        Some(n) => {
+            let lang = language_for(n).with_context(|| {
+                format!(
+                    "--stdin-filename {}: not a C, C++ or Cython file name",
+                    n.display()
+                )
+            })?;
+            (display_path(n), lang, n.to_path_buf())
+        }
+        None => ("-".to_string(), Language::C, PathBuf::from("stdin.c")),
+    };
+    let mut finder = ConfigFinder::default();
+    let settings = settings_for(&settings_path, &mut finder, ov)?;
+    Ok(check_source(shown, bytes, lang, &settings, facts))
 }
 
 /// Checks files in parallel. `progress` is called with (done, total) from
@@ -218,9 +333,7 @@ pub fn check_files(
     let mut finder = ConfigFinder::default();
     let mut jobs = Vec::with_capacity(files.len());
     for f in files {
-        if let Some(s) = settings_for(f, &mut finder, ov)? {
-            jobs.push((f, s));
-        }
+        jobs.push((f, settings_for(f, &mut finder, ov)?));
     }
     let done = AtomicUsize::new(0);
     let total = jobs.len();
@@ -269,7 +382,7 @@ impl refsan_runtime::StaticFindings for FunctionChecker {
             return Vec::new();
         }
         let mut finder = ConfigFinder::default();
-        let Ok(Some(settings)) = settings_for(source_file, &mut finder, &self.overrides) else {
+        let Ok(settings) = settings_for(source_file, &mut finder, &self.overrides) else {
             return Vec::new();
         };
         let result = check_one(source_file, &settings, self.facts);

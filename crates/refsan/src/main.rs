@@ -4,9 +4,11 @@
 //! declares the arguments and dispatches. Exit status: 0 clean, 1 findings
 //! (or a crash/leak for the runtime commands), 2 usage or I/O error.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
+mod add_ignore;
+mod baseline;
 mod cmd_build;
 mod cmd_check;
 mod cmd_debug_ir;
@@ -49,6 +51,12 @@ enum Command {
     /// Show which runtime tools (debug Python, gdb, ASan, valgrind, Cython,
     /// compiler) this machine has, and how to install the missing ones.
     Doctor(cmd_doctor::DoctorArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish,
+    /// powershell): `refsan completions bash > ~/.local/share/bash-completion/completions/refsan`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
@@ -61,6 +69,10 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd_run::run(args),
         Command::Build(args) => cmd_build::run(args),
         Command::Doctor(args) => cmd_doctor::run(args),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "refsan", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,

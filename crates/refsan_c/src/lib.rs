@@ -118,6 +118,8 @@ pub fn lower_file(path: &str, source: &[u8], language: Language) -> Module {
         module.suppressions.push(Suppression {
             line,
             codes: mark.codes.clone(),
+            scope: mark.scope,
+            span: lines.span(mark.offset as u32, (mark.offset + mark.len) as u32),
         });
     }
     let Some(tree) = parse::parse(language, &prepared.text) else {

@@ -37,6 +37,9 @@ pub(crate) struct MacroDef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SuppressionMark {
     pub offset: usize,
+    /// Bytes of the marker (`refsan: ignore[RS101]`).
+    pub len: usize,
+    pub scope: refsan_ir::SuppressionScope,
     pub codes: Vec<String>,
 }
 
@@ -981,41 +984,26 @@ fn clean_macro_body(raw: &[u8]) -> String {
     String::from_utf8_lossy(&out).trim().to_string()
 }
 
-/// Finds `refsan: ignore` and `refsan: ignore[RS101, RS102]` in a comment.
+/// Finds the suppression comments (`refsan: ignore[RS101]`,
+/// `refsan: ignore-file`...) in a comment; the syntax is the IR's.
 fn scan_suppressions(comment: &[u8], base: usize, out: &mut Vec<SuppressionMark>) {
     let mut from = 0;
     while let Some(p) = find(&comment[from..], b"refsan:") {
         let marker = from + p;
-        let mut j = marker + b"refsan:".len();
-        from = j;
-        while j < comment.len() && matches!(comment[j], b' ' | b'\t') {
-            j += 1;
+        from = marker + b"refsan:".len();
+        let tail = String::from_utf8_lossy(&comment[marker..]);
+        if let Some((0, scope, codes)) = refsan_ir::parse_suppressions(&tail).into_iter().next() {
+            let len = tail
+                .find([']', '*', '\n'])
+                .map_or(tail.len(), |e| e + usize::from(tail[e..].starts_with(']')))
+                .min(comment.len() - marker);
+            out.push(SuppressionMark {
+                offset: base + marker,
+                len,
+                scope,
+                codes,
+            });
         }
-        if !comment[j..].starts_with(b"ignore") {
-            continue;
-        }
-        j += b"ignore".len();
-        if comment.get(j).is_some_and(|c| is_ident_char(*c)) {
-            continue;
-        }
-        while j < comment.len() && matches!(comment[j], b' ' | b'\t') {
-            j += 1;
-        }
-        let mut codes = Vec::new();
-        if comment.get(j) == Some(&b'[') {
-            if let Some(close) = memchr(b']', &comment[j..]) {
-                for code in comment[j + 1..j + close].split(|b| *b == b',') {
-                    let code = String::from_utf8_lossy(code).trim().to_string();
-                    if !code.is_empty() {
-                        codes.push(code);
-                    }
-                }
-            }
-        }
-        out.push(SuppressionMark {
-            offset: base + marker,
-            codes,
-        });
     }
 }
 

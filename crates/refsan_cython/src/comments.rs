@@ -4,7 +4,7 @@
 //! declaration's trailing comment ("new reference", "borrowed", "steals").
 
 use crate::lexer::Comment;
-use refsan_ir::{Returns, Suppression};
+use refsan_ir::{LineIndex, Returns, Span, Suppression};
 use std::collections::HashMap;
 
 /// An ownership statement about one declared function.
@@ -24,6 +24,7 @@ impl OwnershipNote {
 pub struct Comments<'a> {
     src: &'a [u8],
     by_line: HashMap<u32, Vec<Comment>>,
+    lines: LineIndex,
 }
 
 impl<'a> Comments<'a> {
@@ -32,7 +33,17 @@ impl<'a> Comments<'a> {
         for c in comments {
             by_line.entry(c.line).or_default().push(*c);
         }
-        Comments { src, by_line }
+        Comments {
+            src,
+            by_line,
+            lines: LineIndex::new(src),
+        }
+    }
+
+    /// The span of bytes `start..end` (clamped to the text).
+    fn span(&self, start: u32, end: u32) -> Span {
+        let len = self.src.len() as u32;
+        self.lines.span(start.min(len), end.min(len))
     }
 
     fn text(&self, c: &Comment) -> String {
@@ -41,15 +52,22 @@ impl<'a> Comments<'a> {
         String::from_utf8_lossy(&self.src[s..e]).into_owned()
     }
 
-    /// `# refsan: ignore[...]` comments.
+    /// `# refsan: ignore[...]` comments (and the file and region forms).
     pub fn suppressions(&self) -> Vec<Suppression> {
         let mut out = Vec::new();
         let mut lines: Vec<&u32> = self.by_line.keys().collect();
         lines.sort();
         for line in lines {
             for c in &self.by_line[line] {
-                if let Some(codes) = parse_ignore(&self.text(c)) {
-                    out.push(Suppression { line: *line, codes });
+                let text = self.text(c);
+                for (at, scope, codes) in refsan_ir::parse_suppressions(&text) {
+                    let len = text[at..].find(']').map_or(text.len() - at, |e| e + 1);
+                    out.push(Suppression {
+                        line: *line,
+                        codes,
+                        scope,
+                        span: self.span(c.start + at as u32, c.start + (at + len) as u32),
+                    });
                 }
             }
         }
@@ -111,28 +129,6 @@ impl<'a> Comments<'a> {
 fn after_marker(text: &str) -> Option<&str> {
     let i = text.find("refsan:")?;
     Some(text[i + "refsan:".len()..].trim())
-}
-
-/// `refsan: ignore` (every rule) or `refsan: ignore[RS101, RS102]`.
-pub fn parse_ignore(text: &str) -> Option<Vec<String>> {
-    let rest = after_marker(text)?;
-    let rest = rest.strip_prefix("ignore")?;
-    let rest = rest.trim_start();
-    if let Some(inner) = rest.strip_prefix('[') {
-        let inner = inner.split(']').next().unwrap_or("");
-        return Some(
-            inner
-                .split([',', ' '])
-                .map(str::trim)
-                .filter(|c| !c.is_empty())
-                .map(str::to_ascii_uppercase)
-                .collect(),
-        );
-    }
-    if rest.is_empty() || rest.starts_with('#') || rest.starts_with(',') {
-        return Some(Vec::new());
-    }
-    None
 }
 
 /// `refsan: returns new`, `refsan: returns borrowed`, `refsan: steals 1`,
@@ -255,17 +251,6 @@ pub fn heuristic_words(text: &str, params: &[(String, bool)]) -> Option<Ownershi
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ignore_comments() {
-        assert_eq!(parse_ignore("# refsan: ignore"), Some(vec![]));
-        assert_eq!(
-            parse_ignore("# refsan: ignore[RS101, rs402]"),
-            Some(vec!["RS101".to_string(), "RS402".to_string()])
-        );
-        assert_eq!(parse_ignore("# refsan: returns new"), None);
-        assert_eq!(parse_ignore("# nothing"), None);
-    }
 
     #[test]
     fn annotations() {

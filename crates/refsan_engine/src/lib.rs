@@ -153,6 +153,22 @@ impl FunctionCx<'_> {
     }
 }
 
+/// Applies the suppression comments of `module` to its findings: adds the
+/// findings about the comments themselves (RS900: a comment that silences
+/// nothing), then drops every finding a comment silences. A comment never
+/// silences the finding about itself.
+pub fn apply_suppressions(module: &Module, findings: Vec<Finding>) -> Vec<Finding> {
+    let about_comments = rules::check_suppressions(module, &findings);
+    let silenced = |f: &Finding| module.suppression_for(f.code, f.span.line).is_some();
+    let mut out: Vec<Finding> = findings.into_iter().filter(|f| !silenced(f)).collect();
+    out.extend(about_comments.into_iter().filter(|f| {
+        module
+            .suppression_for(f.code, f.span.line)
+            .is_none_or(|i| module.suppressions[i].span == f.span)
+    }));
+    out
+}
+
 /// Checks one module: summaries bottom-up, then every function, then the
 /// file-level rules.
 pub fn check_module(module: &Module, facts: &dyn ApiFacts, opts: &CheckOptions) -> ModuleReport {

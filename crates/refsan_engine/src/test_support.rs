@@ -94,8 +94,8 @@ pub fn check(language: Language, select: &str, src: &str) {
         refsan_capi::KnowledgeBase::builtin(),
         &CheckOptions::default(),
     );
-    let found: Vec<&Finding> = report
-        .findings
+    let findings = crate::apply_suppressions(&module, report.findings);
+    let found: Vec<&Finding> = findings
         .iter()
         .filter(|f| f.code.starts_with(select))
         .collect();

@@ -4,7 +4,8 @@
 //! rules, in Cython under tests/fixtures/cython, named after the rule's
 //! code (`rs101_bad.c`, `rs101_good.pyx`). Run in-process: the front-end
 //! lowers the fixture, the engine checks it with the real knowledge base
-//! (and Cython's declarations as built into refsan).
+//! (and Cython's declarations as built into refsan) and applies its
+//! suppression comments, as `refsan check` does.
 //!
 //! A bad fixture must produce findings of its rule; they are shown in a
 //! snapshot of the text report with only that rule selected. A good
@@ -42,7 +43,10 @@ fn check(rel: &str, language: Language) -> (Vec<Finding>, String) {
         refsan_capi::KnowledgeBase::builtin(),
         &CheckOptions::default(),
     );
-    (report.findings, source)
+    (
+        refsan_engine::apply_suppressions(&module, report.findings),
+        source,
+    )
 }
 
 fn text_report(rel: &str, source: String, findings: Vec<Finding>) -> String {
@@ -59,7 +63,7 @@ fn text_report(rel: &str, source: String, findings: Vec<Finding>) -> String {
         show_notes: false,
         tool_version: "test".to_string(),
         information_uri: None,
-        ..RenderOptions::default()
+        ..refsan_report::RenderOptions::default()
     };
     let mut out = Vec::new();
     refsan_report::render(

@@ -95,4 +95,32 @@ pub struct RuleMeta {
     /// The full documentation in Markdown: what it does, why it is bad, an
     /// example, the fix.
     pub doc: &'static str,
+    /// Categories for viewers (SARIF `properties.tags`): "memory-leak",
+    /// "use-after-free", "cython"...
+    pub tags: &'static [&'static str],
+    /// How often a finding of the rule is a real problem, as measured on
+    /// real code (BENCHMARKS.md).
+    pub precision: Precision,
+}
+
+/// How often a rule's findings are real problems (SARIF's
+/// `properties.precision`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Precision {
+    VeryHigh,
+    High,
+    Medium,
+    Low,
+}
+
+impl Precision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Precision::VeryHigh => "very-high",
+            Precision::High => "high",
+            Precision::Medium => "medium",
+            Precision::Low => "low",
+        }
+    }
 }

@@ -18,7 +18,7 @@ pub use contract::{
     ArgEffect, Behaviour, Contract, ContractSource, ExcEffect, Failure, FormatSpec, FormatStyle,
     Gil, GlobalObject, Returns, SuccessValues,
 };
-pub use diag::{Event, Finding, Note, RuleMeta, Severity};
+pub use diag::{Event, Finding, Note, Precision, RuleMeta, Severity};
 pub use facts::{ApiFacts, ApiInfo};
 pub use func::*;
 pub use module::*;

@@ -122,13 +122,80 @@ pub struct Declaration {
     pub span: Span,
 }
 
-/// `refsan: ignore[RS101,RS102]` (or `ignore` for every rule) on `line`: it
-/// silences findings on that line and on the line below.
+/// A suppression comment, on `line`:
+///
+/// - `refsan: ignore[RS101, RS102]` (or `refsan: ignore` for every rule)
+///   silences findings on its line and on the line below;
+/// - `refsan: ignore-file[RS101]` silences them anywhere in the file;
+/// - `refsan: ignore-begin[RS101]` ... `refsan: ignore-end` silences them on
+///   the lines between (both included).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Suppression {
     pub line: u32,
     /// Empty = every rule.
     pub codes: Vec<String>,
+    pub scope: SuppressionScope,
+    /// The comment's marker (`refsan: ignore[...]`).
+    pub span: Span,
+}
+
+/// What a suppression comment covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SuppressionScope {
+    /// Its line and the line below.
+    Line,
+    /// The whole file.
+    File,
+    /// Opens a region closed by the next `End`.
+    Begin,
+    /// Closes the region the last `Begin` opened.
+    End,
+}
+
+/// One suppression marker in a comment's text: its byte offset in the
+/// comment, what it covers and the codes it names (upper-cased; empty =
+/// every rule). The one reader of the syntax, for every front-end.
+pub fn parse_suppressions(comment: &str) -> Vec<(usize, SuppressionScope, Vec<String>)> {
+    const MARKER: &str = "refsan:";
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(p) = comment[from..].find(MARKER) {
+        let at = from + p;
+        from = at + MARKER.len();
+        let rest = comment[from..].trim_start_matches([' ', '\t']);
+        let word_len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .unwrap_or(rest.len());
+        let scope = match &rest[..word_len] {
+            "ignore" => SuppressionScope::Line,
+            "ignore-file" => SuppressionScope::File,
+            "ignore-begin" => SuppressionScope::Begin,
+            "ignore-end" => SuppressionScope::End,
+            _ => continue,
+        };
+        let after = rest[word_len..].trim_start_matches([' ', '\t']);
+        let mut codes = Vec::new();
+        if let Some(inner) = after.strip_prefix('[') {
+            if let Some(close) = inner.find(']') {
+                codes = inner[..close]
+                    .split([',', ' '])
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_ascii_uppercase)
+                    .collect();
+            }
+        }
+        out.push((at, scope, codes));
+    }
+    out
+}
+
+impl Suppression {
+    /// Whether the comment names `code` (or every rule).
+    pub fn names(&self, code: &str) -> bool {
+        self.codes.is_empty() || self.codes.iter().any(|c| c.eq_ignore_ascii_case(code))
+    }
 }
 
 /// A variable defined at file scope (`static PyObject *cache;`,
@@ -169,6 +236,38 @@ pub struct Module {
 }
 
 impl Module {
+    /// The suppression comment that silences a finding of `code` on `line`,
+    /// if any (by its index in `suppressions`). For a region, the index of
+    /// its `Begin`.
+    pub fn suppression_for(&self, code: &str, line: u32) -> Option<usize> {
+        let mut open: Option<usize> = None;
+        for (i, s) in self.suppressions.iter().enumerate() {
+            match s.scope {
+                SuppressionScope::Line
+                    if s.names(code) && (s.line == line || s.line + 1 == line) =>
+                {
+                    return Some(i);
+                }
+                SuppressionScope::File if s.names(code) => return Some(i),
+                SuppressionScope::Begin => open = Some(i),
+                SuppressionScope::End => {
+                    if let Some(b) = open.take() {
+                        let begin = &self.suppressions[b];
+                        if begin.names(code) && (begin.line..=s.line).contains(&line) {
+                            return Some(b);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        // A region left open runs to the end of the file.
+        open.filter(|b| {
+            let begin = &self.suppressions[*b];
+            begin.names(code) && begin.line <= line
+        })
+    }
+
     pub fn new(path: impl Into<String>, language: Language) -> Module {
         Module {
             path: path.into(),
@@ -209,5 +308,68 @@ impl Module {
             out.push_str(&f.dump());
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod suppression_tests {
+    use super::*;
+
+    fn scopes(text: &str) -> Vec<(SuppressionScope, Vec<String>)> {
+        parse_suppressions(text)
+            .into_iter()
+            .map(|(_, scope, codes)| (scope, codes))
+            .collect()
+    }
+
+    #[test]
+    fn the_comment_forms() {
+        assert_eq!(
+            scopes("# refsan: ignore"),
+            vec![(SuppressionScope::Line, vec![])]
+        );
+        assert_eq!(
+            scopes("/* refsan: ignore[RS101, rs402] */"),
+            vec![(
+                SuppressionScope::Line,
+                vec!["RS101".to_string(), "RS402".to_string()]
+            )]
+        );
+        assert_eq!(
+            scopes("// refsan: ignore-file[RS110]"),
+            vec![(SuppressionScope::File, vec!["RS110".to_string()])]
+        );
+        assert_eq!(scopes("refsan: ignore-begin")[0].0, SuppressionScope::Begin);
+        assert_eq!(scopes("refsan: ignore-end")[0].0, SuppressionScope::End);
+        assert!(scopes("# refsan: returns new").is_empty());
+        assert!(scopes("# refsan: ignored").is_empty());
+        assert!(scopes("# nothing").is_empty());
+    }
+
+    #[test]
+    fn what_each_form_covers() {
+        let mut m = Module::new("m.c", Language::C);
+        let s = |line, scope, codes: &[&str]| Suppression {
+            line,
+            scope,
+            span: Span::default(),
+            codes: codes.iter().map(ToString::to_string).collect(),
+        };
+        m.suppressions = vec![
+            s(3, SuppressionScope::Line, &["RS101"]),
+            s(10, SuppressionScope::Begin, &[]),
+            s(12, SuppressionScope::End, &[]),
+            s(20, SuppressionScope::File, &["RS110"]),
+            s(30, SuppressionScope::Begin, &["RS102"]),
+        ];
+        assert_eq!(m.suppression_for("RS101", 3), Some(0));
+        assert_eq!(m.suppression_for("RS101", 4), Some(0));
+        assert_eq!(m.suppression_for("RS101", 5), None);
+        assert_eq!(m.suppression_for("RS102", 3), None);
+        assert_eq!(m.suppression_for("RS103", 11), Some(1));
+        assert_eq!(m.suppression_for("RS103", 13), None);
+        assert_eq!(m.suppression_for("RS110", 1), Some(3));
+        assert_eq!(m.suppression_for("RS102", 99), Some(4));
+        assert_eq!(m.suppression_for("RS101", 99), None);
     }
 }

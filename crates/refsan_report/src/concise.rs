@@ -47,7 +47,11 @@ pub(crate) fn render(
                 let (line, column) = file
                     .position(note.span, ColumnUnit::Chars)
                     .map_or((1, 1), |p| (p.line, p.column));
-                writeln!(out, "{path}:{line}:{column}: note: {}", one_line(&note.message))?;
+                writeln!(
+                    out,
+                    "{path}:{line}:{column}: note: {}",
+                    one_line(&note.message)
+                )?;
             }
         }
     }

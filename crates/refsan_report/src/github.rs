@@ -74,11 +74,17 @@ fn body(file: &PreparedFile<'_>, finding: &Finding) -> String {
     body
 }
 
+/// GitHub shows at most this many annotations of each kind (error,
+/// warning, notice) per step; the rest only appear in the log.
+const ANNOTATIONS_PER_KIND: usize = 10;
+
 pub(crate) fn render(
     out: &mut dyn Write,
     prepared: &Prepared<'_>,
     opts: &RenderOptions,
 ) -> std::io::Result<()> {
+    // Files that could not be checked, then findings from the most severe
+    // down: the annotations GitHub keeps are the ones that matter most.
     for file in &prepared.files {
         if let Some(error) = &file.report.error {
             writeln!(
@@ -88,8 +94,15 @@ pub(crate) fn render(
                 escape_data(error)
             )?;
         }
-        for found in &file.findings {
+    }
+    let mut emitted = [0usize; 3];
+    for severity in [Severity::Error, Severity::Warning, Severity::Info] {
+        for (file, found) in prepared.findings() {
             let finding = found.finding;
+            if finding.severity != severity {
+                continue;
+            }
+            emitted[severity as usize] += 1;
             let title = format!("{} {}", finding.code, finding.name);
             writeln!(
                 out,
@@ -103,8 +116,11 @@ pub(crate) fn render(
                 escape_data(&body(file, finding))
             )?;
         }
-        if opts.show_notes {
+    }
+    if opts.show_notes {
+        for file in &prepared.files {
             for note in &file.notes {
+                emitted[Severity::Info as usize] += 1;
                 writeln!(
                     out,
                     "::notice {}::{}",
@@ -117,6 +133,22 @@ pub(crate) fn render(
                 )?;
             }
         }
+    }
+    let dropped: Vec<String> = [
+        (Severity::Error, "errors"),
+        (Severity::Warning, "warnings"),
+        (Severity::Info, "notices"),
+    ]
+    .into_iter()
+    .filter(|(s, _)| emitted[*s as usize] > ANNOTATIONS_PER_KIND)
+    .map(|(s, name)| format!("{} {name}", emitted[s as usize] - ANNOTATIONS_PER_KIND))
+    .collect();
+    if !dropped.is_empty() {
+        writeln!(
+            out,
+            "::warning title=refsan::GitHub shows at most {ANNOTATIONS_PER_KIND} annotations of each kind per step: {} are only in this log (upload --format sarif to code scanning to see every finding)",
+            dropped.join(", ")
+        )?;
     }
     for line in summary_lines(&prepared.summary, opts.show_notes) {
         writeln!(out, "{line}")?;

@@ -78,7 +78,13 @@ pub(crate) fn render(
             )?;
             let mut body = format!("{}:{line}:{column}: {}", file.path(), f.message);
             for (i, e) in f.events.iter().enumerate() {
-                body.push_str(&format!("\n  {}. {}:{} {}", i + 1, e.span.line, e.span.col, e.message));
+                body.push_str(&format!(
+                    "\n  {}. {}:{} {}",
+                    i + 1,
+                    e.span.line,
+                    e.span.col,
+                    e.message
+                ));
             }
             writeln!(
                 out,

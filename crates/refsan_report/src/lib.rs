@@ -191,6 +191,29 @@ pub fn render(
     }
 }
 
+/// The fingerprint of every finding, as JSON, SARIF and GitLab output
+/// carry it: `result[i][j]` is that of `reports[i].findings[j]`. It does
+/// not depend on line numbers, so a baseline of them survives edits.
+pub fn fingerprints(reports: &[FileReport]) -> Vec<Vec<String>> {
+    let prepared = prepared::Prepared::new(reports);
+    let mut out: Vec<Vec<String>> = reports
+        .iter()
+        .map(|r| vec![String::new(); r.findings.len()])
+        .collect();
+    let mut index = std::collections::HashMap::new();
+    for (i, r) in reports.iter().enumerate() {
+        for (j, f) in r.findings.iter().enumerate() {
+            index.insert(std::ptr::from_ref(f) as usize, (i, j));
+        }
+    }
+    for (_, finding) in prepared.findings() {
+        if let Some(&(i, j)) = index.get(&(std::ptr::from_ref(finding.finding) as usize)) {
+            out[i][j].clone_from(&finding.fingerprint);
+        }
+    }
+    out
+}
+
 /// Counts over `reports`, for exit statuses and summaries.
 pub fn summarize(reports: &[FileReport]) -> Summary {
     Summary::of(reports.iter())

@@ -31,11 +31,19 @@ struct Log<'a> {
 #[serde(rename_all = "camelCase")]
 struct Run<'a> {
     tool: Tool<'a>,
+    /// Where `%SRCROOT%` is: the repository root the paths are relative to.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    original_uri_base_ids: BTreeMap<&'static str, BaseUri>,
     invocations: [Invocation; 1],
     /// Stated although it is the default: GitHub and other viewers count
     /// columns this way, and our spans count bytes.
     column_kind: &'static str,
     results: Vec<SarifResult<'a>>,
+}
+
+#[derive(Serialize)]
+struct BaseUri {
+    uri: String,
 }
 
 #[derive(Serialize)]
@@ -77,8 +85,30 @@ struct Rule {
     name: &'static str,
     short_description: Text,
     full_description: Text,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    help_uri: Option<String>,
     help: Help,
     default_configuration: Configuration,
+    properties: RuleProperties,
+}
+
+/// What GitHub code scanning reads besides the level: categories, how far
+/// to trust the rule, and how bad its findings are.
+#[derive(Serialize)]
+struct RuleProperties {
+    tags: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    precision: Option<&'static str>,
+    #[serde(rename = "problem.severity")]
+    problem_severity: &'static str,
+}
+
+fn problem_severity(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "recommendation",
+    }
 }
 
 #[derive(Serialize)]
@@ -192,6 +222,58 @@ fn level(severity: Severity) -> &'static str {
     }
 }
 
+/// Turns the paths of the report into artifact locations: below the source
+/// root they are relative to `%SRCROOT%` (which the log states), whatever
+/// the directory refsan ran in; elsewhere absolute `file://` URIs.
+struct Uris {
+    root: Option<std::path::PathBuf>,
+    cwd: Option<std::path::PathBuf>,
+}
+
+impl Uris {
+    fn new(opts: &RenderOptions) -> Uris {
+        Uris {
+            root: opts.source_root.clone(),
+            cwd: std::env::current_dir().ok(),
+        }
+    }
+
+    fn base_ids(&self) -> BTreeMap<&'static str, BaseUri> {
+        let mut ids = BTreeMap::new();
+        if let Some(root) = &self.root {
+            // A relative root is not a base: leave it unstated.
+            let ArtifactLocation {
+                mut uri,
+                uri_base_id: None,
+            } = artifact_location(&root.to_string_lossy())
+            else {
+                return ids;
+            };
+            if !uri.ends_with('/') {
+                uri.push('/');
+            }
+            ids.insert(SRCROOT, BaseUri { uri });
+        }
+        ids
+    }
+
+    fn location(&self, path: &str) -> ArtifactLocation {
+        let (Some(root), Some(cwd)) = (&self.root, &self.cwd) else {
+            return artifact_location(path);
+        };
+        let given = std::path::Path::new(path);
+        let absolute = if given.is_absolute() {
+            given.to_path_buf()
+        } else {
+            cwd.join(given)
+        };
+        match absolute.strip_prefix(root) {
+            Ok(rel) => artifact_location(&rel.to_string_lossy()),
+            Err(_) => artifact_location(&absolute.to_string_lossy()),
+        }
+    }
+}
+
 /// The artifact URI of a path: relative paths stay relative to `%SRCROOT%`
 /// (GitHub resolves them against the checkout), absolute ones become
 /// `file://` URIs; both percent-encoded as RFC 3986 asks.
@@ -230,11 +312,11 @@ fn percent_encode(path: &str) -> String {
     encoded
 }
 
-fn location(file: &PreparedFile<'_>, span: Span) -> Location {
+fn location(uris: &Uris, file: &PreparedFile<'_>, span: Span) -> Location {
     Location {
         id: None,
         physical_location: PhysicalLocation {
-            artifact_location: artifact_location(file.path()),
+            artifact_location: uris.location(file.path()),
             region: file.position(span, ColumnUnit::Utf16).map(|at| Region {
                 start_line: at.line,
                 start_column: at.column,
@@ -270,7 +352,7 @@ fn first_paragraph(doc: &str) -> Option<String> {
 
 /// GitHub code scanning requires `fullDescription` and `help` on every
 /// rule, so both fall back to the summary when a rule has no doc.
-fn rule_descriptor(rule: &RuleMeta) -> Rule {
+fn rule_descriptor(rule: &RuleMeta, help_uri: Option<&str>) -> Rule {
     let doc = rule.doc.trim();
     let help = if doc.is_empty() { rule.summary } else { doc };
     Rule {
@@ -280,12 +362,18 @@ fn rule_descriptor(rule: &RuleMeta) -> Rule {
         full_description: Text::new(
             first_paragraph(doc).unwrap_or_else(|| rule.summary.to_string()),
         ),
+        help_uri: help_uri.map(str::to_string),
         help: Help {
             text: help.to_string(),
             markdown: help.to_string(),
         },
         default_configuration: Configuration {
             level: level(rule.severity),
+        },
+        properties: RuleProperties {
+            tags: rule.tags.to_vec(),
+            precision: Some(rule.precision.as_str()),
+            problem_severity: problem_severity(rule.severity),
         },
     }
 }
@@ -299,12 +387,18 @@ fn fallback_descriptor(finding: &Finding) -> Rule {
         name: finding.name,
         short_description: Text::new(description.clone()),
         full_description: Text::new(description.clone()),
+        help_uri: None,
         help: Help {
             text: format!("See `refsan explain {}`.", finding.code),
             markdown: format!("See `refsan explain {}`.", finding.code),
         },
         default_configuration: Configuration {
             level: level(finding.severity),
+        },
+        properties: RuleProperties {
+            tags: Vec::new(),
+            precision: None,
+            problem_severity: problem_severity(finding.severity),
         },
     }
 }
@@ -314,13 +408,14 @@ fn fallback_descriptor(finding: &Finding) -> Rule {
 fn descriptors(
     rules: &[RuleMeta],
     prepared: &Prepared<'_>,
+    help_uri: Option<&str>,
 ) -> (Vec<Rule>, BTreeMap<&'static str, usize>) {
     let mut index = BTreeMap::new();
     let mut descriptors = Vec::new();
     for rule in rules {
         if !index.contains_key(rule.code) {
             index.insert(rule.code, descriptors.len());
-            descriptors.push(rule_descriptor(rule));
+            descriptors.push(rule_descriptor(rule, help_uri));
         }
     }
     let mut unknown: BTreeMap<&'static str, &Finding> = BTreeMap::new();
@@ -337,12 +432,13 @@ fn descriptors(
 }
 
 fn result<'a>(
+    uris: &Uris,
     file: &PreparedFile<'_>,
     prepared: &'a PreparedFinding<'_>,
     rule_index: usize,
 ) -> SarifResult<'a> {
     let finding = prepared.finding;
-    let mut primary = location(file, finding.span);
+    let mut primary = location(uris, file, finding.span);
     if let Some(function) = &finding.function {
         primary.logical_locations.push(LogicalLocation {
             name: function.clone(),
@@ -352,7 +448,7 @@ fn result<'a>(
     let event_location = |i: usize, event: &refsan_ir::Event| Location {
         id: Some(i + 1),
         message: Some(Text::new(format!("{}. {}", i + 1, event.message))),
-        ..location(file, event.span)
+        ..location(uris, file, event.span)
     };
     let code_flows = if finding.events.is_empty() {
         Vec::new()
@@ -368,7 +464,7 @@ fn result<'a>(
                         // Viewers number the steps of a flow themselves.
                         location: Location {
                             message: Some(Text::new(event.message.clone())),
-                            ..location(file, event.span)
+                            ..location(uris, file, event.span)
                         },
                         execution_order: i + 1,
                     })
@@ -397,14 +493,14 @@ fn result<'a>(
     }
 }
 
-fn notifications(prepared: &Prepared<'_>) -> Vec<Notification> {
+fn notifications(uris: &Uris, prepared: &Prepared<'_>) -> Vec<Notification> {
     let mut notifications = Vec::new();
     for file in &prepared.files {
         if let Some(error) = &file.report.error {
             notifications.push(Notification {
                 level: "error",
                 message: Text::new(error.clone()),
-                locations: vec![location(file, Span::default())],
+                locations: vec![location(uris, file, Span::default())],
                 descriptor: DescriptorReference { id: "file-error" },
             });
         }
@@ -412,7 +508,7 @@ fn notifications(prepared: &Prepared<'_>) -> Vec<Notification> {
             notifications.push(Notification {
                 level: "note",
                 message: Text::new(note.message.clone()),
-                locations: vec![location(file, note.span)],
+                locations: vec![location(uris, file, note.span)],
                 descriptor: DescriptorReference {
                     id: "analysis-note",
                 },
@@ -428,7 +524,8 @@ pub(crate) fn render(
     rules: &[RuleMeta],
     opts: &RenderOptions,
 ) -> std::io::Result<()> {
-    let (rules, rule_index) = descriptors(rules, prepared);
+    let uris = Uris::new(opts);
+    let (rules, rule_index) = descriptors(rules, prepared, opts.information_uri.as_deref());
     let results = prepared
         .findings()
         .map(|(file, found)| {
@@ -436,13 +533,14 @@ pub(crate) fn render(
                 .get(found.finding.code)
                 .copied()
                 .unwrap_or_default();
-            result(file, found, index)
+            result(&uris, file, found, index)
         })
         .collect();
     let log = Log {
         schema: SCHEMA,
         version: "2.1.0",
         runs: [Run {
+            original_uri_base_ids: uris.base_ids(),
             tool: Tool {
                 driver: Driver {
                     name: "refsan",
@@ -455,7 +553,7 @@ pub(crate) fn render(
                 // The run finished; files it could not read are reported as
                 // notifications, not as a failed run.
                 execution_successful: true,
-                tool_execution_notifications: notifications(prepared),
+                tool_execution_notifications: notifications(&uris, prepared),
             }],
             column_kind: "utf16CodeUnits",
             results,
@@ -468,6 +566,23 @@ pub(crate) fn render(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_are_relative_to_the_source_root_whatever_the_directory() {
+        let uris = Uris {
+            root: Some("/repo".into()),
+            cwd: Some("/repo/pkg".into()),
+        };
+        let loc = uris.location("src/mod.c");
+        assert_eq!(loc.uri, "pkg/src/mod.c");
+        assert_eq!(loc.uri_base_id, Some(SRCROOT));
+        assert_eq!(uris.location("/repo/a.c").uri, "a.c");
+        let outside = uris.location("/elsewhere/x.c");
+        assert_eq!(outside.uri, "file:///elsewhere/x.c");
+        assert_eq!(outside.uri_base_id, None);
+        let ids = uris.base_ids();
+        assert_eq!(ids[SRCROOT].uri, "file:///repo/");
+    }
 
     #[test]
     fn relative_paths_stay_relative() {

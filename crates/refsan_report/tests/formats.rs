@@ -240,3 +240,24 @@ fn output_does_not_depend_on_input_order() {
         );
     }
 }
+
+#[test]
+fn github_says_when_annotations_are_capped() {
+    let mut report = reports()
+        .into_iter()
+        .find(|r| r.findings.iter().any(|f| f.severity == Severity::Error))
+        .unwrap();
+    let first = report
+        .findings
+        .iter()
+        .find(|f| f.severity == Severity::Error)
+        .unwrap()
+        .clone();
+    report.findings = (0..12).map(|_| first.clone()).collect();
+    let out = render_to_string(&[report], Format::Github, &options(false, false));
+    assert_eq!(out.matches("::error ").count(), 12);
+    assert!(
+        out.contains("at most 10 annotations of each kind per step: 2 errors are only in this log"),
+        "{out}"
+    );
+}

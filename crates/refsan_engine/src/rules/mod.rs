@@ -27,6 +27,8 @@ pub struct ModuleCx<'a> {
 pub type Judge = fn(&Violation, &dyn ApiFacts) -> Option<Verdict>;
 /// A check over the whole module.
 pub type Check = fn(&ModuleCx<'_>, &mut Vec<Finding>);
+/// A check of the suppression comments against every finding of the file.
+pub type SuppressionCheck = fn(&Module, &[Finding]) -> Vec<Finding>;
 
 /// A rule's wording of a violation it claims: the finding's message, the
 /// path's last event (at the finding's place) and the help line.
@@ -57,6 +59,9 @@ pub struct Rule {
     pub refines: bool,
     /// Checks the module as a whole.
     pub check: Option<Check>,
+    /// Checks the suppression comments, where they are applied (after every
+    /// other rule).
+    pub suppressions: Option<SuppressionCheck>,
 }
 
 impl Rule {
@@ -66,6 +71,7 @@ impl Rule {
             judge: Some(judge),
             refines: false,
             check: None,
+            suppressions: None,
         }
     }
 
@@ -75,6 +81,7 @@ impl Rule {
             judge: Some(judge),
             refines: true,
             check: None,
+            suppressions: None,
         }
     }
 
@@ -84,6 +91,17 @@ impl Rule {
             judge: None,
             refines: false,
             check: Some(check),
+            suppressions: None,
+        }
+    }
+
+    const fn suppressions(meta: &'static RuleMeta, check: SuppressionCheck) -> Rule {
+        Rule {
+            meta,
+            judge: None,
+            refines: false,
+            check: None,
+            suppressions: Some(check),
         }
     }
 }
@@ -105,14 +123,19 @@ macro_rules! rule {
             judge: Some($m::judge),
             refines: true,
             check: Some($m::check),
+            suppressions: None,
         }
+    };
+    ($m:ident, suppressions) => {
+        Rule::suppressions(&$m::META, $m::check)
     };
 }
 
 /// Declares each rule's module and lists it in [`REGISTRY`]: adding a rule
 /// is its file and one line here (`path`: judges violations of the path
 /// analysis; `refining`: judges before the general rules; `module`: checks
-/// the module as a whole).
+/// the module as a whole; `suppressions`: checks the suppression comments
+/// against the file's findings).
 macro_rules! registry {
     ($($m:ident: $how:ident),* $(,)?) => {
         $(pub mod $m;)*
@@ -150,6 +173,7 @@ registry! {
     rs406_raw_pointer_outlives_object: path,
     rs407_refcount_field_access: module,
     rs408_refcount_call_on_raw_pointer: module,
+    rs900_unused_suppression: suppressions,
 }
 
 /// Every rule's metadata, in code order.
@@ -194,6 +218,16 @@ pub fn judge_all(violations: &[Violation], function: &str, facts: &dyn ApiFacts)
         }
     }
     out
+}
+
+/// The findings about the suppression comments of `module`, given every
+/// finding the file has (before rule selection and suppression).
+pub fn check_suppressions(module: &Module, findings: &[Finding]) -> Vec<Finding> {
+    REGISTRY
+        .iter()
+        .filter_map(|r| r.suppressions)
+        .flat_map(|check| check(module, findings))
+        .collect()
 }
 
 /// Runs every module-level check.

@@ -1,7 +1,7 @@
 use super::Verdict;
 use crate::violation::{plain_name, Kind, Lost, Violation};
 use refsan_ir::ApiFacts;
-use refsan_ir::{RuleMeta, Severity};
+use refsan_ir::{Precision, RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS101",
@@ -48,6 +48,8 @@ Use instead:
 ## References
 - https://docs.python.org/3/c-api/intro.html#reference-counts
 "#,
+    tags: &["reference-counting", "memory-leak"],
+    precision: Precision::Medium,
 };
 
 /// Claims every lost reference the refining rules (RS106, RS401, RS402)

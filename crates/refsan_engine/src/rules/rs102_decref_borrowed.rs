@@ -1,7 +1,7 @@
 use super::Verdict;
 use crate::violation::{Kind, Release, Violation};
 use refsan_ir::ApiFacts;
-use refsan_ir::{RuleMeta, Severity};
+use refsan_ir::{Precision, RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS102",
@@ -38,6 +38,8 @@ first(PyObject *self, PyObject *args)
 Use instead: drop the `Py_DECREF(item)`; or `Py_INCREF(item)` first if
 the function needs a reference of its own.
 "#,
+    tags: &["reference-counting", "use-after-free"],
+    precision: Precision::Medium,
 };
 
 pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {

@@ -1,7 +1,7 @@
 use super::Verdict;
 use crate::violation::{Access, Dead, Kind, Violation};
 use refsan_ir::ApiFacts;
-use refsan_ir::{RuleMeta, Severity};
+use refsan_ir::{Precision, RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS103",
@@ -34,6 +34,8 @@ with 0xDD; release builds crash later, somewhere else.
 
 Use instead: release the reference after its last use.
 "#,
+    tags: &["reference-counting", "use-after-free"],
+    precision: Precision::Medium,
 };
 
 /// Claims uses of a value whose object the function (or its container's

@@ -1,7 +1,7 @@
 use super::Verdict;
 use crate::violation::{Kind, Violation};
 use refsan_ir::ApiFacts;
-use refsan_ir::{RuleMeta, Severity};
+use refsan_ir::{Precision, RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS105",
@@ -37,6 +37,8 @@ wrap(PyObject *self, PyObject *arg)
 
 Use instead: `PyTuple_SET_ITEM(t, 0, Py_NewRef(arg));`
 "#,
+    tags: &["reference-counting", "use-after-free"],
+    precision: Precision::Medium,
 };
 
 /// Claims borrowed references given to a stealing call (RS202 takes those

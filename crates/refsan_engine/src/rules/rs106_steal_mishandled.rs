@@ -1,7 +1,7 @@
 use super::Verdict;
 use crate::violation::{Kind, Violation};
 use refsan_ir::ApiFacts;
-use refsan_ir::{RuleMeta, Severity};
+use refsan_ir::{Precision, RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS106",
@@ -39,6 +39,8 @@ Use instead:
 or, since Python 3.10, `PyModule_AddObjectRef` (never steals) followed by
 `Py_DECREF(v)`, or since 3.13 `PyModule_Add` (always steals).
 "#,
+    tags: &["reference-counting", "use-after-free", "memory-leak"],
+    precision: Precision::Medium,
 };
 
 /// Claims releases after a steal (unless Cython inserted the release:

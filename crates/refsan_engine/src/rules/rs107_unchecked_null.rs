@@ -1,7 +1,7 @@
 use super::Verdict;
 use crate::violation::{Access, Kind, Violation};
 use refsan_ir::ApiFacts;
-use refsan_ir::{RuleMeta, Severity};
+use refsan_ir::{Precision, RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS107",
@@ -32,6 +32,8 @@ into a segmentation fault.
 Use instead: check every result (`if (key == NULL) goto error;`) and use
 `Py_XDECREF` on cleanup paths where the variable may still be NULL.
 "#,
+    tags: &["null-dereference"],
+    precision: Precision::Medium,
 };
 
 pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {

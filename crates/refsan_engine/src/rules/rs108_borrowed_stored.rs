@@ -1,7 +1,7 @@
 use super::Verdict;
 use crate::violation::{Kind, Violation};
 use refsan_ir::ApiFacts;
-use refsan_ir::{RuleMeta, Severity};
+use refsan_ir::{Precision, RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS108",
@@ -35,6 +35,8 @@ Foo_init(FooObject *self, PyObject *args, PyObject *kwds)
 
 Use instead: `Py_XSETREF(self->name, Py_NewRef(name));`
 "#,
+    tags: &["reference-counting", "use-after-free"],
+    precision: Precision::Medium,
 };
 
 pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {

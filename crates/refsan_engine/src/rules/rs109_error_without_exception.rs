@@ -1,7 +1,7 @@
 use super::Verdict;
 use crate::violation::{ErrorReturn, Kind, Violation};
 use refsan_ir::ApiFacts;
-use refsan_ir::{RuleMeta, Severity};
+use refsan_ir::{Precision, RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS109",
@@ -33,6 +33,8 @@ Use instead: set an exception (`PyErr_SetObject(PyExc_KeyError, key)`)
 before returning NULL, or use `PyDict_GetItemWithError` /
 `PyDict_GetItemRef` and check `PyErr_Occurred()`.
 "#,
+    tags: &["exceptions"],
+    precision: Precision::Medium,
 };
 
 pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {

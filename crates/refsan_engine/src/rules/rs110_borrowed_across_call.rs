@@ -1,7 +1,7 @@
 use super::Verdict;
 use crate::violation::{Kind, Violation};
 use refsan_ir::ApiFacts;
-use refsan_ir::{RuleMeta, Severity};
+use refsan_ir::{Precision, RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS110",
@@ -32,6 +32,8 @@ and why Python 3.13 added `PyDict_GetItemRef` and `PyList_GetItemRef`.
 Use instead: `PyDict_GetItemRef(self->handlers, key, &cb)` (3.13+) or
 `Py_INCREF(cb)` right after the lookup, with a matching `Py_DECREF`.
 "#,
+    tags: &["reference-counting", "use-after-free"],
+    precision: Precision::Medium,
 };
 
 pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {

@@ -1,7 +1,7 @@
 use super::{finding, ModuleCx};
 use crate::formats::{self, ArgKind, FormatApi};
 use refsan_ir::{
-    Event, Finding, Function, Operand, Place, RuleMeta, Severity, StmtKind, TypeClass,
+    Event, Finding, Function, Operand, Place, Precision, RuleMeta, Severity, StmtKind, TypeClass,
 };
 
 pub static META: RuleMeta = RuleMeta {
@@ -34,6 +34,8 @@ variable. Both corrupt memory, often silently.
 
 Use instead: `Py_ssize_t n;` (or the "i" unit for an `int`).
 "#,
+    tags: &["api-usage", "format-string"],
+    precision: Precision::High,
 };
 
 fn scalar_size(t: &str) -> Option<(u8, bool)> {

@@ -2,7 +2,7 @@ use super::{finding, ModuleCx, Verdict};
 use crate::formats::{self, ArgKind, FormatApi};
 use crate::violation::{Kind, Violation};
 use refsan_ir::ApiFacts;
-use refsan_ir::{Event, Finding, Operand, RuleMeta, Severity, StmtKind, TypeClass};
+use refsan_ir::{Event, Finding, Operand, Precision, RuleMeta, Severity, StmtKind, TypeClass};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS202",
@@ -33,6 +33,8 @@ never released leaks it (reported as RS101).
 Use instead: `Py_BuildValue("(OO)", self->name, count)`, or "N" only for
 references you own and no longer need.
 "#,
+    tags: &["api-usage", "format-string", "reference-counting"],
+    precision: Precision::High,
 };
 
 /// Refines RS105: a borrowed reference given to the "N" unit of a

@@ -1,5 +1,5 @@
 use super::{finding, ModuleCx};
-use refsan_ir::{Event, Finding, RuleMeta, Severity, TypeClass};
+use refsan_ir::{Event, Finding, Precision, RuleMeta, Severity, TypeClass};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS203",
@@ -44,6 +44,8 @@ static PyMethodDef methods[] = {
 Use instead: `METH_VARARGS | METH_KEYWORDS` (and cast through
 `(PyCFunction)(void(*)(void))`).
 "#,
+    tags: &["api-usage", "undefined-behaviour"],
+    precision: Precision::High,
 };
 
 /// The calling convention the flags select, as (name, parameter count).

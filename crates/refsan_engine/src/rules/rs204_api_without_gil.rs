@@ -1,7 +1,7 @@
 use super::Verdict;
 use crate::violation::{Kind, Violation};
 use refsan_ir::{ApiFacts, Gil};
-use refsan_ir::{RuleMeta, Severity};
+use refsan_ir::{Precision, RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS204",
@@ -33,6 +33,8 @@ crashes that depend on timing.
 Use instead: do only C work in the released region; build Python
 objects after `Py_END_ALLOW_THREADS`.
 "#,
+    tags: &["gil", "concurrency"],
+    precision: Precision::High,
 };
 
 pub fn judge(v: &Violation, facts: &dyn ApiFacts) -> Option<Verdict> {

@@ -1,5 +1,5 @@
 use super::{finding, ModuleCx};
-use refsan_ir::{Event, Finding, RuleMeta, Severity, StmtKind};
+use refsan_ir::{Event, Finding, Precision, RuleMeta, Severity, StmtKind};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS205",
@@ -28,6 +28,8 @@ The `*Ref` replacements return a new (strong) reference.
 Use instead: `PyDict_GetItemRef(d, key, &v)` and `Py_DECREF(v)` when
 done; `PyList_GetItemRef`, `PyWeakref_GetRef`, `PyImport_AddModuleRef`.
 "#,
+    tags: &["free-threading", "concurrency"],
+    precision: Precision::High,
 };
 
 pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {

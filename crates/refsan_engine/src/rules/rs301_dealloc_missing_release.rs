@@ -1,5 +1,5 @@
 use super::{finding, slots, ModuleCx};
-use refsan_ir::{Event, Finding, RuleMeta, Severity};
+use refsan_ir::{Event, Finding, Precision, RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS301",
@@ -37,6 +37,8 @@ Pair_dealloc(PairObject *self)
 Use instead: `Py_XDECREF(self->value);` as well (or `Py_CLEAR` in a
 `tp_clear` that `tp_dealloc` calls).
 "#,
+    tags: &["type-slots", "memory-leak"],
+    precision: Precision::High,
 };
 
 pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {

@@ -1,5 +1,5 @@
 use super::{finding, slots, ModuleCx};
-use refsan_ir::{Event, Finding, RuleMeta, Severity};
+use refsan_ir::{Event, Finding, Precision, RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS302",
@@ -32,6 +32,8 @@ Node_traverse(NodeObject *self, visitproc visit, void *arg)
 Use instead: `Py_VISIT(self->parent);` too. Heap types must also visit
 `Py_TYPE(self)`.
 "#,
+    tags: &["type-slots", "garbage-collection"],
+    precision: Precision::High,
 };
 
 pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {

@@ -1,6 +1,6 @@
 use super::{finding, slots, ModuleCx};
 use refsan_ir::{
-    BlockId, Callee, Event, Finding, Function, Operand, RuleMeta, Severity, Span, StmtKind,
+    BlockId, Callee, Event, Finding, Function, Operand, Precision, RuleMeta, Severity, Span, StmtKind,
 };
 
 pub static META: RuleMeta = RuleMeta {
@@ -33,6 +33,8 @@ Node_dealloc(NodeObject *self)
 
 Use instead: call `PyObject_GC_UnTrack(self)` first.
 "#,
+    tags: &["type-slots", "garbage-collection"],
+    precision: Precision::High,
 };
 
 fn releases_field(s: &StmtKind) -> bool {

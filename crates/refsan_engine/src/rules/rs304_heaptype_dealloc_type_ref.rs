@@ -1,5 +1,5 @@
 use super::{finding, slots, ModuleCx};
-use refsan_ir::{Event, Finding, RuleMeta, Severity, TypeDefKind};
+use refsan_ir::{Event, Finding, Precision, RuleMeta, Severity, TypeDefKind};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS304",
@@ -37,6 +37,8 @@ Use instead:
     Py_DECREF(tp);
 ```
 "#,
+    tags: &["type-slots", "memory-leak"],
+    precision: Precision::High,
 };
 
 pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {

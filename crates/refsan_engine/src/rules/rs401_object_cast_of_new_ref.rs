@@ -1,7 +1,7 @@
 use super::Verdict;
 use crate::violation::{Kind, ObjectCast, Violation};
 use refsan_ir::ApiFacts;
-use refsan_ir::{RuleMeta, Severity};
+use refsan_ir::{Precision, RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS401",
@@ -41,6 +41,8 @@ cdef extern from "lib.h":
 ```
 or release the raw reference after the cast with `Py_XDECREF(p)`.
 "#,
+    tags: &["cython", "memory-leak"],
+    precision: Precision::High,
 };
 
 /// Refines RS101: the lost reference is the one an `<object>` cast of a new

@@ -1,7 +1,7 @@
 use super::Verdict;
 use crate::violation::{Kind, ObjectCast, Violation};
 use refsan_ir::ApiFacts;
-use refsan_ir::{RuleMeta, Severity};
+use refsan_ir::{Precision, RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS402",
@@ -29,6 +29,8 @@ if p != NULL:
 
 Use instead: just `obj = <object>p` — the cast is the INCREF.
 "#,
+    tags: &["cython", "memory-leak"],
+    precision: Precision::High,
 };
 
 /// Refines RS101: the lost reference is the user's `Py_INCREF` before an

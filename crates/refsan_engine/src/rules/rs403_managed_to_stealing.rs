@@ -1,7 +1,7 @@
 use super::Verdict;
 use crate::violation::{Kind, Violation};
 use refsan_ir::ApiFacts;
-use refsan_ir::{RuleMeta, Severity};
+use refsan_ir::{Precision, RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS403",
@@ -37,6 +37,8 @@ Use instead:
     process_item(<PyObject*>data)
 ```
 "#,
+    tags: &["cython", "use-after-free"],
+    precision: Precision::High,
 };
 
 pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {

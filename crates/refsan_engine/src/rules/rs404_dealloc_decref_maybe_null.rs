@@ -1,5 +1,5 @@
 use super::{finding, ModuleCx};
-use refsan_ir::{Event, Finding, Operand, RuleMeta, Severity, Span, StmtKind, TypeDefKind};
+use refsan_ir::{Event, Finding, Operand, Precision, RuleMeta, Severity, Span, StmtKind, TypeDefKind};
 use std::collections::HashMap;
 
 pub static META: RuleMeta = RuleMeta {
@@ -34,6 +34,8 @@ cdef class Wrapper:
 
 Use instead: `Py_XDECREF(self._obj)` or `Py_CLEAR(self._obj)`.
 "#,
+    tags: &["cython", "null-dereference"],
+    precision: Precision::High,
 };
 
 /// Attributes of each class that `__cinit__` can leave NULL on an error

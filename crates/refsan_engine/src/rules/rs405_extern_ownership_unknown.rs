@@ -1,5 +1,5 @@
 use super::{finding, ModuleCx};
-use refsan_ir::{Event, Finding, Language, RuleMeta, Severity, TypeClass};
+use refsan_ir::{Event, Finding, Language, Precision, RuleMeta, Severity, TypeClass};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS405",
@@ -34,6 +34,8 @@ cdef extern from "lib.h":
 ```
 or in pyproject.toml: `[tool.refsan.functions] lookup = { returns = "borrowed" }`.
 "#,
+    tags: &["cython", "reference-counting"],
+    precision: Precision::High,
 };
 
 pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {

@@ -1,7 +1,7 @@
 use super::Verdict;
 use crate::violation::{Dead, Kind, Violation};
 use refsan_ir::ApiFacts;
-use refsan_ir::{RuleMeta, Severity};
+use refsan_ir::{Precision, RuleMeta, Severity};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS406",
@@ -33,6 +33,8 @@ Use instead: keep a reference (`cdef object` attribute), or take one
 explicitly: `tmp = name.upper(); Py_INCREF(tmp); self._p = <PyObject*>tmp`
 with a matching `Py_XDECREF` in `__dealloc__`.
 "#,
+    tags: &["cython", "use-after-free"],
+    precision: Precision::Medium,
 };
 
 pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {

@@ -1,5 +1,5 @@
 use super::{finding, ModuleCx};
-use refsan_ir::{Event, Finding, Language, Operand, RuleMeta, Severity, StmtKind};
+use refsan_ir::{Event, Finding, Language, Operand, Precision, RuleMeta, Severity, StmtKind};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS407",
@@ -26,6 +26,8 @@ print(f"refcount: {c_ptr.ob_refcnt}")
 Use instead: `Py_REFCNT(<object>c_ptr)` from `cpython.ref`, or
 `sys.getrefcount(obj)` (one higher: it counts its argument).
 "#,
+    tags: &["cython", "portability"],
+    precision: Precision::VeryHigh,
 };
 
 fn refcnt(op: &Operand) -> bool {

@@ -1,5 +1,5 @@
 use super::{finding, ModuleCx};
-use refsan_ir::{Event, Finding, Origin, RuleMeta, Severity, StmtKind};
+use refsan_ir::{Event, Finding, Origin, Precision, RuleMeta, Severity, StmtKind};
 
 pub static META: RuleMeta = RuleMeta {
     code: "RS408",
@@ -30,6 +30,8 @@ Use instead: `Py_XINCREF(p)` (accepts `PyObject*`), `Py_INCREF(<object>p)`,
 or declare your own `void Py_INCREF(PyObject*)` in a `cdef extern from
 "Python.h"` block.
 "#,
+    tags: &["cython", "portability"],
+    precision: Precision::VeryHigh,
 };
 
 pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {

@@ -273,6 +273,8 @@ pub fn rules() -> Vec<RuleMeta> {
             doc: "## What it does\n\nFinds owned (new) references that are lost on some path.\n\n\
                   ## Why is this bad?\n\nEach call leaks an object.\n\n## Example\n\n```c\n\
                   result = PyList_New(0);\nif (PyList_Append(result, item) < 0)\n    return NULL;\n```\n",
+            tags: &["reference-counting"],
+            precision: refsan_ir::Precision::High,
         },
         RuleMeta {
             code: "RS110",
@@ -280,6 +282,8 @@ pub fn rules() -> Vec<RuleMeta> {
             severity: Severity::Warning,
             summary: "A borrowed reference is used after a call that can run arbitrary Python code",
             doc: "## What it does\n\nFinds borrowed references used after a call that may free them.\n",
+            tags: &["reference-counting"],
+            precision: refsan_ir::Precision::High,
         },
         RuleMeta {
             code: "RS407",
@@ -287,6 +291,8 @@ pub fn rules() -> Vec<RuleMeta> {
             severity: Severity::Info,
             summary: "Code reads or writes `ob_refcnt` directly",
             doc: "",
+            tags: &["reference-counting"],
+            precision: refsan_ir::Precision::High,
         },
         // A duplicate descriptor must not produce a second rule.
         RuleMeta {
@@ -295,6 +301,8 @@ pub fn rules() -> Vec<RuleMeta> {
             severity: Severity::Error,
             summary: "duplicate",
             doc: "",
+            tags: &["reference-counting"],
+            precision: refsan_ir::Precision::High,
         },
     ]
 }
