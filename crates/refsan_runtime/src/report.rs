@@ -91,6 +91,28 @@ pub enum Classification {
 }
 
 impl Classification {
+    /// Every classification, in code order.
+    pub const ALL: [Classification; 6] = [
+        Classification::FreedObjectUse,
+        Classification::NegativeRefcount,
+        Classification::DoubleFree,
+        Classification::NullObject,
+        Classification::BufferOverflow,
+        Classification::OtherCrash,
+    ];
+
+    /// The documentation `refsan explain RT01` prints.
+    pub fn doc(self) -> &'static str {
+        match self {
+            Classification::FreedObjectUse => RT01_DOC,
+            Classification::NegativeRefcount => RT02_DOC,
+            Classification::DoubleFree => RT03_DOC,
+            Classification::NullObject => RT04_DOC,
+            Classification::BufferOverflow => RT05_DOC,
+            Classification::OtherCrash => RT06_DOC,
+        }
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             Classification::FreedObjectUse => "RT01",
@@ -350,3 +372,123 @@ pub struct CrashReport {
     /// How the data was obtained and what is missing.
     pub notes: Vec<String>,
 }
+
+const RT01_DOC: &str = r#"# RT01 freed-object-use
+
+## What it means
+`refsan run` saw the program crash on an object whose memory had already
+been freed: its last reference was released while code still used it.
+
+## Evidence
+The faulting address, or the object header at it, is filled with the debug
+allocator's dead byte `0xDD` (refsan runs the program with
+`PYTHONMALLOC=debug`); under `--asan`, AddressSanitizer's
+heap-use-after-free report; under `--valgrind`, an invalid read or write in
+a freed block, with the stack that freed it.
+
+## Usual causes
+One `Py_DECREF` too many (RS102, RS103), a borrowed reference stored or
+returned without `Py_INCREF` (RS104, RS108), a stolen reference released
+again (RS106), a Cython `__dealloc__` releasing what it does not own. The
+crash often happens far from the bug, in pure Python code that touches the
+freed object later.
+
+## Next steps
+`refsan check` on the extension's sources for those rules; `refsan run
+--valgrind -- ...` (or `refsan build --asan` then `refsan run --asan --
+...`) to see where the object was freed.
+"#;
+
+const RT02_DOC: &str = r#"# RT02 negative-refcount
+
+## What it means
+A debug build of CPython stopped the program because an object's
+reference count went below zero: it was released more often than it was
+acquired.
+
+## Evidence
+CPython's fatal error "negative reference count" (debug builds such as
+Debian's `python3-dbg`, with the extension built against its headers:
+`refsan build --debug --python python3-dbg`).
+
+## Usual causes
+An extra `Py_DECREF` or `Py_XDECREF` (RS102, RS103), a reference released
+after a call stole it (RS106).
+
+## Next steps
+The stack of the report names the release; `refsan check` finds the same
+mistakes statically.
+"#;
+
+const RT03_DOC: &str = r#"# RT03 double-free
+
+## What it means
+A block of memory was freed twice: an object was deallocated, then released
+or freed again.
+
+## Evidence
+The debug allocator's "bad ID" or double-free diagnostics, AddressSanitizer's
+`attempting double-free`, glibc's `free(): double free detected`.
+
+## Usual causes
+The same reference released on two paths (RS103), `tp_dealloc` and
+`tp_clear` both freeing a member without clearing it, `PyMem_Free` of a
+buffer a struct still points to.
+
+## Next steps
+`refsan run --asan` (after `refsan build --asan`) shows both frees.
+"#;
+
+const RT04_DOC: &str = r#"# RT04 null-object
+
+## What it means
+The program dereferenced a NULL object pointer: a call that can fail
+returned NULL (with an exception set) and the code used the result without
+checking.
+
+## Evidence
+A fault at an address near 0 inside a C-API call or a `Py_INCREF` /
+`Py_DECREF` of the extension, and no dead-byte pattern around it.
+
+## Usual causes
+An unchecked result (RS107), `Py_DECREF` of a member that `__cinit__` left
+NULL (RS404).
+
+## Next steps
+`refsan check` reports the unchecked calls; `refsan leaks`' reproducer
+shows the arguments that make the call fail.
+"#;
+
+const RT05_DOC: &str = r#"# RT05 buffer-overflow
+
+## What it means
+Memory outside an allocated block was written (or read).
+
+## Evidence
+The debug allocator found its guard bytes (`0xFD`) around a block
+overwritten when it was freed; AddressSanitizer's heap-buffer-overflow
+report; Valgrind's invalid write.
+
+## Usual causes
+An index past the end of a tuple or list (`PyTuple_SET_ITEM` beyond its
+size), a C buffer sized without the terminating NUL, a wrong `Py_ssize_t`
+length in a format string (RS201).
+
+## Next steps
+`refsan run --asan` shows the faulting access and the block's allocation.
+"#;
+
+const RT06_DOC: &str = r#"# RT06 other-crash
+
+## What it means
+The program crashed (a signal, an abort, a fatal error) and refsan saw no
+pattern of a reference-counting error in it.
+
+## Evidence
+The signal and address, the Python traceback, the native stacks of every
+thread.
+
+## Next steps
+The report's stacks show where it happened; `refsan run --valgrind`
+catches memory errors that did not crash yet.
+"#;

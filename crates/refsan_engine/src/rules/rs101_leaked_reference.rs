@@ -45,8 +45,15 @@ Use instead:
     }
 ```
 
+## Known problems
+Each file is read alone: a helper defined in another `.c` file has unknown ownership, so a leak of its result, or one it makes, is not seen. Functions over the analysis budget (`--show-notes` lists them) get no finding. A reference stored into a C struct whose owner is not visible is not tracked.
+
+## Options
+Ownership of functions refsan cannot see (defined in another file or library) can be stated in `[tool.refsan.functions]` (`returns`, `steals`, `fails`); otherwise calls to them are taken to borrow their arguments.
+
 ## References
 - https://docs.python.org/3/c-api/intro.html#reference-counts
+- https://docs.python.org/3/c-api/refcounting.html
 "#,
     tags: &["reference-counting", "memory-leak"],
     precision: Precision::Medium,

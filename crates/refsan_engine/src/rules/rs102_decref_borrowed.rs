@@ -37,6 +37,16 @@ first(PyObject *self, PyObject *args)
 
 Use instead: drop the `Py_DECREF(item)`; or `Py_INCREF(item)` first if
 the function needs a reference of its own.
+
+## Known problems
+A release balanced by an increment in a macro from a header refsan does not read can be reported; such macros named in capitals stop the tracking of what they are given.
+
+## Options
+Ownership of functions refsan cannot see (defined in another file or library) can be stated in `[tool.refsan.functions]` (`returns`, `steals`, `fails`); otherwise calls to them are taken to borrow their arguments.
+
+## References
+- https://docs.python.org/3/c-api/intro.html#reference-count-details
+- https://docs.python.org/3/c-api/refcounting.html
 "#,
     tags: &["reference-counting", "use-after-free"],
     precision: Precision::Medium,

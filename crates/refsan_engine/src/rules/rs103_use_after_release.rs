@@ -33,6 +33,15 @@ with 0xDD; release builds crash later, somewhere else.
 ```
 
 Use instead: release the reference after its last use.
+
+## Known problems
+A value kept alive by a container the function cannot see (a cache in module state) may be reported as used after its release.
+
+## Options
+Ownership of functions refsan cannot see (defined in another file or library) can be stated in `[tool.refsan.functions]` (`returns`, `steals`, `fails`); otherwise calls to them are taken to borrow their arguments.
+
+## References
+- https://docs.python.org/3/c-api/refcounting.html
 "#,
     tags: &["reference-counting", "use-after-free"],
     precision: Precision::Medium,

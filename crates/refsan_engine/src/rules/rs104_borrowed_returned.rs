@@ -35,6 +35,16 @@ get_default(PyObject *self, PyObject *args)
 
 Use instead: `Py_RETURN_NONE;`, `return Py_NewRef(obj);`, or
 `Py_INCREF(obj); return obj;`.
+
+## Known problems
+Internal functions that return a borrowed reference by design are only held to "new reference" when Python calls them (method tables, slots) or when other paths return new references.
+
+## Options
+`--target-version` (or `requires-python`): before 3.12, `Py_None`, `Py_True` and `Py_False` need their own reference when returned; from 3.12 they are immortal and the finding is not made. Ownership of functions refsan cannot see (defined in another file or library) can be stated in `[tool.refsan.functions]` (`returns`, `steals`, `fails`); otherwise calls to them are taken to borrow their arguments.
+
+## References
+- https://docs.python.org/3/c-api/intro.html#reference-count-details
+- https://peps.python.org/pep-0683/
 "#,
     tags: &["reference-counting", "use-after-free"],
     precision: Precision::Medium,

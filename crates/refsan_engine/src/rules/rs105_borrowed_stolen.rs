@@ -36,6 +36,16 @@ wrap(PyObject *self, PyObject *arg)
 ```
 
 Use instead: `PyTuple_SET_ITEM(t, 0, Py_NewRef(arg));`
+
+## Known problems
+A helper that steals its argument is recognised when its body does; one defined in another file is taken to borrow.
+
+## Options
+Ownership of functions refsan cannot see (defined in another file or library) can be stated in `[tool.refsan.functions]` (`returns`, `steals`, `fails`); otherwise calls to them are taken to borrow their arguments.
+
+## References
+- https://docs.python.org/3/c-api/intro.html#reference-count-details
+- https://docs.python.org/3/c-api/tuple.html#c.PyTuple_SetItem
 "#,
     tags: &["reference-counting", "use-after-free"],
     precision: Precision::Medium,

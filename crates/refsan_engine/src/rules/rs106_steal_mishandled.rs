@@ -38,6 +38,16 @@ Use instead:
 ```
 or, since Python 3.10, `PyModule_AddObjectRef` (never steals) followed by
 `Py_DECREF(v)`, or since 3.13 `PyModule_Add` (always steals).
+
+## Known problems
+`PyModule_AddObject`'s contract changed: its failure leaves the reference with the caller. Code written for `PyModule_AddObjectRef` or `PyModule_Add` (3.13) is read by their own contracts.
+
+## Options
+Ownership of functions refsan cannot see (defined in another file or library) can be stated in `[tool.refsan.functions]` (`returns`, `steals`, `fails`); otherwise calls to them are taken to borrow their arguments.
+
+## References
+- https://docs.python.org/3/c-api/module.html#c.PyModule_AddObject
+- https://docs.python.org/3/c-api/module.html#c.PyModule_Add
 "#,
     tags: &["reference-counting", "use-after-free", "memory-leak"],
     precision: Precision::Medium,

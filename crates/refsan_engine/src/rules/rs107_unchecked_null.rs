@@ -31,6 +31,16 @@ into a segmentation fault.
 
 Use instead: check every result (`if (key == NULL) goto error;`) and use
 `Py_XDECREF` on cleanup paths where the variable may still be NULL.
+
+## Known problems
+A call that fails only on an argument the function already validated is still reported when the knowledge base says it can fail; `PyTuple_GetItem` after a size check is a known false positive.
+
+## Options
+Ownership of functions refsan cannot see (defined in another file or library) can be stated in `[tool.refsan.functions]` (`returns`, `steals`, `fails`); otherwise calls to them are taken to borrow their arguments.
+
+## References
+- https://docs.python.org/3/c-api/exceptions.html
+- https://docs.python.org/3/c-api/intro.html#exceptions
 "#,
     tags: &["null-dereference"],
     precision: Precision::Medium,

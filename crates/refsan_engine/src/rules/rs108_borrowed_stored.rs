@@ -34,6 +34,15 @@ Foo_init(FooObject *self, PyObject *args, PyObject *kwds)
 ```
 
 Use instead: `Py_XSETREF(self->name, Py_NewRef(name));`
+
+## Known problems
+A struct that lends a borrowed reference for a call's duration (a context on the stack) is recognised; one on the heap is not.
+
+## Options
+Ownership of functions refsan cannot see (defined in another file or library) can be stated in `[tool.refsan.functions]` (`returns`, `steals`, `fails`); otherwise calls to them are taken to borrow their arguments.
+
+## References
+- https://docs.python.org/3/c-api/intro.html#reference-count-details
 "#,
     tags: &["reference-counting", "use-after-free"],
     precision: Precision::Medium,

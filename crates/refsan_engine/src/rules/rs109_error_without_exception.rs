@@ -32,6 +32,16 @@ Without one it raises `SystemError: error return without exception set`
 Use instead: set an exception (`PyErr_SetObject(PyExc_KeyError, key)`)
 before returning NULL, or use `PyDict_GetItemWithError` /
 `PyDict_GetItemRef` and check `PyErr_Occurred()`.
+
+## Known problems
+An exception set by a helper defined in another file is not seen; such helpers are taken to set none.
+
+## Options
+Ownership of functions refsan cannot see (defined in another file or library) can be stated in `[tool.refsan.functions]` (`returns`, `steals`, `fails`); otherwise calls to them are taken to borrow their arguments.
+
+## References
+- https://docs.python.org/3/c-api/exceptions.html
+- https://docs.python.org/3/c-api/intro.html#exceptions
 "#,
     tags: &["exceptions"],
     precision: Precision::Medium,

@@ -31,6 +31,16 @@ and why Python 3.13 added `PyDict_GetItemRef` and `PyList_GetItemRef`.
 
 Use instead: `PyDict_GetItemRef(self->handlers, key, &cb)` (3.13+) or
 `Py_INCREF(cb)` right after the lookup, with a matching `Py_DECREF`.
+
+## Known problems
+Only items of dicts and lists (and the other volatile sources the knowledge base lists) used after a C-API call that can run Python code are reported; calls of the project's own functions are not yet taken to run Python code.
+
+## Options
+Ownership of functions refsan cannot see (defined in another file or library) can be stated in `[tool.refsan.functions]` (`returns`, `steals`, `fails`); otherwise calls to them are taken to borrow their arguments.
+
+## References
+- https://docs.python.org/3/c-api/dict.html#c.PyDict_GetItemRef
+- https://peps.python.org/pep-0703/
 "#,
     tags: &["reference-counting", "use-after-free"],
     precision: Precision::Medium,

@@ -33,6 +33,15 @@ variable. Both corrupt memory, often silently.
 ```
 
 Use instead: `Py_ssize_t n;` (or the "i" unit for an `int`).
+
+## Known problems
+Formats built at run time are not checked. Units refsan does not know are reported as unknown rather than guessed.
+
+## Options
+None beyond rule selection.
+
+## References
+- https://docs.python.org/3/c-api/arg.html
 "#,
     tags: &["api-usage", "format-string"],
     precision: Precision::High,

@@ -32,6 +32,15 @@ never released leaks it (reported as RS101).
 
 Use instead: `Py_BuildValue("(OO)", self->name, count)`, or "N" only for
 references you own and no longer need.
+
+## Known problems
+As RS201: only literal formats are checked.
+
+## Options
+None beyond rule selection.
+
+## References
+- https://docs.python.org/3/c-api/arg.html#building-values
 "#,
     tags: &["api-usage", "format-string", "reference-counting"],
     precision: Precision::High,

@@ -43,6 +43,15 @@ static PyMethodDef methods[] = {
 
 Use instead: `METH_VARARGS | METH_KEYWORDS` (and cast through
 `(PyCFunction)(void(*)(void))`).
+
+## Known problems
+A function cast to `PyCFunction` through a macro refsan cannot see is not checked.
+
+## Options
+None beyond rule selection.
+
+## References
+- https://docs.python.org/3/c-api/structures.html#c.PyMethodDef
 "#,
     tags: &["api-usage", "undefined-behaviour"],
     precision: Precision::High,

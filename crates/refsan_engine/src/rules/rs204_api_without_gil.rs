@@ -32,6 +32,15 @@ crashes that depend on timing.
 
 Use instead: do only C work in the released region; build Python
 objects after `Py_END_ALLOW_THREADS`.
+
+## Known problems
+Calls inside helpers called while the GIL is released are not followed; the knowledge base lists the C-API functions documented as safe without the GIL.
+
+## Options
+None beyond rule selection.
+
+## References
+- https://docs.python.org/3/c-api/init.html#releasing-the-gil-from-extension-code
 "#,
     tags: &["gil", "concurrency"],
     precision: Precision::High,

@@ -27,6 +27,16 @@ The `*Ref` replacements return a new (strong) reference.
 
 Use instead: `PyDict_GetItemRef(d, key, &v)` and `Py_DECREF(v)` when
 done; `PyList_GetItemRef`, `PyWeakref_GetRef`, `PyImport_AddModuleRef`.
+
+## Known problems
+Only modules that declare free-threading support (`Py_mod_gil = Py_MOD_GIL_NOT_USED`) are checked.
+
+## Options
+None beyond rule selection.
+
+## References
+- https://peps.python.org/pep-0703/
+- https://docs.python.org/3/howto/free-threading-extensions.html
 "#,
     tags: &["free-threading", "concurrency"],
     precision: Precision::High,

@@ -36,6 +36,15 @@ Pair_dealloc(PairObject *self)
 
 Use instead: `Py_XDECREF(self->value);` as well (or `Py_CLEAR` in a
 `tp_clear` that `tp_dealloc` calls).
+
+## Known problems
+Members released by a helper in another file are not seen: a `tp_dealloc` that only calls such helpers is not reported.
+
+## Options
+None beyond rule selection.
+
+## References
+- https://docs.python.org/3/c-api/typeobj.html#c.PyTypeObject.tp_dealloc
 "#,
     tags: &["type-slots", "memory-leak"],
     precision: Precision::High,

@@ -31,6 +31,16 @@ Node_traverse(NodeObject *self, visitproc visit, void *arg)
 
 Use instead: `Py_VISIT(self->parent);` too. Heap types must also visit
 `Py_TYPE(self)`.
+
+## Known problems
+Members that only ever hold objects the garbage collector does not track (exact `str`, `bytes`, `int`) are reported although visiting them is harmless.
+
+## Options
+None beyond rule selection.
+
+## References
+- https://docs.python.org/3/c-api/gcsupport.html
+- https://docs.python.org/3/c-api/typeobj.html#c.PyTypeObject.tp_traverse
 "#,
     tags: &["type-slots", "garbage-collection"],
     precision: Precision::High,

@@ -32,6 +32,15 @@ Node_dealloc(NodeObject *self)
 ```
 
 Use instead: call `PyObject_GC_UnTrack(self)` first.
+
+## Known problems
+An untrack inside a helper in another file is not seen.
+
+## Options
+None beyond rule selection.
+
+## References
+- https://docs.python.org/3/c-api/gcsupport.html#c.PyObject_GC_UnTrack
 "#,
     tags: &["type-slots", "garbage-collection"],
     precision: Precision::High,

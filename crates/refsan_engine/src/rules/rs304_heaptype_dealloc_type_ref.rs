@@ -36,6 +36,16 @@ Use instead:
     tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
 ```
+
+## Known problems
+Only types created with `PyType_FromSpec` (and friends) in the same file are checked.
+
+## Options
+None beyond rule selection.
+
+## References
+- https://docs.python.org/3/c-api/typeobj.html#c.PyTypeObject.tp_dealloc
+- https://docs.python.org/3/howto/isolating-extensions.html
 "#,
     tags: &["type-slots", "memory-leak"],
     precision: Precision::High,

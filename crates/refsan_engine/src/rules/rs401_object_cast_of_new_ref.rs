@@ -40,6 +40,15 @@ cdef extern from "lib.h":
     object create_new_item()
 ```
 or release the raw reference after the cast with `Py_XDECREF(p)`.
+
+## Known problems
+The ownership of a `cdef extern` function's `PyObject*` result must be stated (`# refsan: returns new`), or refsan cannot tell a new reference from a borrowed one (see RS405).
+
+## Options
+Annotate extern declarations with `# refsan: returns new|borrowed`.
+
+## References
+- https://cython.readthedocs.io/en/latest/src/userguide/external_C_code.html
 "#,
     tags: &["cython", "memory-leak"],
     precision: Precision::High,

@@ -28,6 +28,15 @@ if p != NULL:
 ```
 
 Use instead: just `obj = <object>p` — the cast is the INCREF.
+
+## Known problems
+As RS401: the extern's ownership must be known.
+
+## Options
+Annotate extern declarations with `# refsan: returns new|borrowed`.
+
+## References
+- https://cython.readthedocs.io/en/latest/src/userguide/language_basics.html#type-casting
 "#,
     tags: &["cython", "memory-leak"],
     precision: Precision::High,

@@ -36,6 +36,15 @@ Use instead:
     Py_INCREF(data)
     process_item(<PyObject*>data)
 ```
+
+## Known problems
+Stealing functions declared in the project's own `.pxd` files are not read yet.
+
+## Options
+None beyond rule selection.
+
+## References
+- https://cython.readthedocs.io/en/latest/src/userguide/language_basics.html#python-objects-as-parameters-and-return-values
 "#,
     tags: &["cython", "use-after-free"],
     precision: Precision::High,

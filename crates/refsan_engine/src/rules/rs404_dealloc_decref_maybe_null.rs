@@ -33,6 +33,15 @@ cdef class Wrapper:
 ```
 
 Use instead: `Py_XDECREF(self._obj)` or `Py_CLEAR(self._obj)`.
+
+## Known problems
+Attributes assigned in a method `__cinit__` calls are not followed.
+
+## Options
+None beyond rule selection.
+
+## References
+- https://cython.readthedocs.io/en/latest/src/userguide/special_methods.html#finalization-methods-dealloc-and-del
 "#,
     tags: &["cython", "null-dereference"],
     precision: Precision::High,

@@ -33,6 +33,15 @@ cdef extern from "lib.h":
     PyObject* lookup(const char* name)   # refsan: returns borrowed
 ```
 or in pyproject.toml: `[tool.refsan.functions] lookup = { returns = "borrowed" }`.
+
+## Known problems
+Declarations in `.pxd` files another module cimports are reported where they are declared.
+
+## Options
+Annotate with `# refsan: returns new` or `# refsan: returns borrowed`, or declare the result `object`.
+
+## References
+- https://cython.readthedocs.io/en/latest/src/userguide/external_C_code.html
 "#,
     tags: &["cython", "reference-counting"],
     precision: Precision::High,

@@ -32,6 +32,15 @@ cdef class Holder:
 Use instead: keep a reference (`cdef object` attribute), or take one
 explicitly: `tmp = name.upper(); Py_INCREF(tmp); self._p = <PyObject*>tmp`
 with a matching `Py_XDECREF` in `__dealloc__`.
+
+## Known problems
+A pointer kept alive by an object Cython cannot see (a C struct) may be reported.
+
+## Options
+None beyond rule selection.
+
+## References
+- https://cython.readthedocs.io/en/latest/src/userguide/language_basics.html#type-casting
 "#,
     tags: &["cython", "use-after-free"],
     precision: Precision::Medium,

@@ -25,6 +25,16 @@ print(f"refcount: {c_ptr.ob_refcnt}")
 
 Use instead: `Py_REFCNT(<object>c_ptr)` from `cpython.ref`, or
 `sys.getrefcount(obj)` (one higher: it counts its argument).
+
+## Known problems
+None known.
+
+## Options
+None beyond rule selection.
+
+## References
+- https://docs.python.org/3/c-api/refcounting.html#c.Py_REFCNT
+- https://peps.python.org/pep-0683/
 "#,
     tags: &["cython", "portability"],
     precision: Precision::VeryHigh,

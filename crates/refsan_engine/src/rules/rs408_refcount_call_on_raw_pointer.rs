@@ -29,6 +29,15 @@ Py_INCREF(p)
 Use instead: `Py_XINCREF(p)` (accepts `PyObject*`), `Py_INCREF(<object>p)`,
 or declare your own `void Py_INCREF(PyObject*)` in a `cdef extern from
 "Python.h"` block.
+
+## Known problems
+None known.
+
+## Options
+None beyond rule selection.
+
+## References
+- https://github.com/cython/cython/blob/master/Cython/Includes/cpython/ref.pxd
 "#,
     tags: &["cython", "portability"],
     precision: Precision::VeryHigh,
