@@ -262,11 +262,23 @@ impl Uris {
             return artifact_location(path);
         };
         let given = std::path::Path::new(path);
-        let absolute = if given.is_absolute() {
+        let joined = if given.is_absolute() {
             given.to_path_buf()
         } else {
             cwd.join(given)
         };
+        // `..` resolved by the text (without following links), as the
+        // path was meant.
+        let mut absolute = std::path::PathBuf::new();
+        for part in joined.components() {
+            match part {
+                std::path::Component::ParentDir => {
+                    absolute.pop();
+                }
+                std::path::Component::CurDir => {}
+                other => absolute.push(other),
+            }
+        }
         match absolute.strip_prefix(root) {
             Ok(rel) => artifact_location(&rel.to_string_lossy()),
             Err(_) => artifact_location(&absolute.to_string_lossy()),
@@ -577,6 +589,7 @@ mod tests {
         assert_eq!(loc.uri, "pkg/src/mod.c");
         assert_eq!(loc.uri_base_id, Some(SRCROOT));
         assert_eq!(uris.location("/repo/a.c").uri, "a.c");
+        assert_eq!(uris.location("../b/./c.c").uri, "b/c.c");
         let outside = uris.location("/elsewhere/x.c");
         assert_eq!(outside.uri, "file:///elsewhere/x.c");
         assert_eq!(outside.uri_base_id, None);

@@ -1,0 +1,363 @@
+//! The conventions of `refsan check` users rely on, through the binary:
+//! formats, standard input, excludes, fail levels, statistics, baselines,
+//! suppression comments written and unused, selection, configuration.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failing test
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const LEAKY: &str = r#"#include <Python.h>
+
+static PyObject *
+pair(PyObject *self, PyObject *args)
+{
+    PyObject *list = PyList_New(0);
+    if (list == NULL)
+        return NULL;
+    if (PyList_Append(list, args) < 0)
+        return NULL;
+    return list;
+}
+
+static PyMethodDef methods[] = {
+    {"pair", pair, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL}
+};
+"#;
+
+/// Returns `Py_None` without a reference: an error for Python before 3.12
+/// only.
+const NONE: &str = r#"#include <Python.h>
+
+static PyObject *
+nothing(PyObject *self, PyObject *arg)
+{
+    return Py_None;
+}
+
+static PyMethodDef methods[] = {
+    {"nothing", nothing, METH_O, NULL},
+    {NULL, NULL, 0, NULL}
+};
+"#;
+
+struct Run {
+    status: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn refsan(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_refsan"))
+        .current_dir(dir)
+        .args(args)
+        .env_remove("FORCE_COLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or_default()).unwrap();
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    Run {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A project directory with the given files.
+fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in files {
+        let full = dir.path().join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, text).unwrap();
+    }
+    dir
+}
+
+fn codes(json: &str) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_str(json).expect("JSON report");
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{}:{}",
+                f["path"].as_str().unwrap(),
+                f["code"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn concise_lines_for_editors() {
+    let p = project(&[("m.c", LEAKY)]);
+    let run = refsan(
+        p.path(),
+        &["check", "--format", "concise", "-q", "m.c"],
+        None,
+    );
+    assert_eq!(run.status, 1);
+    assert_eq!(
+        run.stdout,
+        "m.c:10:9: error: `list` leaks: the function returns without releasing it [RS101]\n"
+    );
+}
+
+#[test]
+fn standard_input_with_a_file_name() {
+    let p = project(&[]);
+    let run = refsan(
+        p.path(),
+        &[
+            "check",
+            "-",
+            "--stdin-filename",
+            "src/m.c",
+            "--format",
+            "json",
+        ],
+        Some(LEAKY.as_bytes()),
+    );
+    assert_eq!(run.status, 1, "{}", run.stderr);
+    assert_eq!(codes(&run.stdout), ["src/m.c:RS101"]);
+}
+
+#[test]
+fn default_excludes_and_force_exclude() {
+    let p = project(&[
+        ("src/m.c", LEAKY),
+        ("build/gen.c", LEAKY),
+        (".venv/x.c", LEAKY),
+    ]);
+    let run = refsan(p.path(), &["check", "--format", "json", "."], None);
+    assert_eq!(codes(&run.stdout), ["src/m.c:RS101"]);
+    // A file named on the command line is checked anyway...
+    let run = refsan(
+        p.path(),
+        &["check", "--format", "json", "build/gen.c"],
+        None,
+    );
+    assert_eq!(codes(&run.stdout), ["build/gen.c:RS101"]);
+    // ...unless the excludes are forced (pre-commit, editors).
+    let run = refsan(
+        p.path(),
+        &[
+            "check",
+            "--format",
+            "json",
+            "--force-exclude",
+            "build/gen.c",
+        ],
+        None,
+    );
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    // --exclude replaces the defaults, --extend-exclude adds to them.
+    let run = refsan(
+        p.path(),
+        &["check", "--format", "json", "--exclude", "src", "."],
+        None,
+    );
+    // (Hidden directories such as .venv are never walked.)
+    assert_eq!(codes(&run.stdout), ["build/gen.c:RS101"]);
+    let run = refsan(
+        p.path(),
+        &["check", "--format", "json", "--extend-exclude", "src", "."],
+        None,
+    );
+    // Nothing left to check is a usage error, with nothing on stdout.
+    assert_eq!((run.status, run.stdout.as_str()), (2, ""));
+    assert!(
+        run.stderr.contains("no C, C++ or Cython source files"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn fail_level_statistics_and_silence() {
+    let p = project(&[(
+        "m.pyx",
+        "from cpython.object cimport PyObject\n\ndef f(x):\n    cdef PyObject* p = <PyObject*>x\n    return p.ob_refcnt\n",
+    )]);
+    let run = refsan(p.path(), &["check", "--format", "json", "m.pyx"], None);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let severities: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["severity"].as_str().unwrap())
+        .collect();
+    assert!(!severities.is_empty());
+    let worst = if severities.contains(&"error") {
+        "error"
+    } else if severities.contains(&"warning") {
+        "warning"
+    } else {
+        "info"
+    };
+    let above = match worst {
+        "info" => "warning",
+        _ => "error",
+    };
+    if worst != "error" {
+        let run = refsan(p.path(), &["check", "--fail-level", above, "m.pyx"], None);
+        assert_eq!(run.status, 0, "findings below the fail level pass");
+    }
+    let run = refsan(p.path(), &["check", "--fail-level", "info", "m.pyx"], None);
+    assert_eq!(run.status, 1);
+    let run = refsan(
+        p.path(),
+        &["check", "--statistics", "--format", "json", "m.pyx"],
+        None,
+    );
+    let stats: serde_json::Value = serde_json::from_str(&run.stdout).expect("only JSON");
+    assert!(stats
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["count"].as_u64() >= Some(1)));
+    let run = refsan(
+        p.path(),
+        &["check", "-s", "--fail-level", "info", "m.pyx"],
+        None,
+    );
+    assert_eq!(
+        (run.status, run.stdout.as_str(), run.stderr.as_str()),
+        (1, "", "")
+    );
+}
+
+#[test]
+fn a_baseline_reports_only_new_findings() {
+    let p = project(&[("m.c", LEAKY)]);
+    let run = refsan(
+        p.path(),
+        &["check", "--baseline", "base.json", "--write-baseline", "."],
+        None,
+    );
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let run = refsan(p.path(), &["check", "--baseline", "base.json", "."], None);
+    assert_eq!(run.status, 0, "{}", run.stdout);
+    // Code moved down: same finding, same fingerprint.
+    std::fs::write(p.path().join("m.c"), format!("/* moved */\n\n{LEAKY}")).unwrap();
+    let run = refsan(p.path(), &["check", "--baseline", "base.json", "."], None);
+    assert_eq!(run.status, 0, "{}", run.stdout);
+    // A new bug is reported.
+    std::fs::write(p.path().join("n.c"), NONE).unwrap();
+    let run = refsan(
+        p.path(),
+        &[
+            "check",
+            "--baseline",
+            "base.json",
+            "--format",
+            "json",
+            "--target-version",
+            "3.8",
+            ".",
+        ],
+        None,
+    );
+    assert_eq!(codes(&run.stdout), ["n.c:RS104"]);
+}
+
+#[test]
+fn add_ignore_then_nothing_left_and_nothing_unused() {
+    let p = project(&[("m.c", LEAKY)]);
+    let run = refsan(p.path(), &["check", "--add-ignore", "m.c"], None);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("added 1 suppression comment"),
+        "{}",
+        run.stderr
+    );
+    let text = std::fs::read_to_string(p.path().join("m.c")).unwrap();
+    assert!(
+        text.contains("return NULL;  /* refsan: ignore[RS101] */"),
+        "{text}"
+    );
+    let run = refsan(p.path(), &["check", "--fail-level", "info", "m.c"], None);
+    assert_eq!(run.status, 0, "{}", run.stdout);
+    // Once the bug is fixed the comment is reported as unused.
+    let fixed = text.replace(
+        "        return NULL;  /* refsan: ignore[RS101] */",
+        "        { Py_DECREF(list); return NULL; }  /* refsan: ignore[RS101] */",
+    );
+    std::fs::write(p.path().join("m.c"), fixed).unwrap();
+    let run = refsan(p.path(), &["check", "--format", "json", "m.c"], None);
+    assert_eq!(codes(&run.stdout), ["m.c:RS900"]);
+}
+
+#[test]
+fn target_version_from_requires_python_and_selection() {
+    let p = project(&[
+        (
+            "old/pyproject.toml",
+            "[project]\nrequires-python = \">=3.9\"\n[tool.refsan]\n",
+        ),
+        ("old/n.c", NONE),
+        (
+            "new/pyproject.toml",
+            "[project]\nrequires-python = \">=3.12\"\n[tool.refsan]\n",
+        ),
+        ("new/n.c", NONE),
+    ]);
+    let run = refsan(p.path(), &["check", "--format", "json", "."], None);
+    assert_eq!(codes(&run.stdout), ["old/n.c:RS104"]);
+    let run = refsan(
+        p.path(),
+        &[
+            "check", "--format", "json", "--select", "RS104", "--ignore", "RS1", "old",
+        ],
+        None,
+    );
+    assert_eq!(
+        codes(&run.stdout),
+        ["old/n.c:RS104"],
+        "the more specific wins"
+    );
+    let run = refsan(
+        p.path(),
+        &[
+            "check", "--format", "json", "--select", "RS1", "--ignore", "RS104", "old",
+        ],
+        None,
+    );
+    assert!(codes(&run.stdout).is_empty());
+}
+
+#[test]
+fn explain_completions_and_sarif_root() {
+    let p = project(&[("pkg/m.c", LEAKY), ("pkg/.git/HEAD", "")]);
+    let run = refsan(p.path(), &["explain", "RT01"], None);
+    assert!(run.stdout.starts_with("# RT01 freed-object-use"));
+    let run = refsan(p.path(), &["completions", "bash"], None);
+    assert!(run.stdout.contains("refsan"), "{}", run.stdout);
+    // SARIF paths are relative to the repository root, from a subdirectory.
+    let sub: PathBuf = p.path().join("pkg");
+    std::fs::create_dir_all(sub.join("deep")).unwrap();
+    let run = refsan(
+        &sub.join("deep"),
+        &["check", "--format", "sarif", ".."],
+        None,
+    );
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let location =
+        &v["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"];
+    assert_eq!(location["uri"], "m.c");
+    assert_eq!(location["uriBaseId"], "%SRCROOT%");
+    assert!(v["runs"][0]["originalUriBaseIds"]["%SRCROOT%"]["uri"]
+        .as_str()
+        .unwrap()
+        .ends_with("/pkg/"));
+}
