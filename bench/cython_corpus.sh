@@ -88,4 +88,10 @@ errors = d.get("errors", [])
 by = collections.Counter(f["code"] for f in fs)
 print(f"  findings {len(fs)}: " + (", ".join(f"{k} {v}" for k, v in sorted(by.items())) or "none"))
 print(f"  per-file errors {len(errors)}, notes {len(d.get('notes', []))}")
+notes = d.get("notes", [])
+unreached = [n for n in notes if "reached by no path" in n["message"]]
+approx = [n for n in notes if "analysed approximately" in n["message"]]
+stmts = sum(int(n["message"].split()[0]) for n in unreached)
+print(f"  unreached-but-reachable statements: {stmts} in {len(unreached)} functions; "
+      f"functions over budget: {len(approx)}")
 PY

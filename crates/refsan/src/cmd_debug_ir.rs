@@ -22,15 +22,22 @@ pub fn run(args: DebugIrArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     let lang = driver::language_for(&args.file).context("not a C, C++ or Cython file")?;
     let module = driver::lower(&driver::display_path(&args.file), &bytes, lang);
+    let report = refsan_engine::check_module(
+        &module,
+        refsan_capi::KnowledgeBase::builtin(),
+        &Default::default(),
+    );
+    let unreached = |name: &str| {
+        report
+            .unreached
+            .iter()
+            .find(|(f, _, _)| f == name)
+            .map_or(0, |(_, n, _)| *n)
+    };
     if args.summaries {
-        let report = refsan_engine::check_module(
-            &module,
-            refsan_capi::KnowledgeBase::builtin(),
-            &Default::default(),
-        );
         for (name, c) in &report.summaries {
             if args.function.as_deref().is_none_or(|n| n == name) {
-                println!("{name}: {c:?}");
+                println!("{name}: {c:?} (unreached statements: {})", unreached(name));
             }
         }
         return Ok(ExitCode::SUCCESS);
@@ -38,6 +45,7 @@ pub fn run(args: DebugIrArgs) -> Result<ExitCode> {
     for f in &module.functions {
         if args.function.as_deref().is_none_or(|n| n == f.name) {
             print!("{}", f.dump());
+            println!("  unreached statements: {}", unreached(&f.name));
         }
     }
     for p in &module.problems {

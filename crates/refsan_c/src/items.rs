@@ -527,6 +527,7 @@ fn declaration(ctx: &FileCtx<'_>, n: Node<'_>, sig: &Signature<'_>) -> Declarati
         returns: sig.returns,
         param_count,
         contract,
+        noexcept: false,
         span: t.span(n),
     }
 }
@@ -553,7 +554,7 @@ pub(crate) fn annotation_contract(text: &[u8], returns: TypeClass) -> Option<Con
         });
         match word {
             b"CPYCHECKER_RETURNS_BORROWED_REF" => c.returns = Returns::Borrowed,
-            b"CPYCHECKER_NEGATIVE_RESULT_SETS_EXCEPTION" => c.failure = Failure::NegOne,
+            b"CPYCHECKER_NEGATIVE_RESULT_SETS_EXCEPTION" => c.failure = Failure::Negative,
             b"CPYCHECKER_SETS_EXCEPTION" => c.exc = ExcEffect::Sets,
             b"CPYCHECKER_STEALS_REFERENCE_TO_ARG" => {
                 let rest = &text[end..];
@@ -600,7 +601,7 @@ mod tests {
             TypeClass::Int,
         )
         .unwrap();
-        assert_eq!(n.failure, Failure::NegOne);
+        assert_eq!(n.failure, Failure::Negative);
         assert_eq!(n.returns, Returns::NotObject);
         assert!(annotation_contract(b"int h(void);", TypeClass::Int).is_none());
     }

@@ -181,7 +181,9 @@ pub(crate) fn prepare(src: &[u8]) -> Prepared {
                 match word {
                     b"define" => {
                         if let Some((p, after)) = parse_define_head(src, word_end) {
-                            pending = Some(p);
+                            if !conditionals.in_foreign_arm() {
+                                pending = Some(p);
+                            }
                             i = after;
                         } else {
                             directive_name_next = true;
@@ -376,6 +378,60 @@ struct CondGroup {
     /// Some arm opens or closes a bracket it does not close or open, or
     /// ends in the middle of a statement.
     unbalanced: bool,
+    /// The current arm is for another platform (`#ifdef MS_WINDOWS`,
+    /// `#if defined(__NetBSD__)`): macros it defines are not the ones the
+    /// code is usually built with.
+    foreign: bool,
+}
+
+/// Platforms whose arms are not the usual build (the analysis reads code as
+/// built on Linux).
+const FOREIGN_PLATFORMS: &[&str] = &[
+    "MS_WINDOWS",
+    "_WIN32",
+    "_WIN64",
+    "WIN32",
+    "_MSC_VER",
+    "__CYGWIN__",
+    "__MINGW32__",
+    "__VMS",
+    "NetBSD",
+    "__NetBSD__",
+    "__OpenBSD__",
+    "__FreeBSD__",
+    "__DragonFly__",
+    "__sun",
+    "_AIX",
+    "__hpux",
+    "__QNX__",
+    "__EMSCRIPTEN__",
+    "__wasi__",
+];
+
+/// The directive `#if`/`#ifdef`/`#elif` on `line` tests positively for a
+/// foreign platform (no negation, no `||` with something else).
+fn tests_foreign_platform(word: &[u8], line: &[u8]) -> bool {
+    if !matches!(word, b"if" | b"ifdef" | b"elif") {
+        return false;
+    }
+    let text = String::from_utf8_lossy(line);
+    let cond = text
+        .trim_start()
+        .trim_start_matches('#')
+        .trim_start()
+        .trim_start_matches(std::str::from_utf8(word).unwrap_or(""))
+        .trim();
+    if cond.contains('!') || cond.contains("||") || cond.contains("&&") {
+        return false;
+    }
+    let ident = cond
+        .trim_start_matches("defined")
+        .trim_matches(|c: char| c == '(' || c == ')' || c.is_whitespace());
+    let ident: String = ident
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    FOREIGN_PLATFORMS.contains(&ident.as_str())
 }
 
 /// Keeps the bracket stack consistent across `#if` arms (an arm may open a
@@ -383,6 +439,13 @@ struct CondGroup {
 #[derive(Default)]
 struct Conditionals {
     groups: Vec<CondGroup>,
+}
+
+impl Conditionals {
+    /// Some enclosing arm is for another platform.
+    fn in_foreign_arm(&self) -> bool {
+        self.groups.iter().any(|g| g.foreign)
+    }
 }
 
 /// Deepest `#if` nesting tracked.
@@ -428,6 +491,7 @@ impl Conditionals {
                         // except as the body of `if (...)`/`while (...)`,
                         // which the lowering handles arm by arm.
                         unbalanced: starts_inside || (!inside && incomplete && last_sig != b')'),
+                        foreign: tests_foreign_platform(word, &src[start..end]),
                     });
                 }
                 if inside {
@@ -439,6 +503,7 @@ impl Conditionals {
             b"elif" | b"else" | b"elifdef" | b"elifndef" => match self.groups.last_mut() {
                 Some(g) if g.blanked => blank(src, text, start, end),
                 Some(g) => {
+                    g.foreign = tests_foreign_platform(word, &src[start..end]);
                     g.unbalanced |= *brackets != g.at_open || incomplete || starts_inside;
                     if g.first_arm_end.is_none() {
                         g.first_arm_end = Some(brackets.clone());

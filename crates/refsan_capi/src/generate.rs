@@ -5,13 +5,12 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use refsan_ir::{
     ArgEffect, Behaviour, Contract, ExcEffect, Failure, FormatSpec, FormatStyle, Gil, Returns,
-    SuccessValues,
 };
 
 use crate::overrides::{parse_overrides, patches, BehaviourRecord, Patch};
 use crate::record::{
     arg_effect_spelling, exc_effect_spelling, failure_spelling, format_spelling, gil_spelling,
-    parse_version, returns_spelling, success_spelling, toml_string, version_spelling,
+    parse_version, returns_spelling, toml_string, version_spelling,
 };
 use crate::refcounts::{parse_refcounts, RefcountEffect, RefcountsFunction};
 use crate::stable_abi::limited_api_names;
@@ -178,13 +177,13 @@ fn behaviour_from_patch(
     Ok(Behaviour {
         runs_code: record.runs_code.unwrap_or(false),
         constructor: record.constructor.unwrap_or(false),
-        success: record.success.map(Into::into).unwrap_or_default(),
         keeps: positions(&record.keeps)?,
         volatile_item: record.volatile_item.unwrap_or(false),
         slot_getter: record.slot_getter.unwrap_or(false),
         overwrites_slot_of: record.overwrites_slot_of.clone().unwrap_or_default(),
         gil: record.gil.map(Into::into).unwrap_or_default(),
         reports_exception: record.reports_exception.unwrap_or(false),
+        matches_exception: record.matches_exception.unwrap_or(false),
         untracked_result: record.untracked_result.unwrap_or(false),
         returns_type: record.returns_type.unwrap_or(false),
         nonnull_with_exception: positions(&record.nonnull_with_exception)?,
@@ -270,7 +269,7 @@ fn check_consistency(name: &str, contract: &Contract) -> Result<(), KbError> {
         }
         (
             Returns::New | Returns::Borrowed | Returns::Unknown,
-            Failure::NegOne | Failure::Zero | Failure::TriState,
+            Failure::NegOne | Failure::Negative | Failure::Zero | Failure::TriState,
         ) => Some("an object result cannot fail with an integer"),
         (_, Failure::AlwaysNull) if contract.exc != ExcEffect::Sets => {
             Some("`always_null` needs `exc = \"sets\"`")
@@ -334,9 +333,6 @@ fn render_behaviour(b: &Behaviour, fields: &mut Vec<String>) {
     };
     flag(fields, b.runs_code, "runs_code");
     flag(fields, b.constructor, "constructor");
-    if b.success != SuccessValues::Zero {
-        fields.push(format!("success = \"{}\"", success_spelling(b.success)));
-    }
     positions(fields, &b.keeps, "keeps");
     flag(fields, b.volatile_item, "volatile_item");
     flag(fields, b.slot_getter, "slot_getter");
@@ -352,6 +348,7 @@ fn render_behaviour(b: &Behaviour, fields: &mut Vec<String>) {
         fields.push(format!("gil = \"{}\"", gil_spelling(b.gil)));
     }
     flag(fields, b.reports_exception, "reports_exception");
+    flag(fields, b.matches_exception, "matches_exception");
     flag(fields, b.untracked_result, "untracked_result");
     flag(fields, b.returns_type, "returns_type");
     positions(fields, &b.nonnull_with_exception, "nonnull_with_exception");
@@ -593,19 +590,16 @@ PyErr_Fetch:PyObject**:ptype:0:
     fn behaviour_facts_are_merged_and_rendered() {
         let overrides = format!(
             "{FETCH}[[group]]\nwhy = \"w\"\nnames = [\"PyList_SetItem\"]\nruns_code = true\nkeeps = [\"item\"]\n\
-             [function.PyList_SetItem]\nwhy = \"w\"\nsuccess = \"non_negative\"\ngil = \"not_needed\"\n"
+             [function.PyList_SetItem]\nwhy = \"w\"\ngil = \"not_needed\"\n"
         );
         let entries = merge(&sources(&overrides)).expect("merges");
         let set = entry(&entries, "PyList_SetItem");
         assert!(set.behaviour.runs_code);
         assert_eq!(set.behaviour.keeps, [2]);
-        assert_eq!(set.behaviour.success, SuccessValues::NonNegative);
         assert_eq!(set.behaviour.gil, Gil::NotNeeded);
         let line = render(&entries);
         assert!(
-            line.contains(
-                "runs_code = true, success = \"non_negative\", keeps = [2], gil = \"not_needed\""
-            ),
+            line.contains("runs_code = true, keeps = [2], gil = \"not_needed\""),
             "{line}"
         );
         let loaded = crate::KnowledgeBase::from_toml_str(&line).expect("loads");

@@ -67,9 +67,8 @@
 //! - `names`: only in a `[[group]]`;
 //! - behaviour beyond ownership ([`refsan_ir::Behaviour`]): `runs_code`,
 //!   `constructor`, `volatile_item`, `slot_getter`, `reports_exception`,
-//!   `untracked_result`, `returns_type`, `gc_untrack` (booleans); `success`
-//!   (`zero` or `non_negative`: what a `neg_one` function returns when it
-//!   succeeds); `gil` (`needed`, `not_needed`, `releases`, `acquires`);
+//!   `matches_exception`, `untracked_result`, `returns_type`, `gc_untrack`
+//!   (booleans); `gil` (`needed`, `not_needed`, `releases`, `acquires`);
 //!   `keeps` and `nonnull_with_exception` (parameter names);
 //!   `overwrites_slot_of` (names of getters); `ref_variant` (a name).
 //!

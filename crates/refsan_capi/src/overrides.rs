@@ -23,9 +23,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::record::{
-    ArgEffectName, ExcEffectName, FailureName, FormatName, GilName, ReturnsName, SuccessName,
-};
+use crate::record::{ArgEffectName, ExcEffectName, FailureName, FormatName, GilName, ReturnsName};
 use crate::KbError;
 
 #[derive(Debug, Default, Deserialize)]
@@ -70,13 +68,13 @@ pub(crate) struct OverrideRecord {
 pub(crate) struct BehaviourRecord {
     pub runs_code: Option<bool>,
     pub constructor: Option<bool>,
-    pub success: Option<SuccessName>,
     pub keeps: Option<Vec<String>>,
     pub volatile_item: Option<bool>,
     pub slot_getter: Option<bool>,
     pub overwrites_slot_of: Option<Vec<String>>,
     pub gil: Option<GilName>,
     pub reports_exception: Option<bool>,
+    pub matches_exception: Option<bool>,
     pub untracked_result: Option<bool>,
     pub returns_type: Option<bool>,
     pub nonnull_with_exception: Option<Vec<String>>,
@@ -196,7 +194,6 @@ fn merge_group(patch: &mut Patch, group: &OverrideRecord, name: &str) -> Result<
     let (b, g) = (&mut patch.behaviour, &group.behaviour);
     set_once(&mut b.runs_code, &g.runs_code, "runs_code", name)?;
     set_once(&mut b.constructor, &g.constructor, "constructor", name)?;
-    set_once(&mut b.success, &g.success, "success", name)?;
     set_once(&mut b.keeps, &g.keeps, "keeps", name)?;
     set_once(
         &mut b.volatile_item,
@@ -216,6 +213,12 @@ fn merge_group(patch: &mut Patch, group: &OverrideRecord, name: &str) -> Result<
         &mut b.reports_exception,
         &g.reports_exception,
         "reports_exception",
+        name,
+    )?;
+    set_once(
+        &mut b.matches_exception,
+        &g.matches_exception,
+        "matches_exception",
         name,
     )?;
     set_once(
@@ -266,13 +269,13 @@ fn overlay_function(patch: &mut Patch, record: &OverrideRecord) {
     let (b, r) = (&mut patch.behaviour, &record.behaviour);
     overlay(&mut b.runs_code, &r.runs_code);
     overlay(&mut b.constructor, &r.constructor);
-    overlay(&mut b.success, &r.success);
     overlay(&mut b.keeps, &r.keeps);
     overlay(&mut b.volatile_item, &r.volatile_item);
     overlay(&mut b.slot_getter, &r.slot_getter);
     overlay(&mut b.overwrites_slot_of, &r.overwrites_slot_of);
     overlay(&mut b.gil, &r.gil);
     overlay(&mut b.reports_exception, &r.reports_exception);
+    overlay(&mut b.matches_exception, &r.matches_exception);
     overlay(&mut b.untracked_result, &r.untracked_result);
     overlay(&mut b.returns_type, &r.returns_type);
     overlay(&mut b.nonnull_with_exception, &r.nonnull_with_exception);

@@ -6,9 +6,7 @@
 //! exhaustive `match` in both directions, so a variant added to the IR fails
 //! to compile here until the data format learns its name.
 
-use refsan_ir::{
-    ArgEffect, Behaviour, ExcEffect, Failure, FormatSpec, FormatStyle, Gil, Returns, SuccessValues,
-};
+use refsan_ir::{ArgEffect, Behaviour, ExcEffect, Failure, FormatSpec, FormatStyle, Gil, Returns};
 use serde::Deserialize;
 
 use crate::KbError;
@@ -32,6 +30,7 @@ pub(crate) enum FailureName {
     NullMaybeExc,
     AlwaysNull,
     NegOne,
+    Negative,
     Zero,
     TriState,
     Ambiguous,
@@ -56,13 +55,6 @@ pub(crate) enum ExcEffectName {
     OnFailure,
     Sets,
     Clears,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum SuccessName {
-    Zero,
-    NonNegative,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -103,15 +95,6 @@ pub(crate) fn format_spelling(value: FormatStyle) -> &'static str {
     }
 }
 
-impl From<SuccessName> for SuccessValues {
-    fn from(name: SuccessName) -> SuccessValues {
-        match name {
-            SuccessName::Zero => SuccessValues::Zero,
-            SuccessName::NonNegative => SuccessValues::NonNegative,
-        }
-    }
-}
-
 impl From<GilName> for Gil {
     fn from(name: GilName) -> Gil {
         match name {
@@ -120,13 +103,6 @@ impl From<GilName> for Gil {
             GilName::Releases => Gil::Releases,
             GilName::Acquires => Gil::Acquires,
         }
-    }
-}
-
-pub(crate) fn success_spelling(value: SuccessValues) -> &'static str {
-    match value {
-        SuccessValues::Zero => "zero",
-        SuccessValues::NonNegative => "non_negative",
     }
 }
 
@@ -160,6 +136,7 @@ impl From<FailureName> for Failure {
             FailureName::NullMaybeExc => Failure::NullMaybeExc,
             FailureName::AlwaysNull => Failure::AlwaysNull,
             FailureName::NegOne => Failure::NegOne,
+            FailureName::Negative => Failure::Negative,
             FailureName::Zero => Failure::Zero,
             FailureName::TriState => Failure::TriState,
             FailureName::Ambiguous => Failure::Ambiguous,
@@ -211,6 +188,7 @@ pub(crate) fn failure_spelling(value: Failure) -> &'static str {
         Failure::NullMaybeExc => "null_maybe_exc",
         Failure::AlwaysNull => "always_null",
         Failure::NegOne => "neg_one",
+        Failure::Negative => "negative",
         Failure::Zero => "zero",
         Failure::TriState => "tri_state",
         Failure::Ambiguous => "ambiguous",
@@ -284,8 +262,6 @@ pub(crate) struct EntryRecord {
     #[serde(default)]
     pub constructor: bool,
     #[serde(default)]
-    pub success: Option<SuccessName>,
-    #[serde(default)]
     pub keeps: Vec<usize>,
     #[serde(default)]
     pub volatile_item: bool,
@@ -297,6 +273,8 @@ pub(crate) struct EntryRecord {
     pub gil: Option<GilName>,
     #[serde(default)]
     pub reports_exception: bool,
+    #[serde(default)]
+    pub matches_exception: bool,
     #[serde(default)]
     pub untracked_result: bool,
     #[serde(default)]
@@ -321,13 +299,13 @@ impl EntryRecord {
         Behaviour {
             runs_code: self.runs_code,
             constructor: self.constructor,
-            success: self.success.map(Into::into).unwrap_or_default(),
             keeps: self.keeps.clone(),
             volatile_item: self.volatile_item,
             slot_getter: self.slot_getter,
             overwrites_slot_of: self.overwrites_slot_of.clone(),
             gil: self.gil.map(Into::into).unwrap_or_default(),
             reports_exception: self.reports_exception,
+            matches_exception: self.matches_exception,
             untracked_result: self.untracked_result,
             returns_type: self.returns_type,
             nonnull_with_exception: self.nonnull_with_exception.clone(),

@@ -32,6 +32,8 @@ pub struct Resolver<'a> {
     int_outcomes: HashMap<String, Vec<crate::outcome::IntOutcome>>,
     /// File-scope variables that hold objects, and those that are objects.
     object_globals: HashMap<&'a str, GlobalKind>,
+    /// Declared functions that never touch the exception state.
+    noexcept: std::collections::HashSet<&'a str>,
 }
 
 /// What a file-scope name refers to.
@@ -65,7 +67,11 @@ impl<'a> Resolver<'a> {
         module: &'a Module,
     ) -> Resolver<'a> {
         let mut declared = HashMap::new();
+        let mut noexcept = std::collections::HashSet::new();
         for d in &module.declarations {
+            if d.noexcept {
+                noexcept.insert(d.name.as_str());
+            }
             if let Some((c, src)) = &d.contract {
                 declared.insert(d.name.as_str(), (c, *src));
             }
@@ -99,7 +105,13 @@ impl<'a> Resolver<'a> {
             returns_arg: HashMap::new(),
             int_outcomes: HashMap::new(),
             object_globals,
+            noexcept,
         }
+    }
+
+    /// `name` is declared never to set nor clear an exception.
+    pub fn is_noexcept(&self, name: &str) -> bool {
+        self.noexcept.contains(name)
     }
 
     pub fn facts(&self) -> &'a dyn ApiFacts {

@@ -21,7 +21,7 @@ pub(crate) mod test_support;
 pub use analyze::Limits;
 pub use facts::{ApiFacts, ApiInfo};
 
-use refsan_ir::{Contract, Finding, Module, Note, RuleMeta};
+use refsan_ir::{Contract, Finding, Module, Note, RuleMeta, Span};
 use std::collections::HashMap;
 
 /// Settings of one check run.
@@ -51,6 +51,10 @@ pub struct ModuleReport {
     /// The contract computed for each of the module's functions (for
     /// `refsan debug-ir --summaries`).
     pub summaries: Vec<(String, Contract)>,
+    /// Functions with statements the CFG reaches but no explored path did:
+    /// name, count, first statement. Zero everywhere unless the analysis
+    /// prunes a feasible path (or the code has dead branches).
+    pub unreached: Vec<(String, usize, Span)>,
 }
 
 /// Every rule the engine knows, in code order.
@@ -243,6 +247,22 @@ pub fn check_module(module: &Module, facts: &dyn ApiFacts, opts: &CheckOptions) 
             for v in &result.borrowed_returns {
                 report.findings.extend(rules::judge(v, &func.name, facts));
             }
+        }
+        if let Some(first) = result.first_unreached {
+            report
+                .unreached
+                .push((func.name.clone(), result.unreached, first));
+            report.notes.push(Note {
+                span: first,
+                function: Some(func.name.clone()),
+                message: format!(
+                    "{} statement{} of `{}` {} reached by no path the analysis followed, from here",
+                    result.unreached,
+                    if result.unreached == 1 { "" } else { "s" },
+                    func.name,
+                    if result.unreached == 1 { "is" } else { "are" },
+                ),
+            });
         }
         if let Some(why) = result.approximate {
             report.notes.push(Note {

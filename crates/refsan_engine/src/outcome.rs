@@ -43,6 +43,10 @@ pub struct FnResult {
     /// Watched attributes (`Expect::watch_fields`) that are NULL or unset on
     /// an error exit, with the exit's span.
     pub risky_fields: Vec<(String, Span)>,
+    /// Statements the CFG reaches that no explored path reached (see
+    /// `Analyzer::count_unreached`), and the first of them.
+    pub unreached: usize,
+    pub first_unreached: Option<Span>,
 }
 
 /// One way a summarised non-object function returns: the values it returns

@@ -228,6 +228,9 @@ pub enum FieldVal {
     Null(StmtRef),
     /// A non-NULL C pointer (`self->buf = PyMem_Malloc(n)` succeeded).
     Ptr,
+    /// Something a callee may have stored over what this function did:
+    /// read as an unknown value, not as a new reference to track.
+    Unknown,
 }
 
 /// One event on a path.
@@ -371,13 +374,96 @@ pub struct State {
     /// Sorted by (base, field).
     pub fields: Vec<FieldSlot>,
     pub exc: Exc,
+    /// The exception state is still the caller's: a helper (not called by
+    /// the interpreter) may be entered with an exception set, and nothing
+    /// on this path has called anything since. `exc` says `Clear` then, but
+    /// a test of `PyErr_Occurred()` may go either way.
+    pub exc_unseen: bool,
     pub gil_released: bool,
     pub path: Path,
+    /// What the code itself established on this path (see [`Known`]),
+    /// sorted by key: a later test it decides is dead code as written, not
+    /// a path the model of a call ruled out. Not part of the ownership
+    /// facts.
+    pub known: Vec<Known>,
+}
+
+/// What the code established about a tested thing (a variable, a field, the
+/// exception state): the values the tests it made leave (NULL and "no
+/// exception" are 0, non-NULL and "an exception" are >= 1), or `trusted`
+/// when the value comes from a fact (the knowledge base, a summary, the
+/// calling convention) and everything about it is established.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Known {
+    pub key: u64,
+    pub lo: i64,
+    pub hi: i64,
+    pub trusted: bool,
+}
+
+impl Known {
+    pub fn range(key: u64, lo: i64, hi: i64) -> Known {
+        Known {
+            key,
+            lo,
+            hi,
+            trusted: false,
+        }
+    }
+
+    pub fn trusted(key: u64) -> Known {
+        Known {
+            key,
+            lo: i64::MIN,
+            hi: i64::MAX,
+            trusted: true,
+        }
+    }
+}
+
+/// What both paths established.
+fn join_known(a: &[Known], b: &[Known]) -> Vec<Known> {
+    let mut out = Vec::new();
+    for x in a {
+        if let Ok(i) = b.binary_search_by_key(&x.key, |k| k.key) {
+            let y = b[i];
+            let (xl, xh) = if x.trusted {
+                (i64::MIN, i64::MAX)
+            } else {
+                (x.lo, x.hi)
+            };
+            let (yl, yh) = if y.trusted {
+                (i64::MIN, i64::MAX)
+            } else {
+                (y.lo, y.hi)
+            };
+            let k = Known {
+                key: x.key,
+                lo: xl.min(yl),
+                hi: xh.max(yh),
+                trusted: x.trusted && y.trusted,
+            };
+            if k.trusted || k.lo != i64::MIN || k.hi != i64::MAX {
+                out.push(k);
+            }
+        }
+    }
+    out
+}
+
+/// The key of what a branch tests: a variable, a field read through a
+/// variable, or the exception state.
+pub fn test_key(var: Option<VarId>, field: Option<NameId>) -> u64 {
+    match var {
+        Some(v) => u64::from(v.0) | (field.map_or(0, |f| u64::from(f.0) + 1) << 32),
+        None => u64::MAX,
+    }
 }
 
 impl PartialEq for State {
     fn eq(&self, other: &State) -> bool {
         self.exc == other.exc
+            && self.exc_unseen == other.exc_unseen
             && self.gil_released == other.gil_released
             && self.vars == other.vars
             && self.values == other.values
@@ -392,8 +478,39 @@ impl State {
             values: Vec::new(),
             fields: Vec::new(),
             exc: Exc::Clear,
+            exc_unseen: false,
             gil_released: false,
             path: None,
+            known: Vec::new(),
+        }
+    }
+
+    /// What is established about `key`.
+    pub fn known(&self, key: u64) -> Option<Known> {
+        self.known
+            .binary_search_by_key(&key, |k| k.key)
+            .ok()
+            .map(|i| self.known[i])
+    }
+
+    /// Records what is established about `key` (replacing what was).
+    pub fn set_known(&mut self, k: Known) {
+        match self.known.binary_search_by_key(&k.key, |x| x.key) {
+            Ok(i) => self.known[i] = k,
+            Err(i) => self.known.insert(i, k),
+        }
+    }
+
+    /// What was established of the fields read through `var`.
+    pub fn forget_known_fields(&mut self, var: VarId) {
+        self.known
+            .retain(|k| k.key >> 32 == 0 || k.key == u64::MAX || k.key as u32 != var.0);
+    }
+
+    /// `key` got a value nothing established: forget what was.
+    pub fn forget_known(&mut self, key: u64) {
+        if let Ok(i) = self.known.binary_search_by_key(&key, |k| k.key) {
+            self.known.remove(i);
         }
     }
 
@@ -566,7 +683,10 @@ impl State {
         fn mix(h: u64, x: u64) -> u64 {
             (h.rotate_left(5) ^ x).wrapping_mul(0x517c_c1b7_2722_0a95)
         }
-        let mut h = mix(self.gil_released as u64, self.exc as u64);
+        let mut h = mix(
+            self.gil_released as u64 | ((self.exc_unseen as u64) << 1),
+            self.exc as u64,
+        );
         for (k, b) in &self.vars {
             match b {
                 // Execution facts are joined, not compared.
@@ -617,6 +737,7 @@ impl State {
         if self.vars == other.vars && self.exc == other.exc {
             return false;
         }
+        self.exc_unseen &= other.exc_unseen;
         let mut changed = false;
         let mut joined: Vec<(u32, Binding)> = Vec::with_capacity(self.vars.len());
         for (k, a) in &self.vars {
@@ -646,6 +767,7 @@ impl State {
         }
         if changed {
             self.path = path_common(&self.path, &other.path);
+            self.known = join_known(&self.known, &other.known);
         }
         changed
     }

@@ -145,6 +145,50 @@ impl FunctionBuilder {
 
     /// True when the current position is reachable from some statement
     /// (i.e. the last statement did not end the path).
+    /// Some path from the entry to the current point never assigns `var`
+    /// (an assignment of NULL does not count): a local that may be unbound
+    /// there.
+    pub fn may_be_unassigned(&self, var: VarId) -> bool {
+        let Some(cur) = self.current else {
+            return false;
+        };
+        let assigns = |s: &Stmt| match &s.kind {
+            StmtKind::Assign { dst, src } => *dst == var && *src != Operand::Null,
+            StmtKind::Call { dst, .. } => *dst == Some(var),
+            _ => false,
+        };
+        let n = self.func.blocks.len();
+        let mut preds: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (i, b) in self.func.blocks.iter().enumerate() {
+            if self.terminated.get(i).copied().unwrap_or(false) {
+                for t in b.term.successors() {
+                    if t.index() < n {
+                        preds[t.index()].push(i);
+                    }
+                }
+            }
+        }
+        if self.func.blocks[cur.index()].stmts.iter().any(assigns) {
+            return false;
+        }
+        let mut seen = vec![false; n];
+        let mut todo = vec![cur.index()];
+        while let Some(b) = todo.pop() {
+            if seen[b] {
+                continue;
+            }
+            seen[b] = true;
+            if b != cur.index() && self.func.blocks[b].stmts.iter().any(assigns) {
+                continue;
+            }
+            if b == BlockId::ENTRY.index() {
+                return true;
+            }
+            todo.extend(preds[b].iter().copied());
+        }
+        false
+    }
+
     pub fn is_open(&self) -> bool {
         self.current.is_some()
     }

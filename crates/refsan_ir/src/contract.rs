@@ -37,8 +37,12 @@ pub enum Failure {
     NullMaybeExc,
     /// Always returns NULL with an exception set (PyErr_Format, PyErr_NoMemory).
     AlwaysNull,
-    /// -1 (negative) with an exception set; >= 0 on success.
+    /// -1 (negative) with an exception set; 0 on success (a status:
+    /// `PyList_Append`, `PyModule_AddObject`).
     NegOne,
+    /// -1 (negative) with an exception set; on success any value from 0 up
+    /// (a size, an index, a count, a hash: `PyObject_Size`).
+    Negative,
     /// 0 with an exception set; non-zero on success (PyArg_ParseTuple).
     Zero,
     /// -1 with an exception, 0 for false/absent, 1 for true/present
@@ -163,17 +167,6 @@ pub enum ContractSource {
     CommentHeuristic,
 }
 
-/// What a `neg_one` function returns when it succeeds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SuccessValues {
-    /// 0 (a status: `PyList_Append`, `PyModule_AddObject`).
-    #[default]
-    Zero,
-    /// Any value from 0 up (a size, an index, a hash, a count).
-    NonNegative,
-}
-
 /// What a function needs of, or does to, the GIL.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -198,8 +191,6 @@ pub struct Behaviour {
     pub runs_code: bool,
     /// Returns a new object nobody else refers to yet.
     pub constructor: bool,
-    /// What a `neg_one` function returns on success.
-    pub success: SuccessValues,
     /// Arguments the first argument (a container) keeps a reference of its
     /// own to (`PyList_Append`'s item).
     pub keeps: Vec<usize>,
@@ -215,6 +206,9 @@ pub struct Behaviour {
     /// Returns the pending exception: non-NULL exactly when one is set
     /// (`PyErr_Occurred`).
     pub reports_exception: bool,
+    /// Tests the pending exception (`PyErr_ExceptionMatches`): it can
+    /// return non-zero only when one is set.
+    pub matches_exception: bool,
     /// Its result is no reference to track (`PyModuleDef_Init` returns the
     /// static definition it was given).
     pub untracked_result: bool,

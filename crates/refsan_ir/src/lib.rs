@@ -16,7 +16,7 @@ pub mod span;
 pub use builder::FunctionBuilder;
 pub use contract::{
     ArgEffect, Behaviour, Contract, ContractSource, ExcEffect, Failure, FormatSpec, FormatStyle,
-    Gil, GlobalObject, Returns, SuccessValues,
+    Gil, GlobalObject, Returns,
 };
 pub use diag::{Event, Finding, Note, Precision, RuleMeta, Severity};
 pub use facts::{ApiFacts, ApiInfo};

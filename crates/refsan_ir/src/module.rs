@@ -119,6 +119,9 @@ pub struct Declaration {
     pub returns: TypeClass,
     pub param_count: usize,
     pub contract: Option<(Contract, ContractSource)>,
+    /// Calling it never sets nor clears a Python exception (a Cython
+    /// `cdef extern` function without an `except` clause).
+    pub noexcept: bool,
     pub span: Span,
 }
 

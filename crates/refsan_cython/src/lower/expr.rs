@@ -45,10 +45,19 @@ fn synthetic_contract(name: &str) -> Option<(Contract, TypeClass)> {
             TypeClass::Object,
         ),
         "__pyx_to_c" => (c_value(Failure::Ambiguous), TypeClass::Int),
-        "__pyx_truth" | "__pyx_compare" | "__pyx_len" | "__pyx_cbuiltin" | "__pyx_typecheck"
-        | "__pyx_setattr" | "__pyx_setitem" | "__pyx_delattr" | "__pyx_delitem"
-        | "__pyx_setglobal" => (c_value(Failure::NegOne), TypeClass::Int),
-        "__pyx_raise" | "__pyx_exc_restore" => (void(ExcEffect::Sets), TypeClass::Void),
+        // Truth and comparisons of objects, isinstance(), hasattr()...: -1
+        // with an exception, else 0 or 1 (PyObject_IsTrue,
+        // PyObject_RichCompareBool, PyObject_IsInstance).
+        "__pyx_truth" | "__pyx_compare" | "__pyx_cbuiltin" => {
+            (c_value(Failure::TriState), TypeClass::Int)
+        }
+        // len(): a size from 0 up, -1 with an exception (PyObject_Size).
+        "__pyx_len" => (c_value(Failure::Negative), TypeClass::Int),
+        "__pyx_typecheck" | "__pyx_setattr" | "__pyx_setitem" | "__pyx_delattr"
+        | "__pyx_delitem" | "__pyx_setglobal" => (c_value(Failure::NegOne), TypeClass::Int),
+        "__pyx_raise" | "__pyx_exc_restore" | "__pyx_raise_unbound" => {
+            (void(ExcEffect::Sets), TypeClass::Void)
+        }
         "__pyx_exc_clear" | "__pyx_exc_save" | "__pyx_write_unraisable" => {
             (void(ExcEffect::Clears), TypeClass::Void)
         }
@@ -64,6 +73,7 @@ pub(crate) fn synthetic_declaration(name: &str) -> Option<Declaration> {
         returns: ty,
         param_count: 0,
         contract: Some((c, ContractSource::Declaration)),
+        noexcept: false,
         span: Span::default(),
     })
 }
@@ -95,6 +105,7 @@ pub const SYNTHETIC_CALLEES: &[&str] = &[
     "__pyx_delitem",
     "__pyx_setglobal",
     "__pyx_raise",
+    "__pyx_raise_unbound",
     "__pyx_exc_restore",
     "__pyx_exc_clear",
     "__pyx_exc_save",
@@ -1017,7 +1028,7 @@ impl<'c, 'a> FnLower<'c, 'a> {
                 }
                 let (b, class) = self.base_class(value);
                 if let Some(class) = class {
-                    if let Some(sig) = self.cx.method(&class, attr).cloned() {
+                    if let Some(sig) = self.cx.method_call_sig(&class, attr) {
                         return self.c_call(&sig, Some(b), args, r);
                     }
                 }

@@ -322,6 +322,70 @@ impl<'a> Cx<'a> {
             .into_iter()
             .find_map(|c| c.methods.get(name))
     }
+
+    /// The class that defines `name` for `class` (itself or a base).
+    fn defining_class(&self, class: &str, name: &str) -> Option<&str> {
+        self.class_chain(class)
+            .into_iter()
+            .find(|c| c.methods.contains_key(name))
+            .map(|c| c.name.as_str())
+    }
+
+    /// The signature a call of method `name` on an object of `class` goes
+    /// through. A cdef method is virtual: when a subclass in the file
+    /// overrides it, the call may run the override, so the defining
+    /// method's summary does not describe it and the call is named apart
+    /// (declared by [`virtual_declarations`] with the signature's contract).
+    pub fn method_call_sig(&self, class: &str, name: &str) -> Option<FuncSig> {
+        let sig = self.method(class, name)?;
+        let def = self.defining_class(class, name)?;
+        let overridden = self.classes.values().any(|c| {
+            c.name != def
+                && c.methods.contains_key(name)
+                && self.class_chain(&c.name).iter().any(|b| b.name == def)
+        });
+        let mut sig = sig.clone();
+        if overridden {
+            sig.ir_name = virtual_name(&sig.ir_name);
+        }
+        Some(sig)
+    }
+}
+
+/// The callee name of a virtual call of `ir_name`.
+fn virtual_name(ir_name: &str) -> String {
+    format!("{ir_name} (or an override)")
+}
+
+/// Declarations of the virtual calls of overridden methods: their
+/// signature's contract, no summary.
+fn virtual_declarations(cx: &Cx) -> Vec<Declaration> {
+    let mut out = Vec::new();
+    let mut classes: Vec<&ClassInfo> = cx.classes.values().collect();
+    classes.sort_by(|a, b| a.name.cmp(&b.name));
+    for c in classes {
+        let mut names: Vec<&String> = c.methods.keys().collect();
+        names.sort();
+        for n in names {
+            let Some(sig) = cx.method_call_sig(&c.name, n) else {
+                continue;
+            };
+            if sig.ir_name != c.methods[n].ir_name {
+                out.push(Declaration {
+                    name: sig.ir_name.clone(),
+                    returns: sig.ret.type_class(),
+                    param_count: sig.params.len(),
+                    contract: Some((
+                        note_contract(&OwnershipNote::default(), &sig),
+                        ContractSource::Declaration,
+                    )),
+                    noexcept: sig.check == Check::None,
+                    span: Span::default(),
+                });
+            }
+        }
+    }
+    out
 }
 
 /// Python's builtin names (a name among them needs no declaration).
@@ -564,6 +628,7 @@ pub fn lower(path: &str, source: &[u8], opts: LowerOptions<'_>) -> Module {
             }
         }
     }
+    module.declarations.extend(virtual_declarations(&cx));
     // Functions.
     let mut used_synth: HashSet<&'static str> = HashSet::new();
     let mut used_pxd: HashSet<String> = HashSet::new();
@@ -617,6 +682,7 @@ pub fn lower(path: &str, source: &[u8], opts: LowerOptions<'_>) -> Module {
                 },
                 ContractSource::Declaration,
             )),
+            noexcept: false,
             span,
         });
     }
@@ -976,6 +1042,7 @@ fn extern_declaration(f: &FuncDef, rng: Rng, cx: &Cx, comments: &Comments) -> De
         returns: sig.ret.type_class(),
         param_count: sig.params.len(),
         contract,
+        noexcept: sig.check == Check::None,
         span: cx.span(rng),
     }
 }
@@ -991,11 +1058,15 @@ fn note_contract(note: &OwnershipNote, sig: &FuncSig) -> Contract {
     let failure = match (sig.ret, returns) {
         (VClass::Managed, _) => Failure::Null,
         (_, Returns::New | Returns::Borrowed) => Failure::NullMaybeExc,
+        // What the `except` clause says; without a body to read, a value
+        // other than the error value may be anything.
         _ => match sig.check {
-            Check::Value(-1) => Failure::NegOne,
+            Check::None => Failure::Never,
+            Check::Value(-1) => Failure::Negative,
             Check::Value(0) => Failure::Zero,
             Check::Null => Failure::Null,
-            _ => Failure::Never,
+            Check::NullMaybe => Failure::NullMaybeExc,
+            Check::Value(_) | Check::ValueMaybe(_) | Check::ErrOccurred => Failure::Ambiguous,
         },
     };
     let mut c = Contract {

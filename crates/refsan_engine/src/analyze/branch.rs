@@ -25,7 +25,96 @@ impl<'a> Analyzer<'a> {
                 else_bb,
                 ..
             } => {
-                let (t, e) = self.branch(&mut st, cond, tref);
+                let key = match cond {
+                    Cond::IsNull(op) | Cond::Cmp(op, _, _) | Cond::Same(op, _) => match op {
+                        Operand::Var(v) => Some(test_key(Some(*v), None)),
+                        Operand::Field(v, f) => {
+                            Some(test_key(Some(*v), Some(self.intern(&format!(".{f}")))))
+                        }
+                        _ => None,
+                    },
+                    Cond::ErrOccurred => Some(test_key(None, None)),
+                    Cond::Unknown => None,
+                };
+                // A field is read (and remembered) before its test is
+                // classified, as the branch reads it.
+                if let Cond::Cmp(op @ Operand::Field(..), ..) = cond {
+                    let _ = self.eval(&mut st, op, tref, 0);
+                }
+                // What the edges leave of the tested value, as a range.
+                let edges: Option<((i64, i64), (i64, i64))> = match cond {
+                    Cond::IsNull(_) => Some(((0, 0), (1, i64::MAX))),
+                    Cond::ErrOccurred => Some(((1, i64::MAX), (0, 0))),
+                    // A pointer compared with 0 is a NULL test.
+                    Cond::Cmp(op, CmpOp::Ne, 0) if self.pointer_like(&st, op) => {
+                        Some(((1, i64::MAX), (0, 0)))
+                    }
+                    Cond::Cmp(op, CmpOp::Eq, 0) if self.pointer_like(&st, op) => {
+                        Some(((0, 0), (1, i64::MAX)))
+                    }
+                    Cond::Cmp(_, cmp, k) => {
+                        let t = refine(i64::MIN, i64::MAX, *cmp, *k);
+                        let e = refine(i64::MIN, i64::MAX, cmp.negate(), *k);
+                        t.zip(e)
+                    }
+                    _ => None,
+                };
+                let known = key.and_then(|k| st.known(k));
+                let cmp_is_null_test = matches!(cond, Cond::Cmp(op, CmpOp::Eq | CmpOp::Ne, 0)
+                    if self.pointer_like(&st, op));
+                // Whether what the code established rules out an edge.
+                let decided = |then: bool| -> bool {
+                    let Some(k) = known else { return false };
+                    if k.trusted {
+                        return true;
+                    }
+                    match (cond, edges) {
+                        (Cond::Cmp(_, cmp, c), _) if !cmp_is_null_test => {
+                            let op = if then { *cmp } else { cmp.negate() };
+                            refine(k.lo, k.hi, op, *c).is_none()
+                        }
+                        (_, Some((t, e))) => {
+                            let (l, h) = if then { t } else { e };
+                            k.hi < l || h < k.lo
+                        }
+                        // `a == b` of two objects: decided once tested.
+                        _ => true,
+                    }
+                };
+                let (mut t, mut e) = self.branch(&mut st, cond, tref);
+                // An edge the model of the code (a call's contract, the entry
+                // state) rules out, not the code's own tests and constants.
+                if t.is_none() && !decided(true) {
+                    self.model_pruned[then_bb.index()] = true;
+                }
+                if e.is_none() && !decided(false) {
+                    self.model_pruned[else_bb.index()] = true;
+                }
+                if let Some(k) = key {
+                    let base = known.unwrap_or(Known::range(k, i64::MIN, i64::MAX));
+                    let narrow = |r: (i64, i64)| {
+                        if base.trusted {
+                            base
+                        } else {
+                            Known::range(k, base.lo.max(r.0), base.hi.min(r.1))
+                        }
+                    };
+                    match edges {
+                        Some((tr, er)) => {
+                            if let Some(s) = t.as_mut() {
+                                s.set_known(narrow(tr));
+                            }
+                            if let Some(s) = e.as_mut() {
+                                s.set_known(narrow(er));
+                            }
+                        }
+                        None => {
+                            for s in t.iter_mut().chain(e.iter_mut()) {
+                                s.set_known(base);
+                            }
+                        }
+                    }
+                }
                 let mut out = Vec::new();
                 if let Some(mut s) = t {
                     s.push_event(Ev::Branch {
@@ -43,6 +132,22 @@ impl<'a> Analyzer<'a> {
                 }
                 out
             }
+        }
+    }
+
+    /// `op` holds a pointer or an object (compared with 0, it is tested
+    /// for NULL).
+    fn pointer_like(&self, st: &State, op: &Operand) -> bool {
+        match op {
+            Operand::Var(v) => matches!(
+                self.func.vars[v.index()].ty,
+                TypeClass::Object | TypeClass::Pointer | TypeClass::ObjectPtrPtr
+            ),
+            Operand::Field(base, f) => {
+                let key = self.base_key(st, *base);
+                st.field(key, self.intern(&format!(".{f}"))).is_some()
+            }
+            _ => false,
         }
     }
 
@@ -105,7 +210,29 @@ impl<'a> Analyzer<'a> {
                     t.set_binding(var, to);
                     return (Some(t), Some(st.clone()));
                 }
+                // A field compared with what was read from it before: code
+                // run in between (a call, a finalizer the allocator ran) may
+                // have changed it; the code tests exactly that.
+                let field_read = |b: Binding, st: &State| match b {
+                    Binding::Obj(s) => {
+                        matches!(st.value(s).map(|v| v.origin), Some(ValOrigin::Field(_)))
+                    }
+                    _ => false,
+                };
                 match (x, y) {
+                    (Binding::Obj(p), Binding::Obj(q)) if p == q && field_read(x, st) => {
+                        // Where they differ, the field holds something else
+                        // now: read it afresh.
+                        let mut e = st.clone();
+                        for op in [a, b] {
+                            if let Operand::Field(base, f) = op {
+                                let key = self.base_key(&e, *base);
+                                let fid = self.intern(&format!(".{f}"));
+                                e.clear_field(key, fid);
+                            }
+                        }
+                        (Some(st.clone()), Some(e))
+                    }
                     (Binding::Obj(p), Binding::Obj(q)) if p == q => (Some(st.clone()), None),
                     (Binding::Obj(p), Binding::Obj(q))
                         if p != q && (fresh(x, st) || fresh(y, st)) =>
@@ -121,8 +248,9 @@ impl<'a> Analyzer<'a> {
             }
             Cond::ErrOccurred => match st.exc {
                 Exc::Set => (Some(st.clone()), None),
-                Exc::Clear => (None, Some(st.clone())),
-                Exc::Unknown => {
+                Exc::Clear if !st.exc_unseen => (None, Some(st.clone())),
+                Exc::Clear | Exc::Unknown => {
+                    st.exc_unseen = false;
                     let mut t = st.clone();
                     t.exc = Exc::Set;
                     let mut e = st.clone();

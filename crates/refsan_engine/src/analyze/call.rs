@@ -22,6 +22,33 @@ impl<'a> Analyzer<'a> {
             vals.push(b);
         }
 
+        // The result, out values and exception state are new: what the code
+        // tested of the old ones no longer decides anything.
+        st.forget_known(test_key(None, None));
+        if let Some(d) = dst {
+            st.forget_known(test_key(Some(d), None));
+        }
+        for a in args {
+            if let Operand::AddrOf(Place::Var(v)) = a {
+                st.forget_known(test_key(Some(*v), None));
+            }
+        }
+        // A struct a helper gets a pointer to: the helper may set the
+        // fields this function cleared (`tok->enc = NULL; check_bom(tok);
+        // if (tok->enc)`). References stored in it stay tracked.
+        if self.resolver.facts().api(name).is_none() {
+            for a in args {
+                if let Operand::Var(v) = a {
+                    st.forget_known_fields(*v);
+                    let key = self.base_key(&st, *v);
+                    for f in &mut st.fields {
+                        if f.base == key && matches!(f.val, FieldVal::Null(_)) {
+                            f.val = FieldVal::Unknown;
+                        }
+                    }
+                }
+            }
+        }
         let behaviour = self.callee_behaviour(sref, name);
         // GIL state changes.
         if let Some(gil @ (Gil::Releases | Gil::Acquires)) = behaviour.map(|b| b.gil) {
@@ -34,6 +61,11 @@ impl<'a> Analyzer<'a> {
             self.err_occurred_value(st, sref, span, dst, out);
             return;
         }
+        if behaviour.is_some_and(|b| b.matches_exception) {
+            self.exception_matches(st, sref, span, dst, out);
+            return;
+        }
+        st.exc_unseen = false;
 
         // The contract: format-driven APIs first.
         let format_contract;
@@ -66,7 +98,7 @@ impl<'a> Analyzer<'a> {
             }
         }
 
-        let Some((contract, is_api, _source)) = resolved else {
+        let Some((contract, is_api, source)) = resolved else {
             // Unknown callee: borrows its arguments; out pointers get unknown
             // values; it may set an exception. An upper-case name is a macro
             // from a header refsan does not read (a `.h` included into the
@@ -93,7 +125,9 @@ impl<'a> Analyzer<'a> {
                 }
                 self.havoc_out_arg(&mut st, a);
             }
-            st.exc = Exc::Unknown;
+            if !self.resolver.is_noexcept(name) {
+                st.exc = Exc::Unknown;
+            }
             self.bind_unknown(&mut st, dst, sref, span);
             out.push(st);
             return;
@@ -168,13 +202,8 @@ impl<'a> Analyzer<'a> {
             self.expose_borrowed(&mut st, sref);
         }
 
-        let success =
-            self.resolver
-                .success_range(name)
-                .unwrap_or(match behaviour.map(|b| b.success) {
-                    Some(SuccessValues::NonNegative) => (0, i64::MAX),
-                    _ => (0, 0),
-                });
+        // A status (0) unless a summary says what the helper returns.
+        let success = self.resolver.success_range(name).unwrap_or((0, 0));
         let summary_outcomes = self.resolver.int_outcomes(name);
         let outcomes: Vec<(Outcome, RetVal)> = match summary_outcomes {
             Some(list) => list
@@ -194,6 +223,33 @@ impl<'a> Analyzer<'a> {
                 success,
             ),
         };
+        // What the knowledge base says of a C-API call's result and out
+        // values is a fact, not a guess: a test the code makes of them that
+        // the facts decide is dead code (`if (type == NULL)` after
+        // PyErr_Fetch with an exception set), not a path the model dropped.
+        // So is a summary: the outcomes of the paths the analysis followed
+        // through the helper (a helper with paths it did not reach says so
+        // itself).
+        if is_api || source == ContractSource::Summary {
+            st.set_known(Known::trusted(test_key(None, None)));
+            if let Some(d) = dst {
+                st.set_known(Known::trusted(test_key(Some(d), None)));
+            }
+            for a in args {
+                if let Operand::AddrOf(Place::Var(v)) = a {
+                    st.set_known(Known::trusted(test_key(Some(*v), None)));
+                }
+            }
+        }
+        // A helper of the file that always fails (an abstract method that
+        // raises): what follows its success is dead code, as after a call
+        // that does not return, not a path the model ruled out.
+        if !outcomes.is_empty() && outcomes.iter().all(|(o, _)| *o == Outcome::Failure) {
+            st.set_known(Known::trusted(test_key(None, None)));
+            if let Some(d) = dst {
+                st.set_known(Known::trusted(test_key(Some(d), None)));
+            }
+        }
         for (k, (outcome, ret)) in outcomes.iter().enumerate() {
             let mut s = if k + 1 == outcomes.len() {
                 std::mem::replace(&mut st, State::new(0))
@@ -264,6 +320,38 @@ impl<'a> Analyzer<'a> {
         }
     }
 
+    /// `PyErr_ExceptionMatches(type)`: 0 or 1 with an exception set, 0
+    /// without (so 1 means one is set).
+    pub(super) fn exception_matches(
+        &mut self,
+        mut st: State,
+        sref: StmtRef,
+        span: Span,
+        dst: Option<VarId>,
+        out: &mut Vec<State>,
+    ) {
+        if st.exc_unseen && st.exc == Exc::Clear {
+            st.exc = Exc::Unknown;
+        }
+        st.exc_unseen = false;
+        let mut push = |this: &mut Self, mut s: State, exc: Exc, lo: i64, hi: i64| {
+            s.exc = exc;
+            if let Some(d) = dst {
+                this.bind(&mut s, d, Binding::Int(lo, hi), sref, span);
+            }
+            out.push(s);
+        };
+        match st.exc {
+            Exc::Set => push(self, st, Exc::Set, 0, 1),
+            Exc::Clear => push(self, st, Exc::Clear, 0, 0),
+            // A match says an exception is set; no match says nothing.
+            Exc::Unknown => {
+                push(self, st.clone(), Exc::Set, 1, 1);
+                push(self, st, Exc::Unknown, 0, 0);
+            }
+        }
+    }
+
     /// `PyErr_Occurred()` used as a value: non-NULL exactly when an exception
     /// is set.
     pub(super) fn err_occurred_value(
@@ -274,6 +362,10 @@ impl<'a> Analyzer<'a> {
         dst: Option<VarId>,
         out: &mut Vec<State>,
     ) {
+        if st.exc_unseen && st.exc == Exc::Clear {
+            st.exc = Exc::Unknown;
+        }
+        st.exc_unseen = false;
         let set = |this: &mut Self, mut s: State, out: &mut Vec<State>| {
             s.exc = Exc::Set;
             if let Some(d) = dst {
@@ -347,6 +439,11 @@ impl<'a> Analyzer<'a> {
                 let fid = self.intern(&format!(".{f}"));
                 st.clear_field(key, fid);
             }
+            // A global passed by address: the callee may store to it.
+            Operand::AddrOf(Place::Global(g)) => {
+                let fid = self.intern(g);
+                st.clear_field(FieldBase::GLOBALS, fid);
+            }
             _ => {}
         }
     }
@@ -390,7 +487,10 @@ impl<'a> Analyzer<'a> {
                 }
                 ArgEffect::ReplaceInPlace => self.replace_in_place(st, a, i, outcome, sref, span),
                 ArgEffect::Borrow | ArgEffect::Nullable => {
-                    if matches!(a, Operand::AddrOf(Place::Var(_) | Place::Field(..))) {
+                    if matches!(
+                        a,
+                        Operand::AddrOf(Place::Var(_) | Place::Field(..) | Place::Global(_))
+                    ) {
                         self.havoc_out_arg(st, a);
                     }
                 }
@@ -824,6 +924,10 @@ pub(super) fn outcomes_for(
             ]
         }
         Failure::AlwaysNull => vec![(Outcome::Failure, RetVal::Null)],
+        Failure::Negative if is_int => vec![
+            (Outcome::Success, RetVal::Int(0, i64::MAX)),
+            (Outcome::Failure, RetVal::Int(-1, -1)),
+        ],
         Failure::NegOne if is_int => vec![
             (Outcome::Success, RetVal::Int(success.0, success.1)),
             (Outcome::Failure, RetVal::Int(-1, -1)),

@@ -18,6 +18,7 @@ impl<'a> Analyzer<'a> {
                 Some(FieldVal::Obj(s)) if st.value(s).is_some() => return Binding::Obj(s),
                 Some(FieldVal::Null(s)) => return Binding::Null(NullWhy::Literal(s)),
                 Some(FieldVal::Ptr) => return Binding::Ptr,
+                Some(FieldVal::Unknown) => return Binding::Unknown,
                 _ => {}
             }
         }
@@ -86,6 +87,7 @@ impl<'a> Analyzer<'a> {
                         }
                         Some(FieldVal::Null(s)) => return Binding::Null(NullWhy::Literal(s)),
                         Some(FieldVal::Ptr) => return Binding::Ptr,
+                        Some(FieldVal::Unknown) => return Binding::Unknown,
                         _ => {}
                     }
                 }

@@ -353,7 +353,7 @@ impl<'a> Analyzer<'a> {
             Some(
                 Failure::Null | Failure::NullNoExc | Failure::NullMaybeExc | Failure::AlwaysNull,
             ) => " (returns NULL)",
-            Some(Failure::NegOne | Failure::TriState) => " (returns -1)",
+            Some(Failure::NegOne | Failure::Negative | Failure::TriState) => " (returns -1)",
             Some(Failure::Zero) => " (returns 0)",
             _ => "",
         }

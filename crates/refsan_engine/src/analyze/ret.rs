@@ -62,7 +62,7 @@ impl<'a> Analyzer<'a> {
                 for attr in &exp.watch_fields {
                     let fid = self.intern(&format!(".{attr}"));
                     let risky = match st.field(key, fid) {
-                        None | Some(FieldVal::Null(_)) => true,
+                        None | Some(FieldVal::Null(_) | FieldVal::Unknown) => true,
                         Some(FieldVal::Ptr) => false,
                         Some(FieldVal::Obj(site)) => st.value(site).is_none_or(|v| {
                             matches!(v.origin, ValOrigin::Field(_)) && v.null != Nullness::NonNull

@@ -234,6 +234,13 @@ impl<'c, 'a> FnLower<'c, 'a> {
     pub(super) fn return_stmt(&mut self, value: Option<&'c Expr>, r: Rng) {
         match self.ret {
             RetKind::Object => {
+                if let Some(Expr {
+                    kind: ExprKind::Name(n),
+                    ..
+                }) = value
+                {
+                    self.check_bound(n, r);
+                }
                 let v = match value {
                     Some(e) => self.expr(e),
                     None => Val::borrowed(Operand::Global("Py_None".into())),
@@ -274,6 +281,45 @@ impl<'c, 'a> FnLower<'c, 'a> {
                 self.emit_return(Some(op), false, r);
             }
         }
+    }
+
+    /// Cython raises UnboundLocalError when a local read here may not have
+    /// been assigned on some path (a `with` block that swallowed the
+    /// exception before the assignment, a loop that ran no iteration).
+    fn check_bound(&mut self, name: &str, r: Rng) {
+        let Some(l) = self.local(name) else {
+            return;
+        };
+        if l.class != VClass::Managed
+            || self.b.var(l.id).kind != VarKind::Local
+            || !self.b.may_be_unassigned(l.id)
+        {
+            return;
+        }
+        let raise = self.new_block();
+        let cont = self.new_block();
+        let sp = self.span(r);
+        self.b.terminate(
+            Terminator::Branch {
+                cond: Cond::IsNull(Operand::Var(l.id)),
+                then_bb: raise,
+                else_bb: cont,
+                text: format!("`{name}` is unbound"),
+            },
+            sp,
+        );
+        self.b.switch_to(raise);
+        self.synth.insert("__pyx_raise_unbound");
+        self.emit(
+            StmtKind::Call {
+                dst: None,
+                callee: Callee::Named("__pyx_raise_unbound".into()),
+                args: vec![Operand::Str(name.to_string())],
+            },
+            r,
+        );
+        self.goto_handler(r);
+        self.b.switch_to(cont);
     }
 
     /// A value read after the statement's temporaries are released must not
