@@ -2,6 +2,7 @@
 
 use crate::config::{check_code, parse_version};
 use crate::driver::{self, FileResult, Overrides};
+use crate::skip::SkipReason;
 use crate::{add_ignore, baseline};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
@@ -97,6 +98,11 @@ pub struct CheckArgs {
     /// pre-commit and editors, which pass files one by one).
     #[arg(long)]
     pub force_exclude: bool,
+
+    /// Check generated files too (Cython's C output, SWIG, cffi, files
+    /// marked "DO NOT EDIT"), which are skipped by default.
+    #[arg(long)]
+    pub include_generated: bool,
 
     /// The file name of the source read from standard input (`-`): its
     /// language and the project settings that apply.
@@ -265,6 +271,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         exclude: args.exclude.clone(),
         extend_exclude: args.extend_exclude.clone(),
         force_exclude: args.force_exclude,
+        include_generated: args.include_generated,
     };
     let facts = refsan_capi::KnowledgeBase::builtin();
     let mut results: Vec<FileResult> = Vec::new();
@@ -309,6 +316,19 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         results.extend(driver::check_files(&files, &overrides, facts, &progress)?);
     }
 
+    // Skipped files are counted, not reported.
+    let mut skipped = refsan_report::Skipped::default();
+    results.retain(|r| match &r.skipped {
+        Some(SkipReason::Generated(_)) => {
+            skipped.generated += 1;
+            false
+        }
+        Some(SkipReason::NoPythonApi) => {
+            skipped.no_python_api += 1;
+            false
+        }
+        None => true,
+    });
     let mut reports: Vec<refsan_report::FileReport> = results.iter().map(to_report).collect();
     if args.add_ignore {
         return add_ignores(&results, &reports, args.silent);
@@ -347,7 +367,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     let nothing_checked = !results.is_empty() && failed_files.len() == results.len();
     let quiet_output = args.silent || (nothing_checked && args.format.is_machine());
     if !quiet_output {
-        let buf = render(&args, &reports)?;
+        let buf = render(&args, &reports, skipped)?;
         write_output(&args, &buf)?;
     }
     let summary = refsan_report::summarize(&reports);
@@ -374,7 +394,11 @@ fn prepare_cython(args: &CheckArgs, cython_file: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-fn render(args: &CheckArgs, reports: &[refsan_report::FileReport]) -> Result<Vec<u8>> {
+fn render(
+    args: &CheckArgs,
+    reports: &[refsan_report::FileReport],
+    skipped: refsan_report::Skipped,
+) -> Result<Vec<u8>> {
     let mut buf: Vec<u8> = Vec::new();
     if args.statistics {
         write_statistics(&mut buf, reports, args.format)?;
@@ -389,6 +413,7 @@ fn render(args: &CheckArgs, reports: &[refsan_report::FileReport]) -> Result<Vec
         information_uri: Some(env!("CARGO_PKG_HOMEPAGE").to_string()),
         summary: !args.quiet,
         source_root: source_root(),
+        skipped,
     };
     refsan_report::render(&mut buf, reports, &rules, args.format, &opts)
         .context("cannot render the report")?;

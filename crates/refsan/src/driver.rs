@@ -4,6 +4,7 @@
 //! in parallel; one file's failure never stops the others.
 
 use crate::config::{ConfigFinder, Excludes, Selection, DEFAULT_EXCLUDES};
+use crate::skip::{skip_reason, SkipReason};
 use anyhow::{Context, Result};
 use rayon::prelude::*;
 use refsan_engine::{ApiFacts, CheckOptions};
@@ -34,6 +35,8 @@ pub struct Overrides {
     pub extend_exclude: Vec<String>,
     /// Apply the excludes to files named on the command line too.
     pub force_exclude: bool,
+    /// Check generated files too.
+    pub include_generated: bool,
 }
 
 /// One checked file.
@@ -44,6 +47,8 @@ pub struct FileResult {
     pub findings: Vec<Finding>,
     pub notes: Vec<Note>,
     pub error: Option<String>,
+    /// Not checked, on purpose (generated, no Python C API).
+    pub skipped: Option<SkipReason>,
 }
 
 impl FileResult {
@@ -54,6 +59,18 @@ impl FileResult {
             findings: Vec::new(),
             notes: Vec::new(),
             error: Some(message),
+            skipped: None,
+        }
+    }
+
+    fn skipped(path: String, reason: SkipReason) -> FileResult {
+        FileResult {
+            path,
+            source: None,
+            findings: Vec::new(),
+            notes: Vec::new(),
+            error: None,
+            skipped: Some(reason),
         }
     }
 }
@@ -207,6 +224,7 @@ pub fn discover(paths: &[PathBuf], ov: &Overrides) -> Result<(Vec<PathBuf>, Vec<
 struct FileSettings {
     selection: Selection,
     options: CheckOptions,
+    include_generated: bool,
 }
 
 fn settings_for(file: &Path, finder: &mut ConfigFinder, ov: &Overrides) -> Result<FileSettings> {
@@ -238,7 +256,11 @@ fn settings_for(file: &Path, finder: &mut ConfigFinder, ov: &Overrides) -> Resul
     if let Some(t) = ov.target {
         options.target = t;
     }
-    Ok(FileSettings { selection, options })
+    Ok(FileSettings {
+        selection,
+        options,
+        include_generated: ov.include_generated,
+    })
 }
 
 /// Lowers a file with the front-end for its language.
@@ -271,6 +293,9 @@ fn check_one(file: &Path, settings: &FileSettings, facts: &dyn ApiFacts) -> File
         Ok(b) => b,
         Err(e) => return FileResult::error(shown, format!("cannot read: {e}")),
     };
+    if let Some(reason) = skip_reason(&bytes, lang, settings.include_generated) {
+        return FileResult::skipped(shown, reason);
+    }
     check_source(shown, &bytes, lang, settings, facts)
 }
 
@@ -294,6 +319,7 @@ fn check_source(
         findings,
         notes: report.notes,
         error: None,
+        skipped: None,
     }
 }
 

@@ -39,6 +39,7 @@ pub mod lexer;
 mod lower;
 pub mod parser;
 mod stack;
+mod tempita;
 pub mod types;
 
 pub use cpython_pxd::{find_installed_cython_includes, CpythonPxd};
@@ -53,7 +54,7 @@ pub fn is_cython_path(p: &Path) -> bool {
     matches!(
         p.extension().and_then(|e| e.to_str()),
         Some("pyx" | "pxd" | "pxi")
-    )
+    ) || tempita::is_template_path(&p.to_string_lossy())
 }
 
 static PREFERRED: OnceLock<CpythonPxd> = OnceLock::new();
@@ -90,6 +91,13 @@ pub fn lower_file(path: &str, source: &[u8]) -> Module {
 
 /// [`lower_file`] with explicit options.
 pub fn lower_file_with(path: &str, source: &[u8], opts: LowerOptions<'_>) -> Module {
+    let neutralised;
+    let source = if tempita::is_template_path(path) {
+        neutralised = tempita::neutralise(source);
+        &neutralised[..]
+    } else {
+        source
+    };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         lower::lower(path, source, opts)
     })) {

@@ -29,7 +29,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 pub use frame::source_frame;
-pub use summary::Summary;
+pub use summary::{Skipped, Summary};
 
 /// Everything the checker has to say about one input file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -154,6 +154,8 @@ pub struct RenderOptions {
     /// The directory paths are made relative to in SARIF: the repository's
     /// root, stated as `originalUriBaseIds`.
     pub source_root: Option<std::path::PathBuf>,
+    /// Files the run left out, counted in the summary.
+    pub skipped: Skipped,
 }
 
 impl Default for RenderOptions {
@@ -165,6 +167,7 @@ impl Default for RenderOptions {
             information_uri: None,
             summary: true,
             source_root: None,
+            skipped: Skipped::default(),
         }
     }
 }
@@ -179,7 +182,8 @@ pub fn render(
     format: Format,
     opts: &RenderOptions,
 ) -> std::io::Result<()> {
-    let prepared = prepared::Prepared::new(reports);
+    let mut prepared = prepared::Prepared::new(reports);
+    prepared.summary.skipped = opts.skipped;
     match format {
         Format::Text => text::render(out, &prepared, opts),
         Format::Json => json::render(out, &prepared, opts),

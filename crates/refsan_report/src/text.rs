@@ -253,6 +253,24 @@ pub(crate) fn summary_lines(summary: &Summary, show_notes: bool) -> Vec<String> 
             plural(summary.files_with_errors, "file", "files")
         ));
     }
+    if summary.skipped.generated > 0 {
+        lines.push(format!(
+            "Skipped {} (--include-generated to check them).",
+            plural(
+                summary.skipped.generated,
+                "generated file",
+                "generated files"
+            )
+        ));
+    }
+    if summary.skipped.no_python_api > 0 {
+        let n = summary.skipped.no_python_api;
+        lines.push(format!(
+            "Skipped {} that never {} the Python C API.",
+            plural(n, "C file", "C files"),
+            if n == 1 { "uses" } else { "use" }
+        ));
+    }
     if !show_notes && summary.notes > 0 {
         lines.push(format!(
             "{} not shown.",
