@@ -35,16 +35,47 @@ impl<'a> Analyzer<'a> {
         }
         // A struct a helper gets a pointer to: the helper may set the
         // fields this function cleared (`tok->enc = NULL; check_bom(tok);
-        // if (tok->enc)`). References stored in it stay tracked.
+        // if (tok->enc)`) or only read (`old = f->flag; callback(f); if
+        // (old != f->flag)`). References this function took or stored
+        // there stay tracked.
         if self.resolver.facts().api(name).is_none() {
+            let unknown_callee = name.is_empty() || self.resolver.resolve(name).is_none();
             for a in args {
                 if let Operand::Var(v) = a {
                     st.forget_known_fields(*v);
                     let key = self.base_key(&st, *v);
-                    for f in &mut st.fields {
-                        if f.base == key && matches!(f.val, FieldVal::Null(_)) {
-                            f.val = FieldVal::Unknown;
+                    let values = &st.values;
+                    let read_only = |site: Site| {
+                        values
+                            .binary_search_by_key(&site, |x| x.site)
+                            .ok()
+                            .map(|i| &values[i])
+                            .is_some_and(|x| {
+                                matches!(x.origin, ValOrigin::Field(_))
+                                    && x.owned <= 0
+                                    && x.status == Status::Live
+                                    && !x.shared
+                                    && !x.kept
+                            })
+                    };
+                    let mut changed = Vec::new();
+                    for (i, f) in st.fields.iter().enumerate() {
+                        if f.base != key {
+                            continue;
                         }
+                        match f.val {
+                            FieldVal::Null(_) => changed.push(i),
+                            // Only a callee nothing is known of (an
+                            // indirect call, a callback) is assumed to
+                            // change them.
+                            FieldVal::Obj(site) if unknown_callee && read_only(site) => {
+                                changed.push(i);
+                            }
+                            _ => {}
+                        }
+                    }
+                    for i in changed {
+                        st.fields[i].val = FieldVal::Unknown;
                     }
                 }
             }
