@@ -41,8 +41,11 @@ for entry in "${packages[@]}"; do
     dest="$cache/src/$name-$version"
     if [ ! -d "$dest" ]; then
         mkdir -p "$dest.part"
-        # Only the Cython sources; .pyx.in/.pxi.in templates are not Cython.
-        tar -xzf "$archive" -C "$dest.part" --wildcards '*.pyx' '*.pxd' '*.pxi' 2>/dev/null || true
+        # The Cython sources, their Tempita templates, and the files that
+        # mark the project's root (refsan reads a file with its project).
+        tar -xzf "$archive" -C "$dest.part" --wildcards '*.pyx' '*.pxd' '*.pxi' \
+            '*.pyx.in' '*.pxd.in' '*.pxi.in' '*.pyx.tp' '*.pxd.tp' '*.pxi.tp' \
+            '*/pyproject.toml' '*/setup.py' '*/setup.cfg' '*/meson.build' 2>/dev/null || true
         mv "$dest.part" "$dest"
     fi
 done

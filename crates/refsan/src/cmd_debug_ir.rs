@@ -21,7 +21,9 @@ pub fn run(args: DebugIrArgs) -> Result<ExitCode> {
     let bytes = std::fs::read(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     let lang = driver::language_for(&args.file).context("not a C, C++ or Cython file")?;
-    let module = driver::lower(&driver::display_path(&args.file), &bytes, lang);
+    let context = driver::context_for(&args.file, lang);
+    let module =
+        driver::lower_in_context(&driver::display_path(&args.file), &bytes, lang, &context);
     let report = refsan_engine::check_module(
         &module,
         refsan_capi::KnowledgeBase::builtin(),

@@ -4,6 +4,7 @@
 //! in parallel; one file's failure never stops the others.
 
 use crate::config::{ConfigFinder, Excludes, Selection, DEFAULT_EXCLUDES};
+use crate::project::{Context as ProjectContext, Projects};
 use crate::skip::{skip_reason, SkipReason};
 use anyhow::{Context, Result};
 use rayon::prelude::*;
@@ -263,15 +264,49 @@ fn settings_for(file: &Path, finder: &mut ConfigFinder, ov: &Overrides) -> Resul
     })
 }
 
-/// Lowers a file with the front-end for its language.
-pub fn lower(path: &str, source: &[u8], lang: Language) -> Module {
+/// The project context `file` is read in.
+pub fn context_for(file: &Path, lang: Language) -> ProjectContext {
     match lang {
-        Language::C | Language::Cpp => refsan_c::lower_file(path, source, lang),
-        Language::Cython => refsan_cython::lower_file(path, source),
+        Language::Cython => Projects::default().cython_context(file),
+        _ => ProjectContext::default(),
     }
 }
 
-fn check_one(file: &Path, settings: &FileSettings, facts: &dyn ApiFacts) -> FileResult {
+/// Lowers a file seeing the declarations of its project context.
+pub fn lower_in_context(
+    path: &str,
+    source: &[u8],
+    lang: Language,
+    context: &ProjectContext,
+) -> Module {
+    match lang {
+        Language::C | Language::Cpp => refsan_c::lower_file(path, source, lang),
+        Language::Cython => {
+            let shown: Vec<String> = context
+                .files
+                .iter()
+                .map(|f| display_path(&f.path))
+                .collect();
+            let files: Vec<refsan_cython::ContextFile<'_>> = context
+                .files
+                .iter()
+                .zip(&shown)
+                .map(|(f, p)| refsan_cython::ContextFile {
+                    path: p,
+                    source: &f.source,
+                })
+                .collect();
+            refsan_cython::lower_file_in_context(path, source, &files)
+        }
+    }
+}
+
+fn check_one(
+    file: &Path,
+    settings: &FileSettings,
+    facts: &dyn ApiFacts,
+    projects: &Projects,
+) -> FileResult {
     let shown = display_path(file);
     let Some(lang) = language_for(file) else {
         return FileResult::error(shown, "unsupported file type".to_string());
@@ -296,7 +331,19 @@ fn check_one(file: &Path, settings: &FileSettings, facts: &dyn ApiFacts) -> File
     if let Some(reason) = skip_reason(&bytes, lang, settings.include_generated) {
         return FileResult::skipped(shown, reason);
     }
-    check_source(shown, &bytes, lang, settings, facts)
+    let context = match lang {
+        Language::Cython => projects.cython_context(file),
+        _ => ProjectContext::default(),
+    };
+    let mut result = check_source(shown, &bytes, lang, settings, facts, &context);
+    result
+        .notes
+        .extend(context.notes.into_iter().map(|message| Note {
+            span: refsan_ir::Span::default(),
+            function: None,
+            message,
+        }));
+    result
 }
 
 /// Checks one source text, shown as `shown`.
@@ -306,8 +353,9 @@ fn check_source(
     lang: Language,
     settings: &FileSettings,
     facts: &dyn ApiFacts,
+    context: &ProjectContext,
 ) -> FileResult {
-    let module = lower(&shown, bytes, lang);
+    let module = lower_in_context(&shown, bytes, lang, context);
     let report = refsan_engine::check_module(&module, facts, &settings.options);
     let findings = refsan_engine::apply_suppressions(&module, report.findings)
         .into_iter()
@@ -345,7 +393,11 @@ pub fn check_stdin(
     };
     let mut finder = ConfigFinder::default();
     let settings = settings_for(&settings_path, &mut finder, ov)?;
-    Ok(check_source(shown, bytes, lang, &settings, facts))
+    let context = match (lang, name) {
+        (Language::Cython, Some(n)) => Projects::default().cython_context(n),
+        _ => ProjectContext::default(),
+    };
+    Ok(check_source(shown, bytes, lang, &settings, facts, &context))
 }
 
 /// Checks files in parallel. `progress` is called with (done, total) from
@@ -363,22 +415,24 @@ pub fn check_files(
     }
     let done = AtomicUsize::new(0);
     let total = jobs.len();
+    let projects = Projects::default();
     let results = jobs
         .par_iter()
         .map(|(f, s)| {
-            let r =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check_one(f, s, facts)))
-                    .unwrap_or_else(|panic| {
-                        let what = panic
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| panic.downcast_ref::<&str>().map(ToString::to_string))
-                            .unwrap_or_default();
-                        FileResult::error(
-                            display_path(f),
-                            format!("internal error while checking this file: {what}"),
-                        )
-                    });
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                check_one(f, s, facts, &projects)
+            }))
+            .unwrap_or_else(|panic| {
+                let what = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(ToString::to_string))
+                    .unwrap_or_default();
+                FileResult::error(
+                    display_path(f),
+                    format!("internal error while checking this file: {what}"),
+                )
+            });
             progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
             r
         })
@@ -411,7 +465,7 @@ impl refsan_runtime::StaticFindings for FunctionChecker {
         let Ok(settings) = settings_for(source_file, &mut finder, &self.overrides) else {
             return Vec::new();
         };
-        let result = check_one(source_file, &settings, self.facts);
+        let result = check_one(source_file, &settings, self.facts, &Projects::default());
         // C++ methods are `Class::method`, Cython's `Class.method`.
         let matches = |name: &str| {
             name == function

@@ -18,6 +18,7 @@ mod cmd_leaks;
 mod cmd_run;
 mod config;
 mod driver;
+mod project;
 mod skip;
 
 #[derive(Parser)]

@@ -43,7 +43,7 @@ mod tempita;
 pub mod types;
 
 pub use cpython_pxd::{find_installed_cython_includes, CpythonPxd};
-pub use lower::LowerOptions;
+pub use lower::{ContextFile, LowerOptions};
 
 use refsan_ir::{Language, Module, Problem, Span};
 use std::path::Path;
@@ -83,10 +83,87 @@ pub fn cpython_declarations() -> &'static CpythonPxd {
 /// Lowers one Cython file. Never panics; a syntax error costs the
 /// statement (or function) it is in, not the file.
 pub fn lower_file(path: &str, source: &[u8]) -> Module {
+    lower_file_in_context(path, source, &[])
+}
+
+/// Lowers one Cython file seeing the declarations of `context` (see
+/// [`LowerOptions::context`]).
+pub fn lower_file_in_context(path: &str, source: &[u8], context: &[ContextFile<'_>]) -> Module {
+    let neutralised: Vec<Vec<u8>> = context
+        .iter()
+        .map(|c| {
+            if tempita::is_template_path(c.path) {
+                tempita::neutralise(c.source)
+            } else {
+                Vec::new()
+            }
+        })
+        .collect();
+    let context: Vec<ContextFile<'_>> = context
+        .iter()
+        .zip(&neutralised)
+        .map(|(c, n)| ContextFile {
+            path: c.path,
+            source: if n.is_empty() { c.source } else { n },
+        })
+        .collect();
     let opts = LowerOptions {
         cpython: cpython_declarations(),
+        context: &context,
     };
     lower_file_with(path, source, opts)
+}
+
+/// What a Cython file needs from other files: the modules it cimports
+/// (`from pkg.mod cimport x`, `cimport pkg.mod`, relative `from . cimport
+/// x` as `.`, `.x`), and the files it includes (`include "x.pxi"`), in
+/// order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Dependencies {
+    /// `(module, names)`: the names matter for `from pkg cimport mod`,
+    /// where `mod` may itself be a module.
+    pub cimports: Vec<(String, Vec<String>)>,
+    pub includes: Vec<String>,
+}
+
+/// The [`Dependencies`] of a Cython source.
+pub fn dependencies(source: &[u8]) -> Dependencies {
+    let parsed = parser::parse(source);
+    let mut deps = Dependencies::default();
+    fn walk(stmts: &[ast::Stmt], deps: &mut Dependencies, depth: u32) {
+        if depth > 8 {
+            return;
+        }
+        for s in stmts {
+            match &s.kind {
+                ast::StmtKind::CImport { module, names, .. } => {
+                    if module.is_empty() {
+                        // `cimport a.b, c`: the names are modules.
+                        for (m, _) in names {
+                            deps.cimports.push((m.clone(), Vec::new()));
+                        }
+                    } else {
+                        deps.cimports.push((
+                            module.clone(),
+                            names.iter().map(|(n, _)| n.clone()).collect(),
+                        ));
+                    }
+                }
+                ast::StmtKind::Include(f) => deps
+                    .includes
+                    .push(f.trim_matches(|c| c == '"' || c == '\'').to_string()),
+                ast::StmtKind::If { branches, orelse } => {
+                    for (_, b) in branches {
+                        walk(b, deps, depth + 1);
+                    }
+                    walk(orelse, deps, depth + 1);
+                }
+                _ => {}
+            }
+        }
+    }
+    walk(&parsed.stmts, &mut deps, 0);
+    deps
 }
 
 /// [`lower_file`] with explicit options.
@@ -122,6 +199,7 @@ pub fn lower_file_unguarded(path: &str, source: &[u8]) -> Module {
         source,
         LowerOptions {
             cpython: CpythonPxd::embedded(),
+            context: &[],
         },
     )
 }

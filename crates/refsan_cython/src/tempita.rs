@@ -1,4 +1,4 @@
-//! Tempita templates (`.pyx.in`, `.pxi.in`, `.pxd.in`): Cython sources with
+//! Tempita templates (`.pyx.in`, `.pxi.in`, `.pxd.in`, or `.tp`): Cython sources with
 //! `{{...}}` template code, expanded at build time. They are read with the
 //! template code neutralised, every byte offset and line kept: directive
 //! lines (`{{py: ...}}` blocks, `{{for ...}}`, `{{endif}}`) become blank,
@@ -7,9 +7,11 @@
 
 /// The path names a template.
 pub fn is_template_path(path: &str) -> bool {
-    [".pyx.in", ".pxi.in", ".pxd.in"]
-        .iter()
-        .any(|s| path.ends_with(s))
+    [
+        ".pyx.in", ".pxi.in", ".pxd.in", ".pyx.tp", ".pxi.tp", ".pxd.tp",
+    ]
+    .iter()
+    .any(|s| path.ends_with(s))
 }
 
 /// The source with its template code neutralised (same length, same lines).

@@ -176,7 +176,8 @@ impl TypeEnv {
             // A C tuple.
             return VClass::C(TypeClass::Other);
         }
-        if base.starts_with("cython.") {
+        // `cython.int` is C, `cython.unicode` a Python type.
+        if base.starts_with("cython.") && !PYTHON_TYPES.contains(&last) {
             return VClass::C(c_name_class(last));
         }
         if PYTHON_TYPES.contains(&base) || PYTHON_TYPES.contains(&last) {

@@ -11,6 +11,7 @@
 mod expr;
 mod func;
 mod scope;
+mod synthetic;
 
 use crate::ast::*;
 use crate::comments::{Comments, OwnershipNote};
@@ -226,6 +227,9 @@ pub(crate) struct Cx<'a> {
     pub cimport_rng: HashMap<String, Rng>,
     /// Enum members and `DEF` constants: C values.
     pub c_consts: HashSet<String>,
+    /// `DEF` constants with an integer (or boolean) value: `IF`/`if` on
+    /// them is decided when Cython compiles the module.
+    pub def_values: HashMap<String, i64>,
     /// Names bound by module-level Python imports.
     pub py_imports: HashSet<String>,
     /// Names assigned by module-level Python code.
@@ -283,6 +287,20 @@ impl<'a> Cx<'a> {
             && !self.cdef_globals.contains_key(name)
             && !self.c_consts.contains(name)
             && !PYTHON_BUILTINS.contains(&name)
+    }
+
+    /// The value of a condition Cython decides at compile time: a `DEF`
+    /// constant, a literal, `not` of one.
+    pub fn const_truth(&self, e: &Expr) -> Option<bool> {
+        match &e.kind {
+            ExprKind::Name(n) => self.def_values.get(n).map(|k| *k != 0),
+            ExprKind::Int(Some(k)) => Some(*k != 0),
+            ExprKind::Unary {
+                op: UnOp::Not,
+                operand,
+            } => self.const_truth(operand).map(|b| !b),
+            _ => None,
+        }
     }
 
     /// The pxd declaration a name refers to, if it comes from `cpython.*`.
@@ -537,12 +555,25 @@ const PYTHON_BUILTINS: &[&str] = &[
 #[derive(Clone, Copy)]
 pub struct LowerOptions<'a> {
     pub cpython: &'a CpythonPxd,
+    /// Other files whose declarations the file sees (its `.pxd`, the
+    /// project's `.pxd` files it cimports, the `.pxi` files it includes or
+    /// that include it): their classes, functions, externs and types are
+    /// known, nothing of theirs is analysed.
+    pub context: &'a [ContextFile<'a>],
+}
+
+/// A file of a lowered file's context.
+#[derive(Clone, Copy, Debug)]
+pub struct ContextFile<'a> {
+    pub path: &'a str,
+    pub source: &'a [u8],
 }
 
 impl Default for LowerOptions<'static> {
     fn default() -> Self {
         LowerOptions {
             cpython: CpythonPxd::embedded(),
+            context: &[],
         }
     }
 }
@@ -565,11 +596,42 @@ pub fn lower(path: &str, source: &[u8], opts: LowerOptions<'_>) -> Module {
         cpython: opts.cpython,
         cimport_rng: HashMap::new(),
         c_consts: HashSet::new(),
+        def_values: HashMap::new(),
         py_imports: HashSet::new(),
         py_globals: HashSet::new(),
     };
     let top = flatten_top(&parsed.stmts);
+    // The context's declarations first: the file's own ones complete or
+    // override them.
+    let context: Vec<(ContextFile<'_>, parser::ParsedFile)> = opts
+        .context
+        .iter()
+        .map(|c| (*c, parser::parse(c.source)))
+        .collect();
+    let context_tops: Vec<Vec<&Stmt>> =
+        context.iter().map(|(_, p)| flatten_top(&p.stmts)).collect();
+    for t in &context_tops {
+        collect_names(t, &mut cx);
+    }
+    // Only this file's cimports have a place in it.
+    cx.cimport_rng.clear();
     collect_names(&top, &mut cx);
+    for t in &context_tops {
+        collect_signatures(t, &mut cx);
+    }
+    // Attributes declared in another file have no place in this one.
+    for c in cx.classes.values_mut() {
+        for a in c.attrs.values_mut() {
+            a.rng = Rng::default();
+        }
+    }
+    let own_funcs: HashSet<String> = top
+        .iter()
+        .filter_map(|s| match &s.kind {
+            StmtKind::Func(f) if f.body.is_some() => Some(f.name.clone()),
+            _ => None,
+        })
+        .collect();
     collect_signatures(&top, &mut cx);
 
     // Module-level `cdef` variables (and extern variables).
@@ -629,6 +691,12 @@ pub fn lower(path: &str, source: &[u8], opts: LowerOptions<'_>) -> Module {
         }
     }
     module.declarations.extend(virtual_declarations(&cx));
+    module.declarations.extend(context_declarations(
+        &context,
+        &context_tops,
+        &own_funcs,
+        &cx,
+    ));
     // Functions.
     let mut used_synth: HashSet<&'static str> = HashSet::new();
     let mut used_pxd: HashSet<String> = HashSet::new();
@@ -690,7 +758,7 @@ pub fn lower(path: &str, source: &[u8], opts: LowerOptions<'_>) -> Module {
     let mut synth: Vec<&&str> = used_synth.iter().collect();
     synth.sort();
     for n in synth {
-        if let Some(d) = expr::synthetic_declaration(n) {
+        if let Some(d) = synthetic::synthetic_declaration(n) {
             module.declarations.push(d);
         }
     }
@@ -787,6 +855,21 @@ fn collect_names(top: &[&Stmt], cx: &mut Cx) {
                 for v in vars {
                     if v.ty.base == "DEF" {
                         cx.c_consts.insert(v.name.clone());
+                        let value = v.value.as_ref().and_then(|e| match &e.kind {
+                            ExprKind::Int(Some(k)) => Some(*k),
+                            ExprKind::Name(n) if n == "True" => Some(1),
+                            ExprKind::Name(n) if n == "False" => Some(0),
+                            ExprKind::Name(n) => cx.def_values.get(n).copied(),
+                            _ => None,
+                        });
+                        match value {
+                            Some(k) => {
+                                cx.def_values.insert(v.name.clone(), k);
+                            }
+                            None => {
+                                cx.def_values.remove(&v.name);
+                            }
+                        }
                     }
                 }
             }
@@ -888,7 +971,7 @@ fn collect_signatures(top: &[&Stmt], cx: &mut Cx) {
                         }
                         StmtKind::Class(c) => {
                             let info = class_info(c, &cx.env);
-                            cx.classes.insert(c.name.clone(), info);
+                            merge_class(&mut cx.classes, info);
                         }
                         _ => {}
                     }
@@ -903,11 +986,90 @@ fn collect_signatures(top: &[&Stmt], cx: &mut Cx) {
             }
             StmtKind::Class(c) => {
                 let info = class_info(c, &cx.env);
-                cx.classes.insert(c.name.clone(), info);
+                merge_class(&mut cx.classes, info);
             }
             _ => {}
         }
     }
+}
+
+/// A class declared in a `.pxd` and defined in the `.pyx`: attributes from
+/// both, the later methods and bases where given.
+fn merge_class(classes: &mut HashMap<String, ClassInfo>, info: ClassInfo) {
+    match classes.get_mut(&info.name) {
+        None => {
+            classes.insert(info.name.clone(), info);
+        }
+        Some(old) => {
+            for n in info.attr_order {
+                if let Some(a) = info.attrs.get(&n) {
+                    if !old.attrs.contains_key(&n) {
+                        old.attr_order.push(n.clone());
+                    }
+                    old.attrs.insert(n, a.clone());
+                }
+            }
+            old.methods.extend(info.methods);
+            if !info.bases.is_empty() {
+                old.bases = info.bases;
+            }
+            old.cdef |= info.cdef;
+        }
+    }
+}
+
+/// Declarations of what the context declares and this file does not
+/// define: `cdef extern` functions (with their `# refsan:` annotations) and
+/// cdef functions defined in another module (their `except` clause).
+fn context_declarations(
+    context: &[(ContextFile<'_>, parser::ParsedFile)],
+    tops: &[Vec<&Stmt>],
+    own: &HashSet<String>,
+    cx: &Cx,
+) -> Vec<Declaration> {
+    let mut out = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    for ((file, parsed), top) in context.iter().zip(tops) {
+        let comments = Comments::new(file.source, &parsed.comments);
+        let idx = LineIndex::new(file.source);
+        for s in top {
+            match &s.kind {
+                StmtKind::Extern(e) => {
+                    for it in &e.items {
+                        if let StmtKind::Func(f) = &it.kind {
+                            if own.contains(&f.name) || !seen.insert(f.name.clone()) {
+                                continue;
+                            }
+                            let mut d = extern_declaration_at(f, it.rng, cx, &comments, &idx);
+                            d.span = Span::default();
+                            out.push(d);
+                        }
+                    }
+                }
+                StmtKind::Func(f) if f.kind != FuncKind::Def => {
+                    if own.contains(&f.name) || !seen.insert(f.name.clone()) {
+                        continue;
+                    }
+                    let Some(sig) = cx.funcs.get(&f.name) else {
+                        continue;
+                    };
+                    out.push(Declaration {
+                        name: sig.ir_name.clone(),
+                        returns: sig.ret.type_class(),
+                        param_count: sig.params.len(),
+                        contract: Some((
+                            note_contract(&OwnershipNote::default(), sig),
+                            ContractSource::Declaration,
+                        )),
+                        noexcept: sig.check == Check::None,
+                        span: Span::default(),
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+    out
 }
 
 fn class_info(c: &ClassDef, env: &TypeEnv) -> ClassInfo {
@@ -1013,13 +1175,24 @@ fn class_defs(c: &ClassDef, cx: &Cx, module: &mut Module) {
 /// (in order) a `# refsan:` annotation, an `object` return type, or the
 /// words of its comment.
 fn extern_declaration(f: &FuncDef, rng: Rng, cx: &Cx, comments: &Comments) -> Declaration {
+    extern_declaration_at(f, rng, cx, comments, &cx.idx)
+}
+
+/// [`extern_declaration`] of a function in the file `idx` indexes.
+fn extern_declaration_at(
+    f: &FuncDef,
+    rng: Rng,
+    cx: &Cx,
+    comments: &Comments,
+    idx: &LineIndex,
+) -> Declaration {
     let sig = cx
         .externs
         .get(&f.name)
         .cloned()
         .unwrap_or_else(|| FuncSig::from_def(f, &cx.env, f.name.clone(), true));
-    let first = cx.idx.line_col(rng.start).0;
-    let last = cx.idx.line_col(rng.end.max(rng.start)).0;
+    let first = idx.line_col(rng.start).0;
+    let last = idx.line_col(rng.end.max(rng.start)).0;
     let params: Vec<(String, bool)> = sig
         .params
         .iter()
@@ -1043,7 +1216,7 @@ fn extern_declaration(f: &FuncDef, rng: Rng, cx: &Cx, comments: &Comments) -> De
         param_count: sig.params.len(),
         contract,
         noexcept: sig.check == Check::None,
-        span: cx.span(rng),
+        span: idx.span(rng.start, rng.end.max(rng.start)),
     }
 }
 

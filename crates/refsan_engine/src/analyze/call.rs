@@ -248,11 +248,27 @@ impl<'a> Analyzer<'a> {
                     (outcome, RetVal::Int(o.lo, o.hi))
                 })
                 .collect(),
-            None => outcomes_for(
-                &contract,
-                dst.map(|d| self.func.vars[d.index()].ty),
-                success,
-            ),
+            None => {
+                let mut list = outcomes_for(
+                    &contract,
+                    dst.map(|d| self.func.vars[d.index()].ty),
+                    success,
+                );
+                // A declared function returning a C pointer (a Cython
+                // `cdef xmlNode* f(...) noexcept`) may return NULL without
+                // failing: only the knowledge base and summaries know more.
+                if !is_api
+                    && source != ContractSource::Summary
+                    && contract.failure == Failure::Never
+                {
+                    for (_, r) in &mut list {
+                        if *r == RetVal::Ptr {
+                            *r = RetVal::Unknown;
+                        }
+                    }
+                }
+                list
+            }
         };
         // What the knowledge base says of a C-API call's result and out
         // values is a fact, not a guess: a test the code makes of them that

@@ -84,6 +84,19 @@ impl<'a> Analyzer<'a> {
             }
             Place::Global(g) => {
                 let gid = self.intern(g);
+                // The reference the global held to what this function stored
+                // there is ours again (`old = cache; cache = new;
+                // Py_XDECREF(old)`).
+                if let Some(FieldVal::Obj(old_site)) = st.field(FieldBase::GLOBALS, gid) {
+                    if b != Binding::Obj(old_site) {
+                        if let Some(v) = st.value_mut(old_site) {
+                            if matches!(v.status, Status::Stored(_)) {
+                                v.owned += 1;
+                                v.status = Status::Live;
+                            }
+                        }
+                    }
+                }
                 match b {
                     Binding::Obj(site) => {
                         st.set_field(FieldBase::GLOBALS, gid, FieldVal::Obj(site));

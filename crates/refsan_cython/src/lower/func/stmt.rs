@@ -377,6 +377,17 @@ impl<'c, 'a> FnLower<'c, 'a> {
     pub(super) fn if_stmt(&mut self, branches: &'c [(Expr, Vec<AStmt>)], orelse: &'c [AStmt]) {
         let after = self.new_block();
         for (test, body) in branches {
+            // `IF UVLOOP_DEBUG:` on a DEF constant: Cython keeps one arm.
+            match self.cx.const_truth(test) {
+                Some(false) => continue,
+                Some(true) => {
+                    self.stmts(body);
+                    let sp = self.span(test.rng);
+                    self.b.goto_and_switch(after, sp);
+                    return;
+                }
+                None => {}
+            }
             let then_bb = self.new_block();
             let next = self.new_block();
             self.cond(test, then_bb, next);
