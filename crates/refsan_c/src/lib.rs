@@ -40,6 +40,7 @@
 
 mod body;
 mod ctx;
+mod heads;
 mod items;
 mod parse;
 mod prepare;
@@ -96,9 +97,106 @@ fn looks_like_cpp(source: &[u8]) -> bool {
     false
 }
 
+/// A header a file is read with (a local `#include "x.h"` of its project).
+#[derive(Clone, Copy, Debug)]
+pub struct ContextFile<'a> {
+    pub path: &'a str,
+    pub source: &'a [u8],
+}
+
 /// Lowers one C or C++ source file. Never panics: what cannot be parsed is
 /// reported in `Module::problems` or as approximate regions of functions.
 pub fn lower_file(path: &str, source: &[u8], language: Language) -> Module {
+    lower_file_in_context(path, source, language, &[])
+}
+
+/// What the headers of a file's context declare: their macros (the file's
+/// own override them), types (object structs, typedefs), return types,
+/// and the structs, prototypes and globals the module gains.
+struct HeaderFacts {
+    macros: std::collections::HashMap<String, prepare::MacroDef>,
+    types: types::TypeTable,
+    returns: std::collections::HashMap<String, refsan_ir::TypeClass>,
+    items: Module,
+}
+
+/// Reads `headers` in order, each seeing the ones before it.
+fn read_headers(headers: &[ContextFile<'_>], language: Language) -> HeaderFacts {
+    let mut facts = HeaderFacts {
+        macros: Default::default(),
+        types: types::TypeTable::default(),
+        returns: Default::default(),
+        items: Module::new("", language),
+    };
+    for h in headers {
+        if h.source.len() >= u32::MAX as usize {
+            continue;
+        }
+        let mut prepared = prepare::prepare(h.source);
+        let lines = LineIndex::new(h.source);
+        let mut macros = facts.macros.clone();
+        macros.extend(prepared.macros.iter().map(|(k, v)| (k.clone(), v.clone())));
+        heads::rewrite(&mut prepared.text, &macros);
+        let Some(tree) = parse::parse(language, &prepared.text) else {
+            facts.items.problems.push(Problem {
+                span: Span::default(),
+                message: format!(
+                    "the parser gave up on the header {}; its declarations are unknown",
+                    h.path
+                ),
+            });
+            facts.macros = macros;
+            continue;
+        };
+        let mut ctx = items::FileCtx {
+            txt: syntax::Txt {
+                src: &prepared.text,
+                lines: &lines,
+                site: None,
+            },
+            orig: h.source,
+            language,
+            cpp: language == Language::Cpp,
+            types: std::mem::take(&mut facts.types),
+            macros: &macros,
+            returns: std::mem::take(&mut facts.returns),
+            expansions: Default::default(),
+            expansion_bytes: Default::default(),
+        };
+        let mut scratch = Module::new(h.path, language);
+        items::lower_items(&mut ctx, tree.root_node(), &mut scratch);
+        facts.types = ctx.types;
+        facts.returns = ctx.returns;
+        facts.macros = macros;
+        // Spans of another file have no place in this one.
+        for mut s in scratch.structs {
+            s.span = Span::default();
+            for f in &mut s.fields {
+                f.span = Span::default();
+            }
+            facts.items.structs.push(s);
+        }
+        for mut d in scratch.declarations {
+            d.span = Span::default();
+            facts.items.declarations.push(d);
+        }
+        for mut g in scratch.globals {
+            g.span = Span::default();
+            facts.items.globals.push(g);
+        }
+    }
+    facts
+}
+
+/// Lowers one C or C++ source file read with the headers of its project
+/// it includes (their macros, types and prototypes; nothing of theirs is
+/// analysed).
+pub fn lower_file_in_context(
+    path: &str,
+    source: &[u8],
+    language: Language,
+    headers: &[ContextFile<'_>],
+) -> Module {
     let mut module = Module::new(path, language);
     let language = match language {
         Language::Cpp => Language::Cpp,
@@ -112,7 +210,11 @@ pub fn lower_file(path: &str, source: &[u8], language: Language) -> Module {
         });
         return module;
     }
-    let prepared = prepare::prepare(source);
+    let mut prepared = prepare::prepare(source);
+    let headers = read_headers(headers, language);
+    let mut macros = headers.macros;
+    macros.extend(prepared.macros.iter().map(|(k, v)| (k.clone(), v.clone())));
+    heads::rewrite(&mut prepared.text, &macros);
     for mark in &prepared.suppressions {
         let (line, _) = lines.line_col(mark.offset as u32);
         module.suppressions.push(Suppression {
@@ -139,13 +241,41 @@ pub fn lower_file(path: &str, source: &[u8], language: Language) -> Module {
         orig: source,
         language,
         cpp: language == Language::Cpp,
-        types: types::TypeTable::default(),
-        macros: &prepared.macros,
-        returns: Default::default(),
+        types: headers.types,
+        macros: &macros,
+        returns: headers.returns,
         expansions: Default::default(),
         expansion_bytes: Default::default(),
     };
     items::lower_items(&mut ctx, tree.root_node(), &mut module);
+    // The file's own definitions come first; the headers' complete them.
+    let own_structs: std::collections::HashSet<String> = module
+        .structs
+        .iter()
+        .flat_map(|s| s.names.iter().cloned())
+        .collect();
+    module.structs.extend(
+        headers
+            .items
+            .structs
+            .into_iter()
+            .filter(|s| !s.names.iter().any(|n| own_structs.contains(n))),
+    );
+    let own_decls: std::collections::HashSet<String> = module
+        .declarations
+        .iter()
+        .map(|d| d.name.clone())
+        .chain(module.functions.iter().map(|f| f.name.clone()))
+        .collect();
+    module.declarations.extend(
+        headers
+            .items
+            .declarations
+            .into_iter()
+            .filter(|d| !own_decls.contains(&d.name)),
+    );
+    module.globals.extend(headers.items.globals);
+    module.problems.extend(headers.items.problems);
     module
 }
 

@@ -299,8 +299,10 @@ pub(crate) fn prepare(src: &[u8]) -> Prepared {
     for (p, end) in bodies {
         let body = clean_macro_body(&text[p.body_start.min(end)..end]);
         let unsupported = p.unsupported || body.contains('#') || body.contains("__VA_ARGS__");
-        // Object-like macros matter only when they are statements.
-        if p.object_like && !looks_like_statements(&body) {
+        // Object-like macros matter when they are statements, aliases of
+        // a function (`#define new_int PyLong_FromLong`) or declaration
+        // qualifiers (`#define MY_API static inline`).
+        if p.object_like && !looks_like_statements(&body) && !is_alias_or_qualifiers(&body) {
             continue;
         }
         macros.entry(p.macro_name).or_insert(MacroDef {
@@ -318,6 +320,31 @@ pub(crate) fn prepare(src: &[u8]) -> Prepared {
         macros,
         suppressions,
     }
+}
+
+/// One identifier (an alias), or words and `(...)` groups only (storage
+/// classes and attributes).
+fn is_alias_or_qualifiers(body: &str) -> bool {
+    let t = body.trim();
+    if t.is_empty() {
+        return true;
+    }
+    let mut depth = 0;
+    let mut outside = String::new();
+    for c in t.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ if depth == 0 => outside.push(c),
+            _ => {}
+        }
+    }
+    let words: Vec<&str> = outside.split_whitespace().collect();
+    !words.is_empty()
+        && words.iter().all(|w| {
+            w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !w.starts_with(|c: char| c.is_ascii_digit())
+        })
 }
 
 /// Initializers larger than this made only of numbers, names, commas and
@@ -906,7 +933,7 @@ fn next_significant(src: &[u8], i: usize) -> Option<u8> {
 
 /// The offset of the next byte that is not blank, a line continuation or a
 /// comment.
-fn next_significant_at(src: &[u8], mut i: usize) -> Option<usize> {
+pub(crate) fn next_significant_at(src: &[u8], mut i: usize) -> Option<usize> {
     let n = src.len();
     while i < n {
         match src[i] {
@@ -923,7 +950,7 @@ fn next_significant_at(src: &[u8], mut i: usize) -> Option<usize> {
     None
 }
 
-fn skip_quoted(src: &[u8], start: usize) -> usize {
+pub(crate) fn skip_quoted(src: &[u8], start: usize) -> usize {
     let quote = src[start];
     let mut i = start + 1;
     while i < src.len() {

@@ -89,6 +89,13 @@ impl Lowerer<'_> {
             "call_expression" if is_err_occurred(&t, n) => {
                 self.branch(t, n, Cond::ErrOccurred, then_bb, else_bb);
             }
+            // `__builtin_expect(x, 0)`, `unlikely(x)`: a hint, the test is x.
+            "call_expression" if expect_hint_argument(&t, n).is_some() => {
+                match expect_hint_argument(&t, n) {
+                    Some(a) => self.cond(t, a, then_bb, else_bb),
+                    None => self.branch(t, n, Cond::Unknown, then_bb, else_bb),
+                }
+            }
             "call_expression" if self.macro_cond(t, n, then_bb, else_bb) => {}
             _ => self.truthiness(t, n, then_bb, else_bb),
         }
@@ -394,4 +401,29 @@ pub(super) fn const_value(t: &Txt<'_>, n: Node<'_>) -> Option<i64> {
         };
     }
     Some(v)
+}
+
+/// Branch-prediction hints: the value is their first argument.
+pub(super) const EXPECT_HINTS: &[&[u8]] = &[
+    b"__builtin_expect",
+    b"__builtin_expect_with_probability",
+    b"likely",
+    b"unlikely",
+    b"LIKELY",
+    b"UNLIKELY",
+    b"Py_LIKELY",
+    b"Py_UNLIKELY",
+    b"_Py_LIKELY",
+    b"_Py_UNLIKELY",
+];
+
+/// The tested argument of a branch-prediction hint call.
+pub(super) fn expect_hint_argument<'t>(t: &Txt<'_>, n: Node<'t>) -> Option<Node<'t>> {
+    let function = field(n, "function").map(strip_parens)?;
+    if kind(function) != "identifier" || !EXPECT_HINTS.contains(&t.bytes(function)) {
+        return None;
+    }
+    field(n, "arguments")
+        .map(children)
+        .and_then(|a| a.first().copied())
 }

@@ -767,6 +767,36 @@ impl Lowerer<'_> {
     }
 
     /// A call (or a macro invocation that looks like one).
+    /// The function an object-like macro names (`#define new_int
+    /// PyLong_FromLong`, through a few levels), if `name` is one.
+    fn alias_of(&self, name: &[u8]) -> Option<Vec<u8>> {
+        let mut cur = std::str::from_utf8(name).ok()?.to_string();
+        let mut found = None;
+        for _ in 0..4 {
+            let Some(def) = self.ctx.macros.get(&cur) else {
+                break;
+            };
+            if !def.object_like {
+                break;
+            }
+            let body = def
+                .body
+                .trim()
+                .trim_start_matches('(')
+                .trim_end_matches(')')
+                .trim();
+            let is_ident = !body.is_empty()
+                && !body.as_bytes()[0].is_ascii_digit()
+                && body.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if !is_ident || body == cur {
+                break;
+            }
+            cur = body.to_string();
+            found = Some(cur.clone());
+        }
+        found.map(String::into_bytes)
+    }
+
     pub(super) fn call(&mut self, t: Txt<'_>, n: Node<'_>, dst: Dst) -> Operand {
         if self.depth >= MAX_DEPTH {
             self.too_deep(t, n);
@@ -781,6 +811,9 @@ impl Lowerer<'_> {
     fn call_inner(&mut self, t: Txt<'_>, n: Node<'_>, dst: Dst) -> Operand {
         let span = t.span(n);
         if let Some(inner) = cpp_cast_operand(&t, n) {
+            return self.value_to(t, inner, dst);
+        }
+        if let Some(inner) = super::cond::expect_hint_argument(&t, n) {
             return self.value_to(t, inner, dst);
         }
         let args: Vec<Node<'_>> = field(n, "arguments").map(children).unwrap_or_default();
@@ -807,8 +840,11 @@ impl Lowerer<'_> {
                 return self.value_to(t, args[0], dst);
             }
             "identifier" => {
-                let name = t.bytes(function);
-                if self.scopes.lookup(name).is_some() {
+                let written = t.bytes(function);
+                // `#define new_int PyLong_FromLong`: the call is of the alias.
+                let alias = self.alias_of(written);
+                let name: &[u8] = alias.as_deref().unwrap_or(written);
+                if self.scopes.lookup(written).is_some() {
                     // A local function pointer.
                     Callee::Indirect
                 } else {
