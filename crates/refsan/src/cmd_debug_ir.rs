@@ -21,14 +21,13 @@ pub fn run(args: DebugIrArgs) -> Result<ExitCode> {
     let bytes = std::fs::read(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     let lang = driver::language_for(&args.file).context("not a C, C++ or Cython file")?;
-    let context = driver::context_for(&args.file, lang);
+    let projects = crate::project::Projects::default();
+    let context = projects.context(&args.file, lang, &bytes);
     let module =
         driver::lower_in_context(&driver::display_path(&args.file), &bytes, lang, &context);
-    let report = refsan_engine::check_module(
-        &module,
-        refsan_capi::KnowledgeBase::builtin(),
-        &Default::default(),
-    );
+    let facts = refsan_capi::KnowledgeBase::builtin();
+    let external = driver::project_summaries(&module, &args.file, &projects, facts);
+    let report = refsan_engine::check_module_with(&module, facts, &Default::default(), &external);
     let unreached = |name: &str| {
         report
             .unreached

@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use rayon::prelude::*;
 use refsan_engine::{ApiFacts, CheckOptions};
 use refsan_ir::{Finding, Language, Module, Note};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -92,7 +93,7 @@ pub fn display_path(p: &Path) -> String {
 pub struct ExcludeFinder {
     configs: ConfigFinder,
     overrides: Overrides,
-    built: std::collections::HashMap<PathBuf, Arc<Excludes>>,
+    built: HashMap<PathBuf, Arc<Excludes>>,
 }
 
 impl ExcludeFinder {
@@ -100,7 +101,7 @@ impl ExcludeFinder {
         ExcludeFinder {
             configs: ConfigFinder::default(),
             overrides: overrides.clone(),
-            built: std::collections::HashMap::new(),
+            built: HashMap::new(),
         }
     }
 
@@ -264,14 +265,6 @@ fn settings_for(file: &Path, finder: &mut ConfigFinder, ov: &Overrides) -> Resul
     })
 }
 
-/// The project context `file` is read in.
-pub fn context_for(file: &Path, lang: Language) -> ProjectContext {
-    match lang {
-        Language::Cython => Projects::default().cython_context(file),
-        _ => ProjectContext::default(),
-    }
-}
-
 /// Lowers a file seeing the declarations of its project context.
 pub fn lower_in_context(
     path: &str,
@@ -280,7 +273,23 @@ pub fn lower_in_context(
     context: &ProjectContext,
 ) -> Module {
     match lang {
-        Language::C | Language::Cpp => refsan_c::lower_file(path, source, lang),
+        Language::C | Language::Cpp => {
+            let shown: Vec<String> = context
+                .files
+                .iter()
+                .map(|f| display_path(&f.path))
+                .collect();
+            let files: Vec<refsan_c::ContextFile<'_>> = context
+                .files
+                .iter()
+                .zip(&shown)
+                .map(|(f, p)| refsan_c::ContextFile {
+                    path: p,
+                    source: &f.source,
+                })
+                .collect();
+            refsan_c::lower_file_in_context(path, source, lang, &files)
+        }
         Language::Cython => {
             let shown: Vec<String> = context
                 .files
@@ -331,11 +340,16 @@ fn check_one(
     if let Some(reason) = skip_reason(&bytes, lang, settings.include_generated) {
         return FileResult::skipped(shown, reason);
     }
-    let context = match lang {
-        Language::Cython => projects.cython_context(file),
-        _ => ProjectContext::default(),
-    };
-    let mut result = check_source(shown, &bytes, lang, settings, facts, &context);
+    let context = projects.context(file, lang, &bytes);
+    let mut result = check_source(
+        shown,
+        &bytes,
+        lang,
+        settings,
+        facts,
+        &context,
+        Some((projects, file)),
+    );
     result
         .notes
         .extend(context.notes.into_iter().map(|message| Note {
@@ -346,6 +360,96 @@ fn check_one(
     result
 }
 
+/// The summaries of the functions `module` calls that another C source of
+/// its project defines (and that the knowledge base does not know): a
+/// helper in `util.c` is known as it would be in the file itself. The
+/// other source is read with its headers, but without the summaries of its
+/// own callees in further files.
+pub fn project_summaries(
+    module: &Module,
+    file: &Path,
+    projects: &Projects,
+    facts: &dyn ApiFacts,
+) -> HashMap<String, refsan_engine::ExternalSummary> {
+    let mut out = HashMap::new();
+    if !matches!(module.language, Language::C | Language::Cpp) {
+        return out;
+    }
+    let defined: std::collections::HashSet<&str> =
+        module.functions.iter().map(|f| f.name.as_str()).collect();
+    let mut wanted: Vec<&str> = Vec::new();
+    for f in &module.functions {
+        for b in &f.blocks {
+            for st in &b.stmts {
+                if let refsan_ir::StmtKind::Call {
+                    callee: refsan_ir::Callee::Named(n),
+                    ..
+                } = &st.kind
+                {
+                    if !defined.contains(n.as_str())
+                        && !wanted.contains(&n.as_str())
+                        && facts.api(n).is_none()
+                    {
+                        wanted.push(n);
+                    }
+                }
+            }
+        }
+    }
+    if wanted.is_empty() {
+        return out;
+    }
+    for (name, source) in projects.definitions_of(file, &wanted) {
+        let summaries =
+            projects.summaries_of(&source, || summarise_source(&source, projects, facts));
+        if let Some(s) = summaries.get(&name) {
+            out.insert(name, s.clone());
+        }
+    }
+    out
+}
+
+/// The summaries of the exported functions `source` defines.
+fn summarise_source(
+    source: &Path,
+    projects: &Projects,
+    facts: &dyn ApiFacts,
+) -> crate::project::FileSummaries {
+    let Some(lang) = language_for(source) else {
+        return Default::default();
+    };
+    let Ok(bytes) = std::fs::read(source) else {
+        return Default::default();
+    };
+    let context = projects.context(source, lang, &bytes);
+    let module = lower_in_context(&display_path(source), &bytes, lang, &context);
+    let report = refsan_engine::check_module(&module, facts, &CheckOptions::default());
+    exported_summaries(report.exports)
+}
+
+/// The summaries callers in other files use, by name.
+fn exported_summaries(
+    exports: Vec<(String, refsan_engine::ExternalSummary)>,
+) -> crate::project::FileSummaries {
+    let mut out = crate::project::FileSummaries::new();
+    // A function defined differently in several `#if` arms: no summary.
+    let mut conflicting = std::collections::HashSet::new();
+    for (name, s) in exports {
+        if s.contract == refsan_ir::Contract::unknown() || conflicting.contains(&name) {
+            continue;
+        }
+        if let Some(prev) = out.get(&name) {
+            if prev.contract != s.contract {
+                out.remove(&name);
+                conflicting.insert(name);
+            }
+            continue;
+        }
+        out.insert(name, s);
+    }
+    out
+}
+
 /// Checks one source text, shown as `shown`.
 fn check_source(
     shown: String,
@@ -354,9 +458,22 @@ fn check_source(
     settings: &FileSettings,
     facts: &dyn ApiFacts,
     context: &ProjectContext,
+    project: Option<(&Projects, &Path)>,
 ) -> FileResult {
     let module = lower_in_context(&shown, bytes, lang, context);
-    let report = refsan_engine::check_module(&module, facts, &settings.options);
+    let external = match project {
+        Some((projects, file)) => project_summaries(&module, file, projects, facts),
+        None => HashMap::new(),
+    };
+    let mut report = refsan_engine::check_module_with(&module, facts, &settings.options, &external);
+    if let Some((projects, file)) = project {
+        if matches!(lang, Language::C | Language::Cpp) && !report.exports.is_empty() {
+            projects.offer_summaries(
+                file,
+                exported_summaries(std::mem::take(&mut report.exports)),
+            );
+        }
+    }
     let findings = refsan_engine::apply_suppressions(&module, report.findings)
         .into_iter()
         .filter(|f| settings.selection.enabled(f.code))
@@ -393,11 +510,20 @@ pub fn check_stdin(
     };
     let mut finder = ConfigFinder::default();
     let settings = settings_for(&settings_path, &mut finder, ov)?;
-    let context = match (lang, name) {
-        (Language::Cython, Some(n)) => Projects::default().cython_context(n),
-        _ => ProjectContext::default(),
+    let projects = Projects::default();
+    let context = match name {
+        Some(n) => projects.context(n, lang, bytes),
+        None => ProjectContext::default(),
     };
-    Ok(check_source(shown, bytes, lang, &settings, facts, &context))
+    Ok(check_source(
+        shown,
+        bytes,
+        lang,
+        &settings,
+        facts,
+        &context,
+        name.map(|n| (&projects, n)),
+    ))
 }
 
 /// Checks files in parallel. `progress` is called with (done, total) from

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 mod add_ignore;
 mod baseline;
+mod c_context;
 mod cmd_build;
 mod cmd_check;
 mod cmd_debug_ir;

@@ -11,7 +11,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Files marking a project's root.
 const ROOT_MARKERS: &[&str] = &[
@@ -68,7 +68,23 @@ type IncludeIndex = HashMap<String, Vec<PathBuf>>;
 #[derive(Default)]
 pub struct Projects {
     includers: Mutex<HashMap<PathBuf, Arc<IncludeIndex>>>,
+    headers: Mutex<HashMap<PathBuf, Arc<crate::c_context::HeaderIndex>>>,
+    /// For each project root: its C/C++ sources by the functions they
+    /// define with external linkage.
+    definitions: Mutex<HashMap<PathBuf, Arc<DefinitionIndex>>>,
+    /// The summaries of the functions each source defines (computed once
+    /// per run, by the first file that calls one of them).
+    summaries: Mutex<HashMap<PathBuf, Arc<OnceLock<Arc<FileSummaries>>>>>,
 }
+
+/// Exported function name -> the sources defining it.
+type DefinitionIndex = HashMap<String, Vec<PathBuf>>;
+
+/// The summaries of the exported functions of one source.
+pub type FileSummaries = HashMap<String, refsan_engine::ExternalSummary>;
+
+/// Sources larger than this are not read for their definitions.
+const MAX_DEFINING_FILE_BYTES: u64 = 4 << 20;
 
 impl Projects {
     /// The files of `root` that `include` a file named `name`.
@@ -82,6 +98,93 @@ impl Projects {
                 .clone()
         };
         index.get(name).cloned().unwrap_or_default()
+    }
+
+    /// The context a file of language `lang` is read in; `src` is its text.
+    pub fn context(&self, file: &Path, lang: refsan_ir::Language, src: &[u8]) -> Context {
+        match lang {
+            refsan_ir::Language::Cython => self.cython_context(file),
+            refsan_ir::Language::C | refsan_ir::Language::Cpp => self.c_context(file, src),
+        }
+    }
+
+    /// The project headers a C or C++ file includes (and theirs).
+    pub fn c_context(&self, file: &Path, src: &[u8]) -> Context {
+        if crate::c_context::quoted_includes(src).is_empty() {
+            return Context::default();
+        }
+        let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+        let abs = std::fs::canonicalize(&abs).unwrap_or(abs);
+        let root = project_root(&abs);
+        let root = std::fs::canonicalize(&root).unwrap_or(root);
+        let index = {
+            let Ok(mut map) = self.headers.lock() else {
+                return Context::default();
+            };
+            map.entry(root.clone())
+                .or_insert_with(|| Arc::new(crate::c_context::header_index(&root)))
+                .clone()
+        };
+        let mut g = crate::c_context::Gather::new(&root, &index, &abs);
+        g.visit(&abs, src, 0);
+        g.finish()
+    }
+
+    /// The sources of `file`'s project defining `name` (other than
+    /// `file`).
+    pub fn definitions_of(&self, file: &Path, names: &[&str]) -> Vec<(String, PathBuf)> {
+        let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+        let abs = std::fs::canonicalize(&abs).unwrap_or(abs);
+        let root = project_root(&abs);
+        let root = std::fs::canonicalize(&root).unwrap_or(root);
+        let index = {
+            let Ok(mut map) = self.definitions.lock() else {
+                return Vec::new();
+            };
+            map.entry(root.clone())
+                .or_insert_with(|| Arc::new(definition_index(&root)))
+                .clone()
+        };
+        let mut out = Vec::new();
+        for n in names {
+            // A name defined by several sources (one per platform) has no
+            // single contract.
+            if let Some([one]) = index.get(*n).map(Vec::as_slice) {
+                if *one != abs {
+                    out.push(((*n).to_string(), one.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// The summaries of `source`'s exported functions, computed with
+    /// `compute` the first time they are asked for.
+    pub fn summaries_of(
+        &self,
+        source: &Path,
+        compute: impl FnOnce() -> FileSummaries,
+    ) -> Arc<FileSummaries> {
+        let cell = {
+            let Ok(mut map) = self.summaries.lock() else {
+                return Arc::default();
+            };
+            map.entry(source.to_path_buf()).or_default().clone()
+        };
+        cell.get_or_init(|| Arc::new(compute())).clone()
+    }
+
+    /// Keeps the summaries a check of `source` computed, for the files
+    /// that call its functions later in the run.
+    pub fn offer_summaries(&self, source: &Path, summaries: FileSummaries) {
+        let key = std::fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
+        let cell = {
+            let Ok(mut map) = self.summaries.lock() else {
+                return;
+            };
+            map.entry(key).or_default().clone()
+        };
+        let _ = cell.set(Arc::new(summaries));
     }
 
     /// The context a Cython file is read in.
@@ -108,6 +211,48 @@ impl Projects {
             notes: cx.notes,
         }
     }
+}
+
+/// The exported functions of the project's C and C++ sources (generated
+/// files and files without Python C API use left out).
+fn definition_index(root: &Path) -> DefinitionIndex {
+    let mut out = DefinitionIndex::new();
+    let walker = ignore::WalkBuilder::new(root)
+        .hidden(true)
+        .git_ignore(true)
+        .filter_entry(|e| {
+            !matches!(
+                e.file_name().to_str(),
+                Some("build" | "dist" | ".tox" | ".venv" | "venv" | "node_modules")
+            )
+        })
+        .build();
+    for e in walker.flatten() {
+        let p = e.path();
+        let Some(lang @ (refsan_ir::Language::C | refsan_ir::Language::Cpp)) =
+            refsan_c::language_for_path(p)
+        else {
+            continue;
+        };
+        if !e.file_type().is_some_and(|t| t.is_file())
+            || e.metadata()
+                .map_or(true, |m| m.len() > MAX_DEFINING_FILE_BYTES)
+        {
+            continue;
+        }
+        let Ok(text) = std::fs::read(p) else { continue };
+        if crate::skip::skip_reason(&text, lang, false).is_some() {
+            continue;
+        }
+        let path = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        for name in crate::c_context::exported_definitions(&text) {
+            let entry = out.entry(name).or_default();
+            if !entry.contains(&path) {
+                entry.push(path.clone());
+            }
+        }
+    }
+    out
 }
 
 /// `include "name"` lines of the project's Cython files, by included file

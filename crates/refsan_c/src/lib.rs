@@ -118,6 +118,8 @@ struct HeaderFacts {
     types: types::TypeTable,
     returns: std::collections::HashMap<String, refsan_ir::TypeClass>,
     items: Module,
+    /// Names declared differently by two headers.
+    conflicting: std::collections::HashSet<String>,
 }
 
 /// Reads `headers` in order, each seeing the ones before it.
@@ -127,6 +129,7 @@ fn read_headers(headers: &[ContextFile<'_>], language: Language) -> HeaderFacts 
         types: types::TypeTable::default(),
         returns: Default::default(),
         items: Module::new("", language),
+        conflicting: Default::default(),
     };
     for h in headers {
         if h.source.len() >= u32::MAX as usize {
@@ -178,7 +181,26 @@ fn read_headers(headers: &[ContextFile<'_>], language: Language) -> HeaderFacts 
         }
         for mut d in scratch.declarations {
             d.span = Span::default();
-            facts.items.declarations.push(d);
+            // Headers of other platforms (included under `#if` arms, all
+            // read) may declare the same name differently: what they say
+            // is unknown.
+            if let Some(prev) = facts
+                .items
+                .declarations
+                .iter()
+                .position(|p| p.name == d.name)
+            {
+                if facts.items.declarations[prev].param_count != d.param_count
+                    || facts.items.declarations[prev].returns != d.returns
+                {
+                    facts.items.declarations.remove(prev);
+                    facts.conflicting.insert(d.name);
+                }
+                continue;
+            }
+            if !facts.conflicting.contains(&d.name) {
+                facts.items.declarations.push(d);
+            }
         }
         for mut g in scratch.globals {
             g.span = Span::default();

@@ -302,7 +302,11 @@ pub(crate) fn prepare(src: &[u8]) -> Prepared {
         // Object-like macros matter when they are statements, aliases of
         // a function (`#define new_int PyLong_FromLong`) or declaration
         // qualifiers (`#define MY_API static inline`).
-        if p.object_like && !looks_like_statements(&body) && !is_alias_or_qualifiers(&body) {
+        if p.object_like
+            && !looks_like_statements(&body)
+            && !is_alias_or_qualifiers(&body)
+            && sentinel_value(&body).is_none()
+        {
             continue;
         }
         macros.entry(p.macro_name).or_insert(MacroDef {
@@ -974,6 +978,51 @@ fn word_after(src: &[u8], mut i: usize) -> (usize, usize) {
         i += 1;
     }
     (start, i)
+}
+
+/// The value of a macro body that casts a non-zero integer to a pointer
+/// (`(PyObject *)(1)`, `((void *)-1)`): a sentinel, not an object.
+pub(crate) fn sentinel_value(body: &str) -> Option<i64> {
+    let mut body = body.trim();
+    let mut cast = false;
+    for _ in 0..8 {
+        let Some(inner) = body.strip_prefix('(') else {
+            break;
+        };
+        // `(T *)rest` or `(rest)`.
+        let close = inner.find(')')?;
+        let head = &inner[..close];
+        if head.trim_end().ends_with('*')
+            && head
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b" _*".contains(&b))
+        {
+            cast = true;
+            body = inner[close + 1..].trim();
+        } else if body.ends_with(')') {
+            body = body[1..body.len() - 1].trim();
+        } else {
+            return None;
+        }
+    }
+    if !cast {
+        return None;
+    }
+    let (neg, digits) = match body.strip_prefix('-') {
+        Some(d) => (true, d.trim()),
+        None => (false, body),
+    };
+    let digits = digits.trim_end_matches(['u', 'U', 'l', 'L']);
+    let value = if let Some(hex) = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        i64::from_str_radix(hex, 16).ok()?
+    } else {
+        digits.parse::<i64>().ok()?
+    };
+    let value = if neg { -value } else { value };
+    (value != 0).then_some(value)
 }
 
 /// Parses `NAME(params)` after `#define`; `None` for object-like macros.

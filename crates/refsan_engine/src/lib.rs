@@ -55,6 +55,20 @@ pub struct ModuleReport {
     /// name, count, first statement. Zero everywhere unless the analysis
     /// prunes a feasible path (or the code has dead branches).
     pub unreached: Vec<(String, usize, Span)>,
+    /// What callers in other files need to know of each function the
+    /// module defines with external linkage.
+    pub exports: Vec<(String, ExternalSummary)>,
+}
+
+/// A function's summary as its callers in other files of the project use
+/// it: the contract, and for helpers returning an int or one of their
+/// arguments, how they return.
+#[derive(Clone, Debug)]
+pub struct ExternalSummary {
+    pub contract: Contract,
+    success: Option<(i64, i64)>,
+    returns_arg: Option<usize>,
+    int_outcomes: Option<Vec<outcome::IntOutcome>>,
 }
 
 /// Every rule the engine knows, in code order.
@@ -176,7 +190,34 @@ pub fn apply_suppressions(module: &Module, findings: Vec<Finding>) -> Vec<Findin
 /// Checks one module: summaries bottom-up, then every function, then the
 /// file-level rules.
 pub fn check_module(module: &Module, facts: &dyn ApiFacts, opts: &CheckOptions) -> ModuleReport {
+    check_module_with(module, facts, opts, &HashMap::new())
+}
+
+/// Checks one module knowing the summaries of functions other files of
+/// its project define (`external`, by name; the module's own definitions
+/// and the knowledge base take precedence).
+pub fn check_module_with(
+    module: &Module,
+    facts: &dyn ApiFacts,
+    opts: &CheckOptions,
+    external: &HashMap<String, ExternalSummary>,
+) -> ModuleReport {
     let mut resolver = facts::Resolver::new(facts, &opts.annotations, module);
+    for (name, s) in external {
+        if module.function(name).is_some() || resolver.stated(name).is_some() {
+            continue;
+        }
+        resolver.add_summary(name, s.contract.clone());
+        if let Some(range) = s.success {
+            resolver.set_success_range(name, range);
+        }
+        if let Some(arg) = s.returns_arg {
+            resolver.set_returns_arg(name, arg);
+        }
+        if let Some(outcomes) = &s.int_outcomes {
+            resolver.set_int_outcomes(name, outcomes.clone());
+        }
+    }
     let expects = expect::expectations(module, &resolver);
     let aopts = analyze::Options {
         target: opts.target,
@@ -204,6 +245,17 @@ pub fn check_module(module: &Module, facts: &dyn ApiFacts, opts: &CheckOptions) 
         report
             .summaries
             .push((func.name.clone(), decision.contract.clone()));
+        if !func.is_static {
+            report.exports.push((
+                func.name.clone(),
+                ExternalSummary {
+                    contract: decision.contract.clone(),
+                    success: decision.success,
+                    returns_arg: decision.returns_arg,
+                    int_outcomes: decision.int_outcomes.clone(),
+                },
+            ));
+        }
         if resolver.stated(&func.name).is_none() {
             // A function defined in several `#if` arms: keep only what all
             // the definitions agree on.

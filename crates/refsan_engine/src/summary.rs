@@ -131,9 +131,16 @@ pub fn summarize(
             Returns::NotObject
         }
     } else {
+        // A sentinel pointer made from an integer (`return ERROR_STRICT;`,
+        // `(PyObject *)1`) on some path: callers test for it before they
+        // treat the result as an object they own.
+        let sentinel = kinds
+            .iter()
+            .any(|k| matches!(k, RetKind::Int(lo, hi) if *lo != 0 || *hi != 0));
         match expect.returns {
             ExpectRet::New => Returns::New,
             ExpectRet::Borrowed => Returns::Borrowed,
+            _ if sentinel || result.returns_released => Returns::Unknown,
             _ if any_new => Returns::New,
             _ if any_borrowed => Returns::Borrowed,
             _ => Returns::Unknown,
@@ -148,8 +155,14 @@ pub fn summarize(
             .filter(|r| r.kind == RetKind::Null && r.returned_param.is_none())
             .map(|r| r.exc)
             .collect();
+        let only_nulls = nulls.len() == result.returns.len() && result.approximate.is_none();
         if nulls.is_empty() {
             Failure::Never
+        } else if only_nulls && !nulls.contains(&Exc::Clear) {
+            // An error helper (`return set_error(...)`): it only ever
+            // returns NULL, with an exception or after a callee that may
+            // have set one.
+            Failure::AlwaysNull
         } else if nulls.iter().all(|e| *e == Exc::Set) {
             if returns == Returns::Unknown {
                 Failure::Null
@@ -310,7 +323,16 @@ pub fn summarize(
             returns,
             failure,
             args,
-            exc: ExcEffect::OnFailure,
+            // A void helper that sets an exception on every path.
+            exc: if func.returns == TypeClass::Void
+                && !result.returns.is_empty()
+                && result.approximate.is_none()
+                && result.returns.iter().all(|r| r.exc == Exc::Set)
+            {
+                ExcEffect::Sets
+            } else {
+                ExcEffect::OnFailure
+            },
             noreturn: result.returns.is_empty() && result.approximate.is_none() && !has_findings,
         },
         steals,

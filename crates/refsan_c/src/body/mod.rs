@@ -323,8 +323,21 @@ impl<'f> Lowerer<'f> {
             b"NULL" | b"nullptr" | b"_Py_NULL" => Resolved::Null,
             b"true" => Resolved::Int(1),
             b"false" => Resolved::Int(0),
-            _ => Resolved::Global,
+            _ => match self.sentinel_macro(name) {
+                Some(k) => Resolved::Int(k),
+                None => Resolved::Global,
+            },
         }
+    }
+
+    /// The value of a macro naming a sentinel pointer made from an integer
+    /// (`#define ERROR_STRICT (PyObject *)(1)`): not an object.
+    fn sentinel_macro(&self, name: &[u8]) -> Option<i64> {
+        let def = self.ctx.macros.get(std::str::from_utf8(name).ok()?)?;
+        if !def.object_like {
+            return None;
+        }
+        crate::prepare::sentinel_value(&def.body)
     }
 
     fn class_of(&self, op: &Operand) -> Option<TypeClass> {

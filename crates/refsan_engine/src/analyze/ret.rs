@@ -80,6 +80,7 @@ impl<'a> Analyzer<'a> {
             self.check_exposed(&mut st, site, span);
             if self.dead_use(&mut st, site, Access::Return, span) {
                 kind = RetKind::Unknown;
+                self.result.returns_released = true;
             } else if let Some(v) = st.value(site).copied() {
                 returned = Some(site);
                 let name = self.describe(&st, site);
@@ -250,6 +251,12 @@ impl<'a> Analyzer<'a> {
                     // with references it gets.
                     if v.status == Status::Escaped {
                         i16::MIN
+                    } else if v.owned < -1 {
+                        // Consumed, then stored where it is borrowed
+                        // (`_PyArena_AddPyObject(arena, v)` then
+                        // `node->value = v`), or released twice (reported
+                        // on its own): what the caller gave is taken over.
+                        -1
                     } else {
                         v.owned
                     }

@@ -111,7 +111,11 @@ impl<'a> Analyzer<'a> {
             // there, unless the array is a local one (argument vectors).
             Place::Deref(p) | Place::Index(p) => {
                 let var = &self.func.vars[p.index()];
-                let local_array = var.kind == VarKind::Local && var.c_type.contains('[');
+                // A local buffer (`stack[i] = arg` where `stack` is a
+                // local array or a local pointer to one) holds references
+                // for the function's own use: nothing is taken over.
+                let local_array = var.kind == VarKind::Local
+                    && (var.c_type.contains('[') || matches!(place, Place::Index(_)));
                 let text = if matches!(place, Place::Deref(_)) {
                     format!("*{}", self.var_name(*p))
                 } else {

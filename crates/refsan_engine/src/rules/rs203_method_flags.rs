@@ -127,7 +127,12 @@ pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {
                     f.params.len(),
                     f.params.iter().map(|p| f.var(*p).ty).collect(),
                 )
-            } else if let Some(d) = module.declarations.iter().find(|d| d.name == e.func) {
+            } else if let Some(d) = module
+                .declarations
+                .iter()
+                // `f()` in C says nothing of the parameters.
+                .find(|d| d.name == e.func && d.param_count > 0)
+            {
                 (d.param_count, Vec::new())
             } else {
                 continue;

@@ -23,7 +23,12 @@ pub fn owned_fields<'m>(module: &'m Module, t: &TypeDef) -> Option<(&'m StructDe
         // language itself.
         .filter(|f| f.ty == TypeClass::Object && !f.managed)
         .map(|f| f.name.as_str())
-        .filter(|n| !n.contains("weakreflist") && !n.contains("weakrefs") && *n != "ob_base")
+        .filter(|n| {
+            !["weakreflist", "weaklist", "weakref_list", "weakrefs"]
+                .iter()
+                .any(|w| n.contains(w))
+                && *n != "ob_base"
+        })
         .collect();
     Some((s, fields))
 }
@@ -63,6 +68,9 @@ pub struct SlotEffects {
     pub opaque_calls: bool,
     pub untracks: bool,
     pub decrefs_type: bool,
+    /// Calls through a function pointer with a variable argument
+    /// (`tp->tp_clear((PyObject *)self)`).
+    pub indirect_calls: bool,
 }
 
 pub fn effects(cx: &ModuleCx<'_>, fname: &str) -> Option<SlotEffects> {
@@ -155,7 +163,11 @@ fn collect<'m>(
                             }
                         }
                     }
-                    Callee::Indirect => {}
+                    Callee::Indirect => {
+                        if args.iter().any(|a| matches!(a, Operand::Var(_))) {
+                            out.indirect_calls = true;
+                        }
+                    }
                 },
                 _ => {}
             }
@@ -173,17 +185,108 @@ pub fn unhandled_members<'m>(
     slot: &str,
     handled: fn(&SlotEffects) -> &HashSet<String>,
 ) -> Option<(&'m Function, Vec<&'m str>)> {
+    let slot_name = slot;
     let slot = t.slot(slot)?;
     let module = cx.module;
     let (_, fields) = owned_fields(module, t)?;
-    let eff = effects(cx, &slot.value)?;
-    if handled(&eff).is_empty() && eff.opaque_calls {
+    let mut eff = effects(cx, &slot.value)?;
+    // A dealloc calling a slot through the type (`tp->tp_clear(self)`,
+    // `Py_TYPE(self)->tp_clear(self)`) runs the type's own tp_clear.
+    if eff.indirect_calls && slot_name == "tp_dealloc" {
+        if let Some(clear) = t.slot("tp_clear").and_then(|c| effects(cx, &c.value)) {
+            eff.released.extend(clear.released);
+            eff.opaque_calls |= clear.opaque_calls;
+        }
+    }
+    if handled(&eff).is_empty() && (eff.opaque_calls || eff.indirect_calls) {
         return None;
     }
     let f = module.function(&slot.value)?;
+    let borrowed = borrowed_fields(cx);
     let missing = fields
         .into_iter()
-        .filter(|field| !handled(&eff).contains(*field))
+        .filter(|field| !handled(&eff).contains(*field) && !borrowed.contains(*field))
         .collect();
     Some((f, missing))
+}
+
+/// Fields the module only ever fills with a reference it does not own: a
+/// copy of another object's field or of a global (`self->Error =
+/// state->Error;`), never INCREF'd where it is stored. Such members are
+/// borrowed by design; nothing releases or visits them.
+fn borrowed_fields(cx: &ModuleCx<'_>) -> HashSet<String> {
+    let module = cx.module;
+    let mut borrowed_stores: HashSet<String> = HashSet::new();
+    let mut owned_stores: HashSet<String> = HashSet::new();
+    for f in &module.functions {
+        // Variables copied from a field or a global, and what is INCREF'd.
+        let mut copied: HashSet<u32> = HashSet::new();
+        let mut increfed_vars: HashSet<u32> = HashSet::new();
+        let mut increfed_fields: HashSet<&str> = HashSet::new();
+        let mut increfed_globals: HashSet<&str> = HashSet::new();
+        for b in &f.blocks {
+            for s in &b.stmts {
+                match &s.kind {
+                    StmtKind::Assign {
+                        dst,
+                        src: Operand::Field(..) | Operand::Global(_),
+                    } => {
+                        copied.insert(dst.0);
+                    }
+                    // A borrowed reference from a call (`Py_TYPE(self)`).
+                    StmtKind::Call {
+                        dst: Some(dst),
+                        callee: Callee::Named(n),
+                        ..
+                    } if cx.resolver.behaviour(n).is_some_and(|b| b.returns_type)
+                        || cx.resolver.resolve(n).is_some_and(|r| {
+                            r.contract.returns == refsan_ir::Returns::Borrowed
+                        }) =>
+                    {
+                        copied.insert(dst.0);
+                    }
+                    StmtKind::Incref { value, .. } => match value {
+                        Operand::Var(v) => {
+                            increfed_vars.insert(v.0);
+                        }
+                        Operand::Field(_, n) => {
+                            increfed_fields.insert(n.as_str());
+                        }
+                        Operand::Global(g) => {
+                            increfed_globals.insert(g.as_str());
+                        }
+                        _ => {}
+                    },
+                    _ => {}
+                }
+            }
+        }
+        for b in &f.blocks {
+            for s in &b.stmts {
+                let StmtKind::Store {
+                    place: refsan_ir::Place::Field(_, name),
+                    value,
+                } = &s.kind
+                else {
+                    continue;
+                };
+                let plain_copy = match value {
+                    Operand::Field(..) => true,
+                    Operand::Global(g) => !increfed_globals.contains(g.as_str()),
+                    Operand::Var(v) => copied.contains(&v.0) && !increfed_vars.contains(&v.0),
+                    // NULL and other constants say nothing.
+                    _ => continue,
+                };
+                if plain_copy && !increfed_fields.contains(name.as_str()) {
+                    borrowed_stores.insert(name.clone());
+                } else {
+                    owned_stores.insert(name.clone());
+                }
+            }
+        }
+    }
+    borrowed_stores
+        .into_iter()
+        .filter(|n| !owned_stores.contains(n))
+        .collect()
 }

@@ -1,0 +1,26 @@
+/* What the three sources of the extension share. */
+#ifndef BOXES_H
+#define BOXES_H
+#include <Python.h>
+
+#define BOXES_INTERNAL __attribute__((visibility("hidden")))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* An alias of an API function. */
+#define box_int PyLong_FromLong
+/* A sentinel: not an object. */
+#define NO_LABEL ((PyObject *)1)
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *payload;
+    PyObject *label;
+    PyObject *weaklist;
+    PyObject *owner_type;   /* borrowed: the module state's type */
+} BoxObject;
+
+BOXES_INTERNAL PyObject *make_pair(PyObject *a, PyObject *b);
+BOXES_INTERNAL int keep(PyObject *registry, PyObject *item);
+BOXES_INTERNAL PyObject *label_for(const char *name);
+#endif
