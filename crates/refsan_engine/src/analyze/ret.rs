@@ -251,12 +251,6 @@ impl<'a> Analyzer<'a> {
                     // with references it gets.
                     if v.status == Status::Escaped {
                         i16::MIN
-                    } else if v.owned < -1 {
-                        // Consumed, then stored where it is borrowed
-                        // (`_PyArena_AddPyObject(arena, v)` then
-                        // `node->value = v`), or released twice (reported
-                        // on its own): what the caller gave is taken over.
-                        -1
                     } else {
                         v.owned
                     }
