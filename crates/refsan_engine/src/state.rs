@@ -664,6 +664,43 @@ impl State {
                 mark(&mut keep, &self.values, *s);
             }
         }
+        // A field read that taught nothing (a borrowed reference, nothing
+        // known of it, no variable holding it) is forgotten: reading the
+        // field again gives the same facts, and paths that read it at
+        // different statements stay one state.
+        let values = &self.values;
+        let vars = &self.vars;
+        self.fields.retain(|f| {
+            let FieldVal::Obj(s) = f.val else {
+                return true;
+            };
+            let Ok(i) = values.binary_search_by_key(&s, |v| v.site) else {
+                return true;
+            };
+            let v = &values[i];
+            let boring = matches!(v.origin, ValOrigin::Field(_))
+                && !keep[i]
+                && v.owned == 0
+                && v.status == Status::Live
+                && v.null == Nullness::Maybe
+                && !v.reported
+                && !v.volatile
+                && !v.shared
+                && !v.array_item
+                && !v.kept
+                && !v.passed_unknown
+                && v.steal_failed.is_none()
+                && v.field_stolen.is_none()
+                && v.cast_incref.is_none()
+                && v.user_incref.is_none()
+                && v.exposed.is_none()
+                && v.slot_released.is_none()
+                && v.store_debt.is_none()
+                && !vars.iter().any(|(_, b)| *b == Binding::Obj(s))
+                // The container of a value still known (an item read from it).
+                && !values.iter().any(|w| w.owner == Some(s));
+            !boring
+        });
         for f in &self.fields {
             if let FieldVal::Obj(s) = f.val {
                 mark(&mut keep, &self.values, s);
@@ -865,5 +902,46 @@ mod tests {
         s.collect_garbage();
         let sites: Vec<Site> = s.values.iter().map(|v| v.site).collect();
         assert_eq!(sites, vec![site(0), site(2)]);
+    }
+
+    #[test]
+    fn field_reads_that_taught_nothing_are_forgotten() {
+        // `self->args` read at statement 5 on one path and at statement 9
+        // on the other: after the block, the two states are one.
+        let site = |i: u32| Site::of_stmt(StmtRef::new(i), SubPos::Result).expect("numbered");
+        let read_at = |i: u32, null: Nullness| {
+            let mut s = State::new(2);
+            s.put_value(ValueState::new(
+                Site::param(0),
+                ValOrigin::Param(0),
+                0,
+                Nullness::NonNull,
+            ));
+            s.set_binding(VarId(0), Binding::Obj(Site::param(0)));
+            let mut v = ValueState::new(site(i), ValOrigin::Field(StmtRef::new(i)), 0, null);
+            v.owner = Some(Site::param(0));
+            s.put_value(v);
+            s.set_field(
+                FieldBase::value(Site::param(0)),
+                NameId(0),
+                FieldVal::Obj(site(i)),
+            );
+            s
+        };
+        let (mut a, mut b) = (read_at(5, Nullness::Maybe), read_at(9, Nullness::Maybe));
+        assert!(!a.same_property(&b));
+        a.collect_garbage();
+        b.collect_garbage();
+        assert!(a.same_property(&b));
+        assert!(a.fields.is_empty());
+        // What a test established about it is kept.
+        let mut c = read_at(5, Nullness::NonNull);
+        c.collect_garbage();
+        assert_eq!(c.fields.len(), 1);
+        // So is a field value a variable still holds.
+        let mut d = read_at(5, Nullness::Maybe);
+        d.set_binding(VarId(1), Binding::Obj(site(5)));
+        d.collect_garbage();
+        assert_eq!(d.fields.len(), 1);
     }
 }
