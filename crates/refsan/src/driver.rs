@@ -423,14 +423,10 @@ fn summarise_source(
     };
     let context = projects.context(source, lang, &bytes);
     let module = lower_in_context(&display_path(source), &bytes, lang, &context);
+    // Without the summaries of its own callees in further files: what a
+    // file is told does not depend on which files a run checks first.
     let report = refsan_engine::check_module(&module, facts, &CheckOptions::default());
-    exported_summaries(report.exports)
-}
-
-/// The summaries callers in other files use, by name.
-fn exported_summaries(
-    exports: Vec<(String, refsan_engine::ExternalSummary)>,
-) -> crate::project::FileSummaries {
+    let exports = report.exports;
     let mut out = crate::project::FileSummaries::new();
     // A function defined differently in several `#if` arms: no summary.
     let mut conflicting = std::collections::HashSet::new();
@@ -465,15 +461,7 @@ fn check_source(
         Some((projects, file)) => project_summaries(&module, file, projects, facts),
         None => HashMap::new(),
     };
-    let mut report = refsan_engine::check_module_with(&module, facts, &settings.options, &external);
-    if let Some((projects, file)) = project {
-        if matches!(lang, Language::C | Language::Cpp) && !report.exports.is_empty() {
-            projects.offer_summaries(
-                file,
-                exported_summaries(std::mem::take(&mut report.exports)),
-            );
-        }
-    }
+    let report = refsan_engine::check_module_with(&module, facts, &settings.options, &external);
     let findings = refsan_engine::apply_suppressions(&module, report.findings)
         .into_iter()
         .filter(|f| settings.selection.enabled(f.code))

@@ -174,19 +174,6 @@ impl Projects {
         cell.get_or_init(|| Arc::new(compute())).clone()
     }
 
-    /// Keeps the summaries a check of `source` computed, for the files
-    /// that call its functions later in the run.
-    pub fn offer_summaries(&self, source: &Path, summaries: FileSummaries) {
-        let key = std::fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
-        let cell = {
-            let Ok(mut map) = self.summaries.lock() else {
-                return;
-            };
-            map.entry(key).or_default().clone()
-        };
-        let _ = cell.set(Arc::new(summaries));
-    }
-
     /// The context a Cython file is read in.
     pub fn cython_context(&self, file: &Path) -> Context {
         let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
@@ -214,7 +201,8 @@ impl Projects {
 }
 
 /// The exported functions of the project's C and C++ sources (generated
-/// files and files without Python C API use left out).
+/// files left out; files without Python C API use are in, so that a name
+/// another platform's source also defines is seen to be ambiguous).
 fn definition_index(root: &Path) -> DefinitionIndex {
     let mut out = DefinitionIndex::new();
     let walker = ignore::WalkBuilder::new(root)
@@ -241,7 +229,10 @@ fn definition_index(root: &Path) -> DefinitionIndex {
             continue;
         }
         let Ok(text) = std::fs::read(p) else { continue };
-        if crate::skip::skip_reason(&text, lang, false).is_some() {
+        if matches!(
+            crate::skip::skip_reason(&text, lang, false),
+            Some(crate::skip::SkipReason::Generated(_))
+        ) {
             continue;
         }
         let path = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());

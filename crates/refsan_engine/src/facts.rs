@@ -28,6 +28,8 @@ pub struct Resolver<'a> {
     success: HashMap<String, (i64, i64)>,
     /// Summarised functions that return one of their arguments.
     returns_arg: HashMap<String, usize>,
+    /// Summarised functions whose new references are to objects they made.
+    fresh: std::collections::HashSet<String>,
     /// Summarised non-object functions: how they return.
     int_outcomes: HashMap<String, Vec<crate::outcome::IntOutcome>>,
     /// File-scope variables that hold objects, and those that are objects.
@@ -103,6 +105,7 @@ impl<'a> Resolver<'a> {
             summaries: HashMap::new(),
             success: HashMap::new(),
             returns_arg: HashMap::new(),
+            fresh: Default::default(),
             int_outcomes: HashMap::new(),
             object_globals,
             noexcept,
@@ -182,6 +185,15 @@ impl<'a> Resolver<'a> {
             return None;
         }
         self.int_outcomes.get(name).map(Vec::as_slice)
+    }
+
+    pub fn set_fresh(&mut self, name: &str) {
+        self.fresh.insert(name.to_string());
+    }
+
+    /// A summarised function returning objects it made.
+    pub fn is_fresh(&self, name: &str) -> bool {
+        self.fresh.contains(name)
     }
 
     pub fn set_returns_arg(&mut self, name: &str, arg: usize) {

@@ -69,6 +69,7 @@ pub struct ExternalSummary {
     success: Option<(i64, i64)>,
     returns_arg: Option<usize>,
     int_outcomes: Option<Vec<outcome::IntOutcome>>,
+    fresh: bool,
 }
 
 /// Every rule the engine knows, in code order.
@@ -214,6 +215,9 @@ pub fn check_module_with(
         if let Some(arg) = s.returns_arg {
             resolver.set_returns_arg(name, arg);
         }
+        if s.fresh {
+            resolver.set_fresh(name);
+        }
         if let Some(outcomes) = &s.int_outcomes {
             resolver.set_int_outcomes(name, outcomes.clone());
         }
@@ -245,13 +249,17 @@ pub fn check_module_with(
         report
             .summaries
             .push((func.name.clone(), decision.contract.clone()));
-        if !func.is_static {
+        // A function Python calls (a method, a slot) is summarised for the
+        // way Python calls it; C callers in other files pass what Python
+        // would not (`_PyIOBase_check_readable(raw, Py_True)`).
+        if !func.is_static && !exp.python_facing {
             report.exports.push((
                 func.name.clone(),
                 ExternalSummary {
                     contract: decision.contract.clone(),
                     success: decision.success,
                     returns_arg: decision.returns_arg,
+                    fresh: decision.fresh,
                     int_outcomes: decision.int_outcomes.clone(),
                 },
             ));
@@ -270,6 +278,9 @@ pub fn check_module_with(
             }
             if let (true, Some(arg)) = (first, decision.returns_arg) {
                 resolver.set_returns_arg(&func.name, arg);
+            }
+            if first && decision.fresh {
+                resolver.set_fresh(&func.name);
             }
             if let (true, Some(outcomes)) = (first, decision.int_outcomes.clone()) {
                 resolver.set_int_outcomes(&func.name, outcomes);

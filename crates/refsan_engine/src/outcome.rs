@@ -25,6 +25,9 @@ pub struct ReturnObs {
     pub exc: Exc,
     /// For each parameter: references owned at the return (-1 = consumed).
     pub params_owned: Vec<i16>,
+    /// A new reference to an object made on this path (by a constructor):
+    /// none of the objects that existed before the call.
+    pub fresh: bool,
 }
 
 /// The outcome of analysing one function.

@@ -105,6 +105,9 @@ pub struct Decision {
     pub success: Option<(i64, i64)>,
     /// The function returns its n-th argument (no new reference).
     pub returns_arg: Option<usize>,
+    /// Every new reference it returns is to an object it made (a
+    /// constructor of the module's own).
+    pub fresh: bool,
     /// Parameters the function steals (their tentative RS102/RS105 findings
     /// are dropped).
     pub steals: Vec<u32>,
@@ -319,6 +322,12 @@ pub fn summarize(
         int_outcomes,
         success,
         returns_arg,
+        fresh: returns == Returns::New
+            && result
+                .returns
+                .iter()
+                .all(|r| r.kind != RetKind::New || r.fresh)
+            && result.returns.iter().any(|r| r.kind == RetKind::New),
         contract: Contract {
             returns,
             failure,

@@ -16,6 +16,10 @@ pub(super) struct LValue {
     pub deref: Option<VarId>,
 }
 
+/// Type slots called through a type whose contract the knowledge base
+/// states (a new reference or NULL with an exception).
+const TYPE_SLOT_CALLS: &[&str] = &["tp_alloc", "tp_new"];
+
 impl Lowerer<'_> {
     /// The value of an expression, with its side effects emitted.
     pub(super) fn value(&mut self, t: Txt<'_>, n: Node<'_>) -> Operand {
@@ -869,7 +873,7 @@ impl Lowerer<'_> {
                 Callee::Named(t.collapsed(function, 200))
             }
             "field_expression" => {
-                let (base, _, arrow) = self.field_access(t, function);
+                let (base, path, arrow) = self.field_access(t, function);
                 if arrow {
                     self.emit(
                         StmtKind::Use {
@@ -879,7 +883,15 @@ impl Lowerer<'_> {
                         span,
                     );
                 }
-                Callee::Indirect
+                // A type's allocation slots called through the type
+                // (`type->tp_alloc(type, 0)`): the knowledge base
+                // describes them under the slot's name.
+                let slot = path.rsplit('.').next().unwrap_or("");
+                if TYPE_SLOT_CALLS.contains(&slot) {
+                    Callee::Named(slot.to_string())
+                } else {
+                    Callee::Indirect
+                }
             }
             _ => {
                 let op = self.value(t, function);

@@ -226,7 +226,7 @@ impl<'a> Analyzer<'a> {
 
     /// An API that makes a new object nobody else refers to yet.
     pub(super) fn is_constructor(&self, name: &str) -> bool {
-        self.resolver.behaviour(name).is_some_and(|b| b.constructor)
+        self.resolver.behaviour(name).is_some_and(|b| b.constructor) || self.resolver.is_fresh(name)
     }
 
     /// An API reading an item slot that a `*_SET_ITEM` can overwrite.

@@ -76,6 +76,7 @@ impl<'a> Analyzer<'a> {
         }
         // The returned reference.
         let mut returned: Option<Site> = None;
+        let mut fresh = false;
         if let Binding::Obj(site) = b {
             self.check_exposed(&mut st, site, span);
             if self.dead_use(&mut st, site, Access::Return, span) {
@@ -95,6 +96,7 @@ impl<'a> Analyzer<'a> {
                             }
                         } else if v.owned > 0 {
                             kind = RetKind::New;
+                            fresh = matches!(v.origin, ValOrigin::New(c) if self.is_constructor(&self.callee_at(c)));
                             if let Some(v) = st.value_mut(site) {
                                 v.owned -= 1;
                             }
@@ -221,7 +223,11 @@ impl<'a> Analyzer<'a> {
                     && v.owned > 0
                     && v.status == Status::Live
                     && v.trackable()
-                    && !matches!(v.origin, ValOrigin::Global(_))
+                    // A global's extra reference is followed only once a
+                    // stealing call that failed handed it back
+                    // (`Py_INCREF(PyExc_OSError); PyModule_AddObject(m,
+                    // "error", PyExc_OSError)`).
+                    && (!matches!(v.origin, ValOrigin::Global(_)) || self.global_handed_back(&st, v))
                     && !v.shared
                     && !v.array_item
             })
@@ -282,6 +288,7 @@ impl<'a> Analyzer<'a> {
             returned_param,
             exc: st.exc,
             params_owned,
+            fresh,
         });
     }
 
@@ -292,5 +299,30 @@ impl<'a> Analyzer<'a> {
         let kind = self.lost(st, site, &v, Lost::Return);
         self.emit(st, kind, span, Some(site));
         self.mark_reported(st, site);
+    }
+
+    /// A global's extra reference that a stealing call handed back: the
+    /// code tested that call's result on this path (`if
+    /// (PyModule_AddObject(m, "error", PyExc_OSError) < 0)`), and the
+    /// global is not a static type or an immortal singleton, whose extra
+    /// reference is harmless.
+    fn global_handed_back(&self, st: &State, v: &ValueState) -> bool {
+        let Some(at) = v.steal_failed else {
+            return false;
+        };
+        if self.is_immortal_global(v) || self.is_singleton_value(v) {
+            return false;
+        }
+        if let ValOrigin::Global(id) = v.origin {
+            if self.name_of(id).starts_with('&') {
+                return false;
+            }
+        }
+        match self.stmt_at(at).map(|s| &s.kind) {
+            Some(StmtKind::Call { dst: Some(d), .. }) => {
+                st.known(test_key(Some(*d), None)).is_some()
+            }
+            _ => false,
+        }
     }
 }

@@ -160,6 +160,12 @@ impl<'a> Analyzer<'a> {
             }
         }
         if let ValOrigin::Param(i) = v.origin {
+            if v.owned < 0 && v.status == Status::Live && !self.expect.python_facing {
+                // The caller's reference was already handed on (stolen by
+                // `_PyArena_AddPyObject(arena, v)` when it succeeded): the
+                // store keeps a pointer the new owner keeps alive.
+                return;
+            }
             if matches!(
                 place,
                 Place::Field(..) | Place::Global(_) | Place::Index(_) | Place::Deref(_)

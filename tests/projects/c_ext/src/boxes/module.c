@@ -80,6 +80,36 @@ relabel(PyObject *self, PyObject *arg)
     return label;
 }
 
+typedef struct {
+    PyObject *value;   /* kept alive by the registry */
+} node_t;
+
+/* Correct: keep() (pairs.c) takes the value over when it succeeds, the
+   node only points to it; on failure the value is released. */
+static int
+set_const(node_t *node, PyObject *val)
+{
+    if (keep(registry, val) < 0) {
+        Py_DECREF(val);
+        return -1;
+    }
+    node->value = val;
+    return 0;
+}
+
+/* Correct: set_const() takes `v` over on every path. */
+static PyObject *
+fold(PyObject *self, PyObject *arg)
+{
+    node_t node;
+    PyObject *v = PyNumber_Add(arg, arg);
+    if (v == NULL)
+        return NULL;
+    if (set_const(&node, v) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 /* BUG: `label` is not released (the struct is declared in boxes.h). */
 static void
 Box_dealloc(BoxObject *self)
@@ -129,6 +159,7 @@ static PyMethodDef methods[] = {
     {"count_into", count_into, METH_O, NULL},
     {"remember", remember, METH_VARARGS, NULL},
     {"relabel", relabel, METH_O, NULL},
+    {"fold", fold, METH_O, NULL},
     {NULL, NULL, 0, NULL},
 };
 
