@@ -350,4 +350,14 @@ mod tests {
         assert!(out.contains("\n   end_critical;\n"), "{out}");
         assert_eq!(out.lines().count(), src.lines().count());
     }
+
+    #[test]
+    fn statement_macro_before_a_return_macro() {
+        let src = "static PyObject *b(PyObject *list) {\n    PyObject *chunk = f();\n    if (chunk == NULL) goto bail;\n    APPEND\n    Py_RETURN_NONE;\nbail:\n    return NULL;\n}\n";
+        let out = run(
+            src,
+            &[("APPEND", "if (chunk != NULL) { Py_CLEAR(chunk); }")],
+        );
+        assert!(out.contains("\n   APPEND;\n"), "{out}");
+    }
 }

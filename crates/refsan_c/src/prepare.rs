@@ -672,9 +672,11 @@ fn strip_comments(line: &[u8]) -> Vec<u8> {
 
 /// An ALL-CAPS macro used as a statement without `;`, alone on its line(s)
 /// inside a body (`ENTER_PYTHON`, `CHECK_INITIALIZED(self)`): gets a `;`
-/// so the statements around it parse. A bare name loses its last byte to
-/// the `;`; an invocation `NAME(args)` is moved one column left into its
-/// indentation. Returns the offset after the invocation when it moved one.
+/// so the statements around it parse. The name or invocation `NAME(args)`
+/// is moved one column left into its indentation (so that a macro of the
+/// file can still be expanded by its name); a bare name at the start of
+/// its line loses its last byte to the `;`. Returns the offset after the
+/// name or invocation when it moved one.
 fn patch_lone_statement_macro(
     src: &[u8],
     text: &mut [u8],
@@ -707,11 +709,12 @@ fn patch_lone_statement_macro(
         Some(c) if is_ident_start(c) || matches!(c, b'{' | b'}' | b'#') => {}
         _ => return None,
     }
-    if !invocation {
+    let indented = start > 0 && matches!(src[start - 1], b' ' | b'\t');
+    if !invocation && !indented {
         text[end - 1] = b';';
         return None;
     }
-    if start == 0 || !matches!(src[start - 1], b' ' | b'\t') {
+    if !indented {
         return None;
     }
     text[start - 1..last - 1].copy_from_slice(&src[start..last]);
@@ -1358,8 +1361,11 @@ mod tests {
         let src = "int f(void) {\n    ENTER_PYTHON\n    x();\n    CHECK_INITIALIZED(self)\n    return 0;\n}";
         let out = patched(src);
         assert_eq!(out.len(), src.len());
-        assert!(out.contains("ENTER_PYTHO;\n"), "{out}");
+        assert!(out.contains("\n   ENTER_PYTHON;\n"), "{out}");
         assert!(out.contains("   CHECK_INITIALIZED(self);\n"), "{out}");
+        // At the start of its line, a bare name gives its last byte.
+        let out = patched("int f(void) {\nENTER_PYTHON\n    x();\n}");
+        assert!(out.contains("\nENTER_PYTHO;\n"), "{out}");
     }
 
     #[test]
