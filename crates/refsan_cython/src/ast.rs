@@ -103,6 +103,8 @@ pub struct FuncDef {
     pub is_async: bool,
     pub name: String,
     pub name_rng: Rng,
+    /// The C name of an extern function (`PtrIter_Next "PyIter_Next"(...)`).
+    pub cname: Option<String>,
     /// The whole definition (header and body).
     pub rng: Rng,
     /// The declared return type (`cdef`/`cpdef`); `None` when not written.

@@ -954,7 +954,10 @@ fn collect_signatures(top: &[&Stmt], cx: &mut Cx) {
                 for it in &e.items {
                     match &it.kind {
                         StmtKind::Func(f) => {
-                            let sig = FuncSig::from_def(f, &cx.env, f.name.clone(), true);
+                            // Calls name the C function the declaration
+                            // binds (`PtrIter_Next "PyIter_Next"`).
+                            let ir = f.cname.clone().unwrap_or_else(|| f.name.clone());
+                            let sig = FuncSig::from_def(f, &cx.env, ir, true);
                             cx.externs.insert(f.name.clone(), sig);
                         }
                         StmtKind::CDecl(vars) => {
@@ -1186,11 +1189,10 @@ fn extern_declaration_at(
     comments: &Comments,
     idx: &LineIndex,
 ) -> Declaration {
-    let sig = cx
-        .externs
-        .get(&f.name)
-        .cloned()
-        .unwrap_or_else(|| FuncSig::from_def(f, &cx.env, f.name.clone(), true));
+    let sig = cx.externs.get(&f.name).cloned().unwrap_or_else(|| {
+        let ir = f.cname.clone().unwrap_or_else(|| f.name.clone());
+        FuncSig::from_def(f, &cx.env, ir, true)
+    });
     let first = idx.line_col(rng.start).0;
     let last = idx.line_col(rng.end.max(rng.start)).0;
     let params: Vec<(String, bool)> = sig
@@ -1211,7 +1213,7 @@ fn extern_declaration_at(
             .map(|note| (note_contract(&note, &sig), ContractSource::CommentHeuristic))
     };
     Declaration {
-        name: f.name.clone(),
+        name: sig.ir_name.clone(),
         returns: sig.ret.type_class(),
         param_count: sig.params.len(),
         contract,

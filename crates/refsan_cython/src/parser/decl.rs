@@ -26,6 +26,7 @@ impl<'a> Parser<'a> {
                 is_async,
                 name,
                 name_rng,
+                cname: None,
                 rng: Rng {
                     start,
                     end: self.prev_end(),
@@ -748,6 +749,7 @@ impl<'a> Parser<'a> {
             is_async: false,
             name: d.name,
             name_rng: d.rng,
+            cname: d.cname,
             rng: Rng {
                 start,
                 end: self.prev_end(),
@@ -1023,6 +1025,7 @@ impl<'a> Parser<'a> {
                 array: false,
                 params: None,
                 type_end,
+                cname: None,
             });
         }
         let (name, rng) = if self.at_ident() || self.at_kw("NULL") {
@@ -1035,10 +1038,19 @@ impl<'a> Parser<'a> {
         } else {
             return self.err(format!("expected a name, found {}", self.describe()));
         };
-        if self.kind() == Tok::Str {
+        let cname = if self.kind() == Tok::Str {
             // The C name: `int x "c_x"`.
-            self.advance();
-        }
+            let t = self.advance();
+            let text = self.string_of(t);
+            let inner = text.trim_matches(|c| c == '"' || c == '\'');
+            (!inner.is_empty()
+                && inner
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+            .then(|| inner.to_string())
+        } else {
+            None
+        };
         let mut array = false;
         let mut params = None;
         loop {
@@ -1061,6 +1073,7 @@ impl<'a> Parser<'a> {
             array: array && params.is_none(),
             params,
             type_end,
+            cname,
         })
     }
 

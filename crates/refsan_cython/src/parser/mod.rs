@@ -430,6 +430,8 @@ struct Declarator {
     params: Option<Vec<Param>>,
     /// End of the type part (after the stars).
     type_end: u32,
+    /// The C name written after the name (`x "c_x"`).
+    cname: Option<String>,
 }
 
 #[cfg(test)]

@@ -53,7 +53,13 @@ pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {
         return;
     }
     for d in &module.declarations {
-        if d.returns != TypeClass::Object || d.contract.is_some() || d.name.starts_with("__pyx_") {
+        // Declarations of the file's context (a cimported `.pxd`) are
+        // reported when that file is checked.
+        if d.returns != TypeClass::Object
+            || d.contract.is_some()
+            || d.name.starts_with("__pyx_")
+            || d.span == refsan_ir::Span::default()
+        {
             continue;
         }
         if resolver.stated(&d.name).is_some() {
