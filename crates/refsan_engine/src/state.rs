@@ -759,12 +759,20 @@ impl State {
             && {
                 // Compare the object bindings; execution bindings may differ
                 // (and be present on one side only).
+                // A NULL is a NULL whatever made it (an assignment, a failed
+                // call): the first state's reason is kept.
+                let same = |(ka, a): &(u32, Binding), (kb, b): &(u32, Binding)| {
+                    ka == kb && (a == b || matches!((a, b), (Binding::Null(_), Binding::Null(_))))
+                };
                 self.vars == other.vars
                     || self
                         .vars
                         .iter()
                         .filter(|(_, b)| !b.is_execution())
-                        .eq(other.vars.iter().filter(|(_, b)| !b.is_execution()))
+                        .zip(other.vars.iter().filter(|(_, b)| !b.is_execution()))
+                        .all(|(a, b)| same(a, b))
+                        && self.vars.iter().filter(|(_, b)| !b.is_execution()).count()
+                            == other.vars.iter().filter(|(_, b)| !b.is_execution()).count()
             }
     }
 
@@ -786,6 +794,7 @@ impl State {
                     (Binding::Int(l1, h1), Binding::Int(l2, h2)) => {
                         Binding::Int(l1.min(l2), h1.max(h2))
                     }
+                    (Binding::Null(_), Binding::Null(_)) => *a,
                     _ => Binding::Unknown,
                 }
             };
@@ -902,6 +911,18 @@ mod tests {
         s.collect_garbage();
         let sites: Vec<Site> = s.values.iter().map(|v| v.site).collect();
         assert_eq!(sites, vec![site(0), site(2)]);
+    }
+
+    #[test]
+    fn nulls_of_different_origins_are_one_state() {
+        let mut a = State::new(1);
+        let mut b = State::new(1);
+        a.set_binding(VarId(0), Binding::Null(NullWhy::Literal(StmtRef::new(3))));
+        b.set_binding(VarId(0), Binding::Null(NullWhy::Literal(StmtRef::new(7))));
+        assert!(a.same_property(&b));
+        assert!(!a.join_from(&b), "the first state's reason is kept");
+        b.set_binding(VarId(0), Binding::Ptr);
+        assert!(!a.same_property(&b));
     }
 
     #[test]
