@@ -65,14 +65,36 @@ pub(super) fn term_reads(t: &Terminator, out: &mut Vec<VarId>) {
     }
 }
 
-pub(super) fn temp_deaths(func: &Function, block_base: &[u32], nstmts: usize) -> Vec<Vec<VarId>> {
+/// Temps that die after each statement (index = global stmt ref), and for
+/// each block the temps that are dead when it is entered.
+pub(super) struct TempLiveness {
+    pub deaths: Vec<Vec<VarId>>,
+    /// Per block, the temps live on entry (bits by temp index).
+    live_in: Vec<Vec<u64>>,
+    /// Per variable, its temp index.
+    temp_index: Vec<Option<usize>>,
+}
+
+impl TempLiveness {
+    /// `v` is a temp that is dead when block `b` is entered.
+    pub fn dead_on_entry(&self, b: usize, v: VarId) -> bool {
+        match (self.temp_index.get(v.index()), self.live_in.get(b)) {
+            (Some(Some(i)), Some(bits)) => bits[i / 64] & (1 << (i % 64)) == 0,
+            _ => false,
+        }
+    }
+}
+
+pub(super) fn temp_deaths(func: &Function, block_base: &[u32], nstmts: usize) -> TempLiveness {
     let mut deaths = vec![Vec::new(); nstmts];
     let temp_index: Vec<Option<usize>> = {
         let mut n = 0;
         func.vars
             .iter()
             .map(|v| {
-                if v.kind == VarKind::Temp {
+                // Locals too: their liveness decides what block entries
+                // keep (deaths are reported for temps only).
+                if matches!(v.kind, VarKind::Temp | VarKind::Local) {
                     n += 1;
                     Some(n - 1)
                 } else {
@@ -83,7 +105,11 @@ pub(super) fn temp_deaths(func: &Function, block_base: &[u32], nstmts: usize) ->
     };
     let ntemps = temp_index.iter().flatten().count();
     if ntemps == 0 {
-        return deaths;
+        return TempLiveness {
+            deaths,
+            live_in: Vec::new(),
+            temp_index,
+        };
     }
     let words = ntemps.div_ceil(64);
     let nb = func.blocks.len();
@@ -160,7 +186,11 @@ pub(super) fn temp_deaths(func: &Function, block_base: &[u32], nstmts: usize) ->
         tmp.clear();
         term_reads(&b.term, &mut tmp);
         let term_ref = base + b.stmts.len();
-        let is_temp = |v: &VarId| matches!(temp_index.get(v.index()), Some(Some(_)));
+        let is_temp = |v: &VarId| {
+            func.vars
+                .get(v.index())
+                .is_some_and(|x| x.kind == VarKind::Temp)
+        };
         for v in &tmp {
             if is_temp(v) && !has(&live, *v) && !deaths[term_ref].contains(v) {
                 deaths[term_ref].push(*v);
@@ -195,5 +225,9 @@ pub(super) fn temp_deaths(func: &Function, block_base: &[u32], nstmts: usize) ->
             deaths[base + i] = d;
         }
     }
-    deaths
+    TempLiveness {
+        deaths,
+        live_in,
+        temp_index,
+    }
 }

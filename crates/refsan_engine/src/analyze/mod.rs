@@ -66,6 +66,8 @@ struct Analyzer<'a> {
     block_base: Vec<u32>,
     /// Temps that die after each statement (index = global stmt ref).
     deaths: Vec<Vec<VarId>>,
+    /// Which temps are live when each block is entered.
+    liveness: liveness::TempLiveness,
     names: RefCell<HashMap<String, NameId>>,
     callee_cache: RefCell<Vec<Option<Option<&'a Behaviour>>>>,
     /// Blocks an edge leads to that the model ruled out (see `exec_term`).
@@ -88,7 +90,8 @@ pub fn analyze_function(
         block_base.push(n);
         n += b.stmts.len() as u32 + 1;
     }
-    let deaths = temp_deaths(func, &block_base, n as usize);
+    let mut liveness = temp_deaths(func, &block_base, n as usize);
+    let deaths = std::mem::take(&mut liveness.deaths);
     let mut a = Analyzer {
         func,
         module,
@@ -97,6 +100,7 @@ pub fn analyze_function(
         opts,
         block_base,
         deaths,
+        liveness,
         names: RefCell::new(HashMap::new()),
         callee_cache: RefCell::new(Vec::new()),
         model_pruned: vec![false; func.blocks.len()],
@@ -427,8 +431,25 @@ impl<'a> Analyzer<'a> {
         seen: &mut [Vec<(u64, State)>],
         work: &mut VecDeque<(BlockId, State)>,
         b: BlockId,
-        st: State,
+        mut st: State,
     ) {
+        // What dead variables held that is no object (a NULL, an integer, a
+        // C pointer) would only keep apart states that lead to the same
+        // place: the NULL of each failed call on the way to an error exit.
+        let dead: Vec<VarId> = st
+            .vars
+            .iter()
+            .filter(|(k, v)| {
+                !matches!(v, Binding::Obj(_)) && self.liveness.dead_on_entry(b.index(), VarId(*k))
+            })
+            .map(|(k, _)| VarId(*k))
+            .collect();
+        if !dead.is_empty() {
+            for t in dead {
+                st.set_binding(t, Binding::Unknown);
+            }
+            st.collect_garbage();
+        }
         let hash = st.prop_hash();
         let slot = &mut seen[b.index()];
         for (h, existing) in slot.iter_mut() {

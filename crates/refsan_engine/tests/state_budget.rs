@@ -1,0 +1,53 @@
+//! Facts that cannot matter any more do not keep states apart: what dead
+//! temporaries held (the NULL of each failed call on the way to the error
+//! exit), or why a variable is NULL. A function made of many statements
+//! that may raise stays within the state budget, and its bug is found.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failing test
+
+use refsan_engine::{check_module, CheckOptions};
+
+/// `n` statements that may each raise (an attribute read, an addition, an
+/// append: Cython tests each result for NULL and goes to the function's
+/// error exit), with a raw reference held across them that only the
+/// normal path releases.
+fn long_pyx(n: usize) -> String {
+    let mut src = String::from(
+        "from cpython.object cimport PyObject\nfrom cpython.ref cimport Py_XDECREF\n\n\
+         cdef extern from \"Python.h\":\n    PyObject* PyObject_Repr(object o)  # refsan: returns new\n\n\
+         def setup(obj, list lst):\n    cdef PyObject* r = PyObject_Repr(obj)\n    if r == NULL:\n        raise ValueError(\"no repr\")\n",
+    );
+    for i in 0..n {
+        src.push_str(&format!("    lst.append(obj.a{i} + obj.b{i})\n"));
+    }
+    src.push_str("    Py_XDECREF(r)\n");
+    src
+}
+
+#[test]
+fn a_long_chain_of_fallible_statements_stays_within_budget() {
+    let src = long_pyx(40);
+    let module = refsan_cython::lower_file("setup.pyx", src.as_bytes());
+    let report = check_module(
+        &module,
+        refsan_capi::KnowledgeBase::builtin(),
+        &CheckOptions::default(),
+    );
+    let approximate: Vec<_> = report
+        .notes
+        .iter()
+        .filter(|n| n.message.contains("approximately"))
+        .collect();
+    assert!(approximate.is_empty(), "{approximate:?}");
+    let leaks: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.code == "RS101")
+        .map(|f| f.message.clone())
+        .collect();
+    assert!(
+        !leaks.is_empty(),
+        "the raw reference leaks when a statement raises"
+    );
+    assert!(leaks.iter().all(|m| m.contains("`r`")), "{leaks:?}");
+}
