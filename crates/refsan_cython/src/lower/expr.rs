@@ -837,9 +837,10 @@ impl<'c, 'a> FnLower<'c, 'a> {
                     let sig = FuncSig::from_pxd(p);
                     return self.c_call(&sig, None, args, r);
                 }
-                if let Some((m, _)) = self.cx.cimports.get(n) {
+                if let Some((m, orig)) = self.cx.cimports.get(n) {
                     if !self.cx.env.classes.contains(n) && !m.starts_with("cpython") {
-                        return self.unknown_c_call(n, args, r);
+                        let qualified = format!("{m}.{orig}");
+                        return self.unknown_c_call(n, &qualified, args, r);
                     }
                 }
                 if let Some(sig) = self.cx.funcs.get(n) {
@@ -913,7 +914,8 @@ impl<'c, 'a> FnLower<'c, 'a> {
                                 {
                                     return self.c_call(&sig, None, args, r);
                                 }
-                                return self.unknown_c_call(attr, args, r);
+                                let qualified = format!("{full}.{attr}");
+                                return self.unknown_c_call(attr, &qualified, args, r);
                             }
                         }
                     }
@@ -941,7 +943,7 @@ impl<'c, 'a> FnLower<'c, 'a> {
                     self.py_op("__pyx_call_method", ops, r, &text)
                 } else {
                     // A C++ method or a function pointer in a struct.
-                    self.unknown_c_call(attr, args, r)
+                    self.unknown_c_call(attr, attr, args, r)
                 }
             }
             _ => {
@@ -972,7 +974,12 @@ impl<'c, 'a> FnLower<'c, 'a> {
     /// Cython's own declaration of it; anything else is opaque: what it
     /// does to its object arguments and what it returns are unknown, so
     /// they stop being tracked.
-    fn unknown_c_call(&mut self, name: &str, args: &'c [Arg], r: Rng) -> Val {
+    /// A call of a function whose declaration was not read (a module
+    /// outside the project: numpy's own `.pxd` may declare it `object`, or
+    /// a C++ method). It is named `qualified` (`numpy.PyArray_IterNew`), so
+    /// that what the knowledge base says of the C function of that name is
+    /// not taken for what Cython was told.
+    fn unknown_c_call(&mut self, name: &str, qualified: &str, args: &'c [Arg], r: Rng) -> Val {
         if let Some(p) = self.cx.cpython.get(name) {
             let sig = FuncSig::from_pxd(p);
             return self.c_call(&sig, None, args, r);
@@ -987,7 +994,7 @@ impl<'c, 'a> FnLower<'c, 'a> {
         self.emit(
             StmtKind::Call {
                 dst: Some(t),
-                callee: Callee::Named(name.to_string()),
+                callee: Callee::Named(qualified.to_string()),
                 args: ops,
             },
             r,
