@@ -20,6 +20,9 @@ pub(crate) struct LocalDecl<'a> {
     pub other_binding: bool,
     /// Assigned where the GIL is released: it must be a C variable.
     pub nogil_assigned: bool,
+    /// The bounds of the `for NAME in range(...)` loops it is the target
+    /// of: Cython makes it a C integer when they are all C integers.
+    pub range_bounds: Vec<&'a Expr>,
 }
 
 #[derive(Default)]
@@ -67,6 +70,7 @@ impl<'a> Scope<'a> {
             rhs: Vec::new(),
             other_binding: false,
             nogil_assigned: false,
+            range_bounds: Vec::new(),
         });
         self.index.insert(name.to_string(), i);
         i
@@ -160,7 +164,17 @@ impl<'a> Scope<'a> {
                 orelse,
             } => {
                 self.expr(iter, depth);
-                self.bind(target, None, depth);
+                match (range_bounds(iter), &target.kind) {
+                    (Some(bounds), ExprKind::Name(n)) => {
+                        let i = self.declare(n, target.rng);
+                        self.locals[i].range_bounds.extend(bounds);
+                        if self.in_nogil() {
+                            self.locals[i].nogil_assigned = true;
+                        }
+                        self.assigned.insert(n.clone());
+                    }
+                    _ => self.bind(target, None, depth),
+                }
                 self.stmts(body, depth);
                 self.stmts(orelse, depth);
             }
@@ -480,6 +494,7 @@ pub(crate) fn resolve_classes(
     sc: &Scope,
     cx: &Cx,
     params: &HashMap<String, VClass>,
+    param_types: &HashMap<String, String>,
 ) -> Vec<VClass> {
     let mut classes: Vec<Option<VClass>> = sc
         .locals
@@ -507,9 +522,25 @@ pub(crate) fn resolve_classes(
                 let hint = l
                     .rhs
                     .iter()
-                    .map(|r| infer(r, sc, cx, params, &inferred))
+                    .map(|r| infer(r, sc, cx, params, param_types, &inferred))
                     .find(|c| !matches!(c, VClass::Managed));
                 inferred[i] = Some(hint.unwrap_or(VClass::C(TypeClass::Other)));
+                continue;
+            }
+            if !l.range_bounds.is_empty() && !l.other_binding {
+                // `for i in range(n)` with C integer bounds (and nothing
+                // but C integers assigned to it otherwise): a C integer.
+                let c_int = |e: &Expr| {
+                    matches!(
+                        bound_class(e, sc, cx, params, param_types, &inferred),
+                        VClass::C(TypeClass::Int)
+                    )
+                };
+                if l.range_bounds.iter().all(|e| c_int(e)) && l.rhs.iter().all(|e| c_int(e)) {
+                    inferred[i] = Some(VClass::C(TypeClass::Int));
+                    continue;
+                }
+                inferred[i] = Some(VClass::Managed);
                 continue;
             }
             if l.other_binding || l.rhs.is_empty() {
@@ -522,7 +553,7 @@ pub(crate) fn resolve_classes(
             // then calls this file cannot see the declaration of).
             let mut c = VClass::Managed;
             for r in &l.rhs {
-                let k = infer(r, sc, cx, params, &inferred);
+                let k = infer(r, sc, cx, params, param_types, &inferred);
                 if k != VClass::Managed {
                     c = k;
                     break;
@@ -535,6 +566,58 @@ pub(crate) fn resolve_classes(
         .into_iter()
         .map(|c| c.unwrap_or(VClass::Managed))
         .collect()
+}
+
+/// The C class of a loop bound as Cython types it (an integer stays an
+/// integer here, unlike in the inference of assigned names).
+fn bound_class(
+    e: &Expr,
+    sc: &Scope,
+    cx: &Cx,
+    params: &HashMap<String, VClass>,
+    param_types: &HashMap<String, String>,
+    known: &[Option<VClass>],
+) -> VClass {
+    match &e.kind {
+        ExprKind::Name(n) => {
+            if let Some(i) = sc.index.get(n) {
+                return known[*i].unwrap_or(VClass::Managed);
+            }
+            params
+                .get(n)
+                .or_else(|| cx.cdef_globals.get(n))
+                .copied()
+                .unwrap_or(VClass::Managed)
+        }
+        ExprKind::Attr { value, attr, .. } => value
+            .name()
+            .filter(|p| !sc.index.contains_key(*p))
+            .and_then(|p| param_types.get(p))
+            .and_then(|class| cx.attr(class, attr))
+            .map_or(VClass::Managed, |a| a.class),
+        ExprKind::Cast { ty, .. } => cx.env.classify(ty),
+        _ => infer(e, sc, cx, params, param_types, known),
+    }
+}
+
+/// The positional arguments of `range(...)`/`xrange(...)`/`prange(...)`.
+fn range_bounds(iter: &Expr) -> Option<Vec<&Expr>> {
+    let ExprKind::Call { func, args } = &iter.kind else {
+        return None;
+    };
+    let name = func.dotted()?;
+    let last = name.rsplit('.').next().unwrap_or(&name);
+    if !matches!(last, "range" | "xrange" | "prange") {
+        return None;
+    }
+    let bounds: Vec<&Expr> = args
+        .iter()
+        .filter_map(|a| match a {
+            Arg::Pos(e) => Some(e),
+            _ => None,
+        })
+        .collect();
+    (!bounds.is_empty()).then_some(bounds)
 }
 
 /// A declaration of a type this file does not know, initialised with a
@@ -566,9 +649,17 @@ fn infer(
     sc: &Scope,
     cx: &Cx,
     params: &HashMap<String, VClass>,
+    param_types: &HashMap<String, String>,
     known: &[Option<VClass>],
 ) -> VClass {
     match &e.kind {
+        // `self.n`: a typed attribute of a parameter's cdef class.
+        ExprKind::Attr { value, attr, .. } => value
+            .name()
+            .filter(|p| !sc.index.contains_key(*p))
+            .and_then(|p| param_types.get(p))
+            .and_then(|class| cx.attr(class, attr))
+            .map_or(VClass::Managed, |a| narrow(a.class)),
         ExprKind::Cast { ty, .. } => narrow(cx.env.classify(ty)),
         ExprKind::AddrOf(_) => VClass::C(TypeClass::Pointer),
         ExprKind::Float => VClass::C(TypeClass::Other),

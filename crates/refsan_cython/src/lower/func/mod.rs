@@ -544,7 +544,33 @@ impl<'c, 'a> FnLower<'c, 'a> {
             .iter()
             .map(|(n, l)| (n.clone(), l.class))
             .collect();
-        let classes = resolve_classes(scope, self.cx, &params);
+        // The cdef class of each parameter whose class this file knows
+        // (`self`, `Foo x`): their typed attributes have C types.
+        let mut param_types: HashMap<String, String> = HashMap::new();
+        for (n, l) in &self.vars {
+            let class = if Some(l.id) == self.self_var {
+                self.class.clone()
+            } else {
+                let ct = self
+                    .b
+                    .var(l.id)
+                    .c_type
+                    .trim()
+                    .trim_end_matches('?')
+                    .trim()
+                    .to_string();
+                let last = ct.rsplit('.').next().unwrap_or(&ct).to_string();
+                self.cx
+                    .classes
+                    .get(&last)
+                    .filter(|c| c.cdef)
+                    .map(|c| c.name.clone())
+            };
+            if let Some(c) = class {
+                param_types.insert(n.clone(), c);
+            }
+        }
+        let classes = resolve_classes(scope, self.cx, &params, &param_types);
         for (i, l) in scope.locals.iter().enumerate() {
             if self.vars.contains_key(&l.name) || self.globals.contains(&l.name) {
                 continue;
