@@ -829,6 +829,14 @@ impl<'c, 'a> FnLower<'c, 'a> {
                         return self.refcount_call(op, param, args, r);
                     }
                 }
+                // A cdef function of the module shadows an extern of the
+                // same name that a cimported `.pxd` declares (reached as
+                // `module.name`).
+                if let Some(sig) = self.cx.funcs.get(n).filter(|s| s.kind != FuncKind::Def) {
+                    if self.cx.externs.contains_key(n) {
+                        return self.c_call(sig, None, args, r);
+                    }
+                }
                 if let Some(sig) = self.cx.externs.get(n) {
                     return self.c_call(sig, None, args, r);
                 }
@@ -904,7 +912,7 @@ impl<'c, 'a> FnLower<'c, 'a> {
                             if !self.cx.py_imports.contains(&first) {
                                 // A function the cimported module's `.pxd`
                                 // declares (read as context).
-                                if let Some(sig) = self
+                                if let Some(mut sig) = self
                                     .cx
                                     .externs
                                     .get(attr)
@@ -912,6 +920,14 @@ impl<'c, 'a> FnLower<'c, 'a> {
                                     .filter(|s| s.kind != FuncKind::Def)
                                     .cloned()
                                 {
+                                    if self.cx.externs.contains_key(attr)
+                                        && self.cx.funcs.contains_key(attr)
+                                    {
+                                        // This module defines a function of
+                                        // the same name (Cython mangles its C
+                                        // name): the call is the module's.
+                                        sig.ir_name = format!("{full}.{attr}");
+                                    }
                                     return self.c_call(&sig, None, args, r);
                                 }
                                 let qualified = format!("{full}.{attr}");

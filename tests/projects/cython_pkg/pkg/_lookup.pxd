@@ -1,0 +1,2 @@
+cdef extern from "lookup.h":
+    int find_item(char *name, int size)
