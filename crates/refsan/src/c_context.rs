@@ -25,21 +25,10 @@ const HEADER_EXTENSIONS: &[&str] = &["h", "hh", "hpp", "hxx", "H"];
 /// The project's headers, by file name.
 pub type HeaderIndex = HashMap<String, Vec<PathBuf>>;
 
-/// Every header under `root` (build and virtual-environment directories
-/// left out), by file name.
+/// Every header of the project under `root`, by file name.
 pub fn header_index(root: &Path) -> HeaderIndex {
     let mut out = HeaderIndex::new();
-    let walker = ignore::WalkBuilder::new(root)
-        .hidden(true)
-        .git_ignore(true)
-        .filter_entry(|e| {
-            !matches!(
-                e.file_name().to_str(),
-                Some("build" | "dist" | ".tox" | ".venv" | "venv" | "node_modules")
-            )
-        })
-        .build();
-    for e in walker.flatten() {
+    for e in crate::project::project_files(root) {
         if !e.file_type().is_some_and(|t| t.is_file()) || !is_header(e.path()) {
             continue;
         }

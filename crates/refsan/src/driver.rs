@@ -272,17 +272,16 @@ pub fn lower_in_context(
     lang: Language,
     context: &ProjectContext,
 ) -> Module {
+    // The context files as they are shown, with their text.
+    let shown: Vec<String> = context
+        .files
+        .iter()
+        .map(|f| display_path(&f.path))
+        .collect();
+    let files = context.files.iter().zip(&shown);
     match lang {
         Language::C | Language::Cpp => {
-            let shown: Vec<String> = context
-                .files
-                .iter()
-                .map(|f| display_path(&f.path))
-                .collect();
-            let files: Vec<refsan_c::ContextFile<'_>> = context
-                .files
-                .iter()
-                .zip(&shown)
+            let files: Vec<refsan_c::ContextFile<'_>> = files
                 .map(|(f, p)| refsan_c::ContextFile {
                     path: p,
                     source: &f.source,
@@ -291,15 +290,7 @@ pub fn lower_in_context(
             refsan_c::lower_file_in_context(path, source, lang, &files)
         }
         Language::Cython => {
-            let shown: Vec<String> = context
-                .files
-                .iter()
-                .map(|f| display_path(&f.path))
-                .collect();
-            let files: Vec<refsan_cython::ContextFile<'_>> = context
-                .files
-                .iter()
-                .zip(&shown)
+            let files: Vec<refsan_cython::ContextFile<'_>> = files
                 .map(|(f, p)| refsan_cython::ContextFile {
                     path: p,
                     source: &f.source,

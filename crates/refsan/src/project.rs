@@ -89,15 +89,9 @@ const MAX_DEFINING_FILE_BYTES: u64 = 4 << 20;
 impl Projects {
     /// The files of `root` that `include` a file named `name`.
     fn includers_of(&self, root: &Path, name: &str) -> Vec<PathBuf> {
-        let index = {
-            let Ok(mut map) = self.includers.lock() else {
-                return Vec::new();
-            };
-            map.entry(root.to_path_buf())
-                .or_insert_with(|| Arc::new(include_index(root)))
-                .clone()
-        };
-        index.get(name).cloned().unwrap_or_default()
+        per_root(&self.includers, root, include_index)
+            .and_then(|index| index.get(name).cloned())
+            .unwrap_or_default()
     }
 
     /// The context a file of language `lang` is read in; `src` is its text.
@@ -113,17 +107,9 @@ impl Projects {
         if crate::c_context::quoted_includes(src).is_empty() {
             return Context::default();
         }
-        let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
-        let abs = std::fs::canonicalize(&abs).unwrap_or(abs);
-        let root = project_root(&abs);
-        let root = std::fs::canonicalize(&root).unwrap_or(root);
-        let index = {
-            let Ok(mut map) = self.headers.lock() else {
-                return Context::default();
-            };
-            map.entry(root.clone())
-                .or_insert_with(|| Arc::new(crate::c_context::header_index(&root)))
-                .clone()
+        let (abs, root) = located(file);
+        let Some(index) = per_root(&self.headers, &root, crate::c_context::header_index) else {
+            return Context::default();
         };
         let mut g = crate::c_context::Gather::new(&root, &index, &abs);
         g.visit(&abs, src, 0);
@@ -133,17 +119,9 @@ impl Projects {
     /// The sources of `file`'s project defining `name` (other than
     /// `file`).
     pub fn definitions_of(&self, file: &Path, names: &[&str]) -> Vec<(String, PathBuf)> {
-        let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
-        let abs = std::fs::canonicalize(&abs).unwrap_or(abs);
-        let root = project_root(&abs);
-        let root = std::fs::canonicalize(&root).unwrap_or(root);
-        let index = {
-            let Ok(mut map) = self.definitions.lock() else {
-                return Vec::new();
-            };
-            map.entry(root.clone())
-                .or_insert_with(|| Arc::new(definition_index(&root)))
-                .clone()
+        let (abs, root) = located(file);
+        let Some(index) = per_root(&self.definitions, &root, definition_index) else {
+            return Vec::new();
         };
         let mut out = Vec::new();
         for n in names {
@@ -200,12 +178,34 @@ impl Projects {
     }
 }
 
-/// The exported functions of the project's C and C++ sources (generated
-/// files left out; files without Python C API use are in, so that a name
-/// another platform's source also defines is seen to be ambiguous).
-fn definition_index(root: &Path) -> DefinitionIndex {
-    let mut out = DefinitionIndex::new();
-    let walker = ignore::WalkBuilder::new(root)
+/// A file `file` (absolute and canonical) and its project root (canonical).
+fn located(file: &Path) -> (PathBuf, PathBuf) {
+    let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    let abs = std::fs::canonicalize(&abs).unwrap_or(abs);
+    let root = project_root(&abs);
+    let root = std::fs::canonicalize(&root).unwrap_or(root);
+    (abs, root)
+}
+
+/// What a run learns of a project once: `build(root)` the first time, the
+/// same value after.
+fn per_root<T>(
+    memo: &Mutex<HashMap<PathBuf, Arc<T>>>,
+    root: &Path,
+    build: impl FnOnce(&Path) -> T,
+) -> Option<Arc<T>> {
+    let mut map = memo.lock().ok()?;
+    Some(
+        map.entry(root.to_path_buf())
+            .or_insert_with(|| Arc::new(build(root)))
+            .clone(),
+    )
+}
+
+/// Every file of the project under `root`, the .gitignore respected and
+/// build and virtual-environment directories left out.
+pub fn project_files(root: &Path) -> impl Iterator<Item = ignore::DirEntry> {
+    ignore::WalkBuilder::new(root)
         .hidden(true)
         .git_ignore(true)
         .filter_entry(|e| {
@@ -214,8 +214,16 @@ fn definition_index(root: &Path) -> DefinitionIndex {
                 Some("build" | "dist" | ".tox" | ".venv" | "venv" | "node_modules")
             )
         })
-        .build();
-    for e in walker.flatten() {
+        .build()
+        .flatten()
+}
+
+/// The exported functions of the project's C and C++ sources (generated
+/// files left out; files without Python C API use are in, so that a name
+/// another platform's source also defines is seen to be ambiguous).
+fn definition_index(root: &Path) -> DefinitionIndex {
+    let mut out = DefinitionIndex::new();
+    for e in project_files(root) {
         let p = e.path();
         let Some(lang @ (refsan_ir::Language::C | refsan_ir::Language::Cpp)) =
             refsan_c::language_for_path(p)
@@ -250,17 +258,7 @@ fn definition_index(root: &Path) -> DefinitionIndex {
 /// name.
 fn include_index(root: &Path) -> IncludeIndex {
     let mut out = IncludeIndex::new();
-    let walker = ignore::WalkBuilder::new(root)
-        .hidden(true)
-        .git_ignore(true)
-        .filter_entry(|e| {
-            !matches!(
-                e.file_name().to_str(),
-                Some("build" | "dist" | ".tox" | ".venv" | "venv" | "node_modules")
-            )
-        })
-        .build();
-    for e in walker.flatten() {
+    for e in project_files(root) {
         let p = e.path();
         let is_cython = p
             .file_name()

@@ -50,10 +50,6 @@ pub struct FnResult {
     /// `Analyzer::count_unreached`), and the first of them.
     pub unreached: usize,
     pub first_unreached: Option<Span>,
-    /// Some path returns a reference it released (`if (flag)
-    /// Py_DECREF(res); return res;`): what callers get depends on their
-    /// arguments.
-    pub returns_released: bool,
 }
 
 /// One way a summarised non-object function returns: the values it returns

@@ -143,7 +143,7 @@ pub fn summarize(
         match expect.returns {
             ExpectRet::New => Returns::New,
             ExpectRet::Borrowed => Returns::Borrowed,
-            _ if sentinel || result.returns_released => Returns::Unknown,
+            _ if sentinel => Returns::Unknown,
             _ if any_new => Returns::New,
             _ if any_borrowed => Returns::Borrowed,
             _ => Returns::Unknown,

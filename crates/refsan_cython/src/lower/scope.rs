@@ -568,6 +568,18 @@ pub(crate) fn resolve_classes(
         .collect()
 }
 
+/// `p.attr` for a parameter `p` of a known cdef class: the attribute.
+fn param_attr<'x>(
+    value: &Expr,
+    attr: &str,
+    sc: &Scope,
+    cx: &'x Cx,
+    param_types: &HashMap<String, String>,
+) -> Option<&'x super::Attr> {
+    let p = value.name().filter(|p| !sc.index.contains_key(*p))?;
+    cx.attr(param_types.get(p)?, attr)
+}
+
 /// The C class of a loop bound as Cython types it (an integer stays an
 /// integer here, unlike in the inference of assigned names).
 fn bound_class(
@@ -589,12 +601,9 @@ fn bound_class(
                 .copied()
                 .unwrap_or(VClass::Managed)
         }
-        ExprKind::Attr { value, attr, .. } => value
-            .name()
-            .filter(|p| !sc.index.contains_key(*p))
-            .and_then(|p| param_types.get(p))
-            .and_then(|class| cx.attr(class, attr))
-            .map_or(VClass::Managed, |a| a.class),
+        ExprKind::Attr { value, attr, .. } => {
+            param_attr(value, attr, sc, cx, param_types).map_or(VClass::Managed, |a| a.class)
+        }
         ExprKind::Cast { ty, .. } => cx.env.classify(ty),
         _ => infer(e, sc, cx, params, param_types, known),
     }
@@ -654,11 +663,7 @@ fn infer(
 ) -> VClass {
     match &e.kind {
         // `self.n`: a typed attribute of a parameter's cdef class.
-        ExprKind::Attr { value, attr, .. } => value
-            .name()
-            .filter(|p| !sc.index.contains_key(*p))
-            .and_then(|p| param_types.get(p))
-            .and_then(|class| cx.attr(class, attr))
+        ExprKind::Attr { value, attr, .. } => param_attr(value, attr, sc, cx, param_types)
             .map_or(VClass::Managed, |a| narrow(a.class)),
         ExprKind::Cast { ty, .. } => narrow(cx.env.classify(ty)),
         ExprKind::AddrOf(_) => VClass::C(TypeClass::Pointer),

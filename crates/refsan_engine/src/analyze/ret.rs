@@ -81,7 +81,6 @@ impl<'a> Analyzer<'a> {
             self.check_exposed(&mut st, site, span);
             if self.dead_use(&mut st, site, Access::Return, span) {
                 kind = RetKind::Unknown;
-                self.result.returns_released = true;
             } else if let Some(v) = st.value(site).copied() {
                 returned = Some(site);
                 let name = self.describe(&st, site);
