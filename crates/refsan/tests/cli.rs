@@ -510,8 +510,23 @@ fn bad_c_context_gets_notes_and_the_run_goes_on() {
         None,
     );
     assert_eq!(run.status, 1, "{}{}", run.stdout, run.stderr);
+    // The alias a.h defines (read through the include cycle) is followed.
     assert_eq!(codes(&run.stdout), ["ext/m.c:RS101"], "{}", run.stderr);
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    // The header that does not parse is named; a missing one is taken to
+    // come from the compiler's search path.
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let notes: Vec<&str> = v["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n["message"].as_str())
+        .collect();
+    assert!(
+        notes.iter().any(|n| n
+            .starts_with("the header ext/broken.h has text refsan cannot parse (line 1)")),
+        "{notes:?}"
+    );
 }
 
 #[test]

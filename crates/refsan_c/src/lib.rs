@@ -122,6 +122,29 @@ struct HeaderFacts {
     conflicting: std::collections::HashSet<String>,
 }
 
+/// The line of the first construct the parser could not make sense of.
+fn first_error_line(root: tree_sitter::Node<'_>, lines: &LineIndex) -> Option<u32> {
+    if !root.has_error() {
+        return None;
+    }
+    let mut node = root;
+    // Down the first child that holds an error, to the error itself.
+    'down: for _ in 0..10_000 {
+        if node.is_error() || node.is_missing() {
+            break;
+        }
+        let mut cursor = node.walk();
+        for child in node.children(&mut cursor) {
+            if child.has_error() {
+                node = child;
+                continue 'down;
+            }
+        }
+        break;
+    }
+    Some(lines.line_col(node.start_byte() as u32).0)
+}
+
 /// Reads `headers` in order, each seeing the ones before it.
 fn read_headers(headers: &[ContextFile<'_>], language: Language) -> HeaderFacts {
     let mut facts = HeaderFacts {
@@ -151,6 +174,15 @@ fn read_headers(headers: &[ContextFile<'_>], language: Language) -> HeaderFacts 
             facts.macros = macros;
             continue;
         };
+        if let Some(line) = first_error_line(tree.root_node(), &lines) {
+            facts.items.problems.push(Problem {
+                span: Span::default(),
+                message: format!(
+                    "the header {} has text refsan cannot parse (line {line}); what it declares there is unknown",
+                    h.path
+                ),
+            });
+        }
         let mut ctx = items::FileCtx {
             txt: syntax::Txt {
                 src: &prepared.text,

@@ -11,8 +11,12 @@ pub static META: RuleMeta = RuleMeta {
 ## What it does
 For each type defined in the file (static `PyTypeObject`, `PyType_Spec`,
 Cython `cdef class`), finds `PyObject *` members of the instance struct
-that its `tp_dealloc` (or the helpers it calls, such as its `tp_clear`)
-never releases. Weak-reference list fields are not owned and are skipped.
+that its `tp_dealloc` (or the helpers it calls, such as its `tp_clear`,
+also when called through the type: `Py_TYPE(self)->tp_clear(self)`)
+never releases. Weak-reference list fields are not owned and are skipped,
+and so are members the module only ever fills with a borrowed reference
+(a copy of another object's field or of a global, never INCREF'd:
+`self->error = state->Error;`).
 
 ## Why is this bad?
 Every instance leaks the objects its members refer to. For a type that is

@@ -13,7 +13,8 @@ Finds `cdef extern` declarations of functions returning `PyObject *` whose
 ownership refsan cannot learn: not a C-API function it knows, no
 `[tool.refsan]` annotation, no `# refsan: returns new|borrowed` comment,
 no words such as "new reference" or "borrowed" in the declaration's
-comment.
+comment. A function declared under the C name of one refsan knows
+(`PyObject* PtrIter_Next "PyIter_Next"(object o)`) is that function.
 
 ## Why is this bad?
 Whether the caller must release the result decides whether the code leaks
