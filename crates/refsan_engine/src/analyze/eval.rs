@@ -75,11 +75,17 @@ impl<'a> Analyzer<'a> {
             Operand::AddrOf(_) => Binding::Ptr,
             Operand::Opaque => Binding::Unknown,
             Operand::Field(base, field) => {
-                if self.known_non_object_field(*base, field) {
-                    return Binding::Unknown;
-                }
                 let key = self.base_key(st, *base);
                 let fid = self.intern(&format!(".{field}"));
+                if self.known_non_object_field(*base, field) {
+                    // No object, but a NULL or a pointer this function
+                    // stored there still decides the tests of it.
+                    return match st.field(key, fid) {
+                        Some(FieldVal::Null(s)) => Binding::Null(NullWhy::Literal(s)),
+                        Some(FieldVal::Ptr) => Binding::Ptr,
+                        _ => Binding::Unknown,
+                    };
+                }
                 if field != "[]" {
                     match st.field(key, fid) {
                         Some(FieldVal::Obj(site)) if st.value(site).is_some() => {
