@@ -213,6 +213,19 @@ impl<'a> Analyzer<'a> {
                 }
             }
             let _ = place_text;
+        } else if matches!(place, Place::Index(_) | Place::Deref(_))
+            && borrowed
+            && v.owned == 0
+            && v.trackable()
+            && !matches!(v.origin, ValOrigin::Field(_))
+        {
+            // An array that outlives the call holds it now: a Py_INCREF
+            // that follows pays for it (`items[i] = x; Py_INCREF(x);`).
+            // Whether the array owns its items is not visible, so none
+            // following is no finding.
+            if let Some(v) = st.value_mut(site) {
+                v.owned -= 1;
+            }
         }
     }
 }
