@@ -14,6 +14,7 @@ pub mod rules;
 pub mod state;
 pub mod summary;
 pub mod violation;
+mod widen;
 
 #[cfg(test)]
 pub(crate) mod test_support;

@@ -422,7 +422,7 @@ impl Known {
 }
 
 /// What both paths established.
-fn join_known(a: &[Known], b: &[Known]) -> Vec<Known> {
+pub(crate) fn join_known(a: &[Known], b: &[Known]) -> Vec<Known> {
     let mut out = Vec::new();
     for x in a {
         if let Ok(i) = b.binary_search_by_key(&x.key, |k| k.key) {

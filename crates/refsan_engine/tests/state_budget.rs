@@ -51,3 +51,53 @@ fn a_long_chain_of_fallible_statements_stays_within_budget() {
     );
     assert!(leaks.iter().all(|m| m.contains("`r`")), "{leaks:?}");
 }
+
+/// `n` steps that each make a new reference in the same variable and may
+/// fail on the way to one error exit, which releases it: each failing step
+/// reaches the exit with the reference from another call, and lazily made
+/// static strings stored on the first call only. The function holds a
+/// borrowed-then-owned `acc` that the error exit forgets.
+fn long_c(n: usize) -> String {
+    let mut src = String::from(
+        "#include <Python.h>\n\nstatic PyObject *\nbuild(PyObject *self, PyObject *args)\n{\n\
+         static PyObject *open = NULL, *close = NULL;\n\
+         PyObject *obj, *list, *x = NULL, *acc;\n\
+         if (!PyArg_ParseTuple(args, \"OO\", &obj, &list))\n        return NULL;\n\
+         if (open == NULL || close == NULL) {\n        open = PyUnicode_InternFromString(\"[\");\n\
+         close = PyUnicode_InternFromString(\"]\");\n        if (open == NULL || close == NULL)\n            return NULL;\n    }\n\
+         acc = PyList_New(0);\n    if (acc == NULL)\n        return NULL;\n",
+    );
+    for i in 0..n {
+        src.push_str(&format!(
+            "    x = PyObject_GetAttrString(obj, \"a{i}\");\n    if (x == NULL)\n        goto error;\n\
+             \x20   if (PyList_Append(list, x) < 0)\n        goto error;\n    Py_CLEAR(x);\n"
+        ));
+    }
+    src.push_str("    return acc;\nerror:\n    Py_XDECREF(x);\n    return NULL;\n}\n");
+    src
+}
+
+#[test]
+fn paths_that_differ_only_in_which_call_made_a_reference_share_a_state() {
+    let src = long_c(40);
+    let module = refsan_c::lower_file("build.c", src.as_bytes(), refsan_ir::Language::C);
+    let report = check_module(
+        &module,
+        refsan_capi::KnowledgeBase::builtin(),
+        &CheckOptions::default(),
+    );
+    let notes: Vec<_> = report
+        .notes
+        .iter()
+        .filter(|n| n.message.contains("approximately") || n.message.contains("no path"))
+        .collect();
+    assert!(notes.is_empty(), "{notes:?}");
+    let leaks: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.code == "RS101")
+        .map(|f| f.message.clone())
+        .collect();
+    assert!(!leaks.is_empty(), "`acc` leaks at the error exit");
+    assert!(leaks.iter().all(|m| m.contains("`acc`")), "{leaks:?}");
+}

@@ -210,12 +210,15 @@ impl<'a> Analyzer<'a> {
                     t.set_binding(var, to);
                     return (Some(t), Some(st.clone()));
                 }
-                // A field compared with what was read from it before: code
-                // run in between (a call, a finalizer the allocator ran) may
+                // A field compared with what was read from it or stored in
+                // it before: code run in between (a call, a finalizer the
+                // allocator ran, a reentrant call through `type->mro()`) may
                 // have changed it; the code tests exactly that.
+                let on_field = matches!(a, Operand::Field(..)) || matches!(b, Operand::Field(..));
                 let field_read = |b: Binding, st: &State| match b {
                     Binding::Obj(s) => {
-                        matches!(st.value(s).map(|v| v.origin), Some(ValOrigin::Field(_)))
+                        on_field
+                            || matches!(st.value(s).map(|v| v.origin), Some(ValOrigin::Field(_)))
                     }
                     _ => false,
                 };

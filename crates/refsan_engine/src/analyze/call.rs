@@ -21,6 +21,11 @@ impl<'a> Analyzer<'a> {
             let b = self.eval(&mut st, a, sref, i);
             vals.push(b);
         }
+        // Local structs whose address the function stored somewhere (`alloc.ctx
+        // = &hook`): any call may write their fields through it.
+        for v in &self.address_stored {
+            havoc_struct_fields(&mut st, *v);
+        }
 
         // The result, out values and exception state are new: what the code
         // tested of the old ones no longer decides anything.
@@ -464,22 +469,8 @@ impl<'a> Analyzer<'a> {
                 }
                 st.set_binding(*v, Binding::Unknown);
                 // A struct passed by address (`split(..., &result)`) gets
-                // new fields from the callee; what this function stored
-                // there itself stays known.
-                let key = FieldBase::var(*v);
-                let keep: Vec<bool> = st
-                    .fields
-                    .iter()
-                    .map(|f| {
-                        f.base != key
-                            || matches!(f.val, FieldVal::Obj(s)
-                                if st.value(s).is_some_and(|x| x.owned > 0
-                                    || x.shared
-                                    || matches!(x.status, Status::Stored(_))))
-                    })
-                    .collect();
-                let mut it = keep.into_iter();
-                st.fields.retain(|_| it.next().unwrap_or(true));
+                // new fields from the callee.
+                havoc_struct_fields(st, *v);
             }
             Operand::AddrOf(Place::Field(base, f)) => {
                 let key = self.base_key(st, *base);
@@ -999,4 +990,27 @@ pub(super) fn outcomes_for(
         // Object-returning contracts with int-style failure: treat as unknown.
         _ => vec![(Outcome::Only, success_obj)],
     }
+}
+
+/// What a callee may have written into the fields of local struct `v`
+/// (its address was passed or stored): what this function stored there
+/// itself (references it took or handed over) stays known.
+pub(super) fn havoc_struct_fields(st: &mut State, v: VarId) {
+    let key = FieldBase::var(v);
+    if !st.fields.iter().any(|f| f.base == key) {
+        return;
+    }
+    let keep: Vec<bool> = st
+        .fields
+        .iter()
+        .map(|f| {
+            f.base != key
+                || matches!(f.val, FieldVal::Obj(s)
+                    if st.value(s).is_some_and(|x| x.owned > 0
+                        || x.shared
+                        || matches!(x.status, Status::Stored(_))))
+        })
+        .collect();
+    let mut it = keep.into_iter();
+    st.fields.retain(|_| it.next().unwrap_or(true));
 }

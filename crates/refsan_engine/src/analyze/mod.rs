@@ -28,6 +28,7 @@ use crate::formats;
 use crate::outcome::*;
 use crate::state::*;
 use crate::violation::*;
+use crate::widen;
 use liveness::temp_deaths;
 use refsan_ir::*;
 use std::cell::RefCell;
@@ -45,7 +46,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            max_states_per_block: 24,
+            max_states_per_block: 32,
             max_steps: 20_000,
         }
     }
@@ -73,6 +74,8 @@ struct Analyzer<'a> {
     /// Blocks an edge leads to that the model ruled out (see `exec_term`).
     model_pruned: Vec<bool>,
     name_list: RefCell<Vec<String>>,
+    /// Local variables whose address is stored (not only passed to a call).
+    address_stored: Vec<VarId>,
     result: FnResult,
     approximate: Option<String>,
 }
@@ -105,6 +108,7 @@ pub fn analyze_function(
         callee_cache: RefCell::new(Vec::new()),
         model_pruned: vec![false; func.blocks.len()],
         name_list: RefCell::new(Vec::new()),
+        address_stored: address_stored(func),
         result: FnResult::default(),
         approximate: None,
     };
@@ -112,6 +116,54 @@ pub fn analyze_function(
     let mut result = a.result;
     result.approximate = a.approximate;
     result
+}
+
+/// A state kept at a block's entry, with what comparing it needs.
+struct Kept {
+    hash: u64,
+    state: State,
+    /// Its shape and loosened shape (see `widen`), once the block is full.
+    shapes: Option<(widen::Shape, widen::Shape)>,
+}
+
+impl Kept {
+    fn new(state: State) -> Kept {
+        Kept {
+            hash: state.prop_hash(),
+            state,
+            shapes: None,
+        }
+    }
+
+    fn shapes(&mut self) -> &(widen::Shape, widen::Shape) {
+        let state = &self.state;
+        self.shapes.get_or_insert_with(|| {
+            let mut s = state.clone();
+            widen::forget_stored_globals(&mut s);
+            let loose = widen::shape(&widen::loosened(&s));
+            (widen::shape(&s), loose)
+        })
+    }
+}
+
+/// Local variables whose address an assignment or a store keeps.
+fn address_stored(func: &Function) -> Vec<VarId> {
+    let mut out: Vec<VarId> = Vec::new();
+    for b in &func.blocks {
+        for s in &b.stmts {
+            let kept = match &s.kind {
+                StmtKind::Assign { src, .. } => src,
+                StmtKind::Store { value, .. } => value,
+                _ => continue,
+            };
+            if let Operand::AddrOf(Place::Var(v)) = kept {
+                if !out.contains(v) {
+                    out.push(*v);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// How a call can turn out.
@@ -312,10 +364,10 @@ impl<'a> Analyzer<'a> {
             return;
         }
         let nb = func.blocks.len();
-        let mut seen: Vec<Vec<(u64, State)>> = vec![Vec::new(); nb];
+        let mut seen: Vec<Vec<Kept>> = (0..nb).map(|_| Vec::new()).collect();
         let mut work: VecDeque<(BlockId, State)> = VecDeque::new();
         let entry = self.entry_state();
-        seen[0].push((entry.prop_hash(), entry.clone()));
+        seen[0].push(Kept::new(entry.clone()));
         work.push_back((BlockId::ENTRY, entry));
         let mut steps = 0usize;
         while let Some((b, st)) = work.pop_front() {
@@ -359,7 +411,7 @@ impl<'a> Analyzer<'a> {
     /// the state at entry. (Edges ruled out by a test the code made before
     /// on the same path are dead code the author wrote, not counted.) A
     /// modelling mistake that prunes a feasible edge shows here.
-    fn count_unreached(&mut self, seen: &[Vec<(u64, State)>]) {
+    fn count_unreached(&mut self, seen: &[Vec<Kept>]) {
         let func = self.func;
         let n = func.blocks.len();
         let mut counted = vec![false; n];
@@ -428,7 +480,7 @@ impl<'a> Analyzer<'a> {
 
     pub(super) fn add_state(
         &mut self,
-        seen: &mut [Vec<(u64, State)>],
+        seen: &mut [Vec<Kept>],
         work: &mut VecDeque<(BlockId, State)>,
         b: BlockId,
         mut st: State,
@@ -452,20 +504,47 @@ impl<'a> Analyzer<'a> {
         }
         let hash = st.prop_hash();
         let slot = &mut seen[b.index()];
-        for (h, existing) in slot.iter_mut() {
-            if *h == hash && existing.same_property(&st) {
+        for kept in slot.iter_mut() {
+            if kept.hash == hash && kept.state.same_property(&st) {
                 // Equal states join without change: nothing new to explore.
-                if existing.join_from(&st) {
-                    work.push_back((b, existing.clone()));
+                if kept.state.join_from(&st) {
+                    kept.shapes = None;
+                    work.push_back((b, kept.state.clone()));
                 }
                 return;
             }
         }
         if slot.len() >= self.opts.limits.max_states_per_block {
+            // Full: fold the state into a kept one of its shape, or failing
+            // that of its loosened shape (see `widen`).
+            let mut st = st;
+            widen::forget_stored_globals(&mut st);
+            let shape = widen::shape(&st);
+            let loose = widen::shape(&widen::loosened(&st));
+            for strict in [true, false] {
+                for kept in slot.iter_mut() {
+                    let (ks, kl) = kept.shapes();
+                    if (strict && *ks != shape) || (!strict && *kl != loose) {
+                        continue;
+                    }
+                    let mut merged = kept.state.clone();
+                    widen::forget_stored_globals(&mut merged);
+                    let changed = if strict {
+                        widen::fold(&mut merged, &st)
+                    } else {
+                        widen::fold_loose(&mut merged, &st)
+                    };
+                    if changed || merged != kept.state {
+                        *kept = Kept::new(merged.clone());
+                        work.push_back((b, merged));
+                    }
+                    return;
+                }
+            }
             self.note_budget();
             return;
         }
-        slot.push((hash, st.clone()));
+        slot.push(Kept::new(st.clone()));
         work.push_back((b, st));
     }
 
