@@ -10,7 +10,8 @@
 //! SARIF's rule table and the fixture harness read it.
 
 use crate::facts::Resolver;
-use crate::violation::Violation;
+use crate::ids::Site;
+use crate::violation::{Kind, Lost, Violation};
 use refsan_ir::{ApiFacts, Event, Finding, Module, RuleMeta, Span};
 
 mod slots;
@@ -209,13 +210,57 @@ pub fn judge(v: &Violation, function: &str, facts: &dyn ApiFacts) -> Option<Find
 /// same place about the same value is reported once (the first path).
 pub fn judge_all(violations: &[Violation], function: &str, facts: &dyn ApiFacts) -> Vec<Finding> {
     let mut seen = std::collections::HashSet::new();
-    let mut out = Vec::new();
+    let mut out: Vec<Finding> = Vec::new();
+    // One finding per lost reference: a value lost at several returns is
+    // reported at the first of them, which names the others.
+    let mut lost_at: Vec<((&'static str, Site), usize, Vec<u32>)> = Vec::new();
     for v in violations {
-        if let Some(f) = judge(v, function, facts) {
-            if seen.insert((f.code, f.span.start, f.span.end, v.site)) {
-                out.push(f);
-            }
+        let Some(f) = judge(v, function, facts) else {
+            continue;
+        };
+        if !seen.insert((f.code, f.span.start, f.span.end, v.site)) {
+            continue;
         }
+        let at_return = matches!(
+            v.kind,
+            Kind::Lost {
+                how: Lost::Return,
+                ..
+            }
+        );
+        if let (true, Some(site)) = (at_return, v.site) {
+            let key = (f.code, site);
+            if let Some((_, first, others)) = lost_at.iter_mut().find(|(k, _, _)| *k == key) {
+                let kept = &mut out[*first];
+                if f.span.start < kept.span.start {
+                    others.push(kept.span.line);
+                    *kept = f;
+                } else {
+                    others.push(f.span.line);
+                }
+                continue;
+            }
+            lost_at.push((key, out.len(), Vec::new()));
+        }
+        out.push(f);
+    }
+    for (_, first, mut others) in lost_at {
+        others.sort_unstable();
+        others.dedup();
+        let f = &mut out[first];
+        others.retain(|l| *l != f.span.line);
+        if others.is_empty() {
+            continue;
+        }
+        let lines: Vec<String> = others.iter().map(u32::to_string).collect();
+        f.message = format!(
+            "{} (also lost at {} later return{}: line{} {})",
+            f.message,
+            others.len(),
+            if others.len() == 1 { "" } else { "s" },
+            if others.len() == 1 { "" } else { "s" },
+            lines.join(", ")
+        );
     }
     out
 }

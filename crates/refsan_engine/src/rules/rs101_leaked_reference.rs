@@ -14,9 +14,11 @@ pub static META: RuleMeta = RuleMeta {
 ## What it does
 Finds new references that the function owns and then loses on some path:
 it returns, jumps to an error label, overwrites the variable, or discards
-a call's result without releasing the reference, returning it, storing it
+a call's result without releasing it, returning it, storing it
 or handing it to a stealing API. Error paths are the usual place: a
-`goto error` that skips a `Py_DECREF`, an early `return NULL`.
+`goto error` that skips a `Py_DECREF`, an early `return NULL`. A reference
+lost at several returns is one finding, at the first of them, whose message
+lists the lines of the others.
 
 ## Why is this bad?
 The object's reference count never drops to zero: it and everything it
@@ -46,7 +48,7 @@ Use instead:
 ```
 
 ## Known problems
-Each file is read alone: a helper defined in another `.c` file has unknown ownership, so a leak of its result, or one it makes, is not seen. Functions over the analysis budget (`--show-notes` lists them) get no finding. A reference stored into a C struct whose owner is not visible is not tracked.
+A helper defined in another source of the project is known by its summary; one from another library has unknown ownership, so a leak of its result, or one it makes, is not seen. A function over the analysis budget (`--show-notes` lists them) is checked on the paths that were explored only. A reference stored into a C struct whose owner is not visible is not tracked.
 
 ## Options
 Ownership of functions refsan cannot see (defined in another file or library) can be stated in `[tool.refsan.functions]` (`returns`, `steals`, `fails`); otherwise calls to them are taken to borrow their arguments.
