@@ -227,6 +227,7 @@ mod tests {
             function: None,
             events: Vec::new(),
             help: None,
+            related: Vec::new(),
         }
     }
 

@@ -69,6 +69,9 @@ pub struct Finding {
     pub events: Vec<Event>,
     /// How to fix it, when the rule can say.
     pub help: Option<String>,
+    /// Other places of the same root cause (the later returns where the
+    /// same reference is lost), each with what happens there.
+    pub related: Vec<Event>,
 }
 
 /// Something the user should know about a file that is not a finding: a

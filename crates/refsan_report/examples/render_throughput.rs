@@ -58,6 +58,7 @@ fn file_report(file: usize, findings: usize) -> FileReport {
                     },
                 ],
                 help: Some("release it with Py_DECREF(result) before returning".to_string()),
+                related: Vec::new(),
             }
         })
         .collect();

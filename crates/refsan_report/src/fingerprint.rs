@@ -82,6 +82,7 @@ mod tests {
             function: Some("f".to_string()),
             events: Vec::new(),
             help: None,
+            related: Vec::new(),
         }
     }
 

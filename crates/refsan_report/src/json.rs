@@ -63,6 +63,9 @@ struct JsonFinding<'a> {
     location: Location,
     function: Option<&'a str>,
     events: Vec<JsonEvent<'a>>,
+    /// Other places of the same root cause; absent when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    related: Vec<JsonEvent<'a>>,
     help: Option<&'a str>,
     fingerprint: &'a str,
 }
@@ -102,6 +105,15 @@ fn finding<'a>(file: &'a PreparedFile<'a>, prepared: &'a PreparedFinding<'a>) ->
         function: finding.function.as_deref(),
         events: finding
             .events
+            .iter()
+            .map(|event| JsonEvent {
+                path: file.path(),
+                location: Location::of(file, event.span),
+                message: &event.message,
+            })
+            .collect(),
+        related: finding
+            .related
             .iter()
             .map(|event| JsonEvent {
                 path: file.path(),

@@ -495,11 +495,18 @@ fn result<'a>(
         message: Text::new(message),
         locations: [primary],
         code_flows,
+        // The path's events, then the other places of the same root cause
+        // (the later returns where the same reference is lost).
         related_locations: finding
             .events
             .iter()
             .enumerate()
             .map(|(i, event)| event_location(i, event))
+            .chain(finding.related.iter().enumerate().map(|(i, r)| Location {
+                id: Some(finding.events.len() + i + 1),
+                message: Some(Text::new(r.message.clone())),
+                ..location(uris, file, r.span)
+            }))
             .collect(),
         partial_fingerprints: BTreeMap::from([(FINGERPRINT_KEY, prepared.fingerprint.as_str())]),
     }

@@ -115,6 +115,7 @@ fn awkward_layout_report() -> FileReport {
         function: Some("f".to_string()),
         events,
         help: None,
+        related: Vec::new(),
     };
     let end = source.len() as u32;
     let at_eof = refsan_ir::LineIndex::new(source.as_bytes()).span(end, end);

@@ -113,6 +113,7 @@ proptest! {
                 function: Some(messages[2].clone()),
                 events: events.clone(),
                 help: Some(messages[2].clone()),
+                related: Vec::new(),
             })
             .collect();
         let finding_count = findings.len();

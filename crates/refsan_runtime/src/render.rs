@@ -619,6 +619,7 @@ mod tests {
                 },
             ],
             help: Some("check `attr` for NULL and return NULL".into()),
+            related: Vec::new(),
         };
         let other = Finding {
             function: Some("another_function".into()),

@@ -213,7 +213,7 @@ pub fn judge_all(violations: &[Violation], function: &str, facts: &dyn ApiFacts)
     let mut out: Vec<Finding> = Vec::new();
     // One finding per lost reference: a value lost at several returns is
     // reported at the first of them, which names the others.
-    let mut lost_at: Vec<((&'static str, Site), usize, Vec<u32>)> = Vec::new();
+    let mut lost_at: Vec<((&'static str, Site), usize)> = Vec::new();
     for v in violations {
         let Some(f) = judge(v, function, facts) else {
             continue;
@@ -230,35 +230,45 @@ pub fn judge_all(violations: &[Violation], function: &str, facts: &dyn ApiFacts)
         );
         if let (true, Some(site)) = (at_return, v.site) {
             let key = (f.code, site);
-            if let Some((_, first, others)) = lost_at.iter_mut().find(|(k, _, _)| *k == key) {
+            if let Some((_, first)) = lost_at.iter().find(|(k, _)| *k == key) {
                 let kept = &mut out[*first];
-                if f.span.start < kept.span.start {
-                    others.push(kept.span.line);
-                    *kept = f;
+                let (earlier, later) = if f.span.start < kept.span.start {
+                    let old = std::mem::replace(kept, f);
+                    (kept, old)
                 } else {
-                    others.push(f.span.line);
-                }
+                    (kept, f)
+                };
+                earlier.related.extend(later.related);
+                earlier.related.push(Event {
+                    span: later.span,
+                    message: later
+                        .events
+                        .last()
+                        .map_or_else(|| later.message.clone(), |e| e.message.clone()),
+                });
                 continue;
             }
-            lost_at.push((key, out.len(), Vec::new()));
+            lost_at.push((key, out.len()));
         }
         out.push(f);
     }
-    for (_, first, mut others) in lost_at {
-        others.sort_unstable();
-        others.dedup();
+    for (_, first) in lost_at {
         let f = &mut out[first];
-        others.retain(|l| *l != f.span.line);
-        if others.is_empty() {
+        f.related.sort_by_key(|e| e.span.start);
+        f.related.dedup_by_key(|e| e.span.line);
+        let line = f.span.line;
+        f.related.retain(|e| e.span.line != line);
+        if f.related.is_empty() {
             continue;
         }
-        let lines: Vec<String> = others.iter().map(u32::to_string).collect();
+        let n = f.related.len();
+        let lines: Vec<String> = f.related.iter().map(|e| e.span.line.to_string()).collect();
         f.message = format!(
             "{} (also lost at {} later return{}: line{} {})",
             f.message,
-            others.len(),
-            if others.len() == 1 { "" } else { "s" },
-            if others.len() == 1 { "" } else { "s" },
+            n,
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "" } else { "s" },
             lines.join(", ")
         );
     }
@@ -306,6 +316,7 @@ pub fn finding(
         function: function.map(str::to_string),
         events,
         help,
+        related: Vec::new(),
     }
 }
 

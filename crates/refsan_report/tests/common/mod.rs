@@ -105,6 +105,7 @@ fn spam_report(shift: usize) -> FileReport {
             event(&source, "return NULL;", 1, "`return NULL` leaks `result`"),
         ],
         help: Some("release it with Py_DECREF(result) before returning".to_string()),
+        related: vec![event(&source, "return NULL;", 2, "`result` leaks here")],
     };
     let borrowed = Finding {
         code: "RS110",
@@ -116,6 +117,7 @@ fn spam_report(shift: usize) -> FileReport {
         function: Some("spam_first".to_string()),
         events: Vec::new(),
         help: Some("take a strong reference with `PyList_GetItemRef`".to_string()),
+        related: Vec::new(),
     };
     let approximate = Note {
         span: span_of(&source, "spam_first", 0),
@@ -150,6 +152,7 @@ fn counts_report() -> FileReport {
             function: Some("count".to_string()),
             events: Vec::new(),
             help: Some("use `Py_REFCNT(p)`; the field is wrong for immortal objects".to_string()),
+            related: Vec::new(),
         }],
         notes: Vec::new(),
         error: None,
@@ -184,6 +187,7 @@ fn shrunk_report() -> FileReport {
                 message: "`arg` is a borrowed parameter".to_string(),
             }],
             help: None,
+            related: Vec::new(),
         }],
         notes: Vec::new(),
         error: None,
@@ -221,6 +225,7 @@ fn unreadable_source_report() -> FileReport {
                 },
             ],
             help: None,
+            related: Vec::new(),
         }],
         notes: Vec::new(),
         error: None,
