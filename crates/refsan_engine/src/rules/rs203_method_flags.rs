@@ -25,6 +25,11 @@ function's parameters.
 
 `METH_KEYWORDS` alone is not a valid calling convention.
 
+A `METH_NOARGS` function that takes only `self` is a warning, not an
+error: calling it with the unused second argument is undefined behaviour
+by the C standard, but every mainstream ABI ignores the extra argument.
+Control-flow integrity and WebAssembly trap on it.
+
 ## Why is this bad?
 The interpreter calls the function through a pointer cast to the
 signature the flags promise. With the wrong flags the function reads
@@ -137,6 +142,22 @@ pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {
             } else {
                 continue;
             };
+            if conv.contains("METH_NOARGS") && params == 1 {
+                // `f(PyObject *self)` for METH_NOARGS: undefined behaviour
+                // by the C standard, but the unused second argument is
+                // ignored on every mainstream ABI.
+                report(
+                    out,
+                    format!(
+                        "method `{}` is declared {conv}, which calls `{}` with 2 arguments, but it takes 1: undefined behaviour that mainstream ABIs tolerate",
+                        e.py_name, e.func
+                    ),
+                );
+                if let Some(f) = out.last_mut() {
+                    f.severity = Severity::Warning;
+                }
+                continue;
+            }
             if params != want {
                 report(
                     out,
