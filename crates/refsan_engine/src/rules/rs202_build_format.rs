@@ -16,7 +16,8 @@ Checks calls of `Py_BuildValue`, `PyObject_CallFunction` and
 `PyObject_CallMethod` with a literal format: the number of arguments must
 match the format units, objects must be passed to object units, and "N"
 (which steals a reference) must receive a new reference, not a borrowed
-one.
+one. A trailing `NULL` after the arguments (a habit from
+`PyObject_CallFunctionObjArgs`) is never read and is not reported.
 
 ## Why is this bad?
 These functions read their variadic arguments blindly: a missing or
@@ -99,11 +100,21 @@ pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {
                         continue;
                     }
                 };
-                let values = &args[first.min(args.len())..];
+                let mut values = &args[first.min(args.len())..];
                 let kinds: Vec<(&str, ArgKind)> = units
                     .iter()
                     .flat_map(|u| u.args.iter().map(move |k| (u.code.as_str(), *k)))
                     .collect();
+                // A trailing NULL after the format's arguments (a habit from
+                // `PyObject_CallFunctionObjArgs`) is never read: harmless.
+                if values.len() == kinds.len() + 1
+                    && values.last().is_some_and(|op| {
+                        matches!(op, Operand::Null | Operand::Int(0))
+                            || matches!(op, Operand::Global(g) if g == "NULL")
+                    })
+                {
+                    values = &values[..kinds.len()];
+                }
                 if kinds.len() != values.len() {
                     report(format!(
                         "`{name}` format \"{fmt}\" needs {} argument{}, but {} {} given",
