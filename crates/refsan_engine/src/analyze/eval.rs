@@ -79,11 +79,15 @@ impl<'a> Analyzer<'a> {
                 let fid = self.intern(&format!(".{field}"));
                 if self.known_non_object_field(*base, field) {
                     // No object, but a NULL or a pointer this function
-                    // stored there still decides the tests of it.
+                    // stored there, or the integer range the code
+                    // established, still decides the tests of it.
                     return match st.field(key, fid) {
                         Some(FieldVal::Null(s)) => Binding::Null(NullWhy::Literal(s)),
                         Some(FieldVal::Ptr) => Binding::Ptr,
-                        _ => Binding::Unknown,
+                        _ => match st.known(test_key(Some(*base), Some(fid))) {
+                            Some(k) if !k.trusted => Binding::Int(k.lo, k.hi),
+                            _ => Binding::Unknown,
+                        },
                     };
                 }
                 if field != "[]" {

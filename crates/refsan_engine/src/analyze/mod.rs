@@ -588,11 +588,21 @@ impl<'a> Analyzer<'a> {
                 }
             }
             StmtKind::Store { place, value } => {
-                if let Place::Field(v, f) = place {
-                    let key = test_key(Some(*v), Some(self.intern(&format!(".{f}"))));
-                    st.forget_known(key);
-                }
+                let field_key = match place {
+                    Place::Field(v, f) => {
+                        let key = test_key(Some(*v), Some(self.intern(&format!(".{f}"))));
+                        st.forget_known(key);
+                        Some(key)
+                    }
+                    _ => None,
+                };
                 let b = self.eval(&mut st, value, sref, 0);
+                // An integer outcome kept in a field (`s->strict =
+                // PyObject_IsTrue(o)`) decides the tests of that field as
+                // the variable it came from would.
+                if let (Some(key), Binding::Int(lo, hi)) = (field_key, b) {
+                    st.set_known(Known::range(key, lo, hi));
+                }
                 self.store(&mut st, place, b, sref, span);
                 self.finish(st, sref, out);
             }
