@@ -7,6 +7,29 @@
 
 use refsan_engine::{check_module, CheckOptions};
 
+/// Checks the module, asserts that every function was analysed in full (no
+/// function over budget, no statement left unreached) and returns the
+/// messages of its RS101 findings.
+fn complete_analysis_leaks(module: &refsan_ir::Module) -> Vec<String> {
+    let report = check_module(
+        module,
+        refsan_capi::KnowledgeBase::builtin(),
+        &CheckOptions::default(),
+    );
+    let notes: Vec<_> = report
+        .notes
+        .iter()
+        .filter(|n| n.message.contains("approximately") || n.message.contains("no path"))
+        .collect();
+    assert!(notes.is_empty(), "{notes:?}");
+    report
+        .findings
+        .iter()
+        .filter(|f| f.code == "RS101")
+        .map(|f| f.message.clone())
+        .collect()
+}
+
 /// `n` statements that may each raise (an attribute read, an addition, an
 /// append: Cython tests each result for NULL and goes to the function's
 /// error exit), with a raw reference held across them that only the
@@ -28,23 +51,7 @@ fn long_pyx(n: usize) -> String {
 fn a_long_chain_of_fallible_statements_stays_within_budget() {
     let src = long_pyx(40);
     let module = refsan_cython::lower_file("setup.pyx", src.as_bytes());
-    let report = check_module(
-        &module,
-        refsan_capi::KnowledgeBase::builtin(),
-        &CheckOptions::default(),
-    );
-    let approximate: Vec<_> = report
-        .notes
-        .iter()
-        .filter(|n| n.message.contains("approximately"))
-        .collect();
-    assert!(approximate.is_empty(), "{approximate:?}");
-    let leaks: Vec<_> = report
-        .findings
-        .iter()
-        .filter(|f| f.code == "RS101")
-        .map(|f| f.message.clone())
-        .collect();
+    let leaks = complete_analysis_leaks(&module);
     assert!(
         !leaks.is_empty(),
         "the raw reference leaks when a statement raises"
@@ -81,23 +88,7 @@ fn long_c(n: usize) -> String {
 fn paths_that_differ_only_in_which_call_made_a_reference_share_a_state() {
     let src = long_c(40);
     let module = refsan_c::lower_file("build.c", src.as_bytes(), refsan_ir::Language::C);
-    let report = check_module(
-        &module,
-        refsan_capi::KnowledgeBase::builtin(),
-        &CheckOptions::default(),
-    );
-    let notes: Vec<_> = report
-        .notes
-        .iter()
-        .filter(|n| n.message.contains("approximately") || n.message.contains("no path"))
-        .collect();
-    assert!(notes.is_empty(), "{notes:?}");
-    let leaks: Vec<_> = report
-        .findings
-        .iter()
-        .filter(|f| f.code == "RS101")
-        .map(|f| f.message.clone())
-        .collect();
+    let leaks = complete_analysis_leaks(&module);
     assert!(!leaks.is_empty(), "`acc` leaks at the error exit");
     assert!(leaks.iter().all(|m| m.contains("`acc`")), "{leaks:?}");
 }

@@ -6,7 +6,7 @@ use crate::columns::{ColumnUnit, Position};
 use crate::prepared::{Prepared, PreparedFile, PreparedFinding};
 use crate::summary::Summary;
 use crate::RenderOptions;
-use refsan_ir::{Note, Severity, Span};
+use refsan_ir::{Event, Note, Severity, Span};
 use serde::Serialize;
 use std::io::Write;
 
@@ -103,27 +103,22 @@ fn finding<'a>(file: &'a PreparedFile<'a>, prepared: &'a PreparedFinding<'a>) ->
         path: file.path(),
         location: Location::of(file, finding.span),
         function: finding.function.as_deref(),
-        events: finding
-            .events
-            .iter()
-            .map(|event| JsonEvent {
-                path: file.path(),
-                location: Location::of(file, event.span),
-                message: &event.message,
-            })
-            .collect(),
-        related: finding
-            .related
-            .iter()
-            .map(|event| JsonEvent {
-                path: file.path(),
-                location: Location::of(file, event.span),
-                message: &event.message,
-            })
-            .collect(),
+        events: json_events(file, &finding.events),
+        related: json_events(file, &finding.related),
         help: finding.help.as_deref(),
         fingerprint: &prepared.fingerprint,
     }
+}
+
+fn json_events<'a>(file: &'a PreparedFile<'a>, events: &'a [Event]) -> Vec<JsonEvent<'a>> {
+    events
+        .iter()
+        .map(|event| JsonEvent {
+            path: file.path(),
+            location: Location::of(file, event.span),
+            message: &event.message,
+        })
+        .collect()
 }
 
 fn note<'a>(file: &'a PreparedFile<'a>, note: &'a Note) -> JsonNote<'a> {
