@@ -32,9 +32,11 @@ impl Lowerer<'_> {
         let span = t.span(call);
         let macro_name = || String::from_utf8_lossy(name).into_owned();
         match (name, args.len()) {
-            (b"Py_INCREF" | b"Py_XINCREF", 1) => {
+            // `Py_IncRef`/`Py_DecRef` are the stable ABI's function forms of
+            // Py_XINCREF/Py_XDECREF.
+            (b"Py_INCREF" | b"Py_XINCREF" | b"Py_IncRef", 1) => {
                 let value = self.value(t, args[0]);
-                let nullable = name == b"Py_XINCREF";
+                let nullable = name != b"Py_INCREF";
                 self.emit_macro(StmtKind::Incref { value, nullable }, span, &macro_name());
                 Some(self.no_value(dst, span))
             }
@@ -52,9 +54,16 @@ impl Lowerer<'_> {
                 );
                 Some(self.no_value(dst, span))
             }
-            (b"Py_DECREF" | b"Py_XDECREF" | b"_Py_DECREF_INT" | b"_Py_DECREF_NO_DEALLOC", 1) => {
+            (
+                b"Py_DECREF"
+                | b"Py_XDECREF"
+                | b"Py_DecRef"
+                | b"_Py_DECREF_INT"
+                | b"_Py_DECREF_NO_DEALLOC",
+                1,
+            ) => {
                 let value = self.value(t, args[0]);
-                let nullable = name == b"Py_XDECREF";
+                let nullable = name == b"Py_XDECREF" || name == b"Py_DecRef";
                 self.emit_macro(
                     StmtKind::Decref {
                         value,
