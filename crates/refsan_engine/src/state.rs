@@ -40,6 +40,18 @@ impl Binding {
         matches!(self, Binding::Unknown | Binding::Ptr | Binding::Int(..))
     }
 
+    /// What two paths' bindings of one variable have in common: integer
+    /// ranges widen, a NULL stays one whatever made it, anything else that
+    /// differs is unknown.
+    pub fn join(self, other: Binding) -> Binding {
+        match (self, other) {
+            _ if self == other => self,
+            (Binding::Int(l1, h1), Binding::Int(l2, h2)) => Binding::Int(l1.min(l2), h1.max(h2)),
+            (Binding::Null(_), Binding::Null(_)) => self,
+            _ => Binding::Unknown,
+        }
+    }
+
     pub fn obj(&self) -> Option<Site> {
         match self {
             Binding::Obj(s) => Some(*s),
@@ -786,18 +798,7 @@ impl State {
         let mut changed = false;
         let mut joined: Vec<(u32, Binding)> = Vec::with_capacity(self.vars.len());
         for (k, a) in &self.vars {
-            let b = other.binding(VarId(*k));
-            let j = if *a == b {
-                *a
-            } else {
-                match (*a, b) {
-                    (Binding::Int(l1, h1), Binding::Int(l2, h2)) => {
-                        Binding::Int(l1.min(l2), h1.max(h2))
-                    }
-                    (Binding::Null(_), Binding::Null(_)) => *a,
-                    _ => Binding::Unknown,
-                }
-            };
+            let j = a.join(other.binding(VarId(*k)));
             if j != *a {
                 changed = true;
             }

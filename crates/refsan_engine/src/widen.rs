@@ -304,14 +304,7 @@ pub fn fold(into: &mut State, other: &State) -> bool {
     let mut vars: Vec<(u32, Binding)> = Vec::with_capacity(into.vars.len());
     for (k, a) in &into.vars {
         let j = if a.is_execution() {
-            let b = other.binding(VarId(*k));
-            match (*a, b) {
-                _ if *a == b => *a,
-                (Binding::Int(l1, h1), Binding::Int(l2, h2)) => {
-                    Binding::Int(l1.min(l2), h1.max(h2))
-                }
-                _ => Binding::Unknown,
-            }
+            a.join(other.binding(VarId(*k)))
         } else {
             *a
         };

@@ -215,7 +215,7 @@ impl<'a> Analyzer<'a> {
                 // allocator ran, a reentrant call through `type->mro()`) may
                 // have changed it; the code tests exactly that.
                 let on_field = matches!(a, Operand::Field(..)) || matches!(b, Operand::Field(..));
-                let field_read = |b: Binding, st: &State| match b {
+                let may_have_changed = |b: Binding, st: &State| match b {
                     Binding::Obj(s) => {
                         on_field
                             || matches!(st.value(s).map(|v| v.origin), Some(ValOrigin::Field(_)))
@@ -223,7 +223,7 @@ impl<'a> Analyzer<'a> {
                     _ => false,
                 };
                 match (x, y) {
-                    (Binding::Obj(p), Binding::Obj(q)) if p == q && field_read(x, st) => {
+                    (Binding::Obj(p), Binding::Obj(q)) if p == q && may_have_changed(x, st) => {
                         // Where they differ, the field holds something else
                         // now: read it afresh.
                         let mut e = st.clone();
