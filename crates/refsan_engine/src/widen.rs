@@ -323,3 +323,91 @@ pub fn fold(into: &mut State, other: &State) -> bool {
     }
     changed
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site(stmt: u32) -> Site {
+        Site::of_stmt(StmtRef::new(stmt), SubPos::Result).expect("numbered")
+    }
+
+    /// A path at an error exit: `x` (variable 1) holds a new reference made
+    /// by the statement `made_at`; `exc` is its exception state.
+    fn holding_new_ref(made_at: u32, exc: Exc) -> State {
+        let mut st = State::new(4);
+        st.exc = exc;
+        let s = site(made_at);
+        let mut v = ValueState::new(
+            s,
+            ValOrigin::New(StmtRef::new(made_at)),
+            1,
+            Nullness::NonNull,
+        );
+        v.name = Some(VarId(1));
+        st.put_value(v);
+        st.set_binding(VarId(1), Binding::Obj(s));
+        st
+    }
+
+    #[test]
+    fn references_made_by_different_calls_have_one_shape() {
+        let a = holding_new_ref(10, Exc::Set);
+        let b = holding_new_ref(20, Exc::Set);
+        assert!(!a.same_property(&b));
+        assert_eq!(shape(&a), shape(&b));
+        // Another owner count is another shape.
+        let mut c = holding_new_ref(30, Exc::Set);
+        c.value_mut(site(30)).expect("value").owned = 2;
+        assert_ne!(shape(&a), shape(&c));
+        // And so is another variable holding it.
+        let mut d = holding_new_ref(40, Exc::Set);
+        d.set_binding(VarId(1), Binding::Unknown);
+        d.set_binding(VarId(2), Binding::Obj(site(40)));
+        assert_ne!(shape(&a), shape(&d));
+    }
+
+    #[test]
+    fn fold_joins_integers_and_keeps_the_kept_objects() {
+        let mut into = holding_new_ref(10, Exc::Set);
+        into.set_binding(VarId(3), Binding::Int(0, 0));
+        let mut other = holding_new_ref(20, Exc::Set);
+        other.set_binding(VarId(3), Binding::Int(1, 1));
+        assert!(fold(&mut into, &other));
+        assert_eq!(into.binding(VarId(3)), Binding::Int(0, 1));
+        assert_eq!(into.binding(VarId(1)), Binding::Obj(site(10)));
+        // Nothing more to learn from the same state again.
+        assert!(!fold(&mut into, &other));
+    }
+
+    #[test]
+    fn loose_fold_forgets_what_the_paths_do_not_share() {
+        let mut into = holding_new_ref(10, Exc::Set);
+        into.set_binding(VarId(2), Binding::Null(NullWhy::Literal(StmtRef::new(1))));
+        let mut other = holding_new_ref(20, Exc::Clear);
+        other.value_mut(site(20)).expect("value").passed_unknown = true;
+        assert_ne!(shape(&into), shape(&other));
+        assert_eq!(shape(&loosened(&into)), shape(&loosened(&other)));
+        assert!(fold_loose(&mut into, &other));
+        assert_eq!(into.exc, Exc::Unknown);
+        assert_eq!(into.binding(VarId(2)), Binding::Unknown);
+        // A fact that keeps a finding away on one path holds for both.
+        assert!(into.value(site(10)).expect("value").passed_unknown);
+    }
+
+    #[test]
+    fn a_reference_stored_in_a_global_is_forgotten_unless_still_used() {
+        let name = NameId(7);
+        let mut st = State::new(4);
+        let s = site(10);
+        let mut v = ValueState::new(s, ValOrigin::New(StmtRef::new(10)), 0, Nullness::NonNull);
+        v.status = Status::Stored(StmtRef::new(11));
+        st.put_value(v);
+        st.set_field(FieldBase::GLOBALS, name, FieldVal::Obj(s));
+        let mut held = st.clone();
+        held.set_binding(VarId(1), Binding::Obj(s));
+        assert!(!forget_stored_globals(&mut held));
+        assert!(forget_stored_globals(&mut st));
+        assert!(st.fields.is_empty() && st.values.is_empty());
+    }
+}
