@@ -228,6 +228,8 @@ mod tests {
             events: Vec::new(),
             help: None,
             related: Vec::new(),
+            trigger: refsan_ir::Trigger::Always,
+            failing_call: None,
         }
     }
 

@@ -33,6 +33,24 @@ pub enum CythonDecls {
     Embedded,
 }
 
+/// What to do with findings that need memory to run out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OomLevel {
+    Error,
+    Warning,
+    Ignore,
+}
+
+impl OomLevel {
+    fn findings(self) -> refsan_engine::OomFindings {
+        match self {
+            OomLevel::Error => refsan_engine::OomFindings::Error,
+            OomLevel::Warning => refsan_engine::OomFindings::Warning,
+            OomLevel::Ignore => refsan_engine::OomFindings::Ignore,
+        }
+    }
+}
+
 /// The lowest severity that makes the run fail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FailLevel {
@@ -118,6 +136,12 @@ pub struct CheckArgs {
     /// Ignore pyproject.toml files.
     #[arg(long)]
     pub no_config: bool,
+
+    /// Findings that happen only when memory runs out (an allocation or
+    /// module set-up call fails): reported as errors, as warnings, or not at
+    /// all. Default: `oom` in pyproject.toml, else warning.
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub oom: Option<OomLevel>,
 
     /// Colour in text output (auto: on a terminal; FORCE_COLOR and
     /// CLICOLOR_FORCE turn it on, NO_COLOR off).
@@ -272,6 +296,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         extend_exclude: args.extend_exclude.clone(),
         force_exclude: args.force_exclude,
         include_generated: args.include_generated,
+        oom: args.oom.map(OomLevel::findings),
     };
     let facts = refsan_capi::KnowledgeBase::builtin();
     let mut results: Vec<FileResult> = Vec::new();

@@ -8,6 +8,8 @@
 //! target-version = "3.9"            # default: from [project] requires-python
 //! exclude = ["build", "vendor/*"]   # replaces the default excludes
 //! extend-exclude = ["third_party"]  # added to them
+//! oom = "warning"                   # findings that need memory to run out:
+//!                                   # "error", "warning" (default) or "ignore"
 //!
 //! [tool.refsan.per-file-ignores]
 //! "legacy/*.c" = ["RS101"]
@@ -36,6 +38,7 @@ struct RawConfig {
     extend_exclude: Option<Vec<String>>,
     per_file_ignores: Option<HashMap<String, Vec<String>>>,
     functions: Option<HashMap<String, RawFunction>>,
+    oom: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -78,6 +81,8 @@ pub struct Config {
     pub extend_exclude: Vec<String>,
     pub per_file_ignores: Vec<(GlobSet, Vec<String>)>,
     pub functions: HashMap<String, Contract>,
+    /// What to do with findings that need memory to run out.
+    pub oom: Option<refsan_engine::OomFindings>,
 }
 
 pub fn parse_version(s: &str) -> Result<(u8, u8)> {
@@ -187,6 +192,14 @@ impl Config {
             Glob::new(pattern).with_context(|| {
                 format!("invalid exclude pattern `{pattern}` in {}", path.display())
             })?;
+        }
+        if let Some(v) = &raw.oom {
+            cfg.oom = Some(refsan_engine::OomFindings::parse(v).with_context(|| {
+                format!(
+                    "invalid `oom = \"{v}\"` in {}: expected \"error\", \"warning\" or \"ignore\"",
+                    path.display()
+                )
+            })?);
         }
         for (pattern, codes) in raw.per_file_ignores.unwrap_or_default() {
             cfg.per_file_ignores.push((glob_set(&[pattern])?, codes));
@@ -515,6 +528,7 @@ name = "x"
 select = ["RS1"]
 target-version = "3.12"
 exclude = ["build"]
+oom = "ignore"
 [tool.refsan.per-file-ignores]
 "legacy/*.c" = ["RS101"]
 [tool.refsan.functions]
@@ -532,8 +546,15 @@ eat = { steals = [2] }
         );
         assert_eq!(c.functions["get"].returns, Returns::Borrowed);
         assert_eq!(c.functions["eat"].arg(1), ArgEffect::Steal);
+        assert_eq!(c.oom, Some(refsan_engine::OomFindings::Ignore));
         std::fs::write(&p, "[tool.refsan]\nbogus = 1\n").unwrap();
         assert!(Config::load(&p).is_err());
+        std::fs::write(&p, "[tool.refsan]\noom = \"never\"\n").unwrap();
+        let err = format!("{:#}", Config::load(&p).unwrap_err());
+        assert!(
+            err.contains("\"error\", \"warning\" or \"ignore\""),
+            "{err}"
+        );
         std::fs::write(&p, "[tool.refsan]\nselect = [\"XX9\"]\n").unwrap();
         assert!(Config::load(&p).is_err());
     }

@@ -39,6 +39,8 @@ pub struct Overrides {
     pub force_exclude: bool,
     /// Check generated files too.
     pub include_generated: bool,
+    /// What to do with findings that need memory to run out.
+    pub oom: Option<refsan_engine::OomFindings>,
 }
 
 /// One checked file.
@@ -227,6 +229,7 @@ struct FileSettings {
     selection: Selection,
     options: CheckOptions,
     include_generated: bool,
+    oom: refsan_engine::OomFindings,
 }
 
 fn settings_for(file: &Path, finder: &mut ConfigFinder, ov: &Overrides) -> Result<FileSettings> {
@@ -237,7 +240,11 @@ fn settings_for(file: &Path, finder: &mut ConfigFinder, ov: &Overrides) -> Resul
     };
     let mut selection = Selection::default();
     let mut options = CheckOptions::default();
+    let mut oom = refsan_engine::OomFindings::default();
     if let Some(c) = &cfg {
+        if let Some(o) = c.oom {
+            oom = o;
+        }
         let abs = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
         selection.select = c.select.clone();
         selection.extend_select = c.extend_select.clone();
@@ -258,10 +265,14 @@ fn settings_for(file: &Path, finder: &mut ConfigFinder, ov: &Overrides) -> Resul
     if let Some(t) = ov.target {
         options.target = t;
     }
+    if let Some(o) = ov.oom {
+        oom = o;
+    }
     Ok(FileSettings {
         selection,
         options,
         include_generated: ov.include_generated,
+        oom,
     })
 }
 
@@ -457,6 +468,7 @@ fn check_source(
         .into_iter()
         .filter(|f| settings.selection.enabled(f.code))
         .collect();
+    let findings = refsan_engine::apply_oom(findings, settings.oom);
     FileResult {
         path: shown,
         source: Some(Arc::from(String::from_utf8_lossy(bytes).as_ref())),

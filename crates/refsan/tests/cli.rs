@@ -109,8 +109,56 @@ fn concise_lines_for_editors() {
     assert_eq!(run.status, 1);
     assert_eq!(
         run.stdout,
-        "m.c:10:9: error: `list` leaks: the function returns without releasing it [RS101]\n"
+        "m.c:10:9: warning: `list` leaks: the function returns without releasing it [RS101]\n"
     );
+}
+
+/// LEAKY's leak happens only when `PyList_Append` runs out of memory: a
+/// warning by default, an error or nothing on request, from the command
+/// line or pyproject.toml.
+#[test]
+fn out_of_memory_findings_follow_the_oom_setting() {
+    let p = project(&[("m.c", LEAKY)]);
+    let concise = |extra: &[&str]| {
+        let mut args = vec!["check", "--format", "concise", "-q", "m.c"];
+        args.extend_from_slice(extra);
+        refsan(p.path(), &args, None)
+    };
+    let run = concise(&["--oom", "error"]);
+    assert_eq!(run.status, 1);
+    assert!(
+        run.stdout.contains(": error: `list` leaks"),
+        "{}",
+        run.stdout
+    );
+    let run = concise(&["--oom", "ignore"]);
+    assert_eq!((run.status, run.stdout.as_str()), (0, ""), "{}", run.stderr);
+    let run = concise(&["--fail-level", "error"]);
+    assert_eq!(
+        run.status, 0,
+        "a warning does not fail `--fail-level error`"
+    );
+    std::fs::write(
+        p.path().join("pyproject.toml"),
+        "[tool.refsan]\noom = \"ignore\"\n",
+    )
+    .unwrap();
+    assert_eq!(concise(&[]).stdout, "");
+    let run = concise(&["--oom", "warning"]);
+    assert!(
+        run.stdout.contains(": warning: `list` leaks"),
+        "{}",
+        run.stdout
+    );
+    let json = refsan(
+        p.path(),
+        &["check", "--format", "json", "--oom", "error", "m.c"],
+        None,
+    );
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["findings"][0]["trigger"], "oom");
+    assert_eq!(v["findings"][0]["failing_call"]["name"], "PyList_Append");
+    assert_eq!(v["findings"][0]["failing_call"]["line"], 9);
 }
 
 #[test]

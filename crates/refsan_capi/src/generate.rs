@@ -4,13 +4,14 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use refsan_ir::{
-    ArgEffect, Behaviour, Contract, ExcEffect, Failure, FormatSpec, FormatStyle, Gil, Returns,
+    ArgEffect, Behaviour, Contract, ExcEffect, FailsWhen, Failure, FormatSpec, FormatStyle, Gil,
+    Returns,
 };
 
 use crate::overrides::{parse_overrides, patches, BehaviourRecord, Patch};
 use crate::record::{
-    arg_effect_spelling, exc_effect_spelling, failure_spelling, format_spelling, gil_spelling,
-    parse_version, returns_spelling, toml_string, version_spelling,
+    arg_effect_spelling, exc_effect_spelling, fails_when_spelling, failure_spelling,
+    format_spelling, gil_spelling, parse_version, returns_spelling, toml_string, version_spelling,
 };
 use crate::refcounts::{parse_refcounts, RefcountEffect, RefcountsFunction};
 use crate::stable_abi::limited_api_names;
@@ -204,6 +205,7 @@ fn behaviour_from_patch(
                 })
             })
             .transpose()?,
+        fails_when: record.fails_when.map(Into::into).unwrap_or_default(),
     })
 }
 
@@ -362,6 +364,12 @@ fn render_behaviour(b: &Behaviour, fields: &mut Vec<String>) {
             fields.push(format!("format_arg = {at}"));
         }
         fields.push(format!("varargs_arg = {}", f.varargs));
+    }
+    if b.fails_when != FailsWhen::Caller {
+        fields.push(format!(
+            "fails_when = \"{}\"",
+            fails_when_spelling(b.fails_when)
+        ));
     }
 }
 

@@ -70,7 +70,10 @@
 //!   `matches_exception`, `untracked_result`, `returns_type`, `gc_untrack`
 //!   (booleans); `gil` (`needed`, `not_needed`, `releases`, `acquires`);
 //!   `keeps` and `nonnull_with_exception` (parameter names);
-//!   `overwrites_slot_of` (names of getters); `ref_variant` (a name).
+//!   `overwrites_slot_of` (names of getters); `ref_variant` (a name);
+//!   `fails_when` (`caller`, the default: something the caller can cause;
+//!   `oom`: only running out of memory or an interpreter-internal error;
+//!   `oom_if_literal`: `oom` when the first argument is a string literal).
 //!
 //! Precedence, field by field: a `[function.NAME]` table wins over groups,
 //! which win over what refcounts.dat implies. Two groups may not set the same

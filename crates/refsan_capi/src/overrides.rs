@@ -23,7 +23,9 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::record::{ArgEffectName, ExcEffectName, FailureName, FormatName, GilName, ReturnsName};
+use crate::record::{
+    ArgEffectName, ExcEffectName, FailsWhenName, FailureName, FormatName, GilName, ReturnsName,
+};
 use crate::KbError;
 
 #[derive(Debug, Default, Deserialize)]
@@ -83,6 +85,8 @@ pub(crate) struct BehaviourRecord {
     /// Format-driven: the format string is the parameter named `format`,
     /// the variable arguments start at `...`.
     pub format: Option<FormatName>,
+    /// What can make it fail (default: the caller).
+    pub fails_when: Option<FailsWhenName>,
 }
 
 /// The overrides that apply to one function, merged from its groups and its
@@ -237,6 +241,7 @@ fn merge_group(patch: &mut Patch, group: &OverrideRecord, name: &str) -> Result<
     set_once(&mut b.gc_untrack, &g.gc_untrack, "gc_untrack", name)?;
     set_once(&mut b.ref_variant, &g.ref_variant, "ref_variant", name)?;
     set_once(&mut b.format, &g.format, "format", name)?;
+    set_once(&mut b.fails_when, &g.fails_when, "fails_when", name)?;
     for (param, effect) in group.args.iter().flatten() {
         if patch.args.insert(param.clone(), *effect).is_some() {
             return Err(KbError::Invalid {
@@ -282,6 +287,7 @@ fn overlay_function(patch: &mut Patch, record: &OverrideRecord) {
     overlay(&mut b.gc_untrack, &r.gc_untrack);
     overlay(&mut b.ref_variant, &r.ref_variant);
     overlay(&mut b.format, &r.format);
+    overlay(&mut b.fails_when, &r.fails_when);
     for (param, effect) in record.args.iter().flatten() {
         patch.args.insert(param.clone(), *effect);
     }

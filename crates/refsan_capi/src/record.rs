@@ -6,7 +6,9 @@
 //! exhaustive `match` in both directions, so a variant added to the IR fails
 //! to compile here until the data format learns its name.
 
-use refsan_ir::{ArgEffect, Behaviour, ExcEffect, Failure, FormatSpec, FormatStyle, Gil, Returns};
+use refsan_ir::{
+    ArgEffect, Behaviour, ExcEffect, FailsWhen, Failure, FormatSpec, FormatStyle, Gil, Returns,
+};
 use serde::Deserialize;
 
 use crate::KbError;
@@ -64,6 +66,32 @@ pub(crate) enum GilName {
     NotNeeded,
     Releases,
     Acquires,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum FailsWhenName {
+    Caller,
+    Oom,
+    OomIfLiteral,
+}
+
+impl From<FailsWhenName> for FailsWhen {
+    fn from(name: FailsWhenName) -> FailsWhen {
+        match name {
+            FailsWhenName::Caller => FailsWhen::Caller,
+            FailsWhenName::Oom => FailsWhen::Oom,
+            FailsWhenName::OomIfLiteral => FailsWhen::OomIfLiteral,
+        }
+    }
+}
+
+pub(crate) fn fails_when_spelling(value: FailsWhen) -> &'static str {
+    match value {
+        FailsWhen::Caller => "caller",
+        FailsWhen::Oom => "oom",
+        FailsWhen::OomIfLiteral => "oom_if_literal",
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -288,6 +316,8 @@ pub(crate) struct EntryRecord {
     #[serde(default)]
     pub format: Option<FormatName>,
     #[serde(default)]
+    pub fails_when: Option<FailsWhenName>,
+    #[serde(default)]
     pub format_arg: Option<usize>,
     #[serde(default)]
     pub varargs_arg: Option<usize>,
@@ -316,6 +346,7 @@ impl EntryRecord {
                 format_arg: self.format_arg,
                 varargs: self.varargs_arg.unwrap_or(0),
             }),
+            fails_when: self.fails_when.map(Into::into).unwrap_or_default(),
         }
     }
 }

@@ -30,6 +30,8 @@ pub struct Resolver<'a> {
     returns_arg: HashMap<String, usize>,
     /// Summarised functions whose new references are to objects they made.
     fresh: std::collections::HashSet<String>,
+    /// Summarised functions that fail only when memory runs out.
+    oom_only: std::collections::HashSet<String>,
     /// Summarised non-object functions: how they return.
     int_outcomes: HashMap<String, Vec<crate::outcome::IntOutcome>>,
     /// File-scope variables that hold objects, and those that are objects.
@@ -106,6 +108,7 @@ impl<'a> Resolver<'a> {
             success: HashMap::new(),
             returns_arg: HashMap::new(),
             fresh: Default::default(),
+            oom_only: Default::default(),
             int_outcomes: HashMap::new(),
             object_globals,
             noexcept,
@@ -194,6 +197,15 @@ impl<'a> Resolver<'a> {
     /// A summarised function returning objects it made.
     pub fn is_fresh(&self, name: &str) -> bool {
         self.fresh.contains(name)
+    }
+
+    pub fn set_oom_only(&mut self, name: &str) {
+        self.oom_only.insert(name.to_string());
+    }
+
+    /// A summarised function whose every failure needs memory to run out.
+    pub fn is_oom_only(&self, name: &str) -> bool {
+        self.oom_only.contains(name)
     }
 
     pub fn set_returns_arg(&mut self, name: &str, arg: usize) {

@@ -22,7 +22,7 @@ pub(crate) mod test_support;
 pub use analyze::Limits;
 pub use facts::{ApiFacts, ApiInfo};
 
-use refsan_ir::{Contract, Finding, Module, Note, RuleMeta, Span};
+use refsan_ir::{Contract, Finding, Module, Note, RuleMeta, Severity, Span, Trigger};
 use std::collections::HashMap;
 
 /// Settings of one check run.
@@ -71,6 +71,7 @@ pub struct ExternalSummary {
     returns_arg: Option<usize>,
     int_outcomes: Option<Vec<outcome::IntOutcome>>,
     fresh: bool,
+    oom_only: bool,
 }
 
 /// Every rule the engine knows, in code order.
@@ -173,6 +174,48 @@ impl FunctionCx<'_> {
     }
 }
 
+/// What to do with the findings whose path needs memory to run out
+/// (`Trigger::Oom`): `[tool.refsan] oom`, `refsan check --oom`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OomFindings {
+    /// Report them at their rule's severity.
+    Error,
+    /// Report errors among them as warnings (the default).
+    #[default]
+    Warning,
+    /// Do not report them.
+    Ignore,
+}
+
+impl OomFindings {
+    pub fn parse(s: &str) -> Option<OomFindings> {
+        match s {
+            "error" => Some(OomFindings::Error),
+            "warning" => Some(OomFindings::Warning),
+            "ignore" => Some(OomFindings::Ignore),
+            _ => None,
+        }
+    }
+}
+
+/// Applies `how` to the findings that happen only when memory runs out.
+pub fn apply_oom(findings: Vec<Finding>, how: OomFindings) -> Vec<Finding> {
+    findings
+        .into_iter()
+        .filter_map(|mut f| {
+            if f.trigger != Trigger::Oom {
+                return Some(f);
+            }
+            match how {
+                OomFindings::Error => {}
+                OomFindings::Warning => f.severity = f.severity.min(Severity::Warning),
+                OomFindings::Ignore => return None,
+            }
+            Some(f)
+        })
+        .collect()
+}
+
 /// Applies the suppression comments of `module` to its findings: adds the
 /// findings about the comments themselves (RS900: a comment that silences
 /// nothing), then drops every finding a comment silences. A comment never
@@ -219,6 +262,9 @@ pub fn check_module_with(
         if s.fresh {
             resolver.set_fresh(name);
         }
+        if s.oom_only {
+            resolver.set_oom_only(name);
+        }
         if let Some(outcomes) = &s.int_outcomes {
             resolver.set_int_outcomes(name, outcomes.clone());
         }
@@ -261,6 +307,7 @@ pub fn check_module_with(
                     success: decision.success,
                     returns_arg: decision.returns_arg,
                     fresh: decision.fresh,
+                    oom_only: decision.oom_only,
                     int_outcomes: decision.int_outcomes.clone(),
                 },
             ));
@@ -282,6 +329,9 @@ pub fn check_module_with(
             }
             if first && decision.fresh {
                 resolver.set_fresh(&func.name);
+            }
+            if first && decision.oom_only {
+                resolver.set_oom_only(&func.name);
             }
             if let (true, Some(outcomes)) = (first, decision.int_outcomes.clone()) {
                 resolver.set_int_outcomes(&func.name, outcomes);

@@ -28,6 +28,8 @@ pub struct ReturnObs {
     /// A new reference to an object made on this path (by a constructor):
     /// none of the objects that existed before the call.
     pub fresh: bool,
+    /// What it takes for the path to this return to happen.
+    pub demand: refsan_ir::Trigger,
 }
 
 /// The outcome of analysing one function.

@@ -7,7 +7,7 @@
 //! integers (call outcomes), or nothing known.
 
 pub use crate::ids::{FieldBase, NameId, Site, StmtRef, SubPos};
-use refsan_ir::{BlockId, VarId};
+use refsan_ir::{BlockId, Trigger, VarId};
 use std::rc::Rc;
 
 /// Why a variable is NULL.
@@ -253,9 +253,12 @@ pub enum Ev {
         block: BlockId,
         taken: bool,
     },
-    /// A call failed (its failure outcome was chosen).
+    /// A call failed (its failure outcome was chosen): what it takes for
+    /// it to fail (`Always` for a call that cannot do anything else, such
+    /// as `PyErr_Format`).
     CallFailed {
         stmt: StmtRef,
+        demand: Trigger,
     },
     /// A tri-state call returned 0 (false / absent).
     CallFalse {
@@ -313,6 +316,9 @@ pub struct EvNode {
     pub ev: Ev,
     pub prev: Path,
     pub len: u32,
+    /// What it takes for the path up to here to happen: the highest demand
+    /// of its failed calls.
+    pub demand: Trigger,
 }
 
 /// The events of a path, newest first, shared between states.
@@ -334,11 +340,21 @@ impl Drop for EvNode {
 
 pub fn path_push(path: &Path, ev: Ev) -> Path {
     let len = path.as_ref().map_or(0, |p| p.len) + 1;
+    let own = match ev {
+        Ev::CallFailed { demand, .. } => demand,
+        _ => Trigger::Always,
+    };
     Some(Rc::new(EvNode {
         ev,
         prev: path.clone(),
         len,
+        demand: own.max(path_demand(path)),
     }))
+}
+
+/// What it takes for `path` to happen.
+pub fn path_demand(path: &Path) -> Trigger {
+    path.as_ref().map_or(Trigger::Always, |p| p.demand)
 }
 
 /// Events oldest first.
@@ -836,6 +852,7 @@ mod tests {
                         &p,
                         Ev::CallFailed {
                             stmt: StmtRef::new(i),
+                            demand: Trigger::Always,
                         },
                     );
                 }
@@ -852,12 +869,14 @@ mod tests {
             &None,
             Ev::CallFailed {
                 stmt: StmtRef::new(1),
+                demand: Trigger::Always,
             },
         );
         let a = path_push(
             &root,
             Ev::CallFailed {
                 stmt: StmtRef::new(2),
+                demand: Trigger::Always,
             },
         );
         let b = path_push(
@@ -865,17 +884,20 @@ mod tests {
                 &root,
                 Ev::CallFailed {
                     stmt: StmtRef::new(3),
+                    demand: Trigger::Always,
                 },
             ),
             Ev::CallFailed {
                 stmt: StmtRef::new(4),
+                demand: Trigger::Always,
             },
         );
         let c = path_common(&a, &b);
         assert_eq!(
             path_events(&c),
             vec![Ev::CallFailed {
-                stmt: StmtRef::new(1)
+                stmt: StmtRef::new(1),
+                demand: Trigger::Always,
             }]
         );
         assert!(path_common(&a, &None).is_none());

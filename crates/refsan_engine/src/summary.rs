@@ -113,6 +113,9 @@ pub struct Decision {
     pub steals: Vec<u32>,
     /// The function returns new references: tentative RS104 findings stand.
     pub returns_new: bool,
+    /// Every path to a failing return needs memory to run out (the
+    /// analysis followed all of them).
+    pub oom_only: bool,
 }
 
 /// `has_findings`: the analysis reported something about the function
@@ -346,5 +349,21 @@ pub fn summarize(
         },
         steals,
         returns_new: any_new || expect.returns == ExpectRet::New,
+        oom_only: oom_only(func, result),
     }
+}
+
+/// Whether every failing return of the function is on a path that needs
+/// memory to run out.
+fn oom_only(func: &Function, result: &FnResult) -> bool {
+    if result.approximate.is_some() {
+        return false;
+    }
+    let failing = |r: &&ReturnObs| match r.kind {
+        RetKind::Null => func.returns == TypeClass::Object && r.returned_param.is_none(),
+        RetKind::Int(_, hi) => func.returns == TypeClass::Int && hi < 0,
+        _ => false,
+    };
+    let mut failures = result.returns.iter().filter(failing).peekable();
+    failures.peek().is_some() && failures.all(|r| r.demand == refsan_ir::Trigger::Oom)
 }

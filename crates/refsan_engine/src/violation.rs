@@ -10,7 +10,7 @@
 //! the rule code, the message, the last event and the help line live there.
 
 use crate::ids::Site;
-use refsan_ir::{Event, Span};
+use refsan_ir::{Event, FailingCall, Span, Trigger};
 
 /// One observation of the path analysis.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,6 +22,10 @@ pub struct Violation {
     pub path: Vec<Event>,
     /// The abstract value concerned: one finding per rule, place and value.
     pub site: Option<Site>,
+    /// What it takes for the path to happen.
+    pub trigger: Trigger,
+    /// The call whose failure the path needs.
+    pub failing: Option<FailingCall>,
 }
 
 /// How a value is accessed at the point of a violation.

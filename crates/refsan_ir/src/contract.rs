@@ -225,6 +225,24 @@ pub struct Behaviour {
     /// Driven by a format string (`PyArg_ParseTuple`, `Py_BuildValue`,
     /// `PyUnicode_FromFormat`).
     pub format: Option<FormatSpec>,
+    /// What can make it fail.
+    pub fails_when: FailsWhen,
+}
+
+/// What can make a C-API function fail (see [`crate::Trigger`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailsWhen {
+    /// Something the caller can cause (a wrong argument, Python code it
+    /// runs, a missing key or attribute, an import): the default.
+    #[default]
+    Caller,
+    /// Only running out of memory or an interpreter-internal error
+    /// (`PyList_New`, `PyModule_AddObject`).
+    Oom,
+    /// Only running out of memory when its first argument is a string
+    /// literal; otherwise the text may not decode (`PyUnicode_FromString`).
+    OomIfLiteral,
 }
 
 /// How a format-driven API reads its variable arguments.

@@ -42,6 +42,47 @@ impl fmt::Display for Severity {
     }
 }
 
+/// What it takes for a finding's path to happen, from the most to the
+/// least likely: the failures of calls the path goes through.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    /// No call has to fail: the inputs the code is written for lead there.
+    #[default]
+    Always,
+    /// A call fails in a way the caller can cause: a wrong argument type, a
+    /// failing callback, a missing key, a user `__eq__`, an import error.
+    Caller,
+    /// Only an allocation or an interpreter-internal failure leads there
+    /// (`PyList_New`, `PyModule_AddObject`, `PyType_Ready` of a static type).
+    Oom,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Always => "always",
+            Trigger::Caller => "caller",
+            Trigger::Oom => "oom",
+        }
+    }
+}
+
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The call whose failure a finding's path needs (the first of its kind on
+/// the path).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct FailingCall {
+    /// The callee as written.
+    pub name: String,
+    pub span: Span,
+}
+
 /// One step of the path that leads to a finding, e.g. "new reference from
 /// `PyList_New`" or "taking the error branch of `if (r < 0)`".
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -72,6 +113,10 @@ pub struct Finding {
     /// Other places of the same root cause (the later returns where the
     /// same reference is lost), each with what happens there.
     pub related: Vec<Event>,
+    /// What it takes for the path to happen.
+    pub trigger: Trigger,
+    /// The call whose failure the path needs (none for `Always`).
+    pub failing_call: Option<FailingCall>,
 }
 
 /// Something the user should know about a file that is not a finding: a

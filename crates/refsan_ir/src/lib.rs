@@ -15,10 +15,10 @@ pub mod span;
 
 pub use builder::FunctionBuilder;
 pub use contract::{
-    ArgEffect, Behaviour, Contract, ContractSource, ExcEffect, Failure, FormatSpec, FormatStyle,
-    Gil, GlobalObject, Returns,
+    ArgEffect, Behaviour, Contract, ContractSource, ExcEffect, FailsWhen, Failure, FormatSpec,
+    FormatStyle, Gil, GlobalObject, Returns,
 };
-pub use diag::{Event, Finding, Note, Precision, RuleMeta, Severity};
+pub use diag::{Event, FailingCall, Finding, Note, Precision, RuleMeta, Severity, Trigger};
 pub use facts::{ApiFacts, ApiInfo};
 pub use func::*;
 pub use module::*;

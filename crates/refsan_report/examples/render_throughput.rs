@@ -59,6 +59,8 @@ fn file_report(file: usize, findings: usize) -> FileReport {
                 ],
                 help: Some("release it with Py_DECREF(result) before returning".to_string()),
                 related: Vec::new(),
+                trigger: refsan_ir::Trigger::Always,
+                failing_call: None,
             }
         })
         .collect();

@@ -68,6 +68,9 @@ fn body(file: &PreparedFile<'_>, finding: &Finding) -> String {
             let _ = write!(body, "\n  {}. {at} {}", i + 1, event.message);
         }
     }
+    if let Some(when) = crate::trigger_text(finding) {
+        let _ = write!(body, "\n{when}");
+    }
     if let Some(help) = &finding.help {
         let _ = write!(body, "\nhelp: {}", help.trim());
     }

@@ -6,7 +6,7 @@ use crate::columns::{ColumnUnit, Position};
 use crate::prepared::{Prepared, PreparedFile, PreparedFinding};
 use crate::summary::Summary;
 use crate::RenderOptions;
-use refsan_ir::{Event, Note, Severity, Span};
+use refsan_ir::{Event, Note, Severity, Span, Trigger};
 use serde::Serialize;
 use std::io::Write;
 
@@ -67,7 +67,18 @@ struct JsonFinding<'a> {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     related: Vec<JsonEvent<'a>>,
     help: Option<&'a str>,
+    /// What it takes for the path to happen.
+    trigger: Trigger,
+    /// The call whose failure the path needs.
+    failing_call: Option<JsonCall<'a>>,
     fingerprint: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonCall<'a> {
+    name: &'a str,
+    #[serde(flatten)]
+    location: Location,
 }
 
 #[derive(Serialize)]
@@ -106,6 +117,11 @@ fn finding<'a>(file: &'a PreparedFile<'a>, prepared: &'a PreparedFinding<'a>) ->
         events: json_events(file, &finding.events),
         related: json_events(file, &finding.related),
         help: finding.help.as_deref(),
+        trigger: finding.trigger,
+        failing_call: finding.failing_call.as_ref().map(|c| JsonCall {
+            name: &c.name,
+            location: Location::of(file, c.span),
+        }),
         fingerprint: &prepared.fingerprint,
     }
 }

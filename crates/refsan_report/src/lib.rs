@@ -22,13 +22,29 @@ mod style;
 mod summary;
 mod text;
 
-use refsan_ir::{Finding, Note, RuleMeta};
+use refsan_ir::{Finding, Note, RuleMeta, Trigger};
 use std::fmt;
 use std::io::Write;
 use std::str::FromStr;
 use std::sync::Arc;
 
 pub use frame::source_frame;
+
+/// What it takes for a finding's path to happen, in words; none when no
+/// call has to fail.
+pub(crate) fn trigger_text(finding: &Finding) -> Option<String> {
+    let call = finding.failing_call.as_ref().map_or_else(
+        || "a call".to_string(),
+        |c| format!("`{}` fails on line {}", c.name, c.span.line),
+    );
+    match finding.trigger {
+        Trigger::Always => None,
+        Trigger::Caller => Some(format!(
+            "happens when {call} (an error the caller can cause)"
+        )),
+        Trigger::Oom => Some(format!("happens only when {call} (out of memory)")),
+    }
+}
 pub use summary::{Skipped, Summary};
 
 /// Everything the checker has to say about one input file.

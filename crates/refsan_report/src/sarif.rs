@@ -7,7 +7,7 @@ use crate::columns::ColumnUnit;
 use crate::fingerprint::canonical_path;
 use crate::prepared::{Prepared, PreparedFile, PreparedFinding};
 use crate::RenderOptions;
-use refsan_ir::{Finding, RuleMeta, Severity, Span};
+use refsan_ir::{Finding, RuleMeta, Severity, Span, Trigger};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -150,6 +150,20 @@ struct SarifResult<'a> {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     related_locations: Vec<Location>,
     partial_fingerprints: BTreeMap<&'static str, &'a str>,
+    /// How likely the path is: always 90, caller 60, out of memory 20.
+    rank: f64,
+    properties: ResultProperties<'a>,
+}
+
+/// refsan's own facts about a result.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ResultProperties<'a> {
+    /// What it takes for the path to happen: always, caller, oom.
+    trigger: Trigger,
+    /// The call whose failure the path needs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failing_call: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -484,10 +498,13 @@ fn result<'a>(
             }],
         }]
     };
-    let message = match &finding.help {
-        Some(help) => format!("{}\nhelp: {}", finding.message, help.trim()),
-        None => finding.message.clone(),
-    };
+    let mut message = finding.message.clone();
+    if let Some(when) = crate::trigger_text(finding) {
+        message = format!("{message}\n{when}");
+    }
+    if let Some(help) = &finding.help {
+        message = format!("{message}\nhelp: {}", help.trim());
+    }
     SarifResult {
         rule_id: finding.code,
         rule_index,
@@ -509,6 +526,15 @@ fn result<'a>(
             }))
             .collect(),
         partial_fingerprints: BTreeMap::from([(FINGERPRINT_KEY, prepared.fingerprint.as_str())]),
+        rank: match finding.trigger {
+            Trigger::Always => 90.0,
+            Trigger::Caller => 60.0,
+            Trigger::Oom => 20.0,
+        },
+        properties: ResultProperties {
+            trigger: finding.trigger,
+            failing_call: finding.failing_call.as_ref().map(|c| c.name.as_str()),
+        },
     }
 }
 

@@ -133,6 +133,9 @@ fn extra_lines(
     } else if let Some(name) = &function {
         lines.push(format!("{equals} in function {name}"));
     }
+    if let Some(when) = crate::trigger_text(finding) {
+        lines.push(format!("{equals} {when}"));
+    }
     if let Some(help) = &finding.help {
         let lead = format!("{equals} help: ");
         let hanging = " ".repeat(width + " = help: ".len());

@@ -116,6 +116,8 @@ fn awkward_layout_report() -> FileReport {
         events,
         help: None,
         related: Vec::new(),
+        trigger: refsan_ir::Trigger::Always,
+        failing_call: None,
     };
     let end = source.len() as u32;
     let at_eof = refsan_ir::LineIndex::new(source.as_bytes()).span(end, end);

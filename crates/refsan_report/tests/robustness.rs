@@ -114,6 +114,8 @@ proptest! {
                 events: events.clone(),
                 help: Some(messages[2].clone()),
                 related: Vec::new(),
+                trigger: refsan_ir::Trigger::Always,
+                failing_call: None,
             })
             .collect();
         let finding_count = findings.len();

@@ -620,6 +620,8 @@ mod tests {
             ],
             help: Some("check `attr` for NULL and return NULL".into()),
             related: Vec::new(),
+            trigger: refsan_ir::Trigger::Always,
+            failing_call: None,
         };
         let other = Finding {
             function: Some("another_function".into()),

@@ -302,6 +302,14 @@ impl<'a> Analyzer<'a> {
                 st.set_known(Known::trusted(test_key(Some(d), None)));
             }
         }
+        // What it takes for the call to fail here: nothing for a call that
+        // always fails (`PyErr_Format`), else what the knowledge base or the
+        // helper's summary says.
+        let demand = if outcomes.iter().all(|(o, _)| *o == Outcome::Failure) {
+            Trigger::Always
+        } else {
+            self.failure_demand(name, is_api, behaviour, args)
+        };
         for (k, (outcome, ret)) in outcomes.iter().enumerate() {
             let mut s = if k + 1 == outcomes.len() {
                 std::mem::replace(&mut st, State::new(0))
@@ -309,7 +317,7 @@ impl<'a> Analyzer<'a> {
                 st.clone()
             };
             if *outcome == Outcome::Failure {
-                s.push_event(Ev::CallFailed { stmt: sref });
+                s.push_event(Ev::CallFailed { stmt: sref, demand });
             } else if *outcome == Outcome::False {
                 s.push_event(Ev::CallFalse { stmt: sref });
             }
@@ -357,6 +365,30 @@ impl<'a> Analyzer<'a> {
             }
             self.bind_result(&mut s, &contract, name, &vals, dst, *ret, sref, span);
             out.push(s);
+        }
+    }
+
+    /// What it takes for a call of `name` with `args` to fail.
+    fn failure_demand(
+        &self,
+        name: &str,
+        is_api: bool,
+        behaviour: Option<&Behaviour>,
+        args: &[Operand],
+    ) -> Trigger {
+        if !is_api {
+            return if self.resolver.is_oom_only(name) {
+                Trigger::Oom
+            } else {
+                Trigger::Caller
+            };
+        }
+        match behaviour.map_or(FailsWhen::Caller, |b| b.fails_when) {
+            FailsWhen::Oom => Trigger::Oom,
+            FailsWhen::OomIfLiteral if matches!(args.first(), Some(Operand::Str(_))) => {
+                Trigger::Oom
+            }
+            FailsWhen::OomIfLiteral | FailsWhen::Caller => Trigger::Caller,
         }
     }
 

@@ -506,8 +506,14 @@ impl<'a> Analyzer<'a> {
         let slot = &mut seen[b.index()];
         for kept in slot.iter_mut() {
             if kept.hash == hash && kept.state.same_property(&st) {
-                // Equal states join without change: nothing new to explore.
-                if kept.state.join_from(&st) {
+                // Equal states join without change: nothing new to explore,
+                // unless the new path takes less to happen (no failed call
+                // where the kept one needs one): findings then tell it.
+                let easier = path_demand(&st.path) < path_demand(&kept.state.path);
+                if easier {
+                    kept.state.path = st.path.clone();
+                }
+                if kept.state.join_from(&st) || easier {
                     kept.shapes = None;
                     work.push_back((b, kept.state.clone()));
                 }
@@ -529,12 +535,16 @@ impl<'a> Analyzer<'a> {
                     }
                     let mut merged = kept.state.clone();
                     widen::forget_stored_globals(&mut merged);
+                    let easier = path_demand(&st.path) < path_demand(&merged.path);
+                    if easier {
+                        merged.path = st.path.clone();
+                    }
                     let changed = if strict {
                         widen::fold(&mut merged, &st)
                     } else {
                         widen::fold_loose(&mut merged, &st)
                     };
-                    if changed || merged != kept.state {
+                    if changed || easier || merged != kept.state {
                         *kept = Kept::new(merged.clone());
                         work.push_back((b, merged));
                     }

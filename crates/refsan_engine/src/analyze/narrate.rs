@@ -203,7 +203,7 @@ impl<'a> Analyzer<'a> {
                     message: self.branch_text(cond, text, taken),
                 }
             }
-            Ev::CallFailed { stmt } => {
+            Ev::CallFailed { stmt, .. } => {
                 let name = self.callee_at(stmt);
                 let how = self.failure_text(&name);
                 Event {
@@ -428,33 +428,66 @@ impl<'a> Analyzer<'a> {
     }
 
     /// Records what the analysis found at `span` about `site`, with its
-    /// path; the same observation from several paths is kept once.
+    /// path; the same observation from several paths is kept once, with
+    /// the path that takes the least to happen.
     pub(super) fn emit(&mut self, st: &State, kind: Kind, span: Span, site: Option<Site>) {
+        let demand = path_demand(&st.path);
         let seen = self
             .result
             .violations
             .iter()
-            .any(|v| v.span == span && v.site == site && v.kind == kind);
-        if seen {
+            .position(|v| v.span == span && v.site == site && v.kind == kind);
+        if let Some(i) = seen {
+            if demand < self.result.violations[i].trigger {
+                let (trigger, failing) = self.trigger_of(st);
+                let path = self.path(st, site, span);
+                let v = &mut self.result.violations[i];
+                v.path = path;
+                v.trigger = trigger;
+                v.failing = failing;
+            }
             return;
         }
         let path = self.path(st, site, span);
+        let (trigger, failing) = self.trigger_of(st);
         self.result.violations.push(Violation {
             kind,
             span,
             path,
             site,
+            trigger,
+            failing,
         });
+    }
+
+    /// What it takes for the path of `st` to happen, and the first call
+    /// on it whose failure takes that.
+    pub(super) fn trigger_of(&self, st: &State) -> (Trigger, Option<FailingCall>) {
+        let demand = path_demand(&st.path);
+        if demand == Trigger::Always {
+            return (demand, None);
+        }
+        let failing = path_events(&st.path).into_iter().find_map(|ev| match ev {
+            Ev::CallFailed { stmt, demand: d } if d == demand => Some(FailingCall {
+                name: self.callee_at(stmt),
+                span: self.span_at(stmt),
+            }),
+            _ => None,
+        });
+        (demand, failing)
     }
 
     /// A violation kept aside for the summary to decide (see
     /// `FnResult::param_violations`).
     pub(super) fn violation(&self, st: &State, kind: Kind, span: Span, site: Site) -> Violation {
+        let (trigger, failing) = self.trigger_of(st);
         Violation {
             path: self.path(st, Some(site), span),
             kind,
             span,
             site: Some(site),
+            trigger,
+            failing,
         }
     }
 

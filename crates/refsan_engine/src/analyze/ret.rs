@@ -288,6 +288,7 @@ impl<'a> Analyzer<'a> {
             exc: st.exc,
             params_owned,
             fresh,
+            demand: path_demand(&st.path),
         });
     }
 

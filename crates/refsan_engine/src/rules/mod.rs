@@ -12,7 +12,7 @@
 use crate::facts::Resolver;
 use crate::ids::Site;
 use crate::violation::{Kind, Lost, Violation};
-use refsan_ir::{ApiFacts, Event, Finding, Module, RuleMeta, Span};
+use refsan_ir::{ApiFacts, Event, Finding, Module, RuleMeta, Span, Trigger};
 
 mod slots;
 
@@ -195,21 +195,35 @@ pub fn judge(v: &Violation, function: &str, facts: &dyn ApiFacts) -> Option<Find
             span: v.span,
             message: verdict.last,
         });
-        Some(finding(
+        let mut f = finding(
             rule.meta,
             v.span,
             Some(function),
             verdict.message,
             events,
             verdict.help,
-        ))
+        );
+        f.trigger = v.trigger;
+        f.failing_call = v.failing.clone();
+        Some(f)
     })
 }
 
+/// Keeps in `kept` what it takes the easier of two paths of one root cause
+/// to happen.
+fn take_easier(kept: &mut Finding, other: &Finding) {
+    if other.trigger < kept.trigger {
+        kept.trigger = other.trigger;
+        kept.failing_call = other.failing_call.clone();
+    }
+}
+
 /// Judges the violations of one function in order; the same rule at the
-/// same place about the same value is reported once (the first path).
+/// same place about the same value is reported once (the first path, with
+/// what it takes the easiest of them to happen).
 pub fn judge_all(violations: &[Violation], function: &str, facts: &dyn ApiFacts) -> Vec<Finding> {
-    let mut seen = std::collections::HashSet::new();
+    let key_of = |f: &Finding, v: &Violation| (f.code, f.span.start, f.span.end, v.site);
+    let mut seen = std::collections::HashMap::new();
     let mut out: Vec<Finding> = Vec::new();
     // One finding per lost reference: a value lost at several returns is
     // reported at the first of them, which names the others.
@@ -218,7 +232,8 @@ pub fn judge_all(violations: &[Violation], function: &str, facts: &dyn ApiFacts)
         let Some(f) = judge(v, function, facts) else {
             continue;
         };
-        if !seen.insert((f.code, f.span.start, f.span.end, v.site)) {
+        if let Some(&i) = seen.get(&key_of(&f, v)) {
+            take_easier(&mut out[i], &f);
             continue;
         }
         let at_return = matches!(
@@ -231,6 +246,7 @@ pub fn judge_all(violations: &[Violation], function: &str, facts: &dyn ApiFacts)
         if let (true, Some(site)) = (at_return, v.site) {
             let key = (f.code, site);
             if let Some((_, first)) = lost_at.iter().find(|(k, _)| *k == key) {
+                seen.insert(key_of(&f, v), *first);
                 let kept = &mut out[*first];
                 let (earlier, later) = if f.span.start < kept.span.start {
                     let old = std::mem::replace(kept, f);
@@ -238,6 +254,7 @@ pub fn judge_all(violations: &[Violation], function: &str, facts: &dyn ApiFacts)
                 } else {
                     (kept, f)
                 };
+                take_easier(earlier, &later);
                 earlier.related.extend(later.related);
                 earlier.related.push(Event {
                     span: later.span,
@@ -250,6 +267,7 @@ pub fn judge_all(violations: &[Violation], function: &str, facts: &dyn ApiFacts)
             }
             lost_at.push((key, out.len()));
         }
+        seen.insert(key_of(&f, v), out.len());
         out.push(f);
     }
     for (_, first) in lost_at {
@@ -317,6 +335,8 @@ pub fn finding(
         events,
         help,
         related: Vec::new(),
+        trigger: Trigger::Always,
+        failing_call: None,
     }
 }
 

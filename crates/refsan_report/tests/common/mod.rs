@@ -106,6 +106,11 @@ fn spam_report(shift: usize) -> FileReport {
         ],
         help: Some("release it with Py_DECREF(result) before returning".to_string()),
         related: vec![event(&source, "return NULL;", 2, "`result` leaks here")],
+        trigger: refsan_ir::Trigger::Oom,
+        failing_call: Some(refsan_ir::FailingCall {
+            name: "PyList_Append".to_string(),
+            span: span_of(&source, "PyList_Append(result, item)", 0),
+        }),
     };
     let borrowed = Finding {
         code: "RS110",
@@ -118,6 +123,8 @@ fn spam_report(shift: usize) -> FileReport {
         events: Vec::new(),
         help: Some("take a strong reference with `PyList_GetItemRef`".to_string()),
         related: Vec::new(),
+        trigger: refsan_ir::Trigger::Always,
+        failing_call: None,
     };
     let approximate = Note {
         span: span_of(&source, "spam_first", 0),
@@ -153,6 +160,8 @@ fn counts_report() -> FileReport {
             events: Vec::new(),
             help: Some("use `Py_REFCNT(p)`; the field is wrong for immortal objects".to_string()),
             related: Vec::new(),
+            trigger: refsan_ir::Trigger::Always,
+            failing_call: None,
         }],
         notes: Vec::new(),
         error: None,
@@ -188,6 +197,8 @@ fn shrunk_report() -> FileReport {
             }],
             help: None,
             related: Vec::new(),
+            trigger: refsan_ir::Trigger::Always,
+            failing_call: None,
         }],
         notes: Vec::new(),
         error: None,
@@ -226,6 +237,8 @@ fn unreadable_source_report() -> FileReport {
             ],
             help: None,
             related: Vec::new(),
+            trigger: refsan_ir::Trigger::Always,
+            failing_call: None,
         }],
         notes: Vec::new(),
         error: None,
