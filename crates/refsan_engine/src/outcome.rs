@@ -30,6 +30,20 @@ pub struct ReturnObs {
     pub fresh: bool,
     /// What it takes for the path to this return to happen.
     pub demand: refsan_ir::Trigger,
+    /// A parameter is NULL on this path (`if (x == NULL) return -1;`).
+    pub null_param: bool,
+}
+
+impl ReturnObs {
+    /// The exception state the caller sees: an error value returned
+    /// because a parameter was NULL passes on the failure that made the
+    /// caller's NULL (`check_decoded(PyObject_Call(...))`).
+    pub fn caller_exc(&self) -> Exc {
+        match self.kind {
+            RetKind::Int(_, hi) if hi < 0 && self.null_param && self.exc == Exc::Clear => Exc::Set,
+            _ => self.exc,
+        }
+    }
 }
 
 /// The outcome of analysing one function.

@@ -187,7 +187,7 @@ pub fn summarize(
             .returns
             .iter()
             .filter_map(|r| match r.kind {
-                RetKind::Int(_, hi) if hi < 0 => Some(r.exc),
+                RetKind::Int(_, hi) if hi < 0 => Some(r.caller_exc()),
                 _ => None,
             })
             .collect();
@@ -298,12 +298,13 @@ pub fn summarize(
                 RetKind::Null => (0, 0),
                 _ => (i64::MIN, i64::MAX),
             };
-            match groups.iter_mut().find(|g| g.exc == r.exc) {
+            let exc = r.caller_exc();
+            match groups.iter_mut().find(|g| g.exc == exc) {
                 Some(g) => {
                     g.lo = g.lo.min(lo);
                     g.hi = g.hi.max(hi);
                 }
-                None => groups.push(IntOutcome { lo, hi, exc: r.exc }),
+                None => groups.push(IntOutcome { lo, hi, exc }),
             }
         }
         // A value returned both with and without an exception (the outcome
@@ -360,7 +361,13 @@ fn oom_only(func: &Function, result: &FnResult) -> bool {
         return false;
     }
     let failing = |r: &&ReturnObs| match r.kind {
-        RetKind::Null => func.returns == TypeClass::Object && r.returned_param.is_none(),
+        // A C pointer helper fails when it returns NULL with an exception
+        // set (`newblock`: PyErr_NoMemory when PyMem_Malloc fails).
+        RetKind::Null => match func.returns {
+            TypeClass::Object => r.returned_param.is_none(),
+            TypeClass::Pointer => r.exc == Exc::Set,
+            _ => false,
+        },
         RetKind::Int(_, hi) => func.returns == TypeClass::Int && hi < 0,
         _ => false,
     };

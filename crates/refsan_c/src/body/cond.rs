@@ -334,7 +334,7 @@ fn constant(t: &Txt<'_>, n: Node<'_>) -> Option<Constant> {
     let stripped = strip_casts(t, n);
     match kind(stripped) {
         "null" | "nullptr" => return Some(Constant::Null),
-        "identifier" if matches!(t.bytes(stripped), b"NULL" | b"nullptr") => {
+        "identifier" if matches!(t.bytes(stripped), b"NULL" | b"nullptr" | b"_Py_NULL") => {
             return Some(Constant::Null)
         }
         _ => {}

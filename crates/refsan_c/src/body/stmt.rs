@@ -654,7 +654,17 @@ impl Lowerer<'_> {
             for s in arm {
                 self.stmt(t, *s);
             }
-            self.goto_if_open(join, span);
+            // `#else` / `# error "unsupported"`: no build compiles this arm,
+            // so no path goes through it.
+            let error_arm = arm.iter().any(|s| {
+                kind(*s) == "preproc_call"
+                    && field(*s, "directive").is_some_and(|d| t.bytes(d).ends_with(b"error"))
+            });
+            if error_arm {
+                self.b.terminate(Terminator::Unreachable, span);
+            } else {
+                self.goto_if_open(join, span);
+            }
         }
         if !arms.exhaustive {
             targets.push(join);

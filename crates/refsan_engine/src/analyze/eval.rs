@@ -101,6 +101,16 @@ impl<'a> Analyzer<'a> {
                         _ => {}
                     }
                 }
+                // A field of a struct the function holds by value (`Result
+                // r = read(...); return r.chunk;`) belongs to no object: what
+                // it holds is whatever the struct was given, owned or not.
+                let var = &self.func.vars[base.index()];
+                if var.kind == VarKind::Local
+                    && var.ty == TypeClass::Other
+                    && !var.c_type.contains(['*', '['])
+                {
+                    return Binding::Unknown;
+                }
                 let Some(site) = Site::of_stmt(sref, SubPos::Field(idx)) else {
                     return Binding::Unknown;
                 };

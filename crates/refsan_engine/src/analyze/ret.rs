@@ -79,7 +79,13 @@ impl<'a> Analyzer<'a> {
         let mut fresh = false;
         if let Binding::Obj(site) = b {
             self.check_exposed(&mut st, site, span);
-            if self.dead_use(&mut st, site, Access::Return, span) {
+            if self.borrowed_from_owner(&st, site) {
+                // `code = PyFrame_GetCode(f); Py_DECREF(code); return code;`
+                // (pythoncapi_compat's `*Borrow` helpers): the new
+                // reference was to an object another owner keeps alive (the
+                // frame's code), released to lend it.
+                kind = RetKind::Borrowed;
+            } else if self.dead_use(&mut st, site, Access::Return, span) {
                 kind = RetKind::Unknown;
             } else if let Some(v) = st.value(site).copied() {
                 returned = Some(site);
@@ -289,7 +295,29 @@ impl<'a> Analyzer<'a> {
             params_owned,
             fresh,
             demand: path_demand(&st.path),
+            null_param: self
+                .func
+                .params
+                .iter()
+                .any(|p| matches!(st.binding(*p), Binding::Null(_))),
         });
+    }
+
+    /// A value returned after the function released the new reference a
+    /// getter gave it (not one a constructor made): the object is lent,
+    /// kept alive by whatever the getter read it from. Not for functions
+    /// that must return a new reference.
+    fn borrowed_from_owner(&self, st: &State, site: Site) -> bool {
+        let Some(v) = st.value(site) else {
+            return false;
+        };
+        let ValOrigin::New(made) = v.origin else {
+            return false;
+        };
+        matches!(v.status, Status::Released(_))
+            && self.expect.returns != ExpectRet::New
+            && self.func.returns == TypeClass::Object
+            && !self.is_constructor(&self.callee_at(made))
     }
 
     pub(super) fn leak_at_return(&mut self, st: &mut State, site: Site, span: Span) {
