@@ -174,6 +174,10 @@ pub struct ValueState {
     /// Stored into a field or global without a reference of its own; fine if
     /// a Py_INCREF follows (`self->x = x; Py_INCREF(x);`).
     pub store_debt: Option<StmtRef>,
+    /// The code established that it is this singleton (`if (res ==
+    /// Py_True)`): a reference too few or too many to an object that is
+    /// never freed (immortal from Python 3.12) is a hazard, not a crash.
+    pub singleton: Option<NameId>,
 }
 
 impl ValueState {
@@ -199,6 +203,7 @@ impl ValueState {
             kept: false,
             passed_unknown: false,
             store_debt: None,
+            singleton: None,
         }
     }
 

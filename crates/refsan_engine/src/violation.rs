@@ -26,6 +26,8 @@ pub struct Violation {
     pub trigger: Trigger,
     /// The call whose failure the path needs.
     pub failing: Option<FailingCall>,
+    /// The value is this singleton on the path (`res == Py_True`).
+    pub singleton: Option<String>,
 }
 
 /// How a value is accessed at the point of a violation.

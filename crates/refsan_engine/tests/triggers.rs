@@ -291,3 +291,55 @@ fn out_of_memory_findings_are_warnings_by_default_or_dropped_on_request() {
     assert!(dropped.iter().all(|f| f.trigger != Trigger::Oom));
     assert!(dropped.len() < all.len());
 }
+
+/// Modules/_io/iobase.c's `_PyIOBase_check_seekable`: once the code found
+/// the result to be `Py_True`, releasing it and returning it is a hazard of
+/// Python before 3.12 (True is never freed), not a use after free.
+const SINGLETON: &str = r#"#include <Python.h>
+
+static PyObject *
+check_seekable(PyObject *self, PyObject *args)
+{
+    PyObject *res = PyObject_CallMethod(self, "seekable", NULL);
+    if (res == NULL)
+        return NULL;
+    if (res != Py_True) {
+        Py_CLEAR(res);
+        PyErr_SetString(PyExc_OSError, "not seekable");
+        return NULL;
+    }
+    if (args == Py_True) {
+        Py_DECREF(res);
+    }
+    return res;
+}
+
+static PyObject *
+released_then_returned(PyObject *self, PyObject *obj)
+{
+    PyObject *res = PyObject_Str(obj);
+    if (res == NULL)
+        return NULL;
+    Py_DECREF(res);
+    return res;
+}
+
+static PyMethodDef methods[] = {
+    {"check_seekable", check_seekable, METH_O, NULL},
+    {"released_then_returned", released_then_returned, METH_O, NULL},
+    {NULL, NULL, 0, NULL}
+};
+"#;
+
+#[test]
+fn a_reference_to_a_value_found_to_be_a_singleton_is_a_hazard() {
+    let f = only(SINGLETON, "RS103", "check_seekable");
+    assert_eq!(f.severity, Severity::Warning);
+    assert!(
+        f.message.contains("`Py_True`, which is never freed"),
+        "{}",
+        f.message
+    );
+    let g = only(SINGLETON, "RS103", "released_then_returned");
+    assert_eq!(g.severity, Severity::Error);
+}

@@ -222,6 +222,43 @@ impl<'a> Analyzer<'a> {
                     }
                     _ => false,
                 };
+                // A value found identical to a singleton (`res == Py_True`)
+                // is that singleton on the equal edge.
+                let singleton_of = |op: &Operand, b: Binding, st: &State| -> Option<NameId> {
+                    match (op, b) {
+                        (Operand::Global(g), _) if self.resolver.is_singleton(g) => {
+                            Some(self.intern(g))
+                        }
+                        (_, Binding::Obj(s)) => match st.value(s).map(|v| v.origin) {
+                            Some(ValOrigin::Global(n))
+                                if self.resolver.is_singleton(&self.name_of(n)) =>
+                            {
+                                Some(n)
+                            }
+                            _ => None,
+                        },
+                        _ => None,
+                    }
+                };
+                let alias = match (x, y) {
+                    (Binding::Obj(p), Binding::Obj(q)) if p != q => singleton_of(b, y, st)
+                        .map(|n| (p, n))
+                        .or_else(|| singleton_of(a, x, st).map(|n| (q, n))),
+                    _ => None,
+                };
+                if let Some((site, name)) = alias {
+                    let tracked = st
+                        .value(site)
+                        .is_some_and(|v| !matches!(v.origin, ValOrigin::Global(_)))
+                        && !fresh(Binding::Obj(site), st);
+                    if tracked {
+                        let mut t = st.clone();
+                        if let Some(v) = t.value_mut(site) {
+                            v.singleton = Some(name);
+                        }
+                        return (Some(t), Some(st.clone()));
+                    }
+                }
                 match (x, y) {
                     (Binding::Obj(p), Binding::Obj(q)) if p == q && may_have_changed(x, st) => {
                         // Where they differ, the field holds something else

@@ -450,6 +450,7 @@ impl<'a> Analyzer<'a> {
         }
         let path = self.path(st, site, span);
         let (trigger, failing) = self.trigger_of(st);
+        let singleton = self.singleton_of(st, site);
         self.result.violations.push(Violation {
             kind,
             span,
@@ -457,7 +458,14 @@ impl<'a> Analyzer<'a> {
             site,
             trigger,
             failing,
+            singleton,
         });
+    }
+
+    /// The singleton the value at `site` was found to be on this path.
+    fn singleton_of(&self, st: &State, site: Option<Site>) -> Option<String> {
+        let n = st.value(site?)?.singleton?;
+        Some(self.name_of(n))
     }
 
     /// What it takes for the path of `st` to happen, and the first call
@@ -488,6 +496,7 @@ impl<'a> Analyzer<'a> {
             site: Some(site),
             trigger,
             failing,
+            singleton: self.singleton_of(st, Some(site)),
         }
     }
 

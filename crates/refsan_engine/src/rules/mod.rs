@@ -12,7 +12,7 @@
 use crate::facts::Resolver;
 use crate::ids::Site;
 use crate::violation::{Kind, Lost, Violation};
-use refsan_ir::{ApiFacts, Event, Finding, Module, RuleMeta, Span, Trigger};
+use refsan_ir::{ApiFacts, Event, Finding, Module, RuleMeta, Severity, Span, Trigger};
 
 mod slots;
 
@@ -205,6 +205,18 @@ pub fn judge(v: &Violation, function: &str, facts: &dyn ApiFacts) -> Option<Find
         );
         f.trigger = v.trigger;
         f.failing_call = v.failing.clone();
+        // The code established that the value is a singleton, which is
+        // never freed (immortal from Python 3.12): a reference too few or
+        // too many is a hazard of older versions, not a crash or a leak.
+        if let Some(name) = &v.singleton {
+            if f.severity == Severity::Error {
+                f.severity = Severity::Warning;
+                f.message = format!(
+                    "{} (here it is `{name}`, which is never freed: a hazard before Python 3.12)",
+                    f.message
+                );
+            }
+        }
         Some(f)
     })
 }
