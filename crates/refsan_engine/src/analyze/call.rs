@@ -644,9 +644,15 @@ impl<'a> Analyzer<'a> {
                 callee: callee.to_string(),
             };
             self.emit(st, kind, span, Some(site));
-        } else if matches!(v.origin, ValOrigin::Field(_)) {
-            // Handing over the reference a field holds is a transfer when the
-            // field is cleared or overwritten next; checked at the return.
+        } else if matches!(v.origin, ValOrigin::Field(_)) || self.module_global(&v) {
+            // Handing over the reference a field (or a global of the
+            // module) holds is a transfer when the field is cleared or
+            // overwritten next (`PyErr_Restore(t, v, tb); t = v = tb =
+            // NULL;`); checked at the return.
+            if let ValOrigin::Global(n) = v.origin {
+                // The global still points to it until the code stores there.
+                st.set_field(FieldBase::GLOBALS, n, FieldVal::Obj(site));
+            }
             if let Some(v) = st.value_mut(site) {
                 v.status = Status::Stolen(sref);
                 v.field_stolen = Some(sref);

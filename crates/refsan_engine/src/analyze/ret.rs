@@ -130,7 +130,19 @@ impl<'a> Analyzer<'a> {
                                 self.emit(&st, kind, span, Some(site));
                                 self.mark_reported(&mut st, site);
                             } else {
-                                let v = self.violation(&st, kind, span, site);
+                                let mut v = self.violation(&st, kind, span, site);
+                                // A helper returning a bare `Py_None` among
+                                // new references: its callers compare the
+                                // result with it (`_ssl.c`'s
+                                // `_get_peer_alt_names`).
+                                if let ValOrigin::Global(n) =
+                                    st.value(site).map_or(ValOrigin::Param(0), |v| v.origin)
+                                {
+                                    let name = self.name_of(n);
+                                    if self.resolver.is_singleton(&name) {
+                                        v.singleton = Some(name);
+                                    }
+                                }
                                 self.result.borrowed_returns.push(v);
                             }
                         }
@@ -173,10 +185,17 @@ impl<'a> Analyzer<'a> {
             .filter(|(site, _)| st.fields.iter().any(|f| f.val == FieldVal::Obj(*site)))
             .collect();
         for (site, stolen_at) in pending {
+            let global = st
+                .value(site)
+                .is_some_and(|v| matches!(v.origin, ValOrigin::Global(_)));
             let kind = Kind::StolenBorrowed {
                 value: self.describe(&st, site),
                 callee: self.callee_at(stolen_at),
-                why: "it belongs to the object's field, which still points to it".to_string(),
+                why: if global {
+                    "the global still points to it".to_string()
+                } else {
+                    "it belongs to the object's field, which still points to it".to_string()
+                },
             };
             self.emit(&st, kind, self.span_at(stolen_at), Some(site));
         }
@@ -318,6 +337,17 @@ impl<'a> Analyzer<'a> {
             && self.expect.returns != ExpectRet::New
             && self.func.returns == TypeClass::Object
             && !self.is_constructor(&self.callee_at(made))
+    }
+
+    /// A file-scope variable of the module holding an object (`static
+    /// PyObject *ErrorObject`), not one of the interpreter's.
+    pub(super) fn module_global(&self, v: &ValueState) -> bool {
+        let ValOrigin::Global(n) = v.origin else {
+            return false;
+        };
+        let name = self.name_of(n);
+        self.resolver.facts().object(&name).is_none()
+            && self.resolver.global_kind(&name) == Some(crate::facts::GlobalKind::HoldsObject)
     }
 
     pub(super) fn leak_at_return(&mut self, st: &mut State, site: Site, span: Span) {

@@ -84,6 +84,11 @@ impl<'a> Analyzer<'a> {
             }
             Place::Global(g) => {
                 let gid = self.intern(g);
+                // The global's reference was handed to a stealing call
+                // before: the transfer is complete.
+                if let Some(v) = st.value_mut(Site::global(gid)) {
+                    v.field_stolen = None;
+                }
                 // The reference the global held to what this function stored
                 // there is ours again (`old = cache; cache = new;
                 // Py_XDECREF(old)`).
