@@ -222,6 +222,52 @@ impl<'a> Analyzer<'a> {
                     }
                     _ => false,
                 };
+                // `w = v; PyUnicode_InternInPlace(&v); if (w != v) ...`: on the
+                // equal edge the call gave back the object it was given, so
+                // its release of the old reference and the new one cancel.
+                let replaced = |old: Binding, new: Binding, st: &State| -> Option<(Site, Site)> {
+                    let (Binding::Obj(o), Binding::Obj(n)) = (old, new) else {
+                        return None;
+                    };
+                    let (ov, nv) = (st.value(o)?, st.value(n)?);
+                    match (ov.status, nv.origin) {
+                        (Status::Released(s), ValOrigin::OutNew(t, _))
+                            if s == t && nv.owned > 0 =>
+                        {
+                            Some((o, n))
+                        }
+                        _ => None,
+                    }
+                };
+                if let Some((o, n)) = replaced(x, y, st).or_else(|| replaced(y, x, st)) {
+                    let mut t = st.clone();
+                    let was_borrowed = t
+                        .value(o)
+                        .is_some_and(|v| v.slot_released.is_some() || v.owned <= 0);
+                    if let Some(v) = t.value_mut(o) {
+                        v.status = Status::Live;
+                        v.slot_released = None;
+                        if !was_borrowed {
+                            v.owned += 1;
+                        }
+                    }
+                    // One object: the variables holding the new value hold
+                    // the old one.
+                    let holders: Vec<u32> = t
+                        .vars
+                        .iter()
+                        .filter(|(_, b)| *b == Binding::Obj(n))
+                        .map(|(k, _)| *k)
+                        .collect();
+                    for k in holders {
+                        t.set_binding(VarId(k), Binding::Obj(o));
+                    }
+                    if let Some(v) = t.value_mut(n) {
+                        v.owned -= 1;
+                        v.status = Status::Escaped;
+                    }
+                    return (Some(t), Some(st.clone()));
+                }
                 // A value found identical to a singleton (`res == Py_True`)
                 // is that singleton on the equal edge.
                 let singleton_of = |op: &Operand, b: Binding, st: &State| -> Option<NameId> {

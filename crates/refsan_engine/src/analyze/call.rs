@@ -783,6 +783,19 @@ impl<'a> Analyzer<'a> {
                             v.status = Status::Released(sref);
                         }
                     }
+                } else if v.status == Status::Live
+                    && matches!(v.origin, ValOrigin::Borrowed(b)
+                        if self.in_accessor_slot(st, old)
+                            || (v.owner.is_some() && self.is_slot_getter(&self.callee_at(b))))
+                {
+                    // A container slot's reference replaced in place
+                    // (`v = PyTuple_GET_ITEM(t, i); PyUnicode_InternInPlace(&v);
+                    // PyTuple_SET_ITEM(t, i, v)`): fine if the slot is
+                    // overwritten before the function returns.
+                    if let Some(v) = st.value_mut(old) {
+                        v.slot_released = Some(sref);
+                        v.status = Status::Released(sref);
+                    }
                 } else if v.trackable()
                     && v.origin.is_borrowed_kind()
                     && !self.is_immortal_global(&v)

@@ -333,8 +333,13 @@ impl<'a> Analyzer<'a> {
         let ValOrigin::New(made) = v.origin else {
             return false;
         };
-        matches!(v.status, Status::Released(_))
-            && self.expect.returns != ExpectRet::New
+        let Status::Released(at) = v.status else {
+            return false;
+        };
+        matches!(
+            self.stmt_at(at).map(|s| &s.kind),
+            Some(StmtKind::Decref { .. })
+        ) && self.expect.returns != ExpectRet::New
             && self.func.returns == TypeClass::Object
             && !self.is_constructor(&self.callee_at(made))
     }
