@@ -454,7 +454,15 @@ pub(crate) fn string_value(t: &Txt<'_>, n: Node<'_>) -> Option<String> {
         "concatenated_string" => {
             let mut out = String::new();
             for part in children(n) {
-                out.push_str(&string_value(t, part)?);
+                match kind(part) {
+                    // A macro joined to the literal (`"iiN" _Py_PARSE_PID`).
+                    "identifier" => {
+                        if !out.ends_with(refsan_ir::UNKNOWN_TEXT) {
+                            out.push(refsan_ir::UNKNOWN_TEXT);
+                        }
+                    }
+                    _ => out.push_str(&string_value(t, part)?),
+                }
             }
             Some(out)
         }

@@ -206,6 +206,7 @@ fn behaviour_from_patch(
             })
             .transpose()?,
         fails_when: record.fails_when.map(Into::into).unwrap_or_default(),
+        zero_for_null: record.zero_for_null.unwrap_or(false),
     })
 }
 
@@ -365,6 +366,7 @@ fn render_behaviour(b: &Behaviour, fields: &mut Vec<String>) {
         }
         fields.push(format!("varargs_arg = {}", f.varargs));
     }
+    flag(fields, b.zero_for_null, "zero_for_null");
     if b.fails_when != FailsWhen::Caller {
         fields.push(format!(
             "fails_when = \"{}\"",

@@ -87,6 +87,7 @@ pub(crate) struct BehaviourRecord {
     pub format: Option<FormatName>,
     /// What can make it fail (default: the caller).
     pub fails_when: Option<FailsWhenName>,
+    pub zero_for_null: Option<bool>,
 }
 
 /// The overrides that apply to one function, merged from its groups and its
@@ -242,6 +243,12 @@ fn merge_group(patch: &mut Patch, group: &OverrideRecord, name: &str) -> Result<
     set_once(&mut b.ref_variant, &g.ref_variant, "ref_variant", name)?;
     set_once(&mut b.format, &g.format, "format", name)?;
     set_once(&mut b.fails_when, &g.fails_when, "fails_when", name)?;
+    set_once(
+        &mut b.zero_for_null,
+        &g.zero_for_null,
+        "zero_for_null",
+        name,
+    )?;
     for (param, effect) in group.args.iter().flatten() {
         if patch.args.insert(param.clone(), *effect).is_some() {
             return Err(KbError::Invalid {
@@ -288,6 +295,7 @@ fn overlay_function(patch: &mut Patch, record: &OverrideRecord) {
     overlay(&mut b.ref_variant, &r.ref_variant);
     overlay(&mut b.format, &r.format);
     overlay(&mut b.fails_when, &r.fails_when);
+    overlay(&mut b.zero_for_null, &r.zero_for_null);
     for (param, effect) in record.args.iter().flatten() {
         patch.args.insert(param.clone(), *effect);
     }

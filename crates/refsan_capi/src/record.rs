@@ -318,6 +318,8 @@ pub(crate) struct EntryRecord {
     #[serde(default)]
     pub fails_when: Option<FailsWhenName>,
     #[serde(default)]
+    pub zero_for_null: bool,
+    #[serde(default)]
     pub format_arg: Option<usize>,
     #[serde(default)]
     pub varargs_arg: Option<usize>,
@@ -347,6 +349,7 @@ impl EntryRecord {
                 varargs: self.varargs_arg.unwrap_or(0),
             }),
             fails_when: self.fails_when.map(Into::into).unwrap_or_default(),
+            zero_for_null: self.zero_for_null,
         }
     }
 }

@@ -238,16 +238,60 @@ pub fn is_build_value(facts: &dyn ApiFacts, name: &str) -> bool {
     matches!(format_api(facts, name), Some(FormatApi::Build { .. }))
 }
 
-/// The format string argument, if it is a literal.
+/// The format string argument, if it is a literal all of whose text is
+/// known.
 pub fn literal_format(api: FormatApi, args: &[Operand]) -> Option<&str> {
+    known_prefix(api, args)
+        .filter(|(_, whole)| *whole)
+        .map(|(s, _)| s)
+}
+
+/// The text of a literal format string up to the first macro joined to it,
+/// and whether that is all of it.
+fn known_prefix(api: FormatApi, args: &[Operand]) -> Option<(&str, bool)> {
     let idx = match api {
         FormatApi::Parse { fmt, .. } | FormatApi::Build { fmt, .. } => fmt,
         FormatApi::Unpack { .. } => return None,
     };
     match args.get(idx)? {
-        Operand::Str(s) => Some(s),
+        Operand::Str(s) => Some(match s.find(refsan_ir::UNKNOWN_TEXT) {
+            Some(at) => (&s[..at], false),
+            None => (s.as_str(), true),
+        }),
         _ => None,
     }
+}
+
+/// The units of a format whose text may end in a macro's: the units of the
+/// known text (brackets it leaves open are closed by the rest).
+fn units_of(
+    api: FormatApi,
+    args: &[Operand],
+    parse: fn(&str) -> Result<Vec<Unit>, FormatError>,
+) -> Option<Vec<Unit>> {
+    let (text, whole) = known_prefix(api, args)?;
+    if whole {
+        return parse(text).ok();
+    }
+    let mut closed = text.to_string();
+    let mut open = Vec::new();
+    for c in text.chars() {
+        match c {
+            '(' | '[' | '{' => open.push(c),
+            ')' | ']' | '}' => {
+                open.pop();
+            }
+            _ => {}
+        }
+    }
+    for c in open.iter().rev() {
+        closed.push(match c {
+            '(' => ')',
+            '[' => ']',
+            _ => '}',
+        });
+    }
+    parse(&closed).ok()
 }
 
 pub struct FormatContract {
@@ -280,7 +324,7 @@ pub fn call_contract(facts: &dyn ApiFacts, name: &str, args: &[Operand]) -> Opti
             }
         }
         FormatApi::Parse { first, .. } => {
-            let units = parse_format(literal_format(api, args)?).ok()?;
+            let units = units_of(api, args, parse_format)?;
             let mut i = first;
             for u in &units {
                 for k in &u.args {
@@ -292,7 +336,7 @@ pub fn call_contract(facts: &dyn ApiFacts, name: &str, args: &[Operand]) -> Opti
             }
         }
         FormatApi::Build { first, .. } => {
-            let units = build_format(literal_format(api, args)?).ok()?;
+            let units = units_of(api, args, build_format)?;
             let mut i = first;
             for u in &units {
                 for k in &u.args {

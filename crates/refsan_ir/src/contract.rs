@@ -227,6 +227,9 @@ pub struct Behaviour {
     pub format: Option<FormatSpec>,
     /// What can make it fail.
     pub fails_when: FailsWhen,
+    /// Returns 0 when its first argument is NULL, which it accepts
+    /// (`PyCallable_Check`).
+    pub zero_for_null: bool,
 }
 
 /// What can make a C-API function fail (see [`crate::Trigger`]).

@@ -83,6 +83,8 @@ pub enum Operand {
     Null,
     Int(i64),
     /// A string literal (format strings of PyArg_ParseTuple, Py_BuildValue...).
+    /// A literal joined to a macro the front-end cannot expand (`"iiN"
+    /// _Py_PARSE_PID`) holds [`UNKNOWN_TEXT`] where the macro's text goes.
     Str(String),
     /// A named global or static: `Py_None`, `&PyList_Type`, a module-level
     /// variable.
@@ -96,6 +98,10 @@ pub enum Operand {
     /// does not model. Never tracked.
     Opaque,
 }
+
+/// Stands in a string literal for the text of a macro the front-end could
+/// not expand.
+pub const UNKNOWN_TEXT: char = '\u{FFFC}';
 
 impl Operand {
     pub fn var(&self) -> Option<VarId> {

@@ -299,8 +299,17 @@ impl<'a> Analyzer<'a> {
                         && !fresh(Binding::Obj(site), st);
                     if tracked {
                         let mut t = st.clone();
+                        let mut owned = false;
                         if let Some(v) = t.value_mut(site) {
                             v.singleton = Some(name);
+                            v.null = Nullness::NonNull;
+                            owned = v.owned > 0;
+                        }
+                        // The singleton's name stands for the reference the
+                        // value holds: `if (r == Py_False) Py_DECREF(Py_False);`
+                        // releases it.
+                        if owned {
+                            t.set_field(FieldBase::GLOBALS, name, FieldVal::Obj(site));
                         }
                         return (Some(t), Some(st.clone()));
                     }

@@ -275,6 +275,15 @@ impl<'a> Analyzer<'a> {
                 list
             }
         };
+        // `PyCallable_Check(NULL)` is 0.
+        let outcomes = if is_api
+            && behaviour.is_some_and(|b| b.zero_for_null)
+            && matches!(vals.first(), Some(Binding::Null(_)))
+        {
+            vec![(Outcome::Only, RetVal::Int(0, 0))]
+        } else {
+            outcomes
+        };
         // What the knowledge base says of a C-API call's result and out
         // values is a fact, not a guess: a test the code makes of them that
         // the facts decide is dead code (`if (type == NULL)` after
@@ -888,9 +897,10 @@ impl<'a> Analyzer<'a> {
                     _ => Binding::Unknown,
                 }
             }
-            RetVal::BorrowedRef if contract.failure == Failure::Never && !returns_type && self.accessor_key(st, vals, callee).is_some_and(|(base, key)| matches!(st.field(base, key), Some(FieldVal::Obj(s)) if st.value(s).is_some())) => {
+            RetVal::BorrowedRef if contract.failure == Failure::Never && self.accessor_key(st, vals, callee).is_some_and(|(base, key)| matches!(st.field(base, key), Some(FieldVal::Obj(s)) if st.value(s).is_some())) => {
                 // The same accessor on the same object and index: the same
-                // item (`Py_INCREF(PyTuple_GET_ITEM(t, 0))` then use it again).
+                // item (`Py_INCREF(PyTuple_GET_ITEM(t, 0))` then use it again;
+                // `Py_INCREF(Py_TYPE(self)); return (PyObject *)Py_TYPE(self);`).
                 match self.accessor_key(st, vals, callee).and_then(|(base, key)| st.field(base, key)) {
                     Some(FieldVal::Obj(s)) => Binding::Obj(s),
                     _ => Binding::Unknown,

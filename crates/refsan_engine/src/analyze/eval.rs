@@ -15,7 +15,15 @@ impl<'a> Analyzer<'a> {
         // A global this function stored to: what it stored.
         if !name.starts_with('&') {
             match st.field(FieldBase::GLOBALS, self.intern(name)) {
-                Some(FieldVal::Obj(s)) if st.value(s).is_some() => return Binding::Obj(s),
+                // A singleton's name stands for a value found to be it only
+                // while that reference is held.
+                Some(FieldVal::Obj(s))
+                    if st
+                        .value(s)
+                        .is_some_and(|v| v.singleton.is_none() || v.status == Status::Live) =>
+                {
+                    return Binding::Obj(s)
+                }
                 Some(FieldVal::Null(s)) => return Binding::Null(NullWhy::Literal(s)),
                 Some(FieldVal::Ptr) => return Binding::Ptr,
                 Some(FieldVal::Unknown) => return Binding::Unknown,
