@@ -32,6 +32,8 @@ pub struct Resolver<'a> {
     fresh: std::collections::HashSet<String>,
     /// Summarised functions that fail only when memory runs out.
     oom_only: std::collections::HashSet<String>,
+    /// Summarised functions: parameters not NULL when they succeed.
+    nonnull_on_success: HashMap<String, u64>,
     /// Summarised non-object functions: how they return.
     int_outcomes: HashMap<String, Vec<crate::outcome::IntOutcome>>,
     /// File-scope variables that hold objects, and those that are objects.
@@ -109,6 +111,7 @@ impl<'a> Resolver<'a> {
             returns_arg: HashMap::new(),
             fresh: Default::default(),
             oom_only: Default::default(),
+            nonnull_on_success: HashMap::new(),
             int_outcomes: HashMap::new(),
             object_globals,
             noexcept,
@@ -206,6 +209,16 @@ impl<'a> Resolver<'a> {
     /// A summarised function whose every failure needs memory to run out.
     pub fn is_oom_only(&self, name: &str) -> bool {
         self.oom_only.contains(name)
+    }
+
+    pub fn set_nonnull_on_success(&mut self, name: &str, mask: u64) {
+        self.nonnull_on_success.insert(name.to_string(), mask);
+    }
+
+    /// The parameters (bit i: the i-th) a summarised function was not given
+    /// NULL in when it succeeds.
+    pub fn nonnull_on_success(&self, name: &str) -> u64 {
+        self.nonnull_on_success.get(name).copied().unwrap_or(0)
     }
 
     pub fn set_returns_arg(&mut self, name: &str, arg: usize) {

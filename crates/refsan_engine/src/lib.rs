@@ -72,6 +72,7 @@ pub struct ExternalSummary {
     int_outcomes: Option<Vec<outcome::IntOutcome>>,
     fresh: bool,
     oom_only: bool,
+    nonnull_on_success: u64,
 }
 
 /// Every rule the engine knows, in code order.
@@ -265,6 +266,9 @@ pub fn check_module_with(
         if s.oom_only {
             resolver.set_oom_only(name);
         }
+        if s.nonnull_on_success != 0 {
+            resolver.set_nonnull_on_success(name, s.nonnull_on_success);
+        }
         if let Some(outcomes) = &s.int_outcomes {
             resolver.set_int_outcomes(name, outcomes.clone());
         }
@@ -308,6 +312,7 @@ pub fn check_module_with(
                     returns_arg: decision.returns_arg,
                     fresh: decision.fresh,
                     oom_only: decision.oom_only,
+                    nonnull_on_success: decision.nonnull_on_success,
                     int_outcomes: decision.int_outcomes.clone(),
                 },
             ));
@@ -332,6 +337,9 @@ pub fn check_module_with(
             }
             if first && decision.oom_only {
                 resolver.set_oom_only(&func.name);
+            }
+            if first && decision.nonnull_on_success != 0 {
+                resolver.set_nonnull_on_success(&func.name, decision.nonnull_on_success);
             }
             if let (true, Some(outcomes)) = (first, decision.int_outcomes.clone()) {
                 resolver.set_int_outcomes(&func.name, outcomes);

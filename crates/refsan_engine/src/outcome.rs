@@ -32,6 +32,9 @@ pub struct ReturnObs {
     pub demand: refsan_ir::Trigger,
     /// A parameter is NULL on this path (`if (x == NULL) return -1;`).
     pub null_param: bool,
+    /// Parameters (bit i: the i-th, up to 64) the path established are not
+    /// NULL.
+    pub nonnull_params: u64,
 }
 
 impl ReturnObs {

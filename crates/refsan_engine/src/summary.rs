@@ -116,6 +116,10 @@ pub struct Decision {
     /// Every path to a failing return needs memory to run out (the
     /// analysis followed all of them).
     pub oom_only: bool,
+    /// Parameters (bit i: the i-th) every succeeding return found not NULL
+    /// (`check_decoded(x)` fails for a NULL `x`): a call that succeeds was
+    /// not given NULL there.
+    pub nonnull_on_success: u64,
 }
 
 /// `has_findings`: the analysis reported something about the function
@@ -351,6 +355,30 @@ pub fn summarize(
         steals,
         returns_new: any_new || expect.returns == ExpectRet::New,
         oom_only: oom_only(func, result),
+        nonnull_on_success: nonnull_on_success(func, result),
+    }
+}
+
+/// The parameters every succeeding return found not NULL.
+fn nonnull_on_success(func: &Function, result: &FnResult) -> u64 {
+    if result.approximate.is_some() || !matches!(func.returns, TypeClass::Object | TypeClass::Int) {
+        return 0;
+    }
+    let succeeding = |r: &&ReturnObs| match r.kind {
+        RetKind::Null => false,
+        RetKind::Int(_, hi) => hi >= 0 && r.caller_exc() != Exc::Set,
+        _ => r.exc != Exc::Set,
+    };
+    let mut mask = u64::MAX;
+    let mut any = false;
+    for r in result.returns.iter().filter(succeeding) {
+        mask &= r.nonnull_params;
+        any = true;
+    }
+    if any {
+        mask
+    } else {
+        0
     }
 }
 

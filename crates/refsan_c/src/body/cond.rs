@@ -363,6 +363,21 @@ pub(super) fn const_value(t: &Txt<'_>, n: Node<'_>) -> Option<i64> {
                 n = first_child(n).filter(|c| kind(c) != "compound_statement")?;
             }
             "cast_expression" => n = field(n, "value")?,
+            // `(Py_uhash_t)-1`, parsed as a subtraction because the parser
+            // cannot know `Py_uhash_t` names a type: a `_t` name in
+            // parentheses is one.
+            "binary_expression"
+                if operator(t, n) == b"-"
+                    && field(n, "left").is_some_and(|l| {
+                        kind(l) == "parenthesized_expression"
+                            && first_child(l).is_some_and(|id| {
+                                kind(id) == "identifier" && t.bytes(id).ends_with(b"_t")
+                            })
+                    }) =>
+            {
+                unary.push(b'-');
+                n = field(n, "right")?;
+            }
             "unary_expression" => {
                 match operator(t, n) {
                     b"-" => unary.push(b'-'),

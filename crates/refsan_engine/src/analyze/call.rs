@@ -319,12 +319,38 @@ impl<'a> Analyzer<'a> {
         } else {
             self.failure_demand(name, is_api, behaviour, args)
         };
+        // A helper that fails when given NULL: where it succeeds, it was not.
+        let nonnull = if is_api {
+            0
+        } else {
+            self.resolver.nonnull_on_success(name)
+        };
         for (k, (outcome, ret)) in outcomes.iter().enumerate() {
             let mut s = if k + 1 == outcomes.len() {
                 std::mem::replace(&mut st, State::new(0))
             } else {
                 st.clone()
             };
+            if nonnull != 0 && outcome.succeeded() {
+                let mut impossible = false;
+                for (i, b) in vals.iter().enumerate().take(64) {
+                    if nonnull & (1 << i) == 0 {
+                        continue;
+                    }
+                    match *b {
+                        Binding::Null(_) => impossible = true,
+                        Binding::Obj(site) => {
+                            if let Some(v) = s.value_mut(site) {
+                                v.null = Nullness::NonNull;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                if impossible {
+                    continue;
+                }
+            }
             if *outcome == Outcome::Failure {
                 s.push_event(Ev::CallFailed { stmt: sref, demand });
             } else if *outcome == Outcome::False {

@@ -319,6 +319,17 @@ impl<'a> Analyzer<'a> {
                 .params
                 .iter()
                 .any(|p| matches!(st.binding(*p), Binding::Null(_))),
+            nonnull_params: self
+                .func
+                .params
+                .iter()
+                .enumerate()
+                .take(64)
+                .filter(|(_, p)| match st.binding(**p) {
+                    Binding::Obj(s) => st.value(s).is_some_and(|v| v.null == Nullness::NonNull),
+                    _ => false,
+                })
+                .fold(0u64, |m, (i, _)| m | (1 << i)),
         });
     }
 
