@@ -523,6 +523,55 @@ pub(crate) struct PreprocArms<'t> {
 /// Splits `#if A ... #elif B ... #else ... #endif` into its arms. `#if 0`
 /// arms are dropped (never compiled); an `#if 1` arm makes the chain
 /// exhaustive.
+/// The value of an `#if` condition that only tells Python 2 from Python 3
+/// (`PY_MAJOR_VERSION >= 3`, `PY_VERSION_HEX < 0x03000000`): refsan checks
+/// code for Python 3, so such arms are decided.
+fn python2_condition(t: &Txt<'_>, n: Node<'_>) -> Option<bool> {
+    match kind(n) {
+        "parenthesized_expression" => python2_condition(t, first_child(n)?),
+        "unary_expression" if t.bytes(field(n, "operator")?) == b"!" => {
+            python2_condition(t, field(n, "argument")?).map(|v| !v)
+        }
+        "binary_expression" => {
+            let op = t.bytes(field(n, "operator")?);
+            let (left, right) = (field(n, "left")?, field(n, "right")?);
+            match op {
+                b"&&" | b"||" => {
+                    let (l, r) = (python2_condition(t, left), python2_condition(t, right));
+                    let and = op == b"&&";
+                    return match (l, r) {
+                        (Some(a), Some(b)) => Some(if and { a && b } else { a || b }),
+                        (Some(v), None) | (None, Some(v)) if v != and => Some(v),
+                        _ => None,
+                    };
+                }
+                _ => {}
+            }
+            if kind(left) != "identifier" || kind(right) != "number_literal" {
+                return None;
+            }
+            let k = parse_int(t.bytes(right))?;
+            // A Python 3 value that compares with `k` as every Python 3
+            // version does.
+            let value = match t.bytes(left) {
+                b"PY_MAJOR_VERSION" => 3,
+                b"PY_VERSION_HEX" if k <= 0x0300_0000 => 0x0308_0000,
+                _ => return None,
+            };
+            Some(match op {
+                b"<" => value < k,
+                b"<=" => value <= k,
+                b">" => value > k,
+                b">=" => value >= k,
+                b"==" => value == k,
+                b"!=" => value != k,
+                _ => return None,
+            })
+        }
+        _ => None,
+    }
+}
+
 pub(crate) fn preproc_arms<'t>(t: Txt<'_>, n: Node<'t>) -> PreprocArms<'t> {
     let mut arms = Vec::new();
     let mut exhaustive = false;
@@ -556,7 +605,7 @@ pub(crate) fn preproc_arms<'t>(t: Txt<'_>, n: Node<'t>) -> PreprocArms<'t> {
         }
         let constant = condition.and_then(|c| match kind(c) {
             "number_literal" => parse_int(t.bytes(c)),
-            _ => None,
+            _ => python2_condition(&t, c).map(i64::from),
         });
         let items: Vec<Node<'t>> = children(node)
             .into_iter()
