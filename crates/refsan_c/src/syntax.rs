@@ -518,6 +518,8 @@ pub(crate) struct PreprocArms<'t> {
     pub key: String,
     /// `if X` / `ifdef X`: for naming the arm variable.
     pub first_condition: String,
+    /// The first arm is the first directive's (`#if X` was not decided).
+    pub first_kept: bool,
 }
 
 /// Splits `#if A ... #elif B ... #else ... #endif` into its arms. `#if 0`
@@ -577,6 +579,7 @@ pub(crate) fn preproc_arms<'t>(t: Txt<'_>, n: Node<'t>) -> PreprocArms<'t> {
     let mut exhaustive = false;
     let mut key = String::new();
     let mut first_condition = String::new();
+    let mut first_kept = false;
     let mut cur = Some(n);
     let mut guard = 0;
     while let Some(node) = cur {
@@ -618,7 +621,12 @@ pub(crate) fn preproc_arms<'t>(t: Txt<'_>, n: Node<'t>) -> PreprocArms<'t> {
                 exhaustive = true;
                 break;
             }
-            None => arms.push(items),
+            None => {
+                if guard == 1 {
+                    first_kept = true;
+                }
+                arms.push(items);
+            }
         }
         if kind(node) == "preproc_else" {
             exhaustive = true;
@@ -630,6 +638,7 @@ pub(crate) fn preproc_arms<'t>(t: Txt<'_>, n: Node<'t>) -> PreprocArms<'t> {
         exhaustive,
         key,
         first_condition,
+        first_kept,
     }
 }
 

@@ -675,27 +675,37 @@ impl Lowerer<'_> {
             self.b.switch_to(join);
             return;
         }
-        let key = arms.key.clone();
-        let var = match self.pp_vars.get(&key) {
+        let var_for = |key: String, this: &mut Self| match this.pp_vars.get(&key) {
             Some(v) => *v,
             None => {
-                let v = self.b.add_var(
+                let v = this.b.add_var(
                     format!("#{}", arms.first_condition),
                     TypeClass::Int,
                     "int",
                     VarKind::Local,
                     span,
                 );
-                self.pp_vars.insert(key, v);
+                this.pp_vars.insert(key, v);
                 v
             }
         };
+        // Whether the first condition holds is one fact for every chain
+        // that starts with it (`#if X ... #else ... #endif` and a later
+        // `#if X ... #endif`); which later arm applies, for chains that
+        // agree on all their conditions.
+        let first = if arms.first_kept {
+            var_for(format!("first {}", arms.first_condition), self)
+        } else {
+            var_for(arms.key.clone(), self)
+        };
+        let rest = var_for(arms.key.clone(), self);
         let last = targets.len() - 1;
         for (i, target) in targets.iter().enumerate() {
             if i == last {
                 self.b.terminate(Terminator::Goto(*target), span);
                 break;
             }
+            let var = if i == 0 { first } else { rest };
             let next = self.b.new_block();
             self.b.terminate(
                 Terminator::Branch {

@@ -139,8 +139,11 @@ impl<'a> Analyzer<'a> {
             // values; it may set an exception. An upper-case name is a macro
             // from a header refsan does not read (a `.h` included into the
             // file that defines `UNBIND(x)`): it may release or keep what it
-            // is given, so those values are no longer tracked.
-            let unknown_macro = looks_like_macro(name);
+            // is given, so those values are no longer tracked. So is a C++
+            // qualified function (`OwnedObject::consuming(p)`,
+            // `std::make_unique<Holder>(p)`): C++ code hands references to
+            // objects whose destructors release them.
+            let unknown_macro = looks_like_macro(name) || name.contains("::");
             for (i, a) in args.iter().enumerate() {
                 if let Binding::Obj(site) = vals[i] {
                     let callee = if name.is_empty() {

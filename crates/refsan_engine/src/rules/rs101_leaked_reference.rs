@@ -113,7 +113,30 @@ pub fn release_help(value: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use crate::test_support::check_c;
+    use crate::test_support::{check, check_c};
+    use refsan_ir::Language;
+
+    /// greenlet's `OwnedObject::consuming(PyTuple_Pack(...))`: a C++
+    /// factory takes the new reference over (its destructor releases it);
+    /// a plain C call does not.
+    #[test]
+    fn cxx_owners_take_new_references_over() {
+        check(
+            Language::Cpp,
+            "RS101",
+            r#"
+static PyObject *
+pack(PyObject *self, PyObject *args)
+{
+    OwnedObject lhs = OwnedObject::consuming(PyTuple_Pack(2, self, args));
+    auto holder = std::make_unique<Holder>(PyList_New(0));
+    use_tuple(PyTuple_Pack(1, self));
+ // ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ RS101
+    Py_RETURN_NONE;
+}
+"#,
+        );
+    }
 
     #[test]
     fn leak_on_a_later_error_path() {
