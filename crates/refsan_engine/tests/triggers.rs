@@ -367,3 +367,56 @@ fn a_reference_to_a_value_found_to_be_a_singleton_is_a_hazard() {
     let h = only(SINGLETON, "RS104", "uri_or_none");
     assert_eq!(h.severity, Severity::Warning, "{}", h.message);
 }
+
+/// Modules/_pickle.c's Pdata_push: the helper fails only where it raises
+/// MemoryError (a size check, then PyErr_NoMemory), so a leak on its
+/// failure needs memory to run out.
+const NO_MEMORY: &str = r#"#include <Python.h>
+
+typedef struct { PyObject **data; Py_ssize_t size, allocated; } Stack;
+
+static int
+stack_push(Stack *s, PyObject *obj)
+{
+    if (s->size == s->allocated) {
+        if (s->allocated > PY_SSIZE_T_MAX / 2)
+            goto nomemory;
+        PyObject **data = PyMem_Realloc(s->data, 2 * s->allocated * sizeof(PyObject *));
+        if (data == NULL)
+            goto nomemory;
+        s->data = data;
+        s->allocated *= 2;
+    }
+    s->data[s->size++] = obj;
+    return 0;
+nomemory:
+    PyErr_NoMemory();
+    return -1;
+}
+
+static PyObject *
+push_int(PyObject *self, PyObject *arg)
+{
+    Stack *s = (Stack *)PyCapsule_GetPointer(self, NULL);
+    if (s == NULL)
+        return NULL;
+    PyObject *value = PyLong_FromLong(7);
+    if (value == NULL)
+        return NULL;
+    if (stack_push(s, value) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef stack_methods[] = {
+    {"push_int", push_int, METH_O, NULL},
+    {NULL, NULL, 0, NULL}
+};
+"#;
+
+#[test]
+fn a_path_that_raises_memory_error_is_out_of_memory() {
+    let f = only(NO_MEMORY, "RS106", "push_int");
+    assert_eq!(f.trigger, Trigger::Oom, "{f:#?}");
+    assert_eq!(failing(&f), Some(("stack_push", 33)));
+}

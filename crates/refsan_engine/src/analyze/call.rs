@@ -318,7 +318,13 @@ impl<'a> Analyzer<'a> {
         // always fails (`PyErr_Format`), else what the knowledge base or the
         // helper's summary says.
         let demand = if outcomes.iter().all(|(o, _)| *o == Outcome::Failure) {
-            Trigger::Always
+            // Raising MemoryError (`PyErr_NoMemory()`) marks the path as the
+            // out-of-memory one the code handles.
+            if is_api && behaviour.is_some_and(|b| b.fails_when == FailsWhen::Oom) {
+                Trigger::Oom
+            } else {
+                Trigger::Always
+            }
         } else {
             self.failure_demand(name, is_api, behaviour, args)
         };
