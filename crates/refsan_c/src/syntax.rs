@@ -447,6 +447,12 @@ pub(crate) fn parse_char(text: &[u8]) -> Option<i64> {
     }
 }
 
+/// The spellings of the null pointer: `_Py_NULL` is NULL in C and nullptr
+/// in C++ (3.12+ headers, pythoncapi_compat).
+pub(crate) fn is_null_name(name: &[u8]) -> bool {
+    matches!(name, b"NULL" | b"nullptr" | b"_Py_NULL")
+}
+
 /// The contents of a string literal node with simple escapes decoded;
 /// `None` when it is not a plain literal (e.g. contains a macro).
 pub(crate) fn string_value(t: &Txt<'_>, n: Node<'_>) -> Option<String> {

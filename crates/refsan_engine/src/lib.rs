@@ -75,6 +75,44 @@ pub struct ExternalSummary {
     nonnull_on_success: u64,
 }
 
+impl ExternalSummary {
+    /// What callers learn from a function's analysis.
+    fn of(decision: &summary::Decision) -> ExternalSummary {
+        ExternalSummary {
+            contract: decision.contract.clone(),
+            success: decision.success,
+            returns_arg: decision.returns_arg,
+            fresh: decision.fresh,
+            oom_only: decision.oom_only,
+            nonnull_on_success: decision.nonnull_on_success,
+            int_outcomes: decision.int_outcomes.clone(),
+        }
+    }
+}
+
+/// Tells `resolver` what the summary of `name` says.
+fn learn(resolver: &mut facts::Resolver<'_>, name: &str, s: &ExternalSummary) {
+    resolver.add_summary(name, s.contract.clone());
+    if let Some(range) = s.success {
+        resolver.set_success_range(name, range);
+    }
+    if let Some(arg) = s.returns_arg {
+        resolver.set_returns_arg(name, arg);
+    }
+    if s.fresh {
+        resolver.set_fresh(name);
+    }
+    if s.oom_only {
+        resolver.set_oom_only(name);
+    }
+    if s.nonnull_on_success != 0 {
+        resolver.set_nonnull_on_success(name, s.nonnull_on_success);
+    }
+    if let Some(outcomes) = &s.int_outcomes {
+        resolver.set_int_outcomes(name, outcomes.clone());
+    }
+}
+
 /// Every rule the engine knows, in code order.
 pub fn rules() -> Vec<&'static RuleMeta> {
     rules::metas().collect()
@@ -253,25 +291,7 @@ pub fn check_module_with(
         if module.function(name).is_some() || resolver.stated(name).is_some() {
             continue;
         }
-        resolver.add_summary(name, s.contract.clone());
-        if let Some(range) = s.success {
-            resolver.set_success_range(name, range);
-        }
-        if let Some(arg) = s.returns_arg {
-            resolver.set_returns_arg(name, arg);
-        }
-        if s.fresh {
-            resolver.set_fresh(name);
-        }
-        if s.oom_only {
-            resolver.set_oom_only(name);
-        }
-        if s.nonnull_on_success != 0 {
-            resolver.set_nonnull_on_success(name, s.nonnull_on_success);
-        }
-        if let Some(outcomes) = &s.int_outcomes {
-            resolver.set_int_outcomes(name, outcomes.clone());
-        }
+        learn(&mut resolver, name, s);
     }
     let expects = expect::expectations(module, &resolver);
     let aopts = analyze::Options {
@@ -303,47 +323,20 @@ pub fn check_module_with(
         // A function Python calls (a method, a slot) is summarised for the
         // way Python calls it; C callers in other files pass what Python
         // would not (`_PyIOBase_check_readable(raw, Py_True)`).
-        if !func.is_static && !exp.python_facing {
-            report.exports.push((
-                func.name.clone(),
-                ExternalSummary {
-                    contract: decision.contract.clone(),
-                    success: decision.success,
-                    returns_arg: decision.returns_arg,
-                    fresh: decision.fresh,
-                    oom_only: decision.oom_only,
-                    nonnull_on_success: decision.nonnull_on_success,
-                    int_outcomes: decision.int_outcomes.clone(),
-                },
-            ));
-        }
+        let summary = ExternalSummary::of(&decision);
         if resolver.stated(&func.name).is_none() {
-            // A function defined in several `#if` arms: keep only what all
-            // the definitions agree on.
-            let first = resolver.summary(&func.name).is_none();
-            let contract = match resolver.summary(&func.name) {
-                Some(prev) if *prev != decision.contract => Contract::unknown(),
-                _ => decision.contract.clone(),
-            };
-            resolver.add_summary(&func.name, contract);
-            if let (true, Some(range)) = (first, decision.success) {
-                resolver.set_success_range(&func.name, range);
+            match resolver.summary(&func.name) {
+                None => learn(&mut resolver, &func.name, &summary),
+                // A function defined in several `#if` arms: keep only what
+                // all the definitions agree on.
+                Some(prev) if *prev != decision.contract => {
+                    resolver.add_summary(&func.name, Contract::unknown());
+                }
+                Some(_) => {}
             }
-            if let (true, Some(arg)) = (first, decision.returns_arg) {
-                resolver.set_returns_arg(&func.name, arg);
-            }
-            if first && decision.fresh {
-                resolver.set_fresh(&func.name);
-            }
-            if first && decision.oom_only {
-                resolver.set_oom_only(&func.name);
-            }
-            if first && decision.nonnull_on_success != 0 {
-                resolver.set_nonnull_on_success(&func.name, decision.nonnull_on_success);
-            }
-            if let (true, Some(outcomes)) = (first, decision.int_outcomes.clone()) {
-                resolver.set_int_outcomes(&func.name, outcomes);
-            }
+        }
+        if !func.is_static && !exp.python_facing {
+            report.exports.push((func.name.clone(), summary));
         }
         if !result.risky_fields.is_empty() {
             risky.insert(func.name.clone(), result.risky_fields.clone());

@@ -809,6 +809,17 @@ impl State {
             }
     }
 
+    /// Takes `other`'s path when it takes less to happen (fewer or easier
+    /// failed calls), so findings tell the easiest way; returns whether it
+    /// did.
+    pub fn take_path_if_easier(&mut self, other: &State) -> bool {
+        let easier = path_demand(&other.path) < path_demand(&self.path);
+        if easier {
+            self.path = other.path.clone();
+        }
+        easier
+    }
+
     /// Joins a property-equal state into this one; returns true when this
     /// state changed.
     pub fn join_from(&mut self, other: &State) -> bool {

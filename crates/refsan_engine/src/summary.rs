@@ -359,15 +359,28 @@ pub fn summarize(
     }
 }
 
+/// A return that reports a failure: NULL for an object (not a NULL
+/// argument handed back), NULL with an exception for a C pointer
+/// (`newblock`: PyErr_NoMemory when PyMem_Malloc fails), a negative int.
+fn failing_return(func: &Function, r: &ReturnObs) -> bool {
+    match r.kind {
+        RetKind::Null => match func.returns {
+            TypeClass::Object => r.returned_param.is_none(),
+            TypeClass::Pointer => r.exc == Exc::Set,
+            _ => false,
+        },
+        RetKind::Int(_, hi) => func.returns == TypeClass::Int && hi < 0,
+        _ => false,
+    }
+}
+
 /// The parameters every succeeding return found not NULL.
 fn nonnull_on_success(func: &Function, result: &FnResult) -> u64 {
     if result.approximate.is_some() || !matches!(func.returns, TypeClass::Object | TypeClass::Int) {
         return 0;
     }
-    let succeeding = |r: &&ReturnObs| match r.kind {
-        RetKind::Null => false,
-        RetKind::Int(_, hi) => hi >= 0 && r.caller_exc() != Exc::Set,
-        _ => r.exc != Exc::Set,
+    let succeeding = |r: &&ReturnObs| {
+        !failing_return(func, r) && r.kind != RetKind::Null && r.caller_exc() != Exc::Set
     };
     let mut mask = u64::MAX;
     let mut any = false;
@@ -388,17 +401,10 @@ fn oom_only(func: &Function, result: &FnResult) -> bool {
     if result.approximate.is_some() {
         return false;
     }
-    let failing = |r: &&ReturnObs| match r.kind {
-        // A C pointer helper fails when it returns NULL with an exception
-        // set (`newblock`: PyErr_NoMemory when PyMem_Malloc fails).
-        RetKind::Null => match func.returns {
-            TypeClass::Object => r.returned_param.is_none(),
-            TypeClass::Pointer => r.exc == Exc::Set,
-            _ => false,
-        },
-        RetKind::Int(_, hi) => func.returns == TypeClass::Int && hi < 0,
-        _ => false,
-    };
-    let mut failures = result.returns.iter().filter(failing).peekable();
+    let mut failures = result
+        .returns
+        .iter()
+        .filter(|r| failing_return(func, r))
+        .peekable();
     failures.peek().is_some() && failures.all(|r| r.demand == refsan_ir::Trigger::Oom)
 }

@@ -34,7 +34,7 @@ pub use frame::source_frame;
 /// call has to fail.
 pub(crate) fn trigger_text(finding: &Finding) -> Option<String> {
     let call = finding.failing_call.as_ref().map_or_else(
-        || "a call".to_string(),
+        || "a call fails".to_string(),
         |c| format!("`{}` fails on line {}", c.name, c.span.line),
     );
     match finding.trigger {
@@ -45,6 +45,7 @@ pub(crate) fn trigger_text(finding: &Finding) -> Option<String> {
         Trigger::Oom => Some(format!("happens only when {call} (out of memory)")),
     }
 }
+
 pub use summary::{Skipped, Summary};
 
 /// Everything the checker has to say about one input file.

@@ -4,8 +4,8 @@
 use super::expr::is_zero;
 use super::{Lowerer, MAX_DEPTH};
 use crate::syntax::{
-    children, field, first_child, kind, operator, parse_char, parse_int, strip_casts, strip_parens,
-    Txt,
+    children, field, first_child, is_null_name, kind, operator, parse_char, parse_int, strip_casts,
+    strip_parens, Txt,
 };
 use refsan_ir::{BlockId, CmpOp, Cond, Operand, Terminator};
 use tree_sitter::Node;
@@ -334,9 +334,7 @@ fn constant(t: &Txt<'_>, n: Node<'_>) -> Option<Constant> {
     let stripped = strip_casts(t, n);
     match kind(stripped) {
         "null" | "nullptr" => return Some(Constant::Null),
-        "identifier" if matches!(t.bytes(stripped), b"NULL" | b"nullptr" | b"_Py_NULL") => {
-            return Some(Constant::Null)
-        }
+        "identifier" if is_null_name(t.bytes(stripped)) => return Some(Constant::Null),
         _ => {}
     }
     // `(void *)0`: a cast to a pointer type of the literal 0.

@@ -318,9 +318,10 @@ impl<'f> Lowerer<'f> {
                 Resolved::Local(v)
             };
         }
+        if syntax::is_null_name(name) {
+            return Resolved::Null;
+        }
         match name {
-            // `_Py_NULL` is NULL in C and nullptr in C++ (3.12+ headers).
-            b"NULL" | b"nullptr" | b"_Py_NULL" => Resolved::Null,
             b"true" => Resolved::Int(1),
             b"false" => Resolved::Int(0),
             _ => match self.sentinel_macro(name) {

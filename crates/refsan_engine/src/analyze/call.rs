@@ -827,11 +827,7 @@ impl<'a> Analyzer<'a> {
                             v.status = Status::Released(sref);
                         }
                     }
-                } else if v.status == Status::Live
-                    && matches!(v.origin, ValOrigin::Borrowed(b)
-                        if self.in_accessor_slot(st, old)
-                            || (v.owner.is_some() && self.is_slot_getter(&self.callee_at(b))))
-                {
+                } else if v.status == Status::Live && self.is_slot_item(st, old) {
                     // A container slot's reference replaced in place
                     // (`v = PyTuple_GET_ITEM(t, i); PyUnicode_InternInPlace(&v);
                     // PyTuple_SET_ITEM(t, i, v)`): fine if the slot is

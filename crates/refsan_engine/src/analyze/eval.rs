@@ -230,6 +230,17 @@ impl<'a> Analyzer<'a> {
 
     /// A borrowed accessor result (`PyTuple_GET_ITEM(t, i)`) still in its
     /// container's slot.
+    /// A borrowed item a container slot still holds (`PyTuple_GET_ITEM(t,
+    /// i)`): releasing it is fine if the slot is overwritten later.
+    pub(super) fn is_slot_item(&self, st: &State, site: Site) -> bool {
+        let Some(v) = st.value(site) else {
+            return false;
+        };
+        matches!(v.origin, ValOrigin::Borrowed(b)
+            if self.in_accessor_slot(st, site)
+                || (v.owner.is_some() && self.is_slot_getter(&self.callee_at(b))))
+    }
+
     pub(super) fn in_accessor_slot(&self, st: &State, site: Site) -> bool {
         st.fields
             .iter()

@@ -509,10 +509,7 @@ impl<'a> Analyzer<'a> {
                 // Equal states join without change: nothing new to explore,
                 // unless the new path takes less to happen (no failed call
                 // where the kept one needs one): findings then tell it.
-                let easier = path_demand(&st.path) < path_demand(&kept.state.path);
-                if easier {
-                    kept.state.path = st.path.clone();
-                }
+                let easier = kept.state.take_path_if_easier(&st);
                 if kept.state.join_from(&st) || easier {
                     kept.shapes = None;
                     work.push_back((b, kept.state.clone()));
@@ -535,10 +532,7 @@ impl<'a> Analyzer<'a> {
                     }
                     let mut merged = kept.state.clone();
                     widen::forget_stored_globals(&mut merged);
-                    let easier = path_demand(&st.path) < path_demand(&merged.path);
-                    if easier {
-                        merged.path = st.path.clone();
-                    }
+                    let easier = merged.take_path_if_easier(&st);
                     let changed = if strict {
                         widen::fold(&mut merged, &st)
                     } else {

@@ -261,10 +261,7 @@ impl<'a> Analyzer<'a> {
                         }
                     }
                     (_, ValOrigin::Global(_)) if self.is_immortal_global(&v) => {}
-                    (Status::Live, ValOrigin::Borrowed(b))
-                        if self.in_accessor_slot(st, site)
-                            || (v.owner.is_some() && self.is_slot_getter(&self.callee_at(b))) =>
-                    {
+                    (Status::Live, ValOrigin::Borrowed(_)) if self.is_slot_item(st, site) => {
                         // Releasing a container slot's reference: fine if the
                         // slot is overwritten before the function returns.
                         if let Some(v) = st.value_mut(site) {

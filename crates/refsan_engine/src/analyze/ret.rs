@@ -135,8 +135,7 @@ impl<'a> Analyzer<'a> {
                                 // new references: its callers compare the
                                 // result with it (`_ssl.c`'s
                                 // `_get_peer_alt_names`).
-                                if let ValOrigin::Global(n) =
-                                    st.value(site).map_or(ValOrigin::Param(0), |v| v.origin)
+                                if let Some(ValOrigin::Global(n)) = st.value(site).map(|v| v.origin)
                                 {
                                     let name = self.name_of(n);
                                     if self.resolver.is_singleton(&name) {
