@@ -166,6 +166,9 @@ pub struct ValueState {
     /// A borrowed container item released while its slot still points to
     /// it; fine only if the slot is overwritten (`PyList_SET_ITEM`) later.
     pub slot_released: Option<StmtRef>,
+    /// Its slot was overwritten (`PyTuple_SET_ITEM`): no longer an item of
+    /// the container, its reference is the function's.
+    pub left_slot: bool,
     /// A container keeps its own reference (PyList_Append, PyDict_SetItem):
     /// releasing the function's last reference does not free the object.
     pub kept: bool,
@@ -200,6 +203,7 @@ impl ValueState {
             shared: false,
             array_item: false,
             slot_released: None,
+            left_slot: false,
             kept: false,
             passed_unknown: false,
             store_debt: None,

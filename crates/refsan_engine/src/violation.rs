@@ -79,6 +79,21 @@ pub enum Release {
     ReplacedBy { callee: String },
 }
 
+/// What says the function does not own a reference it treats as its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Basis {
+    /// The C API or a stated contract: a knowledge-base function returned
+    /// it borrowed or stole it, the interpreter lent it as a parameter of a
+    /// Python-facing function, a declaration or `[tool.refsan]` says so.
+    Stated,
+    /// The project's own conventions as refsan inferred them: an object's
+    /// field, a global, a parameter of a helper, a helper's summary, a
+    /// store into a struct. A transfer refsan does not see (a pop, a
+    /// replaced slot, a helper keeping a pointer that does not own) makes
+    /// such code correct.
+    Inferred,
+}
+
 /// Which error return lacks an exception.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorReturn {
@@ -131,6 +146,7 @@ pub enum Kind {
     ReleasedBorrowed {
         value: String,
         why: String,
+        basis: Basis,
         by: Release,
     },
     /// A reference released after a stealing call took it; `by_language`
@@ -147,6 +163,7 @@ pub enum Kind {
         value: String,
         callee: String,
         why: String,
+        basis: Basis,
     },
     /// A stealing call given a reference that was already given away.
     StolenTwice { value: String, callee: String },
@@ -155,9 +172,14 @@ pub enum Kind {
         value: String,
         place: String,
         why: String,
+        basis: Basis,
     },
     /// A borrowed reference returned where a new one is expected.
-    ReturnedBorrowed { value: String, why: String },
+    ReturnedBorrowed {
+        value: String,
+        why: String,
+        basis: Basis,
+    },
     /// An error return without an exception; `role` is why the function
     /// must set one ("method `spam.foo`").
     ErrorWithoutException { returns: ErrorReturn, role: String },

@@ -86,6 +86,7 @@ fn flags(v: &ValueState) -> u64 {
         v.shared,
         v.array_item,
         v.slot_released.is_some(),
+        v.left_slot,
         v.kept,
         v.passed_unknown,
         v.store_debt.is_some(),

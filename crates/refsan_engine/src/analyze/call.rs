@@ -365,7 +365,7 @@ impl<'a> Analyzer<'a> {
             } else if *outcome == Outcome::False {
                 s.push_event(Ev::CallFalse { stmt: sref });
             }
-            self.slot_overwrite(&mut s, name, &vals);
+            self.slot_overwrite(&mut s, name, args, &vals);
             self.apply_arg_effects(&mut s, &contract, name, args, &vals, *outcome, sref, span);
             if outcome.succeeded() {
                 let container = vals.first().and_then(Binding::obj);
@@ -712,6 +712,7 @@ impl<'a> Analyzer<'a> {
                     value: name,
                     callee: callee.to_string(),
                     why: self.why_borrowed(&v),
+                    basis: self.steal_basis(&v, callee),
                 };
                 self.tentative(st, site, i, kind, span);
             }
@@ -721,6 +722,7 @@ impl<'a> Analyzer<'a> {
                 value: name,
                 callee: callee.to_string(),
                 why: self.why_borrowed(&v),
+                basis: self.steal_basis(&v, callee),
             };
             self.emit(st, kind, span, Some(site));
         }
@@ -843,6 +845,7 @@ impl<'a> Analyzer<'a> {
                     let kind = Kind::ReleasedBorrowed {
                         value: self.describe(st, old),
                         why: self.why_borrowed(&v),
+                        basis: self.borrow_basis(&v),
                         by: Release::ReplacedBy {
                             callee: self.callee_at(sref),
                         },

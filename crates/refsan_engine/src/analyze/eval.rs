@@ -171,7 +171,13 @@ impl<'a> Analyzer<'a> {
     /// `PyList_SET_ITEM(l, i, v)` overwrites the slot `PyList_GET_ITEM(l, i)`
     /// read before: the slot's reference to the old item is the caller's
     /// now (it must release it), and a release made earlier is justified.
-    pub(super) fn slot_overwrite(&self, st: &mut State, callee: &str, vals: &[Binding]) {
+    pub(super) fn slot_overwrite(
+        &self,
+        st: &mut State,
+        callee: &str,
+        args: &[Operand],
+        vals: &[Binding],
+    ) {
         let Some(getters) = self
             .resolver
             .behaviour(callee)
@@ -180,20 +186,23 @@ impl<'a> Analyzer<'a> {
         else {
             return;
         };
-        if vals.len() < 3 {
+        // The slot is named by every argument but the last, the new item.
+        let Some((new_item, slot)) = vals.split_last().filter(|(_, s)| !s.is_empty()) else {
             return;
-        }
+        };
+        let new_item = new_item.obj();
         let mut found = false;
         for get in getters {
-            let Some((base, key)) = self.accessor_key(st, &vals[..2], get) else {
+            let Some((base, key)) = self.accessor_key(st, slot, get) else {
                 continue;
             };
             if let Some(FieldVal::Obj(old)) = st.field(base, key) {
                 found = true;
                 if let Some(v) = st.value_mut(old) {
+                    v.left_slot = true;
                     if v.slot_released.is_some() {
                         v.slot_released = None;
-                    } else if v.status == Status::Live && vals[2] != Binding::Obj(old) {
+                    } else if v.status == Status::Live && new_item != Some(old) {
                         v.owned += 1;
                     }
                 }
@@ -203,22 +212,45 @@ impl<'a> Analyzer<'a> {
         // The index is not a known constant (`PyTuple_SET_ITEM(t, i, x)` in
         // a loop): the slot is the one item read from this container, if
         // there is exactly one.
-        let Some(container) = vals[0].obj() else {
-            return;
-        };
         if found {
             return;
         }
+        // A container the analysis does not track (made by a function it
+        // does not know): the item read with the same container and index
+        // expressions.
+        let same_operands = |s: StmtRef| match self.stmt_at(s).map(|s| &s.kind) {
+            Some(StmtKind::Call { args: got, .. }) => {
+                got.len() == slot.len() && args.get(..slot.len()) == Some(got)
+            }
+            _ => false,
+        };
+        let container = vals[0].obj();
         let candidates: Vec<Site> = st
             .values
             .iter()
-            .filter(|v| v.owner == Some(container) && v.owned <= 0 && Some(v.site) != vals[2].obj())
+            .filter(|v| v.owned <= 0 && !v.left_slot && Some(v.site) != new_item)
+            .filter(|v| match (container, v.origin) {
+                (Some(c), _) => v.owner == Some(c),
+                (None, ValOrigin::Borrowed(s)) => v.owner.is_none() && same_operands(s),
+                (None, _) => false,
+            })
             .filter(|v| matches!(v.origin, ValOrigin::Borrowed(s) if self.is_slot_getter(&self.callee_at(s))))
             .filter(|v| v.status == Status::Live || v.slot_released.is_some())
             .map(|v| v.site)
             .collect();
-        if let [old] = candidates[..] {
+        // Several items read from it (one per branch or loop iteration):
+        // the one read with the same expressions.
+        let read_alike = |site: &&Site| {
+            st.value(**site)
+                .is_some_and(|v| matches!(v.origin, ValOrigin::Borrowed(s) if same_operands(s)))
+        };
+        let alike: Vec<Site> = match candidates[..] {
+            [_, _, ..] => candidates.iter().filter(read_alike).copied().collect(),
+            _ => candidates,
+        };
+        if let [old] = alike[..] {
             if let Some(v) = st.value_mut(old) {
+                v.left_slot = true;
                 if v.slot_released.is_some() {
                     v.slot_released = None;
                 } else {

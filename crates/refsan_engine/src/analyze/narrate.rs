@@ -88,6 +88,52 @@ impl<'a> Analyzer<'a> {
         found
     }
 
+    /// What says the function does not own a value: the C API (or a stated
+    /// contract), or the project's conventions as inferred.
+    pub(super) fn borrow_basis(&self, v: &ValueState) -> Basis {
+        match v.status {
+            Status::Stolen(s) => return self.callee_basis(&self.callee_at(s)),
+            Status::Stored(_) => return Basis::Inferred,
+            _ => {}
+        }
+        match v.origin {
+            ValOrigin::Param(_) if self.expect.python_facing => Basis::Stated,
+            ValOrigin::Param(_) | ValOrigin::Field(_) => Basis::Inferred,
+            ValOrigin::Borrowed(s) | ValOrigin::OutBorrowed(s, _) => {
+                self.callee_basis(&self.callee_at(s))
+            }
+            // A singleton, or a static object (`&Thing_Type`): no one holds
+            // a reference the function could be handed.
+            ValOrigin::Global(id) => {
+                let n = self.name_of(id);
+                if n.starts_with('&') || self.resolver.is_singleton(&n) {
+                    Basis::Stated
+                } else {
+                    Basis::Inferred
+                }
+            }
+            ValOrigin::New(_) | ValOrigin::OutNew(..) => Basis::Stated,
+        }
+    }
+
+    /// Whether what `callee` does with references is stated (the knowledge
+    /// base, a declaration, an annotation, `[tool.refsan]`) or inferred
+    /// (a summary of the project's function, words in a comment).
+    pub(super) fn callee_basis(&self, callee: &str) -> Basis {
+        match self.resolver.stated(callee) {
+            Some(r) if r.source != ContractSource::CommentHeuristic => Basis::Stated,
+            _ => Basis::Inferred,
+        }
+    }
+
+    /// The weaker of the value's basis and the stealing callee's.
+    pub(super) fn steal_basis(&self, v: &ValueState, callee: &str) -> Basis {
+        match (self.borrow_basis(v), self.callee_basis(callee)) {
+            (Basis::Stated, Basis::Stated) => Basis::Stated,
+            _ => Basis::Inferred,
+        }
+    }
+
     /// Why the function does not own a value (for RS102/RS104/RS105/RS108).
     pub(super) fn why_borrowed(&self, v: &ValueState) -> String {
         match v.status {

@@ -288,6 +288,7 @@ impl<'a> Analyzer<'a> {
                         let kind = Kind::ReleasedBorrowed {
                             value: name,
                             why: self.why_borrowed(&v),
+                            basis: self.borrow_basis(&v),
                             by: Release::Decref,
                         };
                         self.tentative(st, site, i, kind, span);
@@ -296,6 +297,7 @@ impl<'a> Analyzer<'a> {
                         let kind = Kind::ReleasedBorrowed {
                             value: name,
                             why: self.why_borrowed(&v),
+                            basis: self.borrow_basis(&v),
                             by: Release::Decref,
                         };
                         self.emit(st, kind, span, Some(site));

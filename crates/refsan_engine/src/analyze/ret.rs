@@ -125,6 +125,7 @@ impl<'a> Analyzer<'a> {
                             let kind = Kind::ReturnedBorrowed {
                                 value: name,
                                 why: self.why_borrowed(&v),
+                                basis: self.borrow_basis(&v),
                             };
                             if exp.returns == ExpectRet::New {
                                 self.emit(&st, kind, span, Some(site));
@@ -195,6 +196,7 @@ impl<'a> Analyzer<'a> {
                 } else {
                     "it belongs to the object's field, which still points to it".to_string()
                 },
+                basis: Basis::Inferred,
             };
             self.emit(&st, kind, self.span_at(stolen_at), Some(site));
         }
@@ -213,6 +215,7 @@ impl<'a> Analyzer<'a> {
                 value: self.describe(&st, site),
                 place: self.store_place_text(at),
                 why: self.why_borrowed(&v),
+                basis: self.borrow_basis(&v),
             };
             self.emit(&st, kind, self.span_at(at), Some(site));
         }
@@ -233,6 +236,7 @@ impl<'a> Analyzer<'a> {
             let kind = Kind::ReleasedBorrowed {
                 value: self.describe(&st, site),
                 why: self.why_borrowed(&v),
+                basis: self.borrow_basis(&v),
                 by: Release::SlotStillRefers,
             };
             self.emit(&st, kind, self.span_at(released_at), Some(site));

@@ -184,6 +184,7 @@ impl<'a> Analyzer<'a> {
                     value: self.describe(st, site),
                     place: place_text,
                     why: self.why_borrowed(&v),
+                    basis: self.borrow_basis(&v),
                 };
                 self.tentative(st, site, i, kind, span);
                 return;

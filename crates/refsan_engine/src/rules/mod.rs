@@ -11,7 +11,7 @@
 
 use crate::facts::Resolver;
 use crate::ids::Site;
-use crate::violation::{Kind, Lost, Violation};
+use crate::violation::{Basis, Kind, Lost, Violation};
 use refsan_ir::{ApiFacts, Event, Finding, Module, RuleMeta, Severity, Span, Trigger};
 
 mod slots;
@@ -38,6 +38,9 @@ pub struct Verdict {
     pub message: String,
     pub last: String,
     pub help: Option<String>,
+    /// The rule's severity for this finding when it is not the rule's own
+    /// (an ownership the project's code only implies is a warning).
+    pub severity: Option<Severity>,
 }
 
 impl Verdict {
@@ -46,7 +49,28 @@ impl Verdict {
             message,
             last,
             help,
+            severity: None,
         }
+    }
+
+    /// A borrowed reference treated as owned is a warning when only the
+    /// project's conventions say it is borrowed (see [`why_on`]).
+    pub fn on_basis(mut self, basis: Basis) -> Verdict {
+        if basis == Basis::Inferred {
+            self.severity = Some(Severity::Warning);
+        }
+        self
+    }
+}
+
+/// Why a reference is borrowed, saying so when only the project's code,
+/// not the C API, implies it.
+pub fn why_on(why: &str, basis: Basis) -> String {
+    match basis {
+        Basis::Stated => why.to_string(),
+        Basis::Inferred => format!(
+            "{why}; inferred from this project's code, so a transfer refsan does not see would make it correct"
+        ),
     }
 }
 
@@ -205,6 +229,9 @@ pub fn judge(v: &Violation, function: &str, facts: &dyn ApiFacts) -> Option<Find
         );
         f.trigger = v.trigger;
         f.failing_call = v.failing.clone();
+        if let Some(severity) = verdict.severity {
+            f.severity = severity;
+        }
         // The code established that the value is a singleton, which is
         // never freed (immortal from Python 3.12): a reference too few or
         // too many is a hazard of older versions, not a crash or a leak.

@@ -16,6 +16,14 @@ references the function does not own: its parameters, borrowed results
 (`PyList_GetItem`, `PyTuple_GET_ITEM`, `PyDict_GetItem`, `PyArg_ParseTuple`
 "O" outputs), or a reference it already handed to a field or out pointer.
 
+It is an error when the C API says the reference is borrowed (a
+knowledge-base function returned it or steals it, the interpreter passed
+it to a method or slot, a static object or a singleton), and a warning
+when only the project's own code implies it (an object's field, a global
+pointer, a helper's parameter or what refsan inferred of a helper): a
+transfer refsan does not see (a pop, a replaced slot, a helper keeping a
+pointer that owns nothing) makes such code correct.
+
 ## Why is this bad?
 The owner of the reference will release it again later. The object is
 freed while still in use: a use-after-free that usually crashes far from
@@ -53,7 +61,7 @@ Ownership of functions refsan cannot see (defined in another file or library) ca
 };
 
 pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {
-    let Kind::ReleasedBorrowed { value, why, by } = &v.kind else {
+    let Kind::ReleasedBorrowed { value, why, by, basis } = &v.kind else {
         return None;
     };
     let last = match by {
@@ -64,10 +72,13 @@ pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {
         Release::ReplacedBy { callee } => format!("`{callee}` releases {value} here"),
     };
     Some(Verdict::new(
-        format!("{value} is released but the function does not own it ({why})"),
+        format!(
+            "{value} is released but the function does not own it ({})",
+            super::why_on(why, *basis)
+        ),
         last,
         None,
-    ))
+    ).on_basis(*basis))
 }
 
 #[cfg(test)]

@@ -18,6 +18,14 @@ parameter, a `PyTuple_GET_ITEM`/`PyDict_GetItem` result, a global, or
 `Py_None`/`Py_True`/`Py_False` without `Py_INCREF` (for target versions
 before 3.12, where those singletons are not immortal).
 
+It is an error when the C API says the reference is borrowed (a
+knowledge-base function returned it or steals it, the interpreter passed
+it to a method or slot, a static object or a singleton), and a warning
+when only the project's own code implies it (an object's field, a global
+pointer, a helper's parameter or what refsan inferred of a helper): a
+transfer refsan does not see (a pop, a replaced slot, a helper keeping a
+pointer that owns nothing) makes such code correct.
+
 ## Why is this bad?
 The caller releases the reference it believes it received. The real owner
 releases it too: the object is freed one release early, a use-after-free.
@@ -51,17 +59,20 @@ Internal functions that return a borrowed reference by design are only held to "
 };
 
 pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {
-    let Kind::ReturnedBorrowed { value, why } = &v.kind else {
+    let Kind::ReturnedBorrowed { value, why, basis } = &v.kind else {
         return None;
     };
     Some(Verdict::new(
-        format!("{value} is returned as a new reference, but it is borrowed ({why})"),
+        format!(
+            "{value} is returned as a new reference, but it is borrowed ({})",
+            super::why_on(why, *basis)
+        ),
         format!("{value} is returned here"),
         Some(format!(
             "return a new reference: `return Py_NewRef({});`",
             value.trim_matches('`')
         )),
-    ))
+    ).on_basis(*basis))
 }
 
 #[cfg(test)]

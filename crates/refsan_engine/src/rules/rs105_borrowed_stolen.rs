@@ -16,6 +16,14 @@ Finds borrowed references passed to functions that steal a reference:
 `PyModule_AddObject` (on success), `PyModule_Add`, `PyErr_Restore`,
 `PyException_SetCause`, and your own functions that steal.
 
+It is an error when the C API says the reference is borrowed (a
+knowledge-base function returned it or steals it, the interpreter passed
+it to a method or slot, a static object or a singleton), and a warning
+when only the project's own code implies it (an object's field, a global
+pointer, a helper's parameter or what refsan inferred of a helper): a
+transfer refsan does not see (a pop, a replaced slot, a helper keeping a
+pointer that owns nothing) makes such code correct.
+
 ## Why is this bad?
 The stealing function takes over a reference the caller never owned. When
 the container is destroyed it releases that reference, one more time than
@@ -54,14 +62,17 @@ Ownership of functions refsan cannot see (defined in another file or library) ca
 /// Claims borrowed references given to a stealing call (RS202 takes those
 /// given to `Py_BuildValue`'s "N").
 pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {
-    let Kind::StolenBorrowed { value, callee, why } = &v.kind else {
+    let Kind::StolenBorrowed { value, callee, why, basis } = &v.kind else {
         return None;
     };
     Some(Verdict::new(
-        format!("`{callee}` steals a reference to {value}, which is borrowed ({why})"),
+        format!(
+            "`{callee}` steals a reference to {value}, which is borrowed ({})",
+            super::why_on(why, *basis)
+        ),
         format!("`{callee}` steals {value} here"),
         Some(new_reference_help(value)),
-    ))
+    ).on_basis(*basis))
 }
 
 /// The help line of a borrowed reference handed to a stealing call.

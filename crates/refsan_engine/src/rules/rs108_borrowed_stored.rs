@@ -15,6 +15,14 @@ Finds borrowed references (parameters, borrowed results, globals) stored
 into an object's field, a global or a static variable without taking a
 reference first.
 
+It is an error when the C API says the reference is borrowed (a
+knowledge-base function returned it or steals it, the interpreter passed
+it to a method or slot, a static object or a singleton), and a warning
+when only the project's own code implies it (an object's field, a global
+pointer, a helper's parameter or what refsan inferred of a helper): a
+transfer refsan does not see (a pop, a replaced slot, a helper keeping a
+pointer that owns nothing) makes such code correct.
+
 ## Why is this bad?
 The stored pointer outlives the reference it was borrowed from. When the
 real owner releases the object, the field dangles; the next access, or the
@@ -49,14 +57,17 @@ Ownership of functions refsan cannot see (defined in another file or library) ca
 };
 
 pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {
-    let Kind::StoredBorrowed { value, place, why } = &v.kind else {
+    let Kind::StoredBorrowed { value, place, why, basis } = &v.kind else {
         return None;
     };
     Some(Verdict::new(
-        format!("{value} is stored into `{place}` without Py_INCREF, but it is borrowed ({why})"),
+        format!(
+            "{value} is stored into `{place}` without Py_INCREF, but it is borrowed ({})",
+            super::why_on(why, *basis)
+        ),
         format!("{value} is stored here"),
         Some(format!("store a new reference: `{place} = Py_NewRef(...)`")),
-    ))
+    ).on_basis(*basis))
 }
 
 #[cfg(test)]

@@ -19,6 +19,14 @@ match the format units, objects must be passed to object units, and "N"
 one. A trailing `NULL` after the arguments (a habit from
 `PyObject_CallFunctionObjArgs`) is never read and is not reported.
 
+It is an error when the C API says the reference is borrowed (a
+knowledge-base function returned it or steals it, the interpreter passed
+it to a method or slot, a static object or a singleton), and a warning
+when only the project's own code implies it (an object's field, a global
+pointer, a helper's parameter or what refsan inferred of a helper): a
+transfer refsan does not see (a pop, a replaced slot, a helper keeping a
+pointer that owns nothing) makes such code correct.
+
 ## Why is this bad?
 These functions read their variadic arguments blindly: a missing or
 misplaced argument is read from garbage. "N" releases the reference it is
@@ -50,17 +58,20 @@ None beyond rule selection.
 /// Refines RS105: a borrowed reference given to the "N" unit of a
 /// value-building API.
 pub fn judge(v: &Violation, facts: &dyn ApiFacts) -> Option<Verdict> {
-    let Kind::StolenBorrowed { value, callee, why } = &v.kind else {
+    let Kind::StolenBorrowed { value, callee, why, basis } = &v.kind else {
         return None;
     };
     if !formats::is_build_value(facts, callee) {
         return None;
     }
     Some(Verdict::new(
-        format!("format unit \"N\" of `{callee}` steals a reference to {value}, which is borrowed ({why})"),
+        format!(
+            "format unit \"N\" of `{callee}` steals a reference to {value}, which is borrowed ({})",
+            super::why_on(why, *basis)
+        ),
         format!("`{callee}` steals {value} here"),
         Some(super::rs105_borrowed_stolen::new_reference_help(value)),
-    ))
+    ).on_basis(*basis))
 }
 
 pub fn check(cx: &ModuleCx<'_>, out: &mut Vec<Finding>) {
