@@ -188,6 +188,7 @@ fn behaviour_from_patch(
         untracked_result: record.untracked_result.unwrap_or(false),
         returns_type: record.returns_type.unwrap_or(false),
         nonnull_with_exception: positions(&record.nonnull_with_exception)?,
+        outputs_null_with: positions(&record.outputs_null_with)?,
         gc_untrack: record.gc_untrack.unwrap_or(false),
         ref_variant: record.ref_variant.clone(),
         format: record
@@ -355,6 +356,7 @@ fn render_behaviour(b: &Behaviour, fields: &mut Vec<String>) {
     flag(fields, b.untracked_result, "untracked_result");
     flag(fields, b.returns_type, "returns_type");
     positions(fields, &b.nonnull_with_exception, "nonnull_with_exception");
+    positions(fields, &b.outputs_null_with, "outputs_null_with");
     flag(fields, b.gc_untrack, "gc_untrack");
     if let Some(v) = &b.ref_variant {
         fields.push(format!("ref_variant = {}", toml_string(v)));

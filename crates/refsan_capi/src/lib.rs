@@ -69,7 +69,8 @@
 //!   `constructor`, `volatile_item`, `slot_getter`, `reports_exception`,
 //!   `matches_exception`, `untracked_result`, `returns_type`, `gc_untrack`
 //!   (booleans); `gil` (`needed`, `not_needed`, `releases`, `acquires`);
-//!   `keeps` and `nonnull_with_exception` (parameter names);
+//!   `keeps`, `nonnull_with_exception` and `outputs_null_with` (parameter
+//!   names);
 //!   `overwrites_slot_of` (names of getters); `ref_variant` (a name);
 //!   `fails_when` (`caller`, the default: something the caller can cause;
 //!   `oom`: only running out of memory or an interpreter-internal error;

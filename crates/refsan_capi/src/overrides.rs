@@ -80,6 +80,7 @@ pub(crate) struct BehaviourRecord {
     pub untracked_result: Option<bool>,
     pub returns_type: Option<bool>,
     pub nonnull_with_exception: Option<Vec<String>>,
+    pub outputs_null_with: Option<Vec<String>>,
     pub gc_untrack: Option<bool>,
     pub ref_variant: Option<String>,
     /// Format-driven: the format string is the parameter named `format`,
@@ -239,6 +240,12 @@ fn merge_group(patch: &mut Patch, group: &OverrideRecord, name: &str) -> Result<
         "nonnull_with_exception",
         name,
     )?;
+    set_once(
+        &mut b.outputs_null_with,
+        &g.outputs_null_with,
+        "outputs_null_with",
+        name,
+    )?;
     set_once(&mut b.gc_untrack, &g.gc_untrack, "gc_untrack", name)?;
     set_once(&mut b.ref_variant, &g.ref_variant, "ref_variant", name)?;
     set_once(&mut b.format, &g.format, "format", name)?;
@@ -291,6 +298,7 @@ fn overlay_function(patch: &mut Patch, record: &OverrideRecord) {
     overlay(&mut b.untracked_result, &r.untracked_result);
     overlay(&mut b.returns_type, &r.returns_type);
     overlay(&mut b.nonnull_with_exception, &r.nonnull_with_exception);
+    overlay(&mut b.outputs_null_with, &r.outputs_null_with);
     overlay(&mut b.gc_untrack, &r.gc_untrack);
     overlay(&mut b.ref_variant, &r.ref_variant);
     overlay(&mut b.format, &r.format);

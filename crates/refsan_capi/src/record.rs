@@ -310,6 +310,8 @@ pub(crate) struct EntryRecord {
     #[serde(default)]
     pub nonnull_with_exception: Vec<usize>,
     #[serde(default)]
+    pub outputs_null_with: Vec<usize>,
+    #[serde(default)]
     pub gc_untrack: bool,
     #[serde(default)]
     pub ref_variant: Option<String>,
@@ -341,6 +343,7 @@ impl EntryRecord {
             untracked_result: self.untracked_result,
             returns_type: self.returns_type,
             nonnull_with_exception: self.nonnull_with_exception.clone(),
+            outputs_null_with: self.outputs_null_with.clone(),
             gc_untrack: self.gc_untrack,
             ref_variant: self.ref_variant.clone(),
             format: self.format.map(|style| FormatSpec {

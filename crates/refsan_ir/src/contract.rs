@@ -217,6 +217,9 @@ pub struct Behaviour {
     /// Out-pointer arguments written non-NULL when an exception is set
     /// (`PyErr_Fetch`'s type).
     pub nonnull_with_exception: Vec<usize>,
+    /// Out-pointer arguments that, found NULL, mean every out-pointer
+    /// argument was written NULL (`PyErr_Fetch`'s type: no exception).
+    pub outputs_null_with: Vec<usize>,
     /// Untracks an object from the garbage collector.
     pub gc_untrack: bool,
     /// Returns a borrowed reference that is unsafe in a free-threaded

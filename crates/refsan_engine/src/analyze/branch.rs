@@ -434,6 +434,7 @@ impl<'a> Analyzer<'a> {
                 }
                 let mut t = st.clone();
                 t.replace_binding(site, Binding::Null(NullWhy::Checked(tref)));
+                self.outputs_null_with(&mut t, v.origin, tref);
                 // A field or parameter found NULL: it may carry an exception
                 // from code refsan did not see.
                 if matches!(v.origin, ValOrigin::Field(_)) && t.exc == Exc::Clear {
@@ -459,9 +460,35 @@ impl<'a> Analyzer<'a> {
             }
         }
     }
+
+    /// An output found NULL that means the call wrote NULL to every output
+    /// (`PyErr_Fetch`'s type): its other outputs are NULL on this path.
+    fn outputs_null_with(&self, st: &mut State, origin: ValOrigin, tref: StmtRef) {
+        let ValOrigin::OutNew(call, i) = origin else {
+            return;
+        };
+        let callee = self.callee_at(call);
+        if !self
+            .resolver
+            .behaviour(&callee)
+            .is_some_and(|b| b.outputs_null_with.contains(&usize::from(i)))
+        {
+            return;
+        }
+        let others: Vec<Site> = st
+            .values
+            .iter()
+            .filter(|w| matches!(w.origin, ValOrigin::OutNew(c, j) if c == call && j != i))
+            .filter(|w| w.null == Nullness::MaybeOut(call))
+            .map(|w| w.site)
+            .collect();
+        for other in others {
+            st.replace_binding(other, Binding::Null(NullWhy::Checked(tref)));
+            st.remove_value(other);
+        }
+    }
 }
 
-/// The part of [lo, hi] where `x cmp k` holds.
 pub(super) fn refine(lo: i64, hi: i64, cmp: CmpOp, k: i64) -> Option<(i64, i64)> {
     let (l, h) = match cmp {
         CmpOp::Eq => (lo.max(k), hi.min(k)),
