@@ -208,6 +208,7 @@ fn behaviour_from_patch(
             .transpose()?,
         fails_when: record.fails_when.map(Into::into).unwrap_or_default(),
         zero_for_null: record.zero_for_null.unwrap_or(false),
+        succeeds_for_zero: record.succeeds_for_zero.unwrap_or(false),
     })
 }
 
@@ -369,6 +370,7 @@ fn render_behaviour(b: &Behaviour, fields: &mut Vec<String>) {
         fields.push(format!("varargs_arg = {}", f.varargs));
     }
     flag(fields, b.zero_for_null, "zero_for_null");
+    flag(fields, b.succeeds_for_zero, "succeeds_for_zero");
     if b.fails_when != FailsWhen::Caller {
         fields.push(format!(
             "fails_when = \"{}\"",

@@ -75,7 +75,8 @@
 //!   `fails_when` (`caller`, the default: something the caller can cause;
 //!   `oom`: only running out of memory or an interpreter-internal error;
 //!   `oom_if_literal`: `oom` when the first argument is a string literal);
-//!   `zero_for_null` (boolean: returns 0 for a NULL first argument).
+//!   `zero_for_null` (boolean: returns 0 for a NULL first argument);
+//!   `succeeds_for_zero` (boolean: cannot fail when the first argument is 0).
 //!
 //! Precedence, field by field: a `[function.NAME]` table wins over groups,
 //! which win over what refcounts.dat implies. Two groups may not set the same

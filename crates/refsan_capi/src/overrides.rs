@@ -89,6 +89,7 @@ pub(crate) struct BehaviourRecord {
     /// What can make it fail (default: the caller).
     pub fails_when: Option<FailsWhenName>,
     pub zero_for_null: Option<bool>,
+    pub succeeds_for_zero: Option<bool>,
 }
 
 /// The overrides that apply to one function, merged from its groups and its
@@ -256,6 +257,12 @@ fn merge_group(patch: &mut Patch, group: &OverrideRecord, name: &str) -> Result<
         "zero_for_null",
         name,
     )?;
+    set_once(
+        &mut b.succeeds_for_zero,
+        &g.succeeds_for_zero,
+        "succeeds_for_zero",
+        name,
+    )?;
     for (param, effect) in group.args.iter().flatten() {
         if patch.args.insert(param.clone(), *effect).is_some() {
             return Err(KbError::Invalid {
@@ -304,6 +311,7 @@ fn overlay_function(patch: &mut Patch, record: &OverrideRecord) {
     overlay(&mut b.format, &r.format);
     overlay(&mut b.fails_when, &r.fails_when);
     overlay(&mut b.zero_for_null, &r.zero_for_null);
+    overlay(&mut b.succeeds_for_zero, &r.succeeds_for_zero);
     for (param, effect) in record.args.iter().flatten() {
         patch.args.insert(param.clone(), *effect);
     }

@@ -322,6 +322,8 @@ pub(crate) struct EntryRecord {
     #[serde(default)]
     pub zero_for_null: bool,
     #[serde(default)]
+    pub succeeds_for_zero: bool,
+    #[serde(default)]
     pub format_arg: Option<usize>,
     #[serde(default)]
     pub varargs_arg: Option<usize>,
@@ -353,6 +355,7 @@ impl EntryRecord {
             }),
             fails_when: self.fails_when.map(Into::into).unwrap_or_default(),
             zero_for_null: self.zero_for_null,
+            succeeds_for_zero: self.succeeds_for_zero,
         }
     }
 }

@@ -233,6 +233,9 @@ pub struct Behaviour {
     /// Returns 0 when its first argument is NULL, which it accepts
     /// (`PyCallable_Check`).
     pub zero_for_null: bool,
+    /// Cannot fail when its first argument is 0 (`PyTuple_New(0)` returns
+    /// the empty tuple, which always exists).
+    pub succeeds_for_zero: bool,
 }
 
 /// What can make a C-API function fail (see [`crate::Trigger`]).

@@ -284,6 +284,15 @@ impl<'a> Analyzer<'a> {
             && matches!(vals.first(), Some(Binding::Null(_)))
         {
             vec![(Outcome::Only, RetVal::Int(0, 0))]
+        } else if is_api
+            && behaviour.is_some_and(|b| b.succeeds_for_zero)
+            && matches!(vals.first(), Some(Binding::Int(0, 0)))
+        {
+            // `PyTuple_New(0)`: the empty tuple.
+            outcomes
+                .into_iter()
+                .filter(|(o, _)| *o != Outcome::Failure)
+                .collect()
         } else {
             outcomes
         };
