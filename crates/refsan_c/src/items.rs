@@ -395,7 +395,13 @@ fn collect_signature(ctx: &mut FileCtx<'_>, n: Node<'_>) {
     for d in decls {
         if let Some(sig) = signature(ctx, n, d) {
             let name = ctx.txt.str(sig.name).into_owned();
-            ctx.returns.entry(name).or_insert(sig.returns);
+            // The first declaration wins, except that of C++ overloads
+            // (`Require(PyObject *)`, `Require(int)`) the one returning an
+            // object does: its calls are the ones whose result is used.
+            let class = ctx.returns.entry(name).or_insert(sig.returns);
+            if sig.returns == TypeClass::Object && ctx.cpp {
+                *class = TypeClass::Object;
+            }
         }
     }
 }

@@ -22,7 +22,9 @@ pub(crate) mod test_support;
 pub use analyze::Limits;
 pub use facts::{ApiFacts, ApiInfo};
 
-use refsan_ir::{Contract, Finding, Module, Note, RuleMeta, Severity, Span, Trigger};
+use refsan_ir::{
+    Contract, Finding, Function, Module, Note, RuleMeta, Severity, Span, Trigger, TypeClass,
+};
 use std::collections::HashMap;
 
 /// Settings of one check run.
@@ -90,6 +92,25 @@ impl ExternalSummary {
     }
 }
 
+/// `func` has overloads (definitions of the same name with other
+/// parameters) and exactly one of them returns an object.
+fn object_overload(module: &Module, func: &Function) -> bool {
+    let defs: Vec<&Function> = module
+        .functions
+        .iter()
+        .filter(|f| f.name == func.name)
+        .collect();
+    defs.len() > 1
+        && defs
+            .iter()
+            .filter(|f| f.returns == TypeClass::Object)
+            .count()
+            == 1
+        && defs
+            .iter()
+            .any(|f| f.params.len() != func.params.len() || f.returns != func.returns)
+}
+
 /// Tells `resolver` what the summary of `name` says.
 fn learn(resolver: &mut facts::Resolver<'_>, name: &str, s: &ExternalSummary) {
     resolver.add_summary(name, s.contract.clone());
@@ -124,7 +145,7 @@ pub fn rule(code: &str) -> Option<&'static RuleMeta> {
 
 /// One function of the module, with what its analysis reads.
 struct FunctionCx<'a> {
-    func: &'a refsan_ir::Function,
+    func: &'a Function,
     module: &'a Module,
     resolver: &'a facts::Resolver<'a>,
     options: &'a analyze::Options,
@@ -327,6 +348,14 @@ pub fn check_module_with(
         if resolver.stated(&func.name).is_none() {
             match resolver.summary(&func.name) {
                 None => learn(&mut resolver, &func.name, &summary),
+                // C++ overloads of which one returns an object
+                // (`Require(PyObject *)`, `Require(int)`): a call whose
+                // result is used is a call of that one.
+                Some(prev) if *prev != decision.contract && object_overload(module, func) => {
+                    if func.returns == TypeClass::Object {
+                        learn(&mut resolver, &func.name, &summary);
+                    }
+                }
                 // A function defined in several `#if` arms: keep only what
                 // all the definitions agree on.
                 Some(prev) if *prev != decision.contract => {

@@ -420,3 +420,34 @@ fn a_path_that_raises_memory_error_is_out_of_memory() {
     assert_eq!(f.trigger, Trigger::Oom, "{f:#?}");
     assert_eq!(failing(&f), Some(("stack_push", 33)));
 }
+
+/// Objects/setobject.c's test_c_api: a failure the code asserts is what
+/// always happens, so what follows is ranked by its own failures.
+const ASSERTED_FAILURE: &str = r#"#include <Python.h>
+
+static PyObject *
+check_api(PyObject *ob, PyObject *Py_UNUSED(ignored))
+{
+    assert(PyFrozenSet_New(Py_None) == NULL);
+    PyErr_Clear();
+    assert(PyNumber_InPlaceOr(ob, ob) == ob);
+    Py_DECREF(ob);
+    PyObject *copy = PyList_New(0);
+    Py_DECREF(copy);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"check_api", check_api, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL}
+};
+"#;
+
+#[test]
+fn a_failure_the_code_asserts_is_not_what_it_takes() {
+    let all = findings(ASSERTED_FAILURE);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    let f = only(ASSERTED_FAILURE, "RS107", "check_api");
+    assert_eq!(f.trigger, Trigger::Oom, "{f:#?}");
+    assert_eq!(failing(&f), Some(("PyList_New", 10)));
+}

@@ -101,6 +101,11 @@ impl FunctionBuilder {
         self.func.vars[v.index()].managed = managed;
     }
 
+    /// A temporary whose type a cast states (`(state *)get(m)`).
+    pub fn set_temp_type(&mut self, v: VarId, ty: TypeClass) {
+        self.func.vars[v.index()].ty = ty;
+    }
+
     pub fn new_temp(&mut self, ty: TypeClass, span: Span) -> VarId {
         let n = self.func.vars.len();
         self.add_var(format!("%t{n}"), ty, String::new(), VarKind::Temp, span)

@@ -208,6 +208,8 @@ impl Origin {
     /// author's intent is lowered, and the engine says why it will not
     /// compile.
     pub const CYTHON_RAW_REFCOUNT: &'static str = "cython:refcount-call-on-raw-pointer";
+    /// A statement of an `assert()` condition.
+    pub const ASSERT: &'static str = "assert";
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

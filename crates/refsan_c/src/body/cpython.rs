@@ -2,7 +2,7 @@
 //! call position (they are defined in Python.h, not in the file).
 
 use super::{Dst, Lowerer};
-use refsan_ir::{Callee, Operand, Place, StmtKind, Terminator, TypeClass, UseKind};
+use refsan_ir::{Callee, Operand, Origin, Place, StmtKind, Terminator, TypeClass, UseKind};
 use tree_sitter::Node;
 
 use crate::syntax::Txt;
@@ -152,7 +152,11 @@ impl Lowerer<'_> {
             (b"assert", 1) => {
                 let ok = self.b.new_block();
                 let fail = self.b.new_block();
+                // Calls in the condition are marked: the code states how they
+                // end (a failure it asserts is certain, one it rules out aborts).
+                let outer = self.macro_origin.replace(Origin::ASSERT.to_string());
                 self.cond(t, args[0], ok, fail);
+                self.macro_origin = outer;
                 self.b.switch_to(fail);
                 self.b.terminate(Terminator::Unreachable, span);
                 self.b.switch_to(ok);

@@ -1,11 +1,11 @@
 //! Expressions: values, assignments, calls, places.
 
-use super::{Dst, Lowerer, Resolved, MAX_DEPTH};
+use super::{declared_type, Dst, Lowerer, Resolved, MAX_DEPTH};
 use crate::syntax::{
-    children, cpp_cast_operand, field, first_child, kind, operator, parse_char, parse_int,
-    string_value, strip_casts, strip_parens, Txt,
+    analyze_declarator, children, cpp_cast_operand, field, first_child, kind, operator, parse_char,
+    parse_int, string_value, strip_casts, strip_parens, Txt,
 };
-use refsan_ir::{Callee, Operand, Place, StmtKind, Terminator, TypeClass, UseKind, VarId};
+use refsan_ir::{Callee, Operand, Place, StmtKind, Terminator, TypeClass, UseKind, VarId, VarKind};
 use tree_sitter::Node;
 
 /// A place assigned to or cleared, and how to read its current value.
@@ -173,6 +173,20 @@ impl Lowerer<'_> {
             return Operand::Opaque;
         };
         let op = self.value(t, v);
+        // `(state *)get_state(m)`: a call whose return type is not known
+        // here returns what the cast says, a C pointer.
+        if let (Operand::Var(tmp), Some(ty), "call_expression") = (&op, field(n, "type"), kind(v)) {
+            let var = self.b.var(*tmp);
+            if var.kind == VarKind::Temp && var.ty == TypeClass::Other {
+                let shape = field(ty, "declarator")
+                    .map(|d| analyze_declarator(d).shape)
+                    .unwrap_or_default();
+                let (base, shape) = declared_type(t, field(ty, "type"), shape);
+                if self.ctx.types.classify(&base, shape) == TypeClass::Pointer {
+                    self.b.set_temp_type(*tmp, TypeClass::Pointer);
+                }
+            }
+        }
         let pointer_type = field(n, "type").is_some_and(|ty| t.bytes(ty).contains(&b'*'));
         if pointer_type && op == Operand::Int(0) {
             Operand::Null

@@ -314,6 +314,46 @@ impl<'a> Analyzer<'a> {
                         return (Some(t), Some(st.clone()));
                     }
                 }
+                // `assert(PyNumber_InPlaceOr(ob, dup) == ob); Py_DECREF(ob);`:
+                // on the equal edge the new reference only a temporary holds
+                // is a reference to `ob`: `ob`'s to release.
+                let temp_owned = |op: &Operand, b: Binding, st: &State| match (op, b) {
+                    (Operand::Var(v), Binding::Obj(s)) if self.is_temp(*v) => {
+                        st.ref_count(s) == 1
+                            && st
+                                .value(s)
+                                .is_some_and(|v| v.owned > 0 && v.status == Status::Live)
+                    }
+                    _ => false,
+                };
+                let lent = |b: Binding, st: &State| match b {
+                    Binding::Obj(s) => st.value(s).is_some_and(|v| v.owned <= 0),
+                    _ => false,
+                };
+                let identity = match (x, y) {
+                    (Binding::Obj(p), Binding::Obj(q))
+                        if p != q && temp_owned(a, x, st) && lent(y, st) =>
+                    {
+                        Some((q, x))
+                    }
+                    (Binding::Obj(p), Binding::Obj(q))
+                        if p != q && temp_owned(b, y, st) && lent(x, st) =>
+                    {
+                        Some((p, y))
+                    }
+                    _ => None,
+                };
+                if let Some((lent_site, Binding::Obj(owned))) = identity {
+                    let mut t = st.clone();
+                    if let Some(v) = t.value_mut(lent_site) {
+                        v.owned += 1;
+                    }
+                    if let Some(v) = t.value_mut(owned) {
+                        v.owned -= 1;
+                        v.status = Status::Escaped;
+                    }
+                    return (Some(t), Some(st.clone()));
+                }
                 match (x, y) {
                     (Binding::Obj(p), Binding::Obj(q)) if p == q && may_have_changed(x, st) => {
                         // Where they differ, the field holds something else
@@ -414,9 +454,17 @@ impl<'a> Analyzer<'a> {
             }
             Binding::Unknown => {
                 let mut t = st.clone();
-                let e = st.clone();
+                let mut e = st.clone();
                 if let Operand::Var(v) = op {
                     t.set_binding(*v, Binding::Null(NullWhy::Checked(tref)));
+                    // A plain pointer (`PyObject **pdiv`) found not NULL: a
+                    // later test of it, unchanged, follows this one.
+                    if matches!(
+                        self.func.vars[v.index()].ty,
+                        TypeClass::Pointer | TypeClass::ObjectPtrPtr
+                    ) {
+                        e.set_binding(*v, Binding::Ptr);
+                    }
                 }
                 // NULL from something refsan does not model: whether an
                 // exception came with it is not known.

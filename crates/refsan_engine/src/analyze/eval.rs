@@ -273,6 +273,16 @@ impl<'a> Analyzer<'a> {
                 || (v.owner.is_some() && self.is_slot_getter(&self.callee_at(b))))
     }
 
+    /// In a tp_dealloc, a borrowed reference read from the dying object
+    /// itself (`PyInstanceMethod_GET_FUNCTION(self)`): the object's own
+    /// reference, which the dealloc releases.
+    pub(super) fn dying_self_owns(&self, st: &State, v: &ValueState) -> bool {
+        self.expect.dealloc
+            && v.owner
+                .and_then(|o| st.value(o))
+                .is_some_and(|o| o.origin == ValOrigin::Param(0))
+    }
+
     pub(super) fn in_accessor_slot(&self, st: &State, site: Site) -> bool {
         st.fields
             .iter()

@@ -395,6 +395,12 @@ impl<'a> Analyzer<'a> {
             let tref = self.stmt_ref(b, block.stmts.len());
             for s in states {
                 for (succ, mut s2) in self.exec_term(s, b, tref, block) {
+                    let next = &func.blocks[succ.index()];
+                    if next.stmts.is_empty() && matches!(next.term, Terminator::Unreachable) {
+                        // The failing edge of an `assert()`: nothing happens
+                        // there, not even the loss of a temporary.
+                        continue;
+                    }
                     self.kill_temps(&mut s2, tref);
                     s2.collect_garbage();
                     self.add_state(&mut seen, &mut work, succ, s2);

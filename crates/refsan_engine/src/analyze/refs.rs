@@ -261,6 +261,14 @@ impl<'a> Analyzer<'a> {
                         }
                     }
                     (_, ValOrigin::Global(_)) if self.is_immortal_global(&v) => {}
+                    (_, ValOrigin::Borrowed(_)) if self.dying_self_owns(st, &v) => {
+                        // tp_dealloc releasing what the dying object holds,
+                        // read through an accessor (`PyCell_GET(self)`).
+                        if let Some(v) = st.value_mut(site) {
+                            v.status = Status::Released(sref);
+                        }
+                        self.owner_released(st, site, sref);
+                    }
                     (Status::Live, ValOrigin::Borrowed(_)) if self.is_slot_item(st, site) => {
                         // Releasing a container slot's reference: fine if the
                         // slot is overwritten before the function returns.
