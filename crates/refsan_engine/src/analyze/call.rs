@@ -590,9 +590,18 @@ impl<'a> Analyzer<'a> {
         span: Span,
     ) {
         let container = vals.iter().find_map(Binding::obj);
+        let lent_to = matches!(args.first(), Some(Operand::Var(c)) if self.lending.contains(c));
         for (i, a) in args.iter().enumerate() {
             let effect = contract.arg(i);
             match effect {
+                ArgEffect::Steal | ArgEffect::StealOnFailure | ArgEffect::StealOnSuccess
+                    if lent_to =>
+                {
+                    // Lent to a scratch container (see `lending`).
+                    if let Binding::Obj(site) = vals[i] {
+                        self.escape_site(st, site);
+                    }
+                }
                 ArgEffect::Steal => self.steal(st, vals[i], a, name, container, sref, span),
                 ArgEffect::StealOnFailure => {
                     if !outcome.succeeded() {
@@ -891,6 +900,21 @@ impl<'a> Analyzer<'a> {
     }
 
     #[allow(clippy::too_many_arguments)]
+    /// An item read from a scratch container (see `lending`).
+    fn reads_lent_item(&self, sref: StmtRef) -> bool {
+        match self.stmt_at(sref).map(|s| &s.kind) {
+            Some(StmtKind::Call {
+                callee: Callee::Named(n),
+                args,
+                ..
+            }) => {
+                matches!(args.first(), Some(Operand::Var(c)) if self.lending.contains(c))
+                    && self.is_slot_getter(n)
+            }
+            _ => false,
+        }
+    }
+
     pub(super) fn bind_result(
         &mut self,
         st: &mut State,
@@ -913,7 +937,7 @@ impl<'a> Analyzer<'a> {
         // import machinery treats specially: not a reference to track.
         let behaviour = self.resolver.behaviour(callee);
         let returns_type = behaviour.is_some_and(|b| b.returns_type);
-        let ret = if behaviour.is_some_and(|b| b.untracked_result) {
+        let ret = if behaviour.is_some_and(|b| b.untracked_result) || self.reads_lent_item(sref) {
             RetVal::Unknown
         } else {
             ret

@@ -76,6 +76,8 @@ struct Analyzer<'a> {
     name_list: RefCell<Vec<String>>,
     /// Local variables whose address is stored (not only passed to a call).
     address_stored: Vec<VarId>,
+    /// Scratch containers the function lends items to (see `lending`).
+    lending: Vec<VarId>,
     result: FnResult,
     approximate: Option<String>,
 }
@@ -109,6 +111,7 @@ pub fn analyze_function(
         model_pruned: vec![false; func.blocks.len()],
         name_list: RefCell::new(Vec::new()),
         address_stored: address_stored(func),
+        lending: lending(func, resolver),
         result: FnResult::default(),
         approximate: None,
     };
@@ -159,6 +162,79 @@ fn address_stored(func: &Function) -> Vec<VarId> {
             if let Operand::AddrOf(Place::Var(v)) = kept {
                 if !out.contains(v) {
                     out.push(*v);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Containers the function gives every item a reference of its own before
+/// releasing (`for (i = 0; i < n; i++) Py_XINCREF(PyTuple_GET_ITEM(args, i));
+/// Py_DECREF(args);`, Modules/_testbuffer.c) and fills with stealing
+/// setters (`PyTuple_SET_ITEM`): it filled them with items it
+/// lends, borrowed or owned, slot by slot. Which slot is paid for by which
+/// reference is not followed: the items handed to them and read from them
+/// are not tracked.
+fn lending(func: &Function, resolver: &Resolver<'_>) -> Vec<VarId> {
+    let mut item_of: Vec<(VarId, VarId)> = Vec::new();
+    for b in &func.blocks {
+        for s in &b.stmts {
+            if let StmtKind::Call {
+                dst: Some(d),
+                callee: Callee::Named(n),
+                args,
+            } = &s.kind
+            {
+                if let [Operand::Var(c), index, ..] = args.as_slice() {
+                    let slot_getter = resolver.behaviour(n).is_some_and(|b| b.slot_getter);
+                    if slot_getter && !matches!(index, Operand::Int(_)) {
+                        item_of.push((*d, *c));
+                    }
+                }
+            }
+        }
+    }
+    // Containers the function fills with stealing setters.
+    let mut filled: Vec<VarId> = Vec::new();
+    for b in &func.blocks {
+        for s in &b.stmts {
+            if let StmtKind::Call {
+                callee: Callee::Named(n),
+                args,
+                ..
+            } = &s.kind
+            {
+                if let Some(Operand::Var(c)) = args.first() {
+                    let steals = resolver.resolve(n).is_some_and(|r| {
+                        (1..args.len()).any(|i| r.contract.arg(i) == ArgEffect::Steal)
+                    });
+                    if steals && !filled.contains(c) {
+                        filled.push(*c);
+                    }
+                }
+            }
+        }
+    }
+    // An item given a reference right where it is read.
+    let mut out: Vec<VarId> = Vec::new();
+    for b in &func.blocks {
+        for pair in b.stmts.windows(2) {
+            let (
+                StmtKind::Call {
+                    dst: Some(d), args, ..
+                },
+                StmtKind::Incref {
+                    value: Operand::Var(v),
+                    ..
+                },
+            ) = (&pair[0].kind, &pair[1].kind)
+            else {
+                continue;
+            };
+            if let Some(Operand::Var(c)) = args.first() {
+                if d == v && item_of.contains(&(*d, *c)) && filled.contains(c) && !out.contains(c) {
+                    out.push(*c);
                 }
             }
         }
