@@ -899,7 +899,6 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     /// An item read from a scratch container (see `lending`).
     fn reads_lent_item(&self, sref: StmtRef) -> bool {
         match self.stmt_at(sref).map(|s| &s.kind) {
@@ -915,6 +914,7 @@ impl<'a> Analyzer<'a> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn bind_result(
         &mut self,
         st: &mut State,
