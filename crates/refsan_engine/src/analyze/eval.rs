@@ -123,11 +123,14 @@ impl<'a> Analyzer<'a> {
                     return Binding::Unknown;
                 };
                 let existing = st.value(site).copied();
+                let mut key = key;
                 if let Some(v) = existing {
                     if st.ref_count(site) > 0 || v.owned > 0 {
                         // A previous loop iteration's value: it is another
-                        // object now; stop tracking the old one.
+                        // object now; stop tracking the old one (the base
+                        // may have been it: `obj = obj->next` in a loop).
                         self.escape_site(st, site);
+                        key = self.base_key(st, *base);
                     }
                 }
                 let mut v = ValueState::new(site, ValOrigin::Field(sref), 0, Nullness::Maybe);
