@@ -166,7 +166,13 @@ pub enum Kind {
         basis: Basis,
     },
     /// A stealing call given a reference that was already given away.
-    StolenTwice { value: String, callee: String },
+    StolenTwice {
+        value: String,
+        callee: String,
+        /// The reference was stored in this global of the file before:
+        /// the global is left a borrowed pointer.
+        global: Option<String>,
+    },
     /// A borrowed reference stored into `place` without one of its own.
     StoredBorrowed {
         value: String,

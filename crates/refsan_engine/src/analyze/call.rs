@@ -707,9 +707,17 @@ impl<'a> Analyzer<'a> {
         }
         let name = self.describe(st, site);
         if matches!(v.status, Status::Stolen(_) | Status::Stored(_)) {
+            // `Error = PyErr_NewException(...); PyModule_AddObject(m,
+            // "Error", Error)`: the module takes the reference the file's
+            // global held, which keeps a borrowed pointer.
+            let global = match v.status {
+                Status::Stored(s) => self.global_stored_at(s),
+                _ => None,
+            };
             let kind = Kind::StolenTwice {
                 value: name,
                 callee: callee.to_string(),
+                global,
             };
             self.emit(st, kind, span, Some(site));
         } else if matches!(v.origin, ValOrigin::Field(_)) || self.module_global(&v) {
@@ -896,6 +904,17 @@ impl<'a> Analyzer<'a> {
             st.put_new_value(v);
             st.push_event(Ev::Created { stmt: sref, site });
             st.set_binding(*var, Binding::Obj(site));
+        }
+    }
+
+    /// The global of the file `sref` stores into.
+    fn global_stored_at(&self, sref: StmtRef) -> Option<String> {
+        match self.stmt_at(sref).map(|s| &s.kind) {
+            Some(StmtKind::Store {
+                place: Place::Global(g),
+                ..
+            }) => Some(g.clone()),
+            _ => None,
         }
     }
 

@@ -39,6 +39,12 @@ Use instead:
 or, since Python 3.10, `PyModule_AddObjectRef` (never steals) followed by
 `Py_DECREF(v)`, or since 3.13 `PyModule_Add` (always steals).
 
+A reference kept in a global of the file and then handed to a stealing
+call (`Error = PyErr_NewException(...); PyModule_AddObject(m, "Error",
+Error)`) is a warning: nothing is released twice, but the global is left
+a borrowed pointer that dangles once the module attribute is deleted or
+replaced; give the call a reference of its own (`PyModule_AddObjectRef`).
+
 ## Known problems
 `PyModule_AddObject`'s contract changed: its failure leaves the reference with the caller. Code written for `PyModule_AddObjectRef` or `PyModule_Add` (3.13) is read by their own contracts.
 
@@ -67,7 +73,22 @@ pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {
             format!("{value} is released here"),
             None,
         )),
-        Kind::StolenTwice { value, callee } => Some(Verdict::new(
+        Kind::StolenTwice {
+            value,
+            callee,
+            global: Some(global),
+        } => {
+            // A hazard, not a double release: the object lives as long as
+            // whoever took the reference keeps it.
+            let mut verdict = Verdict::new(
+                format!("`{callee}` takes the reference global `{global}` held ({value}): `{global}` is left a borrowed pointer, which dangles once the object's new owner lets it go (the module attribute is deleted or replaced)"),
+                format!("`{callee}` takes {value} here"),
+                Some(format!("give `{callee}` a reference of its own (`Py_NewRef({global})`, or `PyModule_AddObjectRef`)")),
+            );
+            verdict.severity = Some(Severity::Warning);
+            Some(verdict)
+        }
+        Kind::StolenTwice { value, callee, .. } => Some(Verdict::new(
             format!("`{callee}` steals {value} again, but its reference was already given away"),
             format!("`{callee}` steals {value} here"),
             None,
