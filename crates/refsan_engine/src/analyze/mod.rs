@@ -177,66 +177,48 @@ fn address_stored(func: &Function) -> Vec<VarId> {
 /// reference is not followed: the items handed to them and read from them
 /// are not tracked.
 fn lending(func: &Function, resolver: &Resolver<'_>) -> Vec<VarId> {
-    let mut item_of: Vec<(VarId, VarId)> = Vec::new();
-    for b in &func.blocks {
-        for s in &b.stmts {
-            if let StmtKind::Call {
-                dst: Some(d),
+    fn call(k: &StmtKind) -> Option<(Option<VarId>, &str, &[Operand])> {
+        match k {
+            StmtKind::Call {
+                dst,
                 callee: Callee::Named(n),
                 args,
-            } = &s.kind
-            {
-                if let [Operand::Var(c), index, ..] = args.as_slice() {
-                    let slot_getter = resolver.behaviour(n).is_some_and(|b| b.slot_getter);
-                    if slot_getter && !matches!(index, Operand::Int(_)) {
-                        item_of.push((*d, *c));
-                    }
-                }
-            }
+            } => Some((*dst, n.as_str(), args.as_slice())),
+            _ => None,
         }
     }
     // Containers the function fills with stealing setters.
     let mut filled: Vec<VarId> = Vec::new();
-    for b in &func.blocks {
-        for s in &b.stmts {
-            if let StmtKind::Call {
-                callee: Callee::Named(n),
-                args,
-                ..
-            } = &s.kind
-            {
-                if let Some(Operand::Var(c)) = args.first() {
-                    let steals = resolver.resolve(n).is_some_and(|r| {
-                        (1..args.len()).any(|i| r.contract.arg(i) == ArgEffect::Steal)
-                    });
-                    if steals && !filled.contains(c) {
-                        filled.push(*c);
-                    }
-                }
+    for (_, n, args) in func
+        .blocks
+        .iter()
+        .flat_map(|b| &b.stmts)
+        .filter_map(|s| call(&s.kind))
+    {
+        if let Some(Operand::Var(c)) = args.first() {
+            let steals = resolver
+                .resolve(n)
+                .is_some_and(|r| (1..args.len()).any(|i| r.contract.arg(i) == ArgEffect::Steal));
+            if steals && !filled.contains(c) {
+                filled.push(*c);
             }
         }
     }
-    // An item given a reference right where it is read.
+    // An item at a computed index given a reference right where it is read.
     let mut out: Vec<VarId> = Vec::new();
-    for b in &func.blocks {
-        for pair in b.stmts.windows(2) {
-            let (
-                StmtKind::Call {
-                    dst: Some(d), args, ..
-                },
-                StmtKind::Incref {
-                    value: Operand::Var(v),
-                    ..
-                },
-            ) = (&pair[0].kind, &pair[1].kind)
-            else {
-                continue;
-            };
-            if let Some(Operand::Var(c)) = args.first() {
-                if d == v && item_of.contains(&(*d, *c)) && filled.contains(c) && !out.contains(c) {
-                    out.push(*c);
-                }
-            }
+    for pair in func.blocks.iter().flat_map(|b| b.stmts.windows(2)) {
+        let (Some((Some(d), n, [Operand::Var(c), index, ..])), StmtKind::Incref { value, .. }) =
+            (call(&pair[0].kind), &pair[1].kind)
+        else {
+            continue;
+        };
+        if *value == Operand::Var(d)
+            && !matches!(index, Operand::Int(_))
+            && resolver.behaviour(n).is_some_and(|b| b.slot_getter)
+            && filled.contains(c)
+            && !out.contains(c)
+        {
+            out.push(*c);
         }
     }
     out
