@@ -300,12 +300,14 @@ pub(crate) fn prepare(src: &[u8]) -> Prepared {
         let body = clean_macro_body(&text[p.body_start.min(end)..end]);
         let unsupported = p.unsupported || body.contains('#') || body.contains("__VA_ARGS__");
         // Object-like macros matter when they are statements, aliases of
-        // a function (`#define new_int PyLong_FromLong`) or declaration
-        // qualifiers (`#define MY_API static inline`).
+        // a function (`#define new_int PyLong_FromLong`), declaration
+        // qualifiers (`#define MY_API static inline`) or constants
+        // (`#define MV_COMPARE_NOT_IMPL -2`, a sentinel pointer).
         if p.object_like
             && !looks_like_statements(&body)
             && !is_alias_or_qualifiers(&body)
             && sentinel_value(&body).is_none()
+            && int_value(&body).is_none()
         {
             continue;
         }
@@ -983,6 +985,26 @@ fn word_after(src: &[u8], mut i: usize) -> (usize, usize) {
     (start, i)
 }
 
+/// The value of a macro body that is an integer constant (`-2`, `(0x10)`,
+/// `(-1L)`): `#define MV_COMPARE_NOT_IMPL -2` stands for the number.
+pub(crate) fn int_value(body: &str) -> Option<i64> {
+    let mut body = body.trim();
+    while let Some(inner) = body.strip_prefix('(').and_then(|b| b.strip_suffix(')')) {
+        body = inner.trim();
+    }
+    let (neg, digits) = match body.strip_prefix('-') {
+        Some(d) => (true, d.trim_start()),
+        None => (false, body.strip_prefix('+').map_or(body, str::trim_start)),
+    };
+    if !digits.bytes().next().is_some_and(|b| b.is_ascii_digit())
+        || !digits.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        return None;
+    }
+    let value = crate::syntax::parse_int(digits.as_bytes())?;
+    Some(if neg { value.wrapping_neg() } else { value })
+}
+
 /// The value of a macro body that casts a non-zero integer to a pointer
 /// (`(PyObject *)(1)`, `((void *)-1)`): a sentinel, not an object.
 pub(crate) fn sentinel_value(body: &str) -> Option<i64> {
@@ -1390,7 +1412,7 @@ mod tests {
         assert_eq!(m.body, "if (!(x))   goto y");
         assert!(!m.unsupported);
         assert!(p.macros["CAT"].unsupported);
-        assert!(!p.macros.contains_key("OBJ"));
+        assert_eq!(int_value(&p.macros["OBJ"].body), Some(1));
         let empty = prepare(b"#define F() g()\n");
         assert!(empty.macros["F"].params.is_empty());
     }

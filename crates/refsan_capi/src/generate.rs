@@ -208,7 +208,10 @@ fn behaviour_from_patch(
             .transpose()?,
         fails_when: record.fails_when.map(Into::into).unwrap_or_default(),
         zero_for_null: record.zero_for_null.unwrap_or(false),
-        succeeds_for_zero: record.succeeds_for_zero.unwrap_or(false),
+        succeeds_for: record.succeeds_for.map(|[lo, hi]| (lo, hi)),
+        succeeds_on_types: record.succeeds_on_types.clone().unwrap_or_default(),
+        result_type: record.result_type.clone(),
+        validates: record.validates.clone(),
     })
 }
 
@@ -370,7 +373,19 @@ fn render_behaviour(b: &Behaviour, fields: &mut Vec<String>) {
         fields.push(format!("varargs_arg = {}", f.varargs));
     }
     flag(fields, b.zero_for_null, "zero_for_null");
-    flag(fields, b.succeeds_for_zero, "succeeds_for_zero");
+    if let Some((lo, hi)) = b.succeeds_for {
+        fields.push(format!("succeeds_for = [{lo}, {hi}]"));
+    }
+    if !b.succeeds_on_types.is_empty() {
+        let names: Vec<String> = b.succeeds_on_types.iter().map(|n| toml_string(n)).collect();
+        fields.push(format!("succeeds_on_types = [{}]", names.join(", ")));
+    }
+    if let Some(t) = &b.result_type {
+        fields.push(format!("result_type = {}", toml_string(t)));
+    }
+    if let Some(v) = &b.validates {
+        fields.push(format!("validates = {}", toml_string(v)));
+    }
     if b.fails_when != FailsWhen::Caller {
         fields.push(format!(
             "fails_when = \"{}\"",

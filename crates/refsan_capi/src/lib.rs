@@ -76,7 +76,12 @@
 //!   `oom`: only running out of memory or an interpreter-internal error;
 //!   `oom_if_literal`: `oom` when the first argument is a string literal);
 //!   `zero_for_null` (boolean: returns 0 for a NULL first argument);
-//!   `succeeds_for_zero` (boolean: cannot fail when the first argument is 0).
+//!   `succeeds_for` (`[lo, hi]`: cannot fail when the first argument is a
+//!   constant in that range); `result_type` (the exact type of the new
+//!   object returned: `"bytes"`); `succeeds_on_types` (cannot fail when the
+//!   first argument is known to be of one of these exact types);
+//!   `validates` (the name of a function that cannot fail, called with the
+//!   same arguments, once this predicate returned non-zero).
 //!
 //! Precedence, field by field: a `[function.NAME]` table wins over groups,
 //! which win over what refcounts.dat implies. Two groups may not set the same

@@ -89,7 +89,10 @@ pub(crate) struct BehaviourRecord {
     /// What can make it fail (default: the caller).
     pub fails_when: Option<FailsWhenName>,
     pub zero_for_null: Option<bool>,
-    pub succeeds_for_zero: Option<bool>,
+    pub succeeds_for: Option<[i64; 2]>,
+    pub succeeds_on_types: Option<Vec<String>>,
+    pub result_type: Option<String>,
+    pub validates: Option<String>,
 }
 
 /// The overrides that apply to one function, merged from its groups and its
@@ -257,12 +260,15 @@ fn merge_group(patch: &mut Patch, group: &OverrideRecord, name: &str) -> Result<
         "zero_for_null",
         name,
     )?;
+    set_once(&mut b.succeeds_for, &g.succeeds_for, "succeeds_for", name)?;
     set_once(
-        &mut b.succeeds_for_zero,
-        &g.succeeds_for_zero,
-        "succeeds_for_zero",
+        &mut b.succeeds_on_types,
+        &g.succeeds_on_types,
+        "succeeds_on_types",
         name,
     )?;
+    set_once(&mut b.result_type, &g.result_type, "result_type", name)?;
+    set_once(&mut b.validates, &g.validates, "validates", name)?;
     for (param, effect) in group.args.iter().flatten() {
         if patch.args.insert(param.clone(), *effect).is_some() {
             return Err(KbError::Invalid {
@@ -311,7 +317,10 @@ fn overlay_function(patch: &mut Patch, record: &OverrideRecord) {
     overlay(&mut b.format, &r.format);
     overlay(&mut b.fails_when, &r.fails_when);
     overlay(&mut b.zero_for_null, &r.zero_for_null);
-    overlay(&mut b.succeeds_for_zero, &r.succeeds_for_zero);
+    overlay(&mut b.succeeds_for, &r.succeeds_for);
+    overlay(&mut b.succeeds_on_types, &r.succeeds_on_types);
+    overlay(&mut b.result_type, &r.result_type);
+    overlay(&mut b.validates, &r.validates);
     for (param, effect) in record.args.iter().flatten() {
         patch.args.insert(param.clone(), *effect);
     }

@@ -322,7 +322,13 @@ pub(crate) struct EntryRecord {
     #[serde(default)]
     pub zero_for_null: bool,
     #[serde(default)]
-    pub succeeds_for_zero: bool,
+    pub succeeds_for: Option<[i64; 2]>,
+    #[serde(default)]
+    pub succeeds_on_types: Vec<String>,
+    #[serde(default)]
+    pub result_type: Option<String>,
+    #[serde(default)]
+    pub validates: Option<String>,
     #[serde(default)]
     pub format_arg: Option<usize>,
     #[serde(default)]
@@ -355,7 +361,10 @@ impl EntryRecord {
             }),
             fails_when: self.fails_when.map(Into::into).unwrap_or_default(),
             zero_for_null: self.zero_for_null,
-            succeeds_for_zero: self.succeeds_for_zero,
+            succeeds_for: self.succeeds_for.map(|[lo, hi]| (lo, hi)),
+            succeeds_on_types: self.succeeds_on_types.clone(),
+            result_type: self.result_type.clone(),
+            validates: self.validates.clone(),
         }
     }
 }

@@ -351,6 +351,38 @@ pub fn call_contract(facts: &dyn ApiFacts, name: &str, args: &[Operand]) -> Opti
     Some(FormatContract { contract })
 }
 
+/// The object outputs of a parse call that every successful call writes:
+/// the units before `|` of a `PyArg_ParseTuple` format, the first `min` of
+/// `PyArg_UnpackTuple(args, name, min, max, ...)`. They are not NULL
+/// where the call succeeded.
+pub fn required_outputs(facts: &dyn ApiFacts, name: &str, args: &[Operand]) -> Vec<usize> {
+    let mut out = Vec::new();
+    match format_api(facts, name) {
+        Some(FormatApi::Unpack { first }) => {
+            if let Some(Operand::Int(min)) = args.get(2) {
+                let min = usize::try_from(*min).unwrap_or(0);
+                out.extend((first..args.len()).take(min));
+            }
+        }
+        Some(api @ FormatApi::Parse { first, .. }) => {
+            let Some(units) = units_of(api, args, parse_format) else {
+                return out;
+            };
+            let mut i = first;
+            for u in &units {
+                for k in &u.args {
+                    if *k == ArgKind::Object && !u.optional {
+                        out.push(i);
+                    }
+                    i += 1;
+                }
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
 /// Normalises a C type name for comparison ("const  int" → "int",
 /// "signed int" → "int").
 pub fn normalize_c_type(t: &str) -> String {

@@ -233,9 +233,21 @@ pub struct Behaviour {
     /// Returns 0 when its first argument is NULL, which it accepts
     /// (`PyCallable_Check`).
     pub zero_for_null: bool,
-    /// Cannot fail when its first argument is 0 (`PyTuple_New(0)` returns
-    /// the empty tuple, which always exists).
-    pub succeeds_for_zero: bool,
+    /// Cannot fail when its first argument is a constant in this range
+    /// (`PyTuple_New(0)` returns the empty tuple, `PyLong_FromLong(1)` a
+    /// cached small int: both always exist).
+    pub succeeds_for: Option<(i64, i64)>,
+    /// Cannot fail when its first argument is an object of one of these
+    /// exact types, named as in [`Behaviour::result_type`]
+    /// (`PyBytes_AsString` of a bytes object).
+    pub succeeds_on_types: Vec<String>,
+    /// The exact type of the new object it returns (`"bytes"` for
+    /// `PyBytes_FromStringAndSize`).
+    pub result_type: Option<String>,
+    /// A predicate: once it returned non-zero, the named function called
+    /// with the same arguments cannot fail (`PyCapsule_IsValid` validates
+    /// `PyCapsule_GetPointer`).
+    pub validates: Option<String>,
 }
 
 /// What can make a C-API function fail (see [`crate::Trigger`]).

@@ -123,6 +123,18 @@ impl Lowerer<'_> {
         self.expand_macro_cond(t, n, name, &args, then_bb, else_bb)
     }
 
+    /// A constant operand of a comparison: a literal, or a macro of the
+    /// file or its headers that stands for one (`MV_COMPARE_NOT_IMPL`).
+    fn constant(&self, t: &Txt<'_>, n: Node<'_>) -> Option<Constant> {
+        constant(t, n).or_else(|| {
+            let id = strip_casts(t, n);
+            if kind(id) != "identifier" || self.scopes.lookup(t.bytes(id)).is_some() {
+                return None;
+            }
+            self.int_macro(t.bytes(id)).map(Constant::Int)
+        })
+    }
+
     /// C++ `if (init; value)` and `if (T x = f())`.
     fn condition_clause(&mut self, t: Txt<'_>, n: Node<'_>, then_bb: BlockId, else_bb: BlockId) {
         if let Some(init) = field(n, "initializer") {
@@ -186,7 +198,7 @@ impl Lowerer<'_> {
         else_bb: BlockId,
     ) {
         let span = t.span(n);
-        let (subject, constant, cmp) = match (constant(&t, left), constant(&t, right)) {
+        let (subject, constant, cmp) = match (self.constant(&t, left), self.constant(&t, right)) {
             (_, Some(k)) => (left, k, cmp),
             (Some(k), None) => (right, k, cmp.swap()),
             (None, None) => {

@@ -324,21 +324,31 @@ impl<'f> Lowerer<'f> {
         match name {
             b"true" => Resolved::Int(1),
             b"false" => Resolved::Int(0),
-            _ => match self.sentinel_macro(name) {
+            _ => match self.constant_macro(name) {
                 Some(k) => Resolved::Int(k),
                 None => Resolved::Global,
             },
         }
     }
 
-    /// The value of a macro naming a sentinel pointer made from an integer
-    /// (`#define ERROR_STRICT (PyObject *)(1)`): not an object.
-    fn sentinel_macro(&self, name: &[u8]) -> Option<i64> {
+    /// The value of an object-like macro that stands for a constant: an
+    /// integer (`#define ERR -2`) or a sentinel pointer made from a non-zero
+    /// integer (`#define ERROR_STRICT (PyObject *)(1)`), not an object.
+    fn constant_macro(&self, name: &[u8]) -> Option<i64> {
         let def = self.ctx.macros.get(std::str::from_utf8(name).ok()?)?;
         if !def.object_like {
             return None;
         }
-        crate::prepare::sentinel_value(&def.body)
+        crate::prepare::sentinel_value(&def.body).or_else(|| crate::prepare::int_value(&def.body))
+    }
+
+    /// The value of an object-like macro that is an integer constant.
+    pub(super) fn int_macro(&self, name: &[u8]) -> Option<i64> {
+        let def = self.ctx.macros.get(std::str::from_utf8(name).ok()?)?;
+        if !def.object_like {
+            return None;
+        }
+        crate::prepare::int_value(&def.body)
     }
 
     fn class_of(&self, op: &Operand) -> Option<TypeClass> {

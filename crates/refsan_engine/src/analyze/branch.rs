@@ -115,6 +115,18 @@ impl<'a> Analyzer<'a> {
                         }
                     }
                 }
+                // A validating predicate answered yes on the edge where its
+                // result is not 0: the call it validates, with the same
+                // arguments, cannot fail from there on.
+                if let Cond::Cmp(Operand::Var(v), cmp, c) = cond {
+                    if let Some(k) = self.validated_key(&st, *v) {
+                        // The edge where 0 fails the comparison.
+                        let zero_passes = refine(0, 0, *cmp, *c).is_some();
+                        if let Some(s) = if zero_passes { e.as_mut() } else { t.as_mut() } {
+                            s.set_known(Known::trusted(k));
+                        }
+                    }
+                }
                 let mut out = Vec::new();
                 if let Some(mut s) = t {
                     s.push_event(Ev::Branch {
@@ -133,6 +145,22 @@ impl<'a> Analyzer<'a> {
                 out
             }
         }
+    }
+
+    /// The fact a yes from the validating predicate whose answer `v` holds
+    /// establishes (see `validators`).
+    fn validated_key(&self, st: &State, v: VarId) -> Option<u64> {
+        let (_, sref) = self.validators.iter().find(|(d, _)| *d == v)?;
+        let StmtKind::Call {
+            callee: Callee::Named(name),
+            args,
+            ..
+        } = &self.stmt_at(*sref)?.kind
+        else {
+            return None;
+        };
+        let target = self.resolver.behaviour(name)?.validates.as_deref()?;
+        self.validation_key(st, target, args)
     }
 
     /// `op` holds a pointer or an object (compared with 0, it is tested

@@ -284,11 +284,7 @@ impl<'a> Analyzer<'a> {
             && matches!(vals.first(), Some(Binding::Null(_)))
         {
             vec![(Outcome::Only, RetVal::Int(0, 0))]
-        } else if is_api
-            && behaviour.is_some_and(|b| b.succeeds_for_zero)
-            && matches!(vals.first(), Some(Binding::Int(0, 0)))
-        {
-            // `PyTuple_New(0)`: the empty tuple.
+        } else if is_api && self.cannot_fail_here(&st, name, behaviour, args, &vals) {
             outcomes
                 .into_iter()
                 .filter(|(o, _)| *o != Outcome::Failure)
@@ -425,6 +421,78 @@ impl<'a> Analyzer<'a> {
             self.bind_result(&mut s, &contract, name, &vals, dst, *ret, sref, span);
             out.push(s);
         }
+    }
+
+    /// The knowledge base rules out the failure of this call of `name`:
+    /// a constant first argument it always succeeds for (`PyTuple_New(0)`,
+    /// `PyLong_FromLong(1)`), a first argument of a type it cannot fail on
+    /// (`PyBytes_AsString` of a new bytes object), or a predicate that
+    /// answered yes for the same arguments on this path
+    /// (`PyCapsule_IsValid` before `PyCapsule_GetPointer`).
+    fn cannot_fail_here(
+        &self,
+        st: &State,
+        name: &str,
+        behaviour: Option<&Behaviour>,
+        args: &[Operand],
+        vals: &[Binding],
+    ) -> bool {
+        let Some(b) = behaviour else { return false };
+        if let (Some((lo, hi)), Some(Binding::Int(l, h))) = (b.succeeds_for, vals.first()) {
+            if lo <= *l && *h <= hi {
+                return true;
+            }
+        }
+        if !b.succeeds_on_types.is_empty() {
+            if let Some(t) = vals.first().and_then(|v| self.value_type(st, *v)) {
+                if b.succeeds_on_types.iter().any(|x| x == t) {
+                    return true;
+                }
+            }
+        }
+        self.validation_key(st, name, args)
+            .is_some_and(|k| st.known(k).is_some_and(|k| k.trusted))
+    }
+
+    /// The exact type of a tracked object, when the call that made it says
+    /// (`PyBytes_FromStringAndSize` makes bytes).
+    fn value_type(&self, st: &State, b: Binding) -> Option<&'a str> {
+        let v = st.value(b.obj()?)?;
+        let ValOrigin::New(made) = v.origin else {
+            return None;
+        };
+        let StmtKind::Call {
+            callee: Callee::Named(callee),
+            ..
+        } = &self.stmt_at(made)?.kind
+        else {
+            return None;
+        };
+        self.callee_behaviour(made, callee)?.result_type.as_deref()
+    }
+
+    /// What identifies a call of `target` with these arguments on a path:
+    /// the objects by value, constants and globals by text. `None` when an
+    /// argument has no identity (an expression refsan does not model).
+    pub(super) fn validation_key(&self, st: &State, target: &str, args: &[Operand]) -> Option<u64> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        ("validated", target).hash(&mut h);
+        for a in args {
+            match a {
+                Operand::Var(v) => match st.binding(*v) {
+                    Binding::Obj(site) => ("obj", site).hash(&mut h),
+                    _ => ("var", v.0).hash(&mut h),
+                },
+                Operand::Null => "null".hash(&mut h),
+                Operand::Int(i) => ("int", i).hash(&mut h),
+                Operand::Str(s) => ("str", s).hash(&mut h),
+                Operand::Global(g) => ("global", g).hash(&mut h),
+                Operand::Field(v, f) => ("field", v.0, f).hash(&mut h),
+                Operand::AddrOf(_) | Operand::Opaque => return None,
+            }
+        }
+        Some(h.finish())
     }
 
     /// What it takes for a call of `name` with `args` to fail.
@@ -796,14 +864,25 @@ impl<'a> Analyzer<'a> {
         }
         let mut v = match effect {
             ArgEffect::OutBorrowed => {
-                // May stay NULL (optional PyArg_ParseTuple outputs).
+                // May stay NULL (optional PyArg_ParseTuple outputs); a
+                // required one is written.
+                let callee = self.callee_at(sref);
+                let required = self.stmt_at(sref).is_some_and(|s| match &s.kind {
+                    StmtKind::Call { args, .. } => {
+                        formats::required_outputs(self.resolver.facts(), &callee, args).contains(&i)
+                    }
+                    _ => false,
+                });
                 let mut v = ValueState::new(
                     site,
                     ValOrigin::OutBorrowed(sref, i as u8),
                     0,
-                    Nullness::Maybe,
+                    if required {
+                        Nullness::NonNull
+                    } else {
+                        Nullness::Maybe
+                    },
                 );
-                let callee = self.callee_at(sref);
                 // PyArg_Parse* outputs come from args or kwargs, which
                 // outlive the call: no container to watch.
                 if formats::format_api(self.resolver.facts(), &callee).is_none() {

@@ -78,6 +78,9 @@ struct Analyzer<'a> {
     address_stored: Vec<VarId>,
     /// Scratch containers the function lends items to (see `lending`).
     lending: Vec<VarId>,
+    /// Variables that hold the answer of a predicate the knowledge base
+    /// says validates another call (`PyCapsule_IsValid`), with that call.
+    validators: Vec<(VarId, StmtRef)>,
     result: FnResult,
     approximate: Option<String>,
 }
@@ -112,9 +115,11 @@ pub fn analyze_function(
         name_list: RefCell::new(Vec::new()),
         address_stored: address_stored(func),
         lending: lending(func, resolver),
+        validators: Vec::new(),
         result: FnResult::default(),
         approximate: None,
     };
+    a.validators = a.validators();
     a.run();
     let mut result = a.result;
     result.approximate = a.approximate;
@@ -261,6 +266,31 @@ impl<'a> Analyzer<'a> {
             .get(id.0 as usize)
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// The variables that receive a validating predicate's answer (see
+    /// `validators`).
+    fn validators(&self) -> Vec<(VarId, StmtRef)> {
+        let mut out = Vec::new();
+        for (bi, b) in self.func.blocks.iter().enumerate() {
+            for (i, s) in b.stmts.iter().enumerate() {
+                if let StmtKind::Call {
+                    dst: Some(d),
+                    callee: Callee::Named(name),
+                    ..
+                } = &s.kind
+                {
+                    if self
+                        .resolver
+                        .behaviour(name)
+                        .is_some_and(|b| b.validates.is_some())
+                    {
+                        out.push((*d, self.stmt_ref(BlockId(bi as u32), i)));
+                    }
+                }
+            }
+        }
+        out
     }
 
     pub(super) fn stmt_ref(&self, b: BlockId, i: usize) -> StmtRef {
