@@ -335,20 +335,18 @@ impl<'f> Lowerer<'f> {
     /// integer (`#define ERR -2`) or a sentinel pointer made from a non-zero
     /// integer (`#define ERROR_STRICT (PyObject *)(1)`), not an object.
     fn constant_macro(&self, name: &[u8]) -> Option<i64> {
-        let def = self.ctx.macros.get(std::str::from_utf8(name).ok()?)?;
-        if !def.object_like {
-            return None;
-        }
-        crate::prepare::sentinel_value(&def.body).or_else(|| crate::prepare::int_value(&def.body))
+        let body = self.object_macro_body(name)?;
+        crate::prepare::sentinel_value(body).or_else(|| crate::prepare::int_value(body))
     }
 
     /// The value of an object-like macro that is an integer constant.
     pub(super) fn int_macro(&self, name: &[u8]) -> Option<i64> {
+        crate::prepare::int_value(self.object_macro_body(name)?)
+    }
+
+    fn object_macro_body(&self, name: &[u8]) -> Option<&str> {
         let def = self.ctx.macros.get(std::str::from_utf8(name).ok()?)?;
-        if !def.object_like {
-            return None;
-        }
-        crate::prepare::int_value(&def.body)
+        def.object_like.then_some(def.body.as_str())
     }
 
     fn class_of(&self, op: &Operand) -> Option<TypeClass> {

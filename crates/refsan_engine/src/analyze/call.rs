@@ -450,12 +450,15 @@ impl<'a> Analyzer<'a> {
                 }
             }
         }
-        self.validation_key(st, name, args)
-            .is_some_and(|k| st.known(k).is_some_and(|k| k.trusted))
+        // Only a function that asks a validating predicate has such facts.
+        !self.validators.is_empty()
+            && self
+                .validation_key(st, name, args)
+                .is_some_and(|k| st.known(k).is_some_and(|k| k.trusted))
     }
 
-    /// The exact type of a tracked object, when the call that made it says
-    /// (`PyBytes_FromStringAndSize` makes bytes).
+    /// The type of a tracked object (an instance of it), when the call that
+    /// made it says (`PyBytes_FromStringAndSize` makes bytes).
     fn value_type(&self, st: &State, b: Binding) -> Option<&'a str> {
         let v = st.value(b.obj()?)?;
         let ValOrigin::New(made) = v.origin else {
