@@ -1,5 +1,5 @@
 //! Lowers every .c/.h (and C++) file under a directory and prints totals:
-//! `cargo run --release -p refsan_c --example lower_corpus -- DIR [--verbose] [--list] [--lower-only]`.
+//! `cargo run --release -p refsan_c --example lower_corpus -- DIR [--verbose] [--list] [--lower-only] [--slowest N]`.
 //!
 //! Parse time is measured separately (a plain tree-sitter parse of each
 //! file) so the cost of lowering itself is visible.
@@ -22,7 +22,7 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some(dir) = args.iter().find(|a| !a.starts_with("--")) else {
+    let Some(dir) = args.first().filter(|a| !a.starts_with("--")) else {
         eprintln!("usage: lower_corpus DIR [--verbose] [--list] [--lower-only]");
         return ExitCode::from(2);
     };
@@ -56,6 +56,14 @@ fn main() -> ExitCode {
     // own preparation + parse (which blanks big data tables first).
     let mut raw_parse = Duration::ZERO;
     let mut prepared_parse = Duration::ZERO;
+    let mut per_file = Vec::new();
+    // `--slowest N`: the N files whose prepare + parse took longest.
+    let slowest: usize = args
+        .iter()
+        .position(|a| a == "--slowest")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     for (f, src) in files.iter().zip(&sources).filter(|_| !lower_only) {
         let language = refsan_c::detect_language(f, src).unwrap_or(refsan_ir::Language::C);
         let mut parser = tree_sitter::Parser::new();
@@ -72,7 +80,21 @@ fn main() -> ExitCode {
         raw_parse += start.elapsed();
         let start = Instant::now();
         refsan_c::prepare_and_parse(src, language);
-        prepared_parse += start.elapsed();
+        let took = start.elapsed();
+        prepared_parse += took;
+        per_file.push((took, f.clone(), src.len()));
+    }
+    if slowest > 0 {
+        per_file.sort_by_key(|b| std::cmp::Reverse(b.0));
+        for (took, f, len) in per_file.iter().take(slowest) {
+            println!(
+                "slow {:8.1} ms {:6} KB {:6.2} ms/KB {}",
+                took.as_secs_f64() * 1e3,
+                len / 1024,
+                took.as_secs_f64() * 1e3 / (*len as f64 / 1024.0),
+                f.display()
+            );
+        }
     }
 
     let (mut functions, mut approximate, mut problems, mut invalid) =

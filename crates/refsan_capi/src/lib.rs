@@ -179,7 +179,8 @@ pub enum KbError {
 #[derive(Debug)]
 pub struct KnowledgeBase {
     entries: Vec<ApiEntry>,
-    by_name: HashMap<String, usize>,
+    /// Looked up for every call the engine follows: a fast hash.
+    by_name: rustc_hash::FxHashMap<String, usize>,
 }
 
 impl KnowledgeBase {

@@ -4,6 +4,7 @@
 
 pub use refsan_ir::{ApiFacts, ApiInfo};
 use refsan_ir::{Behaviour, Contract, ContractSource, GlobalObject, Module};
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::HashMap;
 
 /// A resolved contract for a callee and where it came from.
@@ -22,24 +23,24 @@ pub struct Resolved<'a> {
 pub struct Resolver<'a> {
     facts: &'a dyn ApiFacts,
     config: &'a HashMap<String, Contract>,
-    declared: HashMap<&'a str, (&'a Contract, ContractSource)>,
-    summaries: HashMap<String, Contract>,
+    declared: FxHashMap<&'a str, (&'a Contract, ContractSource)>,
+    summaries: FxHashMap<String, Contract>,
     /// For summarised functions: the values they return on success.
-    success: HashMap<String, (i64, i64)>,
+    success: FxHashMap<String, (i64, i64)>,
     /// Summarised functions that return one of their arguments.
-    returns_arg: HashMap<String, usize>,
+    returns_arg: FxHashMap<String, usize>,
     /// Summarised functions whose new references are to objects they made.
-    fresh: std::collections::HashSet<String>,
+    fresh: FxHashSet<String>,
     /// Summarised functions that fail only when memory runs out.
-    oom_only: std::collections::HashSet<String>,
+    oom_only: FxHashSet<String>,
     /// Summarised functions: parameters not NULL when they succeed.
-    nonnull_on_success: HashMap<String, u64>,
+    nonnull_on_success: FxHashMap<String, u64>,
     /// Summarised non-object functions: how they return.
-    int_outcomes: HashMap<String, Vec<crate::outcome::IntOutcome>>,
+    int_outcomes: FxHashMap<String, Vec<crate::outcome::IntOutcome>>,
     /// File-scope variables that hold objects, and those that are objects.
-    object_globals: HashMap<&'a str, GlobalKind>,
+    object_globals: FxHashMap<&'a str, GlobalKind>,
     /// Declared functions that never touch the exception state.
-    noexcept: std::collections::HashSet<&'a str>,
+    noexcept: FxHashSet<&'a str>,
 }
 
 /// What a file-scope name refers to.
@@ -72,8 +73,8 @@ impl<'a> Resolver<'a> {
         config: &'a HashMap<String, Contract>,
         module: &'a Module,
     ) -> Resolver<'a> {
-        let mut declared = HashMap::new();
-        let mut noexcept = std::collections::HashSet::new();
+        let mut declared = FxHashMap::default();
+        let mut noexcept = FxHashSet::default();
         for d in &module.declarations {
             if d.noexcept {
                 noexcept.insert(d.name.as_str());
@@ -87,7 +88,7 @@ impl<'a> Resolver<'a> {
                 declared.insert(f.name.as_str(), (c, *src));
             }
         }
-        let mut object_globals = HashMap::new();
+        let mut object_globals = FxHashMap::default();
         for g in &module.globals {
             if g.ty == refsan_ir::TypeClass::Object && g.c_type.contains('*') {
                 object_globals.insert(g.name.as_str(), GlobalKind::HoldsObject);
@@ -106,13 +107,13 @@ impl<'a> Resolver<'a> {
             facts,
             config,
             declared,
-            summaries: HashMap::new(),
-            success: HashMap::new(),
-            returns_arg: HashMap::new(),
+            summaries: FxHashMap::default(),
+            success: FxHashMap::default(),
+            returns_arg: FxHashMap::default(),
             fresh: Default::default(),
             oom_only: Default::default(),
-            nonnull_on_success: HashMap::new(),
-            int_outcomes: HashMap::new(),
+            nonnull_on_success: FxHashMap::default(),
+            int_outcomes: FxHashMap::default(),
             object_globals,
             noexcept,
         }

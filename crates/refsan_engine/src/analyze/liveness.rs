@@ -158,25 +158,46 @@ pub(super) fn temp_deaths(func: &Function, block_base: &[u32], nstmts: usize) ->
     let succs: Vec<Vec<BlockId>> = func.blocks.iter().map(|b| b.term.successors()).collect();
     let mut live_in = vec![vec![0u64; words]; nb];
     let mut live_out = vec![vec![0u64; words]; nb];
-    let mut changed = true;
-    let mut rounds = 0;
-    while changed && rounds < 1000 {
-        changed = false;
-        rounds += 1;
-        for bi in (0..nb).rev() {
-            let mut out: Bits = vec![0; words];
-            for s in &succs[bi] {
-                for (o, i) in out.iter_mut().zip(live_in[s.index()].iter()) {
+    // A worklist in post-order (successors before their predecessors):
+    // one pass settles code without loops whatever the block numbering,
+    // where a sweep by block number took one pass per `#ifdef` whose join
+    // block is numbered before its arms.
+    let mut preds: Vec<Vec<usize>> = vec![Vec::new(); nb];
+    for (bi, ss) in succs.iter().enumerate() {
+        for s in ss {
+            if s.index() < nb && !preds[s.index()].contains(&bi) {
+                preds[s.index()].push(bi);
+            }
+        }
+    }
+    let mut queue: VecDeque<usize> = post_order(&succs).into();
+    let mut queued = vec![true; nb];
+    let mut out: Bits = vec![0; words];
+    while let Some(bi) = queue.pop_front() {
+        queued[bi] = false;
+        out.iter_mut().for_each(|w| *w = 0);
+        for s in &succs[bi] {
+            if let Some(li) = live_in.get(s.index()) {
+                for (o, i) in out.iter_mut().zip(li.iter()) {
                     *o |= *i;
                 }
             }
-            let inn: Bits = (0..words)
-                .map(|w| gen[bi][w] | (out[w] & !kill[bi][w]))
-                .collect();
-            if inn != live_in[bi] || out != live_out[bi] {
-                live_in[bi] = inn;
-                live_out[bi] = out;
+        }
+        let mut changed = false;
+        for w in 0..words {
+            let inn = gen[bi][w] | (out[w] & !kill[bi][w]);
+            if inn != live_in[bi][w] {
+                live_in[bi][w] = inn;
                 changed = true;
+            }
+        }
+        live_out[bi].copy_from_slice(&out);
+        if changed {
+            for &p in &preds[bi] {
+                if !queued[p] {
+                    queued[p] = true;
+                    queue.push_back(p);
+                }
             }
         }
     }
@@ -230,4 +251,41 @@ pub(super) fn temp_deaths(func: &Function, block_base: &[u32], nstmts: usize) ->
         live_in,
         temp_index,
     }
+}
+
+/// The blocks in post-order of a depth-first walk from the entry (then the
+/// blocks the entry does not reach, last to first).
+fn post_order(succs: &[Vec<BlockId>]) -> Vec<usize> {
+    let nb = succs.len();
+    let mut out = Vec::with_capacity(nb);
+    let mut visited = vec![false; nb];
+    let mut walk = |root: usize, out: &mut Vec<usize>| {
+        if visited[root] {
+            return;
+        }
+        visited[root] = true;
+        // (block, index of the next successor to visit)
+        let mut stack = vec![(root, 0usize)];
+        while let Some(top) = stack.last_mut() {
+            let (b, i) = *top;
+            match succs[b].get(i) {
+                Some(s) => {
+                    top.1 += 1;
+                    let s = s.index();
+                    if s < nb && !visited[s] {
+                        visited[s] = true;
+                        stack.push((s, 0));
+                    }
+                }
+                None => {
+                    out.push(b);
+                    stack.pop();
+                }
+            }
+        }
+    };
+    for root in 0..nb {
+        walk(root, &mut out);
+    }
+    out
 }
