@@ -195,6 +195,21 @@ pub struct CheckArgs {
     #[arg(long, conflicts_with = "write_baseline")]
     pub add_ignore: bool,
 
+    /// Neither read nor write the results cache: check every file afresh.
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// The results cache directory. Default: `.refsan_cache` in the project
+    /// of the current directory (the nearest directory above it with
+    /// pyproject.toml, setup.py or .git), else in the current directory.
+    #[arg(long, value_name = "DIR", env = "REFSAN_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Print on standard error how many files were checked and how many
+    /// were read from the cache, and which.
+    #[arg(short, long)]
+    pub verbose: bool,
+
     /// Declarations of Cython's `cpython.*` modules for .pyx files.
     #[arg(long, value_enum, default_value = "auto", value_name = "FROM")]
     pub cython_decls: CythonDecls,
@@ -338,7 +353,37 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         results.extend(errors);
         let show_progress = !args.quiet && !args.silent && std::io::stderr().is_terminal();
         let progress = progress_printer(show_progress);
-        results.extend(driver::check_files(&files, &overrides, facts, &progress)?);
+        let cache = open_cache(&args);
+        results.extend(driver::check_files(
+            &files,
+            &overrides,
+            facts,
+            cache.as_ref(),
+            &progress,
+        )?);
+        if let Some(c) = cache {
+            if args.verbose {
+                let misses = c.misses();
+                for m in &misses {
+                    eprintln!("refsan: not in the cache, checked: {m}");
+                }
+                eprintln!(
+                    "refsan: {} files checked, {} read from the cache in {}",
+                    misses.len(),
+                    c.hits(),
+                    c.dir().display()
+                );
+            }
+            let dir = c.dir().to_path_buf();
+            if let Err(e) = c.save() {
+                if !args.silent {
+                    eprintln!(
+                        "refsan: warning: cannot write the results cache in {}: {e}",
+                        dir.display()
+                    );
+                }
+            }
+        }
     }
 
     // Skipped files are counted, not reported.
@@ -403,6 +448,30 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The results cache of this run, unless `--no-cache`; a cache directory
+/// that cannot be made is a warning, and the run goes on without it.
+fn open_cache(args: &CheckArgs) -> Option<crate::cache::Cache> {
+    if args.no_cache {
+        return None;
+    }
+    let dir = args
+        .cache_dir
+        .clone()
+        .unwrap_or_else(crate::cache::default_dir);
+    match crate::cache::Cache::open(&dir) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            if !args.silent {
+                eprintln!(
+                    "refsan: warning: cannot use the cache directory {}: {e}; checking without a cache",
+                    dir.display()
+                );
+            }
+            None
+        }
+    }
 }
 
 /// Cython files are checked: read the installed Cython's declarations

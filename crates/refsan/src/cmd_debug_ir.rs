@@ -26,7 +26,13 @@ pub fn run(args: DebugIrArgs) -> Result<ExitCode> {
     let module =
         driver::lower_in_context(&driver::display_path(&args.file), &bytes, lang, &context);
     let facts = refsan_capi::KnowledgeBase::builtin();
-    let external = driver::project_summaries(&module, &args.file, &projects, facts);
+    let external = driver::project_summaries(
+        &module,
+        &args.file,
+        &projects,
+        facts,
+        &mut driver::Reads::default(),
+    );
     let report = refsan_engine::check_module_with(&module, facts, &Default::default(), &external);
     let unreached = |name: &str| {
         report

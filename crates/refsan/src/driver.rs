@@ -3,6 +3,7 @@
 //! engine, then rule selection and suppression comments. Files are checked
 //! in parallel; one file's failure never stops the others.
 
+use crate::cache::Cache;
 use crate::config::{ConfigFinder, Excludes, Selection, DEFAULT_EXCLUDES};
 use crate::project::{Context as ProjectContext, Projects};
 use crate::skip::{skip_reason, SkipReason};
@@ -232,6 +233,29 @@ struct FileSettings {
     oom: refsan_engine::OomFindings,
 }
 
+impl FileSettings {
+    /// The settings as the results cache keys them (the same settings give
+    /// the same text in every run).
+    fn key(&self) -> String {
+        let mut annotations: Vec<String> = self
+            .options
+            .annotations
+            .iter()
+            .map(|(name, contract)| format!("{name}={contract:?}"))
+            .collect();
+        annotations.sort();
+        format!(
+            "{:?}|{:?}|{:?}|{}|{:?}|{:?}",
+            self.selection,
+            self.options.target,
+            self.options.limits,
+            self.include_generated,
+            self.oom,
+            annotations
+        )
+    }
+}
+
 fn settings_for(file: &Path, finder: &mut ConfigFinder, ov: &Overrides) -> Result<FileSettings> {
     let cfg = if ov.no_config {
         None
@@ -317,6 +341,7 @@ fn check_one(
     settings: &FileSettings,
     facts: &dyn ApiFacts,
     projects: &Projects,
+    cache: Option<&Cache>,
 ) -> FileResult {
     let shown = display_path(file);
     let Some(lang) = language_for(file) else {
@@ -343,6 +368,20 @@ fn check_one(
         return FileResult::skipped(shown, reason);
     }
     let context = projects.context(file, lang, &bytes);
+    let lookup = cache.map(|c| c.lookup(file, &shown, &settings.key(), &bytes, &context));
+    if let (Some(c), Some(l)) = (cache, &lookup) {
+        if let Some(hit) = c.get(l, file, projects) {
+            return FileResult {
+                path: shown,
+                source: Some(Arc::from(String::from_utf8_lossy(&bytes).as_ref())),
+                findings: hit.findings,
+                notes: hit.notes,
+                error: None,
+                skipped: None,
+            };
+        }
+    }
+    let mut reads = Reads::default();
     let mut result = check_source(
         shown,
         &bytes,
@@ -351,6 +390,7 @@ fn check_one(
         facts,
         &context,
         Some((projects, file)),
+        &mut reads,
     );
     result
         .notes
@@ -359,6 +399,9 @@ fn check_one(
             function: None,
             message,
         }));
+    if let (Some(c), Some(l)) = (cache, &lookup) {
+        c.put(l, &reads, projects, &result.findings, &result.notes);
+    }
     result
 }
 
@@ -372,6 +415,7 @@ pub fn project_summaries(
     file: &Path,
     projects: &Projects,
     facts: &dyn ApiFacts,
+    reads: &mut Reads,
 ) -> HashMap<String, refsan_engine::ExternalSummary> {
     let mut out = HashMap::new();
     if !matches!(module.language, Language::C | Language::Cpp) {
@@ -398,10 +442,12 @@ pub fn project_summaries(
             }
         }
     }
+    reads.wanted = wanted.iter().map(ToString::to_string).collect();
     if wanted.is_empty() {
         return out;
     }
     for (name, source) in projects.definitions_of(file, &wanted) {
+        reads.definers.push((name.clone(), source.clone()));
         let summaries =
             projects.summaries_of(&source, || summarise_source(&source, projects, facts));
         if let Some(s) = summaries.get(&name) {
@@ -448,7 +494,17 @@ fn summarise_source(
     out
 }
 
+/// What checking a file read besides the file and its context: the names
+/// it calls that another source of its project may define, and the
+/// sources that do.
+#[derive(Default)]
+pub struct Reads {
+    pub wanted: Vec<String>,
+    pub definers: Vec<(String, PathBuf)>,
+}
+
 /// Checks one source text, shown as `shown`.
+#[allow(clippy::too_many_arguments)]
 fn check_source(
     shown: String,
     bytes: &[u8],
@@ -457,10 +513,11 @@ fn check_source(
     facts: &dyn ApiFacts,
     context: &ProjectContext,
     project: Option<(&Projects, &Path)>,
+    reads: &mut Reads,
 ) -> FileResult {
     let module = lower_in_context(&shown, bytes, lang, context);
     let external = match project {
-        Some((projects, file)) => project_summaries(&module, file, projects, facts),
+        Some((projects, file)) => project_summaries(&module, file, projects, facts, reads),
         None => HashMap::new(),
     };
     let report = refsan_engine::check_module_with(&module, facts, &settings.options, &external);
@@ -514,6 +571,7 @@ pub fn check_stdin(
         facts,
         &context,
         name.map(|n| (&projects, n)),
+        &mut Reads::default(),
     ))
 }
 
@@ -523,6 +581,7 @@ pub fn check_files(
     files: &[PathBuf],
     ov: &Overrides,
     facts: &dyn ApiFacts,
+    cache: Option<&Cache>,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Vec<FileResult>> {
     let mut finder = ConfigFinder::default();
@@ -537,7 +596,7 @@ pub fn check_files(
         .par_iter()
         .map(|(f, s)| {
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                check_one(f, s, facts, &projects)
+                check_one(f, s, facts, &projects, cache)
             }))
             .unwrap_or_else(|panic| {
                 let what = panic
@@ -582,7 +641,13 @@ impl refsan_runtime::StaticFindings for FunctionChecker {
         let Ok(settings) = settings_for(source_file, &mut finder, &self.overrides) else {
             return Vec::new();
         };
-        let result = check_one(source_file, &settings, self.facts, &Projects::default());
+        let result = check_one(
+            source_file,
+            &settings,
+            self.facts,
+            &Projects::default(),
+            None,
+        );
         // C++ methods are `Class::method`, Cython's `Class.method`.
         let matches = |name: &str| {
             name == function

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 mod add_ignore;
 mod baseline;
 mod c_context;
+mod cache;
 mod cmd_build;
 mod cmd_check;
 mod cmd_debug_ir;
@@ -54,6 +55,12 @@ enum Command {
     /// Show which runtime tools (debug Python, gdb, ASan, valgrind, Cython,
     /// compiler) this machine has, and how to install the missing ones.
     Doctor(cmd_doctor::DoctorArgs),
+    /// Remove the results cache of `refsan check`.
+    Clean {
+        /// The cache directory (default: as `refsan check` finds it).
+        #[arg(long, value_name = "DIR", env = "REFSAN_CACHE_DIR")]
+        cache_dir: Option<std::path::PathBuf>,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish,
     /// powershell): `refsan completions bash > ~/.local/share/bash-completion/completions/refsan`.
     Completions {
@@ -72,6 +79,20 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd_run::run(args),
         Command::Build(args) => cmd_build::run(args),
         Command::Doctor(args) => cmd_doctor::run(args),
+        Command::Clean { cache_dir } => {
+            let dir = cache_dir.unwrap_or_else(cache::default_dir);
+            match cache::clean(&dir) {
+                Ok(true) => {
+                    println!("removed {}", dir.display());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Ok(false) => {
+                    println!("no refsan cache at {}", dir.display());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => Err(anyhow::anyhow!("cannot remove {}: {e}", dir.display())),
+            }
+        }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "refsan", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

@@ -36,14 +36,15 @@ const EXTERNAL_MODULES: &[&str] = &[
 pub fn project_root(file: &Path) -> PathBuf {
     let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
     let start = abs.parent().map(Path::to_path_buf).unwrap_or_default();
-    let mut dir = Some(start.as_path());
-    while let Some(d) = dir {
-        if ROOT_MARKERS.iter().any(|m| d.join(m).exists()) {
-            return d.to_path_buf();
-        }
-        dir = d.parent();
-    }
-    start
+    enclosing_root(&start).unwrap_or(start)
+}
+
+/// The nearest directory at or above `dir` with a root marker.
+pub fn enclosing_root(dir: &Path) -> Option<PathBuf> {
+    let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    abs.ancestors()
+        .find(|d| ROOT_MARKERS.iter().any(|m| d.join(m).exists()))
+        .map(Path::to_path_buf)
 }
 
 /// A file of the context, read.

@@ -612,3 +612,130 @@ fn bad_context_gets_notes_and_the_run_goes_on() {
     );
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
 }
+
+#[test]
+fn the_cache_gives_the_cold_findings_and_rechecks_what_changed() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/projects/c_ext");
+    let read = |p: &str| std::fs::read_to_string(src.join(p)).unwrap();
+    let other = "#include <Python.h>\n\nstatic PyObject *\nleaky(PyObject *self, PyObject *arg)\n{\n    PyObject *l = PyList_New(0);\n    Py_RETURN_NONE;\n}\n";
+    let p = project(&[
+        ("pyproject.toml", &read("pyproject.toml")),
+        ("src/boxes/boxes.h", &read("src/boxes/boxes.h")),
+        ("src/boxes/module.c", &read("src/boxes/module.c")),
+        ("src/boxes/pairs.c", &read("src/boxes/pairs.c")),
+        ("src/boxes/labels.c", &read("src/boxes/labels.c")),
+        ("src/other.c", other),
+    ]);
+    let cache = p.path().join("the-cache");
+    let cache_arg = cache.to_str().unwrap();
+    let warm = || {
+        refsan(
+            p.path(),
+            &[
+                "check",
+                "--no-config",
+                "--format",
+                "json",
+                "-v",
+                "--cache-dir",
+                cache_arg,
+                ".",
+            ],
+            None,
+        )
+    };
+    let cold = || {
+        refsan(
+            p.path(),
+            &[
+                "check",
+                "--no-config",
+                "--format",
+                "json",
+                "--no-cache",
+                ".",
+            ],
+            None,
+        )
+    };
+    let counts = |r: &Run| -> (usize, usize) {
+        let line = r
+            .stderr
+            .lines()
+            .find(|l| l.contains("files checked"))
+            .unwrap_or_else(|| panic!("no cache counts in: {}", r.stderr));
+        let n: Vec<usize> = line
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        (n[0], n[1])
+    };
+    let first = warm();
+    assert_eq!(counts(&first), (5, 0), "{}", first.stderr);
+    assert_eq!(first.stdout, cold().stdout);
+    assert!(cache.join(".gitignore").is_file());
+    let again = warm();
+    assert_eq!(counts(&again), (0, 5), "{}", again.stderr);
+    assert_eq!(again.stdout, first.stdout);
+
+    // A header changes: the files that include it are checked again, the
+    // one that does not is not.
+    let header = p.path().join("src/boxes/boxes.h");
+    let text = std::fs::read_to_string(&header).unwrap();
+    std::fs::write(&header, format!("{text}/* edited */\n")).unwrap();
+    let edited = warm();
+    assert_eq!(counts(&edited), (4, 1), "{}", edited.stderr);
+    assert_eq!(edited.stdout, cold().stdout);
+
+    // make_pair() now returns a borrowed reference: module.c, its caller,
+    // is checked again and its leak of the pair is gone.
+    let pairs = p.path().join("src/boxes/pairs.c");
+    let text = std::fs::read_to_string(&pairs).unwrap();
+    std::fs::write(
+        &pairs,
+        text.replace(
+            "    PyObject *t = PyTuple_New(2);",
+            "    return a;\n    PyObject *t = PyTuple_New(2);",
+        ),
+    )
+    .unwrap();
+    let callee = warm();
+    assert_eq!(counts(&callee), (2, 3), "{}", callee.stderr);
+    assert_eq!(callee.stdout, cold().stdout);
+    let leaks_of_module = |json: &str| {
+        codes(json)
+            .iter()
+            .filter(|c| *c == "src/boxes/module.c:RS101")
+            .count()
+    };
+    assert_eq!(
+        leaks_of_module(&callee.stdout) + 1,
+        leaks_of_module(&edited.stdout),
+        "{}",
+        callee.stdout
+    );
+    assert_ne!(callee.stdout, edited.stdout);
+
+    // A cache file that cannot be read, or that another build of refsan
+    // wrote, is ignored and rewritten.
+    let results = cache.join("results-v1.json");
+    let text = std::fs::read_to_string(&results).unwrap();
+    let foreign = text.replacen("\"build\":\"", "\"build\":\"another-", 1);
+    assert_ne!(foreign, text);
+    for junk in [
+        b"\x00\xff not json".to_vec(),
+        b"{\"format\": 1}".to_vec(),
+        Vec::new(),
+        foreign.into_bytes(),
+    ] {
+        std::fs::write(&results, junk).unwrap();
+        let corrupt = warm();
+        assert_eq!(counts(&corrupt), (5, 0), "{}", corrupt.stderr);
+        assert_eq!(corrupt.stdout, callee.stdout);
+        assert_eq!(counts(&warm()), (0, 5));
+    }
+
+    let clean = refsan(p.path(), &["clean", "--cache-dir", cache_arg], None);
+    assert_eq!(clean.status, 0, "{}", clean.stderr);
+    assert!(!cache.exists());
+}

@@ -59,6 +59,21 @@ impl CpythonPxd {
         TABLE.get_or_init(|| CpythonPxd::parse_tsv(EMBEDDED, "embedded table"))
     }
 
+    /// A digest of the table's declarations (for the results cache: the
+    /// same origin may hold another Cython's declarations tomorrow).
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut names: Vec<&String> = self.funcs.keys().collect();
+        names.sort();
+        let mut h = std::hash::DefaultHasher::new();
+        self.origin.hash(&mut h);
+        for n in names {
+            n.hash(&mut h);
+            format!("{:?}", self.funcs[n]).hash(&mut h);
+        }
+        h.finish()
+    }
+
     pub fn get(&self, name: &str) -> Option<&PxdFunc> {
         self.funcs.get(name)
     }

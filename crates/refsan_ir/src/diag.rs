@@ -3,10 +3,10 @@
 //! (renderer); neither front-end nor engine knows how these are printed.
 
 use crate::span::Span;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Style or portability: the code works today.
@@ -44,7 +44,9 @@ impl fmt::Display for Severity {
 
 /// What it takes for a finding's path to happen, from the most to the
 /// least likely: the failures of calls the path goes through.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Trigger {
     /// No call has to fail: the inputs the code is written for lead there.
@@ -76,7 +78,7 @@ impl fmt::Display for Trigger {
 
 /// The call whose failure a finding's path needs (the first of its kind on
 /// the path).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FailingCall {
     /// The callee as written.
     pub name: String,
@@ -85,7 +87,7 @@ pub struct FailingCall {
 
 /// One step of the path that leads to a finding, e.g. "new reference from
 /// `PyList_New`" or "taking the error branch of `if (r < 0)`".
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Event {
     pub span: Span,
     pub message: String,
@@ -122,7 +124,7 @@ pub struct Finding {
 /// Something the user should know about a file that is not a finding: a
 /// function the engine analysed only approximately, a region the parser could
 /// not read.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Note {
     pub span: Span,
     pub function: Option<String>,

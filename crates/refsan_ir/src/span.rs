@@ -1,11 +1,13 @@
 //! Source positions. Front-ends compute spans once; everything downstream
 //! (engine, rules, report) only copies them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A range of a source file: byte offsets plus 1-based line/column of both
 /// ends, so renderers never need to rescan the text to locate a finding.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 pub struct Span {
     pub start: u32,
     pub end: u32,
