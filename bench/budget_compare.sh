@@ -15,12 +15,14 @@ shift 2
 [ $# -gt 0 ] || { echo "no PATH given" >&2; exit 2; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# shellcheck source=bench/corpus.sh
+. "$(dirname "$0")/corpus.sh"
 
 i=0
 for p in "$@"; do
     i=$((i + 1))
-    "$old" check --quiet --no-config --format json -o "$work/old$i.json" "$p" >/dev/null 2>&1 || true
-    "$new" check --quiet --no-config --format json -o "$work/new$i.json" "$p" >/dev/null 2>&1 || true
+    "$old" check $(no_cache "$old") --quiet --no-config --format json -o "$work/old$i.json" "$p" >/dev/null 2>&1 || true
+    "$new" check $(no_cache "$new") --quiet --no-config --format json -o "$work/new$i.json" "$p" >/dev/null 2>&1 || true
 done
 
 python3 - "$work" "$i" <<'PY'

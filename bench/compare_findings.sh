@@ -48,7 +48,7 @@ for side in old new; do
     bin=${!side}
     : >"$work/$side.jsonl"
     for input in "${inputs[@]}"; do
-        (cd "$here" && "$bin" check --quiet --no-config --format json -o "$work/$side.json" "$input") || true
+        (cd "$here" && "$bin" check $(no_cache "$bin") --quiet --no-config --format json -o "$work/$side.json" "$input") || true
         python3 - "$work/$side.json" "$input" >>"$work/$side.jsonl" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))

@@ -9,3 +9,12 @@ corpus_tree() {
         (cd "$corpus" && pwd)
     fi
 }
+
+# `no_cache BINARY` prints `--no-cache` when that refsan has a results
+# cache: timings and comparisons measure cold runs (an earlier build given
+# as a baseline may predate the flag).
+no_cache() {
+    if "$1" check --help 2>/dev/null | grep -q -- '--no-cache'; then
+        echo "--no-cache"
+    fi
+}

@@ -72,7 +72,7 @@ timeout 600 "$lower" "$tree" 2>"$work/lower_err" | tee "$work/lower_out"
 echo "== refsan check (all CPUs, $(nproc) here), $runs runs"
 : >"$work/times"
 for run in $(seq 1 "$runs"); do
-    /usr/bin/time -f "%e %M" -o "$work/t" timeout 600 "$refsan" check --quiet --no-config \
+    /usr/bin/time -f "%e %M" -o "$work/t" timeout 600 "$refsan" check $(no_cache "$refsan") --quiet --no-config \
         --format json -o "$work/report.json" "$tree" >/dev/null 2>"$work/check_err" || true
     tail -n 1 "$work/t" >>"$work/times"
     if grep -q panicked "$work/check_err"; then

@@ -23,7 +23,7 @@ trap 'rm -rf "$work"' EXIT
 cargo build --release --quiet --manifest-path "$here/Cargo.toml" -p refsan
 for dir in "$root"/src/*/; do
     name=$(basename "$dir")
-    timeout 600 "$here/target/release/refsan" check --no-config --exit-zero \
+    timeout 600 "$here/target/release/refsan" check --no-cache --no-config --exit-zero \
         --format json -o "$work/$name.json" "$dir" >/dev/null 2>&1 || true
 done
 

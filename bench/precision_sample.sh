@@ -20,7 +20,7 @@ trap 'rm -rf "$work"' EXIT
 tree=$(corpus_tree "$corpus" "$work")
 
 cargo build --release --quiet --manifest-path "$here/Cargo.toml" -p refsan
-"$here/target/release/refsan" check --no-config --format json \
+"$here/target/release/refsan" check --no-cache --no-config --format json \
     "$tree/Modules" "$tree/Objects" >"$work/findings.json" || true
 
 python3 - "$work/findings.json" "$tree" "$seed" "$n" <<'PY'

@@ -13,6 +13,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/corpus.sh
+. "$here/bench/corpus.sh"
 root=${1:-$here/bench/work/projects}
 baseline=${2:-}
 if [ -n "$baseline" ] && [ ! -x "$baseline" ]; then
@@ -32,7 +34,7 @@ refsan="$here/target/release/refsan"
 # run BINARY DIR TAG: checks DIR, leaving $work/TAG.json, .err, .time, .rc.
 run() {
     local rc=0
-    /usr/bin/time -f "%e" -o "$work/$3.time" timeout 600 "$1" check --no-config \
+    /usr/bin/time -f "%e" -o "$work/$3.time" timeout 600 "$1" check $(no_cache "$1") --no-config \
         --exit-zero --format json -o "$work/$3.json" "$2" >/dev/null 2>"$work/$3.err" || rc=$?
     echo "$rc" >"$work/$3.rc"
 }

@@ -23,7 +23,7 @@ if [ -z "$binary" ]; then
     binary="$here/target/release/refsan"
 fi
 binary=$(realpath "$binary")
-(cd "$tree" && "$binary" check --no-config --exit-zero --format json -o "$work/findings.json" .) \
+(cd "$tree" && "$binary" check $(no_cache "$binary") --no-config --exit-zero --format json -o "$work/findings.json" .) \
     >/dev/null 2>&1
 
 python3 - "$work/findings.json" "$here/bench/cpython_real_bugs.txt" <<'PY'
