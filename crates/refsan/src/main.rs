@@ -18,6 +18,7 @@ mod cmd_doctor;
 mod cmd_explain;
 mod cmd_leaks;
 mod cmd_run;
+mod cmd_server;
 mod config;
 mod driver;
 mod project;
@@ -55,6 +56,9 @@ enum Command {
     /// Show which runtime tools (debug Python, gdb, ASan, valgrind, Cython,
     /// compiler) this machine has, and how to install the missing ones.
     Doctor(cmd_doctor::DoctorArgs),
+    /// Run a language server (LSP) on standard input and output: editors
+    /// show the findings of the C, C++ and Cython files being edited.
+    Server(cmd_server::ServerArgs),
     /// Remove the results cache of `refsan check`.
     Clean {
         /// The cache directory (default: as `refsan check` finds it).
@@ -79,6 +83,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd_run::run(args),
         Command::Build(args) => cmd_build::run(args),
         Command::Doctor(args) => cmd_doctor::run(args),
+        Command::Server(args) => cmd_server::run(args),
         Command::Clean { cache_dir } => {
             let dir = cache_dir.unwrap_or_else(cache::default_dir);
             match cache::clean(&dir) {
