@@ -192,8 +192,35 @@ fn report_error_region(ctx: &FileCtx<'_>, n: Node<'_>, module: &mut Module) {
 
 // ---- types ----
 
+/// The enumerators of the enums an item defines (walked with a stack of
+/// its own: nesting is unbounded in hostile input).
+fn collect_enums(ctx: &mut FileCtx<'_>, n: Node<'_>) {
+    let mut todo = vec![n];
+    while let Some(n) = todo.pop() {
+        match kind(n) {
+            "enumerator_list" => {
+                let names: Vec<String> = children(n)
+                    .into_iter()
+                    .filter(|c| kind(*c) == "enumerator")
+                    .filter_map(|c| field(c, "name"))
+                    .map(|name| ctx.txt.str(name).into_owned())
+                    .collect();
+                ctx.types.add_enum(names);
+            }
+            "compound_statement" | "initializer_list" => {}
+            _ => todo.extend(children(n)),
+        }
+    }
+}
+
 fn collect_types(ctx: &mut FileCtx<'_>, item: &Item<'_>, module: &mut Module) {
     let n = item.node;
+    if matches!(
+        kind(n),
+        "type_definition" | "declaration" | "enum_specifier"
+    ) {
+        collect_enums(ctx, n);
+    }
     match kind(n) {
         "type_definition" => {
             let ty = field(n, "type");

@@ -14,6 +14,8 @@ pub(crate) struct TypeTable {
     object_structs: HashSet<String>,
     /// Struct name (tag or typedef) → its fields.
     fields: HashMap<String, Vec<FieldDef>>,
+    /// The enumerators of each enum defined, by name.
+    enums: Vec<Vec<String>>,
 }
 
 /// A type as written, reduced to what classification needs.
@@ -116,6 +118,21 @@ const OBJECT_NAMES: &[&str] = &[
 impl TypeTable {
     pub fn add_typedef(&mut self, name: &str, class: TypeClass) {
         self.typedefs.entry(name.to_string()).or_insert(class);
+    }
+
+    pub fn add_enum(&mut self, enumerators: Vec<String>) {
+        if !enumerators.is_empty() && !self.enums.contains(&enumerators) {
+            self.enums.push(enumerators);
+        }
+    }
+
+    /// Whether `names` (a switch's case labels) name every enumerator of an
+    /// enum: the switch covers the enum, as `-Wswitch` reads it.
+    pub fn covers_an_enum(&self, names: &[Vec<u8>]) -> bool {
+        self.enums.iter().any(|e| {
+            e.iter()
+                .all(|x| names.iter().any(|n| n.as_slice() == x.as_bytes()))
+        })
     }
 
     pub fn add_object_struct(&mut self, name: &str) {

@@ -36,6 +36,7 @@ pub(crate) enum FailureName {
     Zero,
     TriState,
     Ambiguous,
+    End,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -168,6 +169,7 @@ impl From<FailureName> for Failure {
             FailureName::Zero => Failure::Zero,
             FailureName::TriState => Failure::TriState,
             FailureName::Ambiguous => Failure::Ambiguous,
+            FailureName::End => Failure::End,
         }
     }
 }
@@ -220,6 +222,7 @@ pub(crate) fn failure_spelling(value: Failure) -> &'static str {
         Failure::Zero => "zero",
         Failure::TriState => "tri_state",
         Failure::Ambiguous => "ambiguous",
+        Failure::End => "end",
     }
 }
 

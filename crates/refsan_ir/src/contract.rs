@@ -51,6 +51,10 @@ pub enum Failure {
     /// -1 is both an error and a valid value; the caller checks
     /// PyErr_Occurred (PyLong_AsLong).
     Ambiguous,
+    /// An iteration step: non-zero with its out-pointers written, 0 at the
+    /// end with nothing written and no exception; it cannot fail
+    /// (PyDict_Next).
+    End,
 }
 
 /// What the function does with one argument.

@@ -584,11 +584,13 @@ impl Lowerer<'_> {
             names = ctx.names;
         }
         // Without `default`, no case may match, unless the cases are the six
-        // comparison operators a tp_richcompare receives.
+        // comparison operators a tp_richcompare receives, or every value of
+        // an enum the file (or a header) defines.
         let covers_all = has_default
             || [b"Py_LT", b"Py_LE", b"Py_EQ", b"Py_NE", b"Py_GT", b"Py_GE"]
                 .iter()
-                .all(|op| names.iter().any(|n| n == op));
+                .all(|op| names.iter().any(|n| n == op))
+            || self.ctx.types.covers_an_enum(&names);
         if !covers_all {
             targets.push(exit);
         }

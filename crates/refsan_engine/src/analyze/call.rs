@@ -848,6 +848,16 @@ impl<'a> Analyzer<'a> {
             self.havoc_out_arg(st, a);
             return;
         };
+        // The end of an iteration writes nothing: the variable keeps what
+        // it held (`Py_CLEAR(key)` in the loop leaves it NULL after it).
+        if outcome == Outcome::False
+            && self
+                .resolver
+                .resolve(&self.callee_at(sref))
+                .is_some_and(|r| r.contract.failure == Failure::End)
+        {
+            return;
+        }
         let written = match effect {
             ArgEffect::OutNewMaybeNull => true,
             _ => outcome.succeeded(),
@@ -1222,6 +1232,13 @@ pub(super) fn outcomes_for(
             (Outcome::Failure, RetVal::Int(-2, -1)),
         ],
         Failure::Ambiguous => vec![(Outcome::Only, success_obj)],
+        // The result ignored: the code knows an item is there
+        // (`if (PyDict_GET_SIZE(d) == 1) { PyDict_Next(d, &pos, &k, &v); ...`).
+        Failure::End if dst_ty.is_none() => vec![(Outcome::Success, RetVal::Int(1, i64::MAX))],
+        Failure::End if is_int => vec![
+            (Outcome::Success, RetVal::Int(1, i64::MAX)),
+            (Outcome::False, RetVal::Int(0, 0)),
+        ],
         // Object-returning contracts with int-style failure: treat as unknown.
         _ => vec![(Outcome::Only, success_obj)],
     }
