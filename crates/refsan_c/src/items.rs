@@ -524,7 +524,62 @@ fn lower_definition(
         role,
         declared,
     };
-    Some(body::lower_function(ctx, n, header))
+    let mut function = body::lower_function(ctx, n, header);
+    if role == Role::PythonFacing {
+        // The clinic input block ends right above the definition.
+        let from = n.start_byte().saturating_sub(32 << 10);
+        let before = t.src.get(from..n.start_byte()).unwrap_or_default();
+        let converted = clinic_new_reference_params(before);
+        function.handed_over = function
+            .params
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| {
+                converted
+                    .iter()
+                    .any(|c| *c == function.vars[p.index()].name)
+            })
+            .map(|(i, _)| i)
+            .collect();
+    }
+    Some(function)
+}
+
+/// Converters Argument Clinic calls that store a new object in the
+/// parameter; the generated wrapper does not release it, so the `_impl`
+/// owns it (`PyUnicode_FSConverter` makes bytes, `PyUnicode_FSDecoder` a
+/// str).
+const CLINIC_NEW_REFERENCE_CONVERTERS: &[&str] = &["PyUnicode_FSConverter", "PyUnicode_FSDecoder"];
+
+/// The parameters the clinic input block right before an `_impl` (the text
+/// up to its definition) declares with such a converter:
+/// `    path: object(converter="PyUnicode_FSConverter")`.
+fn clinic_new_reference_params(before: &[u8]) -> Vec<String> {
+    let Some(end) = crate::prepare::rfind(before, b"[clinic start generated code]") else {
+        return Vec::new();
+    };
+    let Some(start) = crate::prepare::rfind(&before[..end], b"[clinic input]") else {
+        return Vec::new();
+    };
+    let block = String::from_utf8_lossy(&before[start..end]);
+    let mut out = Vec::new();
+    for line in block.lines() {
+        let Some((name, spec)) = line.split_once(':') else {
+            continue;
+        };
+        let name = name.trim();
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            continue;
+        }
+        let spec: String = spec.chars().filter(|c| !c.is_whitespace()).collect();
+        if CLINIC_NEW_REFERENCE_CONVERTERS.iter().any(|c| {
+            spec.contains(&format!("converter=\"{c}\""))
+                || spec.contains(&format!("converter='{c}'"))
+        }) {
+            out.push(name.to_string());
+        }
+    }
+    out
 }
 
 fn declaration(ctx: &FileCtx<'_>, n: Node<'_>, sig: &Signature<'_>) -> Declaration {

@@ -242,7 +242,7 @@ pub fn expectations(module: &Module, resolver: &Resolver<'_>) -> HashMap<String,
         let exp = if let Some(r) = resolver.stated(&f.name) {
             Expect::stated(r.contract, f)
         } else if f.role == Role::PythonFacing {
-            Expect::python(
+            let mut exp = Expect::python(
                 if f.returns == TypeClass::Object {
                     ExpectRet::New
                 } else {
@@ -251,7 +251,15 @@ pub fn expectations(module: &Module, resolver: &Resolver<'_>) -> HashMap<String,
                 f.returns == TypeClass::Object,
                 false,
                 format!("Argument Clinic implementation `{}`", f.name),
-            )
+            );
+            if let Some(&last) = f.handed_over.iter().max() {
+                let mut params = vec![ArgEffect::Borrow; last + 1];
+                for i in &f.handed_over {
+                    params[*i] = ArgEffect::Steal;
+                }
+                exp.params = Some(params);
+            }
+            exp
         } else if f.name.starts_with("PyInit_") && f.returns == TypeClass::Object {
             Expect::python(
                 ExpectRet::New,

@@ -30,6 +30,7 @@ impl FunctionBuilder {
             }],
             role: Role::Plain,
             declared: None,
+            handed_over: Vec::new(),
             approximate: Vec::new(),
         };
         FunctionBuilder {

@@ -365,6 +365,10 @@ pub struct Function {
     /// A contract stated on the definition itself (cpychecker macros,
     /// `# refsan:` comments), with its source.
     pub declared: Option<(Contract, ContractSource)>,
+    /// Parameters (0-based) of a Python-facing function that its caller
+    /// hands a reference of its own (an Argument Clinic converter that
+    /// makes a new object, `PyUnicode_FSConverter`): the function owns them.
+    pub handed_over: Vec<usize>,
     /// Regions the front-end could not lower faithfully (parse errors,
     /// unsupported constructs). Findings are still reported, but the function
     /// is marked approximate.
