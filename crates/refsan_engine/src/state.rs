@@ -211,6 +211,17 @@ impl ValueState {
         }
     }
 
+    /// The function holds no reference to it and owes none: nothing about
+    /// it can be reported at an exit.
+    pub fn holds_nothing(&self) -> bool {
+        self.owned == 0
+            && !matches!(self.origin, ValOrigin::Param(_))
+            && self.steal_failed.is_none()
+            && self.field_stolen.is_none()
+            && self.store_debt.is_none()
+            && self.slot_released.is_none()
+    }
+
     /// Findings may be reported about it.
     pub fn trackable(&self) -> bool {
         !self.reported && self.status != Status::Escaped

@@ -555,7 +555,7 @@ impl<'a> Analyzer<'a> {
             hashes.push(h);
             out.push(s);
         }
-        let cap = self.opts.limits.max_states_per_block * 4;
+        let cap = self.opts.limits.max_states_per_block;
         if out.len() > cap {
             out.truncate(cap);
             self.note_budget();
@@ -582,11 +582,22 @@ impl<'a> Analyzer<'a> {
         // What dead variables held that is no object (a NULL, an integer, a
         // C pointer) would only keep apart states that lead to the same
         // place: the NULL of each failed call on the way to an error exit.
+        // A dead variable bound to an object the function holds no
+        // reference to (released, stolen, stored, borrowed) says nothing
+        // either: no later statement reads it, and the object itself stays
+        // known while anything else refers to it.
         let dead: Vec<VarId> = st
             .vars
             .iter()
             .filter(|(k, v)| {
-                !matches!(v, Binding::Obj(_)) && self.liveness.dead_on_entry(b.index(), VarId(*k))
+                let inert = match v {
+                    Binding::Obj(site) => {
+                        !self.address_stored.contains(&VarId(*k))
+                            && st.value(*site).is_none_or(ValueState::holds_nothing)
+                    }
+                    _ => true,
+                };
+                inert && self.liveness.dead_on_entry(b.index(), VarId(*k))
             })
             .map(|(k, _)| VarId(*k))
             .collect();
