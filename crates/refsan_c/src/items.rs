@@ -506,7 +506,7 @@ fn lower_definition(
         .any(|c| kind(c) == "storage_class_specifier" && t.bytes(*c) == b"static");
     let body_start = field(n, "body").map_or(n.end_byte(), |b| b.start_byte());
     let declarator_end = field(n, "declarator").map_or(n.start_byte(), |d| d.end_byte());
-    let between = t.src.get(declarator_end..body_start).unwrap_or_default();
+    let between = ctx.orig.get(declarator_end..body_start).unwrap_or_default();
     let role = if find(between, b"[clinic end generated code:").is_some() {
         Role::PythonFacing
     } else {
@@ -528,7 +528,7 @@ fn lower_definition(
     if role == Role::PythonFacing {
         // The clinic input block ends right above the definition.
         let from = n.start_byte().saturating_sub(32 << 10);
-        let before = t.src.get(from..n.start_byte()).unwrap_or_default();
+        let before = ctx.orig.get(from..n.start_byte()).unwrap_or_default();
         let converted = clinic_new_reference_params(before);
         function.handed_over = function
             .params

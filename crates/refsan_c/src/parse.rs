@@ -4,7 +4,82 @@
 use refsan_ir::Language;
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
-use tree_sitter::{ParseOptions, Parser, Tree};
+use tree_sitter::{ParseOptions, Parser, Point, Range, Tree};
+
+/// Runs of blanks at least this long are left out of the parse: blanked
+/// comments, directives and data tables are a large part of a file, and
+/// tree-sitter lexes a blank as slowly as a token.
+const MIN_SKIPPED_BLANKS: usize = 64;
+
+/// The parts of `text` to parse: everything but the blank lines of long
+/// runs of blanks. A range starts and ends at a line start, so the line
+/// break that ends a directive stays in.
+fn included_ranges(text: &[u8]) -> Vec<Range> {
+    let blank = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r');
+    let mut out = Vec::new();
+    let mut row = 0usize;
+    // Start of the range being built: byte and row (always a line start,
+    // or the start of the text).
+    let mut start = (0usize, 0usize);
+    let n = text.len();
+    let mut i = 0;
+    while i < n {
+        if !blank(text[i]) {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        // The first and last line breaks of the run, and the rows after them.
+        let mut first: Option<(usize, Point)> = None;
+        let mut last = (0usize, 0usize);
+        while j < n && blank(text[j]) {
+            if text[j] == b'\n' {
+                row += 1;
+                if first.is_none() && j + 1 < n && blank(text[j + 1]) {
+                    // The range ends one blank past the line break:
+                    // tree-sitter drops a line break that is the last byte
+                    // of a range, and a directive needs it.
+                    first = Some(if text[j + 1] == b'\n' {
+                        (j + 2, Point::new(row + 1, 0))
+                    } else {
+                        (j + 2, Point::new(row, 1))
+                    });
+                }
+                last = (j + 1, row);
+            }
+            j += 1;
+        }
+        if let Some((skip_from, from_point)) = first {
+            let (skip_to, to_row) = last;
+            if skip_to >= skip_from + MIN_SKIPPED_BLANKS {
+                out.push(Range {
+                    start_byte: start.0,
+                    end_byte: skip_from,
+                    start_point: Point::new(start.1, 0),
+                    end_point: from_point,
+                });
+                start = (skip_to, to_row);
+            }
+        }
+        i = j;
+    }
+    if start.0 < n || out.is_empty() {
+        // The end point's column is not needed by the parser: the last row
+        // is enough for it to place what follows.
+        let last_line = text[start.0..].iter().rposition(|c| *c == b'\n');
+        let col = match last_line {
+            Some(p) => n - (start.0 + p + 1),
+            None => n - start.0,
+        };
+        out.push(Range {
+            start_byte: start.0,
+            end_byte: n,
+            start_point: Point::new(start.1, 0),
+            end_point: Point::new(row, col),
+        });
+    }
+    out
+}
 
 /// Parser work allowed before a parse is abandoned, counted in
 /// tree-sitter's progress callbacks (one per 100 parser operations):
@@ -45,6 +120,7 @@ pub(crate) fn parse(language: Language, text: &[u8]) -> Option<Tree> {
         }
         let parser = slot.as_mut()?;
         let len = text.len();
+        parser.set_included_ranges(&included_ranges(text)).ok()?;
         let limit = PARSE_CALLBACKS_BASE + len / PARSE_CALLBACKS_BYTES_PER;
         let deadline = Instant::now()
             + PARSE_TIME_BASE
@@ -66,4 +142,62 @@ pub(crate) fn parse(language: Language, text: &[u8]) -> Option<Tree> {
         }
         tree
     })
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plain_parse(text: &[u8]) -> Tree {
+        let mut p = Parser::new();
+        p.set_language(&tree_sitter_c::LANGUAGE.into()).unwrap();
+        p.parse(text, None).unwrap()
+    }
+
+    #[test]
+    fn long_blank_runs_are_left_out_and_the_tree_is_the_same() {
+        let text = format!(
+            "#include \"a.h\"\n{}\n#if A\nint y;{}\n#endif\n{}  int x;\nstatic int f(void)\n{{\n{}    return 1;\n}}\n",
+            "\n".repeat(80),
+            " ".repeat(100),
+            format!("{}\n", " ".repeat(70)).repeat(3),
+            "\n".repeat(70),
+        );
+        let ranges = included_ranges(text.as_bytes());
+        assert!(ranges.len() >= 3, "{ranges:?}");
+        for r in &ranges {
+            // Every range starts at a line start, and its points match its bytes.
+            let before = &text.as_bytes()[..r.start_byte];
+            assert_eq!(
+                before.iter().filter(|c| **c == b'\n').count(),
+                r.start_point.row
+            );
+            assert!(r.start_byte == 0 || before.ends_with(b"\n"));
+        }
+        let ours = parse(Language::C, text.as_bytes()).unwrap();
+        let plain = plain_parse(text.as_bytes());
+        assert_eq!(ours.root_node().to_sexp(), plain.root_node().to_sexp());
+        assert!(!ours.root_node().has_error());
+        let last = ours
+            .root_node()
+            .child(ours.root_node().child_count() - 1)
+            .unwrap();
+        assert_eq!(
+            last.start_position(),
+            plain
+                .root_node()
+                .child(plain.root_node().child_count() - 1)
+                .unwrap()
+                .start_position()
+        );
+        assert_eq!(last.start_byte(), text.find("static").unwrap());
+    }
+
+    #[test]
+    fn texts_without_long_runs_are_one_range() {
+        for text in ["", "int x;", "int x;\n\n\nint y;\n", "   \n"] {
+            let ranges = included_ranges(text.as_bytes());
+            assert_eq!(ranges.len(), 1, "{text:?}");
+            assert_eq!((ranges[0].start_byte, ranges[0].end_byte), (0, text.len()));
+        }
+    }
 }
