@@ -754,6 +754,14 @@ impl State {
                 mark(&mut keep, &self.values, s);
             }
         }
+        // The container of a kept value stays known: messages name it.
+        for i in 0..self.values.len() {
+            if keep[i] {
+                if let Some(o) = self.values[i].owner {
+                    mark(&mut keep, &self.values, o);
+                }
+            }
+        }
         let mut i = 0;
         self.values.retain(|_| {
             let k = keep[i];

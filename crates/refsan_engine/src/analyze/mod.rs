@@ -126,10 +126,37 @@ pub fn analyze_function(
     result
 }
 
+/// The kept states waiting to run, first in first out. The list holds
+/// which kept state, not a copy: one that changes while it waits (another
+/// path joined it) runs once, as it is then.
+#[derive(Default)]
+pub(super) struct Work {
+    queue: VecDeque<(u32, u32)>,
+}
+
+impl Work {
+    /// Queues kept state `k` of block `b` unless it is queued already.
+    fn push(&mut self, b: BlockId, k: usize, kept: &mut Kept) {
+        if !kept.queued {
+            kept.queued = true;
+            self.queue.push_back((b.index() as u32, k as u32));
+        }
+    }
+
+    fn pop(&mut self, seen: &mut [Vec<Kept>]) -> Option<(BlockId, State)> {
+        let (b, k) = self.queue.pop_front()?;
+        let kept = &mut seen[b as usize][k as usize];
+        kept.queued = false;
+        Some((BlockId(b), kept.state.clone()))
+    }
+}
+
 /// A state kept at a block's entry, with what comparing it needs.
 struct Kept {
     hash: u64,
     state: State,
+    /// Waiting in the work list.
+    queued: bool,
     /// Its shape and loosened shape (see `widen`), once the block is full.
     shapes: Option<(widen::Shape, widen::Shape)>,
 }
@@ -139,6 +166,7 @@ impl Kept {
         Kept {
             hash: state.prop_hash(),
             state,
+            queued: false,
             shapes: None,
         }
     }
@@ -453,12 +481,12 @@ impl<'a> Analyzer<'a> {
         }
         let nb = func.blocks.len();
         let mut seen: Vec<Vec<Kept>> = (0..nb).map(|_| Vec::new()).collect();
-        let mut work: VecDeque<(BlockId, State)> = VecDeque::new();
+        let mut work = Work::default();
         let entry = self.entry_state();
-        seen[0].push(Kept::new(entry.clone()));
-        work.push_back((BlockId::ENTRY, entry));
+        seen[0].push(Kept::new(entry));
+        work.push(BlockId::ENTRY, 0, &mut seen[0][0]);
         let mut steps = 0usize;
-        while let Some((b, st)) = work.pop_front() {
+        while let Some((b, st)) = work.pop(&mut seen) {
             steps += 1;
             if steps > self.opts.limits.max_steps {
                 self.approximate = Some(format!(
@@ -575,7 +603,7 @@ impl<'a> Analyzer<'a> {
     pub(super) fn add_state(
         &mut self,
         seen: &mut [Vec<Kept>],
-        work: &mut VecDeque<(BlockId, State)>,
+        work: &mut Work,
         b: BlockId,
         mut st: State,
     ) {
@@ -609,7 +637,7 @@ impl<'a> Analyzer<'a> {
         }
         let hash = st.prop_hash();
         let slot = &mut seen[b.index()];
-        for kept in slot.iter_mut() {
+        for (k, kept) in slot.iter_mut().enumerate() {
             if kept.hash == hash && kept.state.same_property(&st) {
                 // Equal states join without change: nothing new to explore,
                 // unless the new path takes less to happen (no failed call
@@ -617,7 +645,7 @@ impl<'a> Analyzer<'a> {
                 let easier = kept.state.take_path_if_easier(&st);
                 if kept.state.join_from(&st) || easier {
                     kept.shapes = None;
-                    work.push_back((b, kept.state.clone()));
+                    work.push(b, k, kept);
                 }
                 return;
             }
@@ -630,7 +658,7 @@ impl<'a> Analyzer<'a> {
             let shape = widen::shape(&st);
             let loose = widen::shape(&widen::loosened(&st));
             for strict in [true, false] {
-                for kept in slot.iter_mut() {
+                for (k, kept) in slot.iter_mut().enumerate() {
                     let (ks, kl) = kept.shapes();
                     if (strict && *ks != shape) || (!strict && *kl != loose) {
                         continue;
@@ -644,8 +672,10 @@ impl<'a> Analyzer<'a> {
                         widen::fold_loose(&mut merged, &st)
                     };
                     if changed || easier || merged != kept.state {
-                        *kept = Kept::new(merged.clone());
-                        work.push_back((b, merged));
+                        let queued = kept.queued;
+                        *kept = Kept::new(merged);
+                        kept.queued = queued;
+                        work.push(b, k, kept);
                     }
                     return;
                 }
@@ -653,8 +683,9 @@ impl<'a> Analyzer<'a> {
             self.note_budget();
             return;
         }
-        slot.push(Kept::new(st.clone()));
-        work.push_back((b, st));
+        slot.push(Kept::new(st));
+        let k = slot.len() - 1;
+        work.push(b, k, &mut slot[k]);
     }
 
     pub(super) fn exec_stmt(
