@@ -41,6 +41,9 @@ pub struct Limits {
     pub max_states_per_block: usize,
     /// Block visits per function.
     pub max_steps: usize,
+    /// States kept at block entries, all blocks together: bounds the
+    /// memory one function takes.
+    pub max_kept: usize,
 }
 
 impl Default for Limits {
@@ -48,6 +51,7 @@ impl Default for Limits {
         Limits {
             max_states_per_block: 32,
             max_steps: 20_000,
+            max_kept: 10_240,
         }
     }
 }
@@ -132,6 +136,8 @@ pub fn analyze_function(
 #[derive(Default)]
 pub(super) struct Work {
     queue: VecDeque<(u32, u32)>,
+    /// States kept so far, all blocks together.
+    kept: usize,
 }
 
 impl Work {
@@ -495,6 +501,13 @@ impl<'a> Analyzer<'a> {
                 ));
                 break;
             }
+            if work.kept > self.opts.limits.max_kept {
+                self.approximate = Some(format!(
+                    "more than {} states kept; some paths were not explored",
+                    self.opts.limits.max_kept
+                ));
+                break;
+            }
             let block = &func.blocks[b.index()];
             let mut states = vec![st];
             for (i, stmt) in block.stmts.iter().enumerate() {
@@ -684,6 +697,7 @@ impl<'a> Analyzer<'a> {
             return;
         }
         slot.push(Kept::new(st));
+        work.kept += 1;
         let k = slot.len() - 1;
         work.push(b, k, &mut slot[k]);
     }
