@@ -29,34 +29,26 @@ fn included_ranges(text: &[u8]) -> Vec<Range> {
             continue;
         }
         let mut j = i;
-        // The first and last line breaks of the run, and the rows after them.
-        let mut first: Option<(usize, Point)> = None;
+        // Where the blank lines of the run start and end (after its first
+        // and its last line break), and their rows.
+        let mut first: Option<(usize, usize)> = None;
         let mut last = (0usize, 0usize);
         while j < n && blank(text[j]) {
             if text[j] == b'\n' {
                 row += 1;
-                if first.is_none() && j + 1 < n && blank(text[j + 1]) {
-                    // The range ends one blank past the line break:
-                    // tree-sitter drops a line break that is the last byte
-                    // of a range, and a directive needs it.
-                    first = Some(if text[j + 1] == b'\n' {
-                        (j + 2, Point::new(row + 1, 0))
-                    } else {
-                        (j + 2, Point::new(row, 1))
-                    });
-                }
+                first.get_or_insert((j + 1, row));
                 last = (j + 1, row);
             }
             j += 1;
         }
-        if let Some((skip_from, from_point)) = first {
+        if let Some((skip_from, from_row)) = first {
             let (skip_to, to_row) = last;
             if skip_to >= skip_from + MIN_SKIPPED_BLANKS {
                 out.push(Range {
                     start_byte: start.0,
                     end_byte: skip_from,
                     start_point: Point::new(start.1, 0),
-                    end_point: from_point,
+                    end_point: Point::new(from_row, 0),
                 });
                 start = (skip_to, to_row);
             }
@@ -64,8 +56,6 @@ fn included_ranges(text: &[u8]) -> Vec<Range> {
         i = j;
     }
     if start.0 < n || out.is_empty() {
-        // The end point's column is not needed by the parser: the last row
-        // is enough for it to place what follows.
         let last_line = text[start.0..].iter().rposition(|c| *c == b'\n');
         let col = match last_line {
             Some(p) => n - (start.0 + p + 1),

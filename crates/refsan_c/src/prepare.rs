@@ -141,20 +141,18 @@ pub(crate) fn prepare(src: &[u8]) -> Prepared {
                 i += 1;
             }
             b' ' | b'\t' | b'\r' | b'\x0c' | b'\x0b' => i += 1,
-            // Comments are blanked (line breaks kept): nothing reads them
-            // but the suppression scan, and long runs of blanks are left
-            // out of the parse (see `parse`). Not in a directive: blanks
-            // before its line break are a syntax error to tree-sitter.
-            b'/' if src.get(i + 1) == Some(&b'/') => {
-                let end = memchr(b'\n', &src[i..]).map_or(n, |p| i + p);
-                scan_suppressions(&src[i..end], i, &mut suppressions);
-                if !in_directive {
-                    blank(src, &mut text, i, end);
-                }
-                i = end;
-            }
-            b'/' if src.get(i + 1) == Some(&b'*') => {
-                let end = find(&src[i + 2..], b"*/").map_or(n, |p| i + 2 + p + 2);
+            // Comments are blanked (line breaks kept): the suppression scan
+            // reads them here, and what else reads comments (Argument
+            // Clinic's markers, annotations) reads the original text; long
+            // runs of blanks are left out of the parse (see `parse`). Not
+            // in a directive: blanks before its line break are a syntax
+            // error to tree-sitter.
+            b'/' if matches!(src.get(i + 1), Some(b'/' | b'*')) => {
+                let end = if src[i + 1] == b'/' {
+                    memchr(b'\n', &src[i..]).map_or(n, |p| i + p)
+                } else {
+                    find(&src[i + 2..], b"*/").map_or(n, |p| i + 2 + p + 2)
+                };
                 scan_suppressions(&src[i..end], i, &mut suppressions);
                 if !in_directive {
                     blank(src, &mut text, i, end);
