@@ -177,6 +177,13 @@ impl Kept {
         }
     }
 
+    /// Replaces the state, keeping its place in the work list.
+    fn replace(&mut self, state: State) {
+        self.hash = state.prop_hash();
+        self.state = state;
+        self.shapes = None;
+    }
+
     fn shapes(&mut self) -> &(widen::Shape, widen::Shape) {
         let state = &self.state;
         self.shapes.get_or_insert_with(|| {
@@ -685,9 +692,7 @@ impl<'a> Analyzer<'a> {
                         widen::fold_loose(&mut merged, &st)
                     };
                     if changed || easier || merged != kept.state {
-                        let queued = kept.queued;
-                        *kept = Kept::new(merged);
-                        kept.queued = queued;
+                        kept.replace(merged);
                         work.push(b, k, kept);
                     }
                     return;
