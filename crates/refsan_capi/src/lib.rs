@@ -267,6 +267,10 @@ impl ApiFacts for KnowledgeBase {
     fn is_interpreter_name(&self, name: &str) -> bool {
         is_interpreter_name(name)
     }
+
+    fn struct_field_is_object(&self, struct_name: &str, field: &str) -> Option<bool> {
+        struct_field_is_object(struct_name, field)
+    }
 }
 
 fn entry_from_record(name: String, record: record::EntryRecord) -> Result<ApiEntry, KbError> {
@@ -337,6 +341,100 @@ const SINGLETONS: &[&str] = &[
     "_Py_NotImplementedStruct",
     "_Py_EllipsisObject",
 ];
+
+/// The interpreter's structs whose fields extension code reads and writes,
+/// by every name C code uses for them, with their fields (CPython 3.11's
+/// `Include/object.h` and `Include/cpython/object.h`) and which of those
+/// hold a Python object. Knowing that `type->tp_repr` is a function pointer
+/// keeps the analysis from tracking it as an object that may be NULL.
+const STRUCTS: &[(&[&str], &[&str], &[&str])] = &[
+    (
+        &[
+            "PyTypeObject",
+            "_typeobject",
+            "PyHeapTypeObject",
+            "_heaptypeobject",
+        ],
+        &[
+            "ob_refcnt",
+            "ob_type",
+            "ob_size",
+            "ob_base",
+            "tp_name",
+            "tp_basicsize",
+            "tp_itemsize",
+            "tp_dealloc",
+            "tp_vectorcall_offset",
+            "tp_getattr",
+            "tp_setattr",
+            "tp_as_async",
+            "tp_repr",
+            "tp_as_number",
+            "tp_as_sequence",
+            "tp_as_mapping",
+            "tp_hash",
+            "tp_call",
+            "tp_str",
+            "tp_getattro",
+            "tp_setattro",
+            "tp_as_buffer",
+            "tp_flags",
+            "tp_doc",
+            "tp_traverse",
+            "tp_clear",
+            "tp_richcompare",
+            "tp_weaklistoffset",
+            "tp_iter",
+            "tp_iternext",
+            "tp_methods",
+            "tp_members",
+            "tp_getset",
+            "tp_base",
+            "tp_dict",
+            "tp_descr_get",
+            "tp_descr_set",
+            "tp_dictoffset",
+            "tp_init",
+            "tp_alloc",
+            "tp_new",
+            "tp_free",
+            "tp_is_gc",
+            "tp_bases",
+            "tp_mro",
+            "tp_cache",
+            "tp_subclasses",
+            "tp_weaklist",
+            "tp_del",
+            "tp_version_tag",
+            "tp_finalize",
+            "tp_vectorcall",
+        ],
+        &[
+            "ob_type",
+            "tp_base",
+            "tp_dict",
+            "tp_bases",
+            "tp_mro",
+            "tp_cache",
+            "tp_subclasses",
+            "tp_weaklist",
+        ],
+    ),
+    (
+        &["PyObject", "_object", "PyVarObject"],
+        &["ob_refcnt", "ob_type", "ob_size", "ob_base"],
+        &["ob_type"],
+    ),
+];
+
+/// Whether field `field` of the interpreter's struct `struct_name` holds a
+/// Python object (see [`STRUCTS`]); `None` when either is unknown.
+pub fn struct_field_is_object(struct_name: &str, field: &str) -> Option<bool> {
+    let (_, fields, objects) = STRUCTS
+        .iter()
+        .find(|(names, ..)| names.contains(&struct_name))?;
+    fields.contains(&field).then(|| objects.contains(&field))
+}
 
 /// The prefixes of every name `Python.h` defines ("All user visible names
 /// defined by Python.h ... have one of the prefixes Py or _Py", the C API

@@ -133,6 +133,12 @@ impl FieldBase {
         }
     }
 
+    /// The variable this base is, when it is one.
+    pub fn as_var(self) -> Option<VarId> {
+        (self.0 != GLOBALS_BASE && self.0 & 0xF000_0000 == VAR_BASE)
+            .then_some(VarId(self.0 & !0xF000_0000))
+    }
+
     pub fn raw(self) -> u32 {
         self.0
     }
@@ -158,6 +164,9 @@ mod tests {
         let site = Site::of_stmt(StmtRef::new(0), SubPos::Result).expect("numbered");
         assert_eq!(FieldBase::value(site).site(), Some(site));
         assert_eq!(FieldBase::var(VarId(3)).site(), None);
+        assert_eq!(FieldBase::var(VarId(3)).as_var(), Some(VarId(3)));
+        assert_eq!(FieldBase::value(site).as_var(), None);
+        assert_eq!(FieldBase::GLOBALS.as_var(), None);
         assert_eq!(FieldBase::GLOBALS.site(), None);
         assert_ne!(FieldBase::var(VarId(0)), FieldBase::GLOBALS);
     }

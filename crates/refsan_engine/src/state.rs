@@ -776,10 +776,7 @@ impl State {
         fn mix(h: u64, x: u64) -> u64 {
             (h.rotate_left(5) ^ x).wrapping_mul(0x517c_c1b7_2722_0a95)
         }
-        let mut h = mix(
-            self.gil_released as u64 | ((self.exc_unseen as u64) << 1),
-            self.exc as u64,
-        );
+        let mut h = mix(self.gil_released as u64, self.exc as u64);
         for (k, b) in &self.vars {
             match b {
                 // Execution facts are joined, not compared.
@@ -811,7 +808,15 @@ impl State {
         self.gil_released == other.gil_released
             && self.exc == other.exc
             && self.values == other.values
-            && self.fields == other.fields
+            && (self.fields == other.fields
+                || self.fields.len() == other.fields.len()
+                    && self.fields.iter().zip(&other.fields).all(|(a, b)| {
+                        // A NULL is a NULL whatever stored or tested it.
+                        a.base == b.base
+                            && a.field == b.field
+                            && (a.val == b.val
+                                || matches!((a.val, b.val), (FieldVal::Null(_), FieldVal::Null(_))))
+                    }))
             && {
                 // Compare the object bindings; execution bindings may differ
                 // (and be present on one side only).
@@ -846,11 +851,12 @@ impl State {
     /// Joins a property-equal state into this one; returns true when this
     /// state changed.
     pub fn join_from(&mut self, other: &State) -> bool {
+        let unseen = self.exc_unseen && other.exc_unseen;
+        let mut changed = unseen != self.exc_unseen;
+        self.exc_unseen = unseen;
         if self.vars == other.vars && self.exc == other.exc {
-            return false;
+            return changed;
         }
-        self.exc_unseen &= other.exc_unseen;
-        let mut changed = false;
         let mut joined: Vec<(u32, Binding)> = Vec::with_capacity(self.vars.len());
         for (k, a) in &self.vars {
             let j = a.join(other.binding(VarId(*k)));

@@ -92,3 +92,62 @@ fn paths_that_differ_only_in_which_call_made_a_reference_share_a_state() {
     assert!(!leaks.is_empty(), "`acc` leaks at the error exit");
     assert!(leaks.iter().all(|m| m.contains("`acc`")), "{leaks:?}");
 }
+
+/// CPython's `inherit_slots` (Objects/typeobject.c): a type inherits each
+/// slot its base defines and it does not. The slots are function pointers
+/// and integers, in the type and in the method suites reached through it
+/// (`type->tp_as_number->nb_add`, read through a temporary): which of them
+/// the type had decides nothing about references. A new reference made
+/// before them leaks at the end.
+fn slot_inheritance(n: usize) -> String {
+    let mut src = String::from(
+        "#include <Python.h>\n\n\
+         #define SLOTDEFINED(SLOT) (base->SLOT != 0 && (basebase == NULL || base->SLOT != basebase->SLOT))\n\
+         #define COPYSLOT(SLOT) if (!type->SLOT && SLOTDEFINED(SLOT)) type->SLOT = base->SLOT\n\
+         #define COPYNUM(SLOT) COPYSLOT(tp_as_number->SLOT)\n\n\
+         static int\ninherit(PyTypeObject *type, PyTypeObject *base)\n{\n\
+         \x20   PyTypeObject *basebase;\n\
+         \x20   PyObject *doc = PyUnicode_FromString(type->tp_name);\n\
+         \x20   if (doc == NULL)\n        return -1;\n\
+         \x20   if (type->tp_as_number != NULL && base->tp_as_number != NULL) {\n\
+         \x20       basebase = base->tp_base;\n\
+         \x20       if (basebase->tp_as_number == NULL)\n            basebase = NULL;\n",
+    );
+    for i in 0..n {
+        src.push_str(&format!("        COPYNUM(nb_slot{i});\n"));
+    }
+    src.push_str("    }\n    basebase = base->tp_base;\n");
+    for slot in [
+        "tp_repr",
+        "tp_str",
+        "tp_hash",
+        "tp_call",
+        "tp_getattro",
+        "tp_setattro",
+        "tp_iter",
+        "tp_iternext",
+        "tp_descr_get",
+        "tp_descr_set",
+        "tp_init",
+        "tp_alloc",
+        "tp_new",
+        "tp_free",
+        "tp_is_gc",
+        "tp_finalize",
+        "tp_richcompare",
+        "tp_dictoffset",
+    ] {
+        src.push_str(&format!("    COPYSLOT({slot});\n"));
+    }
+    src.push_str("    return 0;\n}\n");
+    src
+}
+
+#[test]
+fn type_slots_that_are_no_objects_keep_no_states_apart() {
+    let src = slot_inheritance(30);
+    let module = refsan_c::lower_file("inherit.c", src.as_bytes(), refsan_ir::Language::C);
+    let leaks = complete_analysis_leaks(&module);
+    assert!(!leaks.is_empty(), "`doc` leaks at the end");
+    assert!(leaks.iter().all(|m| m.contains("`doc`")), "{leaks:?}");
+}

@@ -27,4 +27,9 @@ pub trait ApiFacts: Send + Sync {
     fn object(&self, name: &str) -> Option<GlobalObject>;
     /// Whether `name` is in the interpreter's namespace (not the project's).
     fn is_interpreter_name(&self, name: &str) -> bool;
+    /// Whether field `field` of the interpreter's struct `struct_name`
+    /// (`PyTypeObject`) holds a Python object: `Some(true)` for `tp_dict`,
+    /// `Some(false)` for `tp_repr` or `tp_flags`, `None` for a struct or a
+    /// field it does not know.
+    fn struct_field_is_object(&self, struct_name: &str, field: &str) -> Option<bool>;
 }

@@ -153,7 +153,9 @@ impl<'a> Analyzer<'a> {
                     };
                     self.dead_use(&mut st, site, Access::Pass(callee.to_string()), span);
                     if let Some(v) = st.value_mut(site) {
-                        v.passed_unknown = true;
+                        if v.owned > 0 || !v.origin.is_borrowed_kind() {
+                            v.passed_unknown = true;
+                        }
                         if unknown_macro
                             && !v.status.is_dead()
                             && !matches!(v.origin, ValOrigin::Global(_))

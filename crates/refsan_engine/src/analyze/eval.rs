@@ -292,8 +292,8 @@ impl<'a> Analyzer<'a> {
             .any(|f| f.val == FieldVal::Obj(site) && self.name_of(f.field).starts_with('#'))
     }
 
-    /// `base->field` where the struct is defined in the file and the field
-    /// is a `PyObject *`.
+    /// `base->field` where the struct is defined in the file, or is one of
+    /// the interpreter's, and the field is a `PyObject *`.
     pub(super) fn known_object_field(&self, base: VarId, field: &str) -> bool {
         let c_type = &self.func.vars[base.index()].c_type;
         match self.module.and_then(|m| m.struct_named(c_type)) {
@@ -301,12 +301,12 @@ impl<'a> Analyzer<'a> {
                 .fields
                 .iter()
                 .any(|f| f.name == field && f.ty == TypeClass::Object),
-            None => false,
+            None => self.api_field_is_object(c_type, field) == Some(true),
         }
     }
 
-    /// `base->field` where the struct is defined in the file and the field
-    /// is not a `PyObject *`.
+    /// `base->field` where the struct is defined in the file, or is one of
+    /// the interpreter's, and the field is not a `PyObject *`.
     pub(super) fn known_non_object_field(&self, base: VarId, field: &str) -> bool {
         if field == "[]" {
             return false;
@@ -317,8 +317,21 @@ impl<'a> Analyzer<'a> {
                 .fields
                 .iter()
                 .any(|f| f.name == field && f.ty != TypeClass::Object),
-            None => false,
+            None => self.api_field_is_object(c_type, field) == Some(false),
         }
+    }
+
+    /// What the knowledge base says of `field` of the interpreter's struct
+    /// that `c_type` points to (`PyTypeObject *`).
+    fn api_field_is_object(&self, c_type: &str, field: &str) -> Option<bool> {
+        let name = c_type
+            .trim()
+            .trim_end_matches('*')
+            .trim()
+            .trim_start_matches("const ")
+            .trim_start_matches("struct ")
+            .trim();
+        self.resolver.facts().struct_field_is_object(name, field)
     }
 
     pub(super) fn escape_site(&self, st: &mut State, site: Site) {

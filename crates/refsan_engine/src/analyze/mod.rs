@@ -649,7 +649,24 @@ impl<'a> Analyzer<'a> {
             })
             .map(|(k, _)| VarId(*k))
             .collect();
-        if !dead.is_empty() {
+        // Nor do the fields of a C struct a dead variable points to.
+        let stale = |st: &State, f: &FieldSlot| {
+            f.base.as_var().is_some_and(|v| {
+                !self.address_stored.contains(&v)
+                    && self.liveness.dead_on_entry(b.index(), v)
+                    && inert_field(st, f)
+            })
+        };
+        let stale_fields = st.fields.iter().any(|f| stale(&st, f));
+        if stale_fields {
+            let keep: Vec<bool> = st.fields.iter().map(|f| !stale(&st, f)).collect();
+            let mut i = 0;
+            st.fields.retain(|_| {
+                i += 1;
+                keep[i - 1]
+            });
+        }
+        if !dead.is_empty() || stale_fields {
             for t in dead {
                 st.set_binding(t, Binding::Unknown);
             }
@@ -849,6 +866,22 @@ impl<'a> Analyzer<'a> {
         for t in dying {
             let old = st.binding(t);
             st.set_binding(t, Binding::Unknown);
+            // What the code found in the fields of the struct a dead
+            // temporary pointed to (`type->tp_as_async->am_await`) is read
+            // through it no more.
+            let base = FieldBase::var(t);
+            if st.fields.iter().any(|f| f.base == base) {
+                let keep: Vec<bool> = st
+                    .fields
+                    .iter()
+                    .map(|f| f.base != base || !inert_field(st, f))
+                    .collect();
+                let mut i = 0;
+                st.fields.retain(|_| {
+                    i += 1;
+                    keep[i - 1]
+                });
+            }
             if let Binding::Obj(site) = old {
                 self.check_lost(st, site, span, LostHow::Temp);
             }
@@ -860,6 +893,18 @@ impl<'a> Analyzer<'a> {
 enum LostHow {
     Temp,
     Overwrite(VarId),
+}
+
+/// A remembered field that nothing depends on but later reads of it: not
+/// one whose reference was handed to a stealing call or stored without one
+/// of its own, which the function's exit still checks.
+fn inert_field(st: &State, f: &FieldSlot) -> bool {
+    match f.val {
+        FieldVal::Obj(site) => st
+            .value(site)
+            .is_none_or(|v| v.field_stolen.is_none() && v.store_debt.is_none()),
+        _ => true,
+    }
 }
 
 fn forget_var_fields(st: &mut State, v: VarId) {

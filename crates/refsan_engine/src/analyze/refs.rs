@@ -393,6 +393,13 @@ impl<'a> Analyzer<'a> {
                         }
                     }
                 }
+                // Past a dereference the pointer is not NULL: the code
+                // would have crashed there.
+                if let Some(v) = st.value_mut(site) {
+                    if v.null == Nullness::Maybe {
+                        v.null = Nullness::NonNull;
+                    }
+                }
                 true
             }
             Binding::Null(why) => {
