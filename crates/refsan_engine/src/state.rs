@@ -508,6 +508,11 @@ pub fn test_key(var: Option<VarId>, field: Option<NameId>) -> u64 {
     }
 }
 
+/// The variable a [`test_key`] is about (`None` for the exception state).
+pub fn test_key_var(key: u64) -> Option<VarId> {
+    (key != u64::MAX).then_some(VarId(key as u32))
+}
+
 impl PartialEq for State {
     fn eq(&self, other: &State) -> bool {
         self.exc == other.exc

@@ -666,6 +666,16 @@ impl<'a> Analyzer<'a> {
                 keep[i - 1]
             });
         }
+        // What the code established about a dead variable decides no later
+        // test.
+        let stale_known = |key: u64| {
+            test_key_var(key).is_some_and(|v| {
+                !self.address_stored.contains(&v) && self.liveness.dead_on_entry(b.index(), v)
+            })
+        };
+        if st.known.iter().any(|k| stale_known(k.key)) {
+            st.known.retain(|k| !stale_known(k.key));
+        }
         if !dead.is_empty() || stale_fields {
             for t in dead {
                 st.set_binding(t, Binding::Unknown);
@@ -866,6 +876,9 @@ impl<'a> Analyzer<'a> {
         for t in dying {
             let old = st.binding(t);
             st.set_binding(t, Binding::Unknown);
+            if st.known.iter().any(|k| test_key_var(k.key) == Some(t)) {
+                st.known.retain(|k| test_key_var(k.key) != Some(t));
+            }
             // What the code found in the fields of the struct a dead
             // temporary pointed to (`type->tp_as_async->am_await`) is read
             // through it no more.
