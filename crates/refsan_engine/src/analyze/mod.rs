@@ -82,6 +82,10 @@ struct Analyzer<'a> {
     address_stored: Vec<VarId>,
     /// Scratch containers the function lends items to (see `lending`).
     lending: Vec<VarId>,
+    /// Variables that receive the result of a call that steals only when
+    /// it succeeds: whether the code tested it is still asked at the exits
+    /// (see `global_handed_back`), after the variable died.
+    steal_results: Vec<VarId>,
     /// Variables that hold the answer of a predicate the knowledge base
     /// says validates another call (`PyCapsule_IsValid`), with that call.
     validators: Vec<(VarId, StmtRef)>,
@@ -119,6 +123,7 @@ pub fn analyze_function(
         name_list: RefCell::new(Vec::new()),
         address_stored: address_stored(func),
         lending: lending(func, resolver),
+        steal_results: steal_results(func, resolver),
         validators: Vec::new(),
         result: FnResult::default(),
         approximate: None,
@@ -193,6 +198,28 @@ impl Kept {
             (widen::shape(&s), loose)
         })
     }
+}
+
+/// Variables assigned the result of a call that steals an argument only
+/// when it succeeds (`PyModule_AddObject`).
+fn steal_results(func: &Function, resolver: &Resolver<'_>) -> Vec<VarId> {
+    let mut out: Vec<VarId> = Vec::new();
+    for s in func.blocks.iter().flat_map(|b| &b.stmts) {
+        if let StmtKind::Call {
+            dst: Some(d),
+            callee: Callee::Named(n),
+            args,
+        } = &s.kind
+        {
+            let steals = resolver.resolve(n).is_some_and(|r| {
+                (0..args.len()).any(|i| r.contract.arg(i) == ArgEffect::StealOnSuccess)
+            });
+            if steals && !out.contains(d) {
+                out.push(*d);
+            }
+        }
+    }
+    out
 }
 
 /// Local variables whose address an assignment or a store keeps.
@@ -670,7 +697,9 @@ impl<'a> Analyzer<'a> {
         // test.
         let stale_known = |key: u64| {
             test_key_var(key).is_some_and(|v| {
-                !self.address_stored.contains(&v) && self.liveness.dead_on_entry(b.index(), v)
+                !self.address_stored.contains(&v)
+                    && !self.steal_results.contains(&v)
+                    && self.liveness.dead_on_entry(b.index(), v)
             })
         };
         if st.known.iter().any(|k| stale_known(k.key)) {
@@ -876,7 +905,9 @@ impl<'a> Analyzer<'a> {
         for t in dying {
             let old = st.binding(t);
             st.set_binding(t, Binding::Unknown);
-            if st.known.iter().any(|k| test_key_var(k.key) == Some(t)) {
+            if !self.steal_results.contains(&t)
+                && st.known.iter().any(|k| test_key_var(k.key) == Some(t))
+            {
                 st.known.retain(|k| test_key_var(k.key) != Some(t));
             }
             // What the code found in the fields of the struct a dead
