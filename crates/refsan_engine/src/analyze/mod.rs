@@ -847,6 +847,19 @@ impl<'a> Analyzer<'a> {
             }
             StmtKind::Use { value, kind } => {
                 let b = self.eval(&mut st, value, sref, 0);
+                if let (UseKind::Deref, Operand::Var(v)) = (kind, value) {
+                    // The code itself established that the pointer is not
+                    // NULL (it would have crashed here): a later test of it
+                    // that finds NULL is dead code as written.
+                    let key = test_key(Some(*v), None);
+                    match st.known(key) {
+                        None => st.set_known(Known::range(key, 1, i64::MAX)),
+                        Some(k) if !k.trusted && k.lo < 1 && k.hi >= 1 => {
+                            st.set_known(Known::range(key, 1, k.hi))
+                        }
+                        Some(_) => {}
+                    }
+                }
                 if self.use_value(&mut st, b, *kind, sref, span) {
                     self.finish(st, sref, out);
                 }
