@@ -855,7 +855,7 @@ impl<'a> Analyzer<'a> {
                     match st.known(key) {
                         None => st.set_known(Known::range(key, 1, i64::MAX)),
                         Some(k) if !k.trusted && k.lo < 1 && k.hi >= 1 => {
-                            st.set_known(Known::range(key, 1, k.hi))
+                            st.set_known(Known::range(key, 1, k.hi));
                         }
                         Some(_) => {}
                     }
