@@ -172,7 +172,8 @@ pub struct ValueState {
     /// A container keeps its own reference (PyList_Append, PyDict_SetItem):
     /// releasing the function's last reference does not free the object.
     pub kept: bool,
-    /// Passed to a function refsan knows nothing about, which may keep it.
+    /// A reference the function owned was passed to a function refsan
+    /// knows nothing about, which may keep it.
     pub passed_unknown: bool,
     /// Stored into a field or global without a reference of its own; fine if
     /// a Py_INCREF follows (`self->x = x; Py_INCREF(x);`).
@@ -558,6 +559,20 @@ impl State {
     pub fn forget_known_fields(&mut self, var: VarId) {
         self.known
             .retain(|k| k.key >> 32 == 0 || k.key == u64::MAX || k.key as u32 != var.0);
+    }
+
+    /// Keeps the remembered fields for which `keep` holds, given the state
+    /// as it is before any is removed.
+    pub fn retain_fields(&mut self, keep: impl Fn(&State, &FieldSlot) -> bool) {
+        if self.fields.iter().all(|f| keep(self, f)) {
+            return;
+        }
+        let kept: Vec<bool> = self.fields.iter().map(|f| keep(self, f)).collect();
+        let mut i = 0;
+        self.fields.retain(|_| {
+            i += 1;
+            kept[i - 1]
+        });
     }
 
     /// `key` got a value nothing established: forget what was.

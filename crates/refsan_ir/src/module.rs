@@ -295,13 +295,7 @@ impl Module {
     /// The struct known by `name` (tag or typedef; a trailing `*` and
     /// `struct ` prefix are ignored).
     pub fn struct_named(&self, name: &str) -> Option<&StructDef> {
-        let n = name
-            .trim()
-            .trim_end_matches('*')
-            .trim()
-            .trim_start_matches("const ")
-            .trim_start_matches("struct ")
-            .trim();
+        let n = struct_name(name);
         self.structs.iter().find(|s| s.names.iter().any(|x| x == n))
     }
 
@@ -312,6 +306,17 @@ impl Module {
         }
         out
     }
+}
+
+/// The struct a C type names or points to: `const struct foo *` is `foo`.
+pub fn struct_name(c_type: &str) -> &str {
+    c_type
+        .trim()
+        .trim_end_matches('*')
+        .trim()
+        .trim_start_matches("const ")
+        .trim_start_matches("struct ")
+        .trim()
 }
 
 #[cfg(test)]

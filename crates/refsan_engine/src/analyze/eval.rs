@@ -324,14 +324,9 @@ impl<'a> Analyzer<'a> {
     /// What the knowledge base says of `field` of the interpreter's struct
     /// that `c_type` points to (`PyTypeObject *`).
     fn api_field_is_object(&self, c_type: &str, field: &str) -> Option<bool> {
-        let name = c_type
-            .trim()
-            .trim_end_matches('*')
-            .trim()
-            .trim_start_matches("const ")
-            .trim_start_matches("struct ")
-            .trim();
-        self.resolver.facts().struct_field_is_object(name, field)
+        self.resolver
+            .facts()
+            .struct_field_is_object(struct_name(c_type), field)
     }
 
     pub(super) fn escape_site(&self, st: &mut State, site: Site) {

@@ -684,15 +684,9 @@ impl<'a> Analyzer<'a> {
                     && inert_field(st, f)
             })
         };
-        let stale_fields = st.fields.iter().any(|f| stale(&st, f));
-        if stale_fields {
-            let keep: Vec<bool> = st.fields.iter().map(|f| !stale(&st, f)).collect();
-            let mut i = 0;
-            st.fields.retain(|_| {
-                i += 1;
-                keep[i - 1]
-            });
-        }
+        let fields_before = st.fields.len();
+        st.retain_fields(|st, f| !stale(st, f));
+        let stale_fields = st.fields.len() != fields_before;
         // What the code established about a dead variable decides no later
         // test.
         let stale_known = |key: u64| {
@@ -927,18 +921,7 @@ impl<'a> Analyzer<'a> {
             // temporary pointed to (`type->tp_as_async->am_await`) is read
             // through it no more.
             let base = FieldBase::var(t);
-            if st.fields.iter().any(|f| f.base == base) {
-                let keep: Vec<bool> = st
-                    .fields
-                    .iter()
-                    .map(|f| f.base != base || !inert_field(st, f))
-                    .collect();
-                let mut i = 0;
-                st.fields.retain(|_| {
-                    i += 1;
-                    keep[i - 1]
-                });
-            }
+            st.retain_fields(|st, f| f.base != base || !inert_field(st, f));
             if let Binding::Obj(site) = old {
                 self.check_lost(st, site, span, LostHow::Temp);
             }
