@@ -26,8 +26,9 @@ Examples:
   refsan leaks -- pytest tests/ -q
   refsan leaks --format json --output leaks.json -- python3-dbg -m pytest tests/
 
-Exit status: 0 no leak, 1 a leak, crash or hang was found (in pytest mode, pytest's
-own non-zero status passes through), 2 usage or setup error.";
+Exit status: 0 no leak, 1 a leak, an over-release, a crash or a hang was found (in
+pytest mode, pytest's own non-zero status passes through), 2 usage or set-up error
+(an extension built for a release interpreter measured under a debug one).";
 
 #[derive(Args, Debug)]
 #[command(after_help = EXAMPLES)]
@@ -61,7 +62,8 @@ pub struct LeaksArgs {
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub warmup: u32,
 
-    /// Measured runs; a counter leaks only when it grows on every one.
+    /// Measured runs; a counter leaks only when it grows on every one, so a
+    /// target is done as soon as none can any more.
     #[arg(long, value_name = "N", default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..))]
     pub runs: u32,
 
@@ -78,7 +80,8 @@ pub struct LeaksArgs {
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub top: u32,
 
-    /// Do not trace allocations (no bytes, no allocation sites; faster).
+    /// Do not trace allocations (no bytes, no allocation sites). By default
+    /// a target that grows untraced is measured again, traced.
     #[arg(long)]
     pub no_tracemalloc: bool,
 

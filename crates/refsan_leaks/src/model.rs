@@ -13,9 +13,13 @@ pub struct LeakReport {
     pub options: MeasureOptions,
     pub timeout_seconds: f64,
     pub targets: Vec<TargetReport>,
-    /// Things that make the numbers less exact (extension built for another
-    /// ABI, no debug build...).
+    /// Things that make the numbers less exact (no debug build...).
     pub warnings: Vec<String>,
+    /// Things that make the numbers meaningless (an extension built for a
+    /// release interpreter measured under a debug one): no target is judged
+    /// and the exit status is 2.
+    #[serde(default)]
+    pub setup_problems: Vec<String>,
     /// pytest mode: pytest's own exit status.
     pub pytest_exit_status: Option<i32>,
     pub summary: Summary,
@@ -52,6 +56,10 @@ impl From<RawInterpreter> for Interpreter {
 pub struct Summary {
     pub targets: usize,
     pub leaking: usize,
+    /// Counts that shrink on every run: references released that were
+    /// never owned.
+    #[serde(default)]
+    pub over_releasing: usize,
     pub crashed: usize,
     pub timed_out: usize,
     pub not_run: usize,
@@ -72,6 +80,8 @@ pub enum TargetStatus {
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Leak,
+    /// A count shrinks on every run (and none grows): an extra Py_DECREF.
+    OverRelease,
     Clean,
     NotMeasured,
 }
@@ -330,12 +340,28 @@ impl TargetReport {
         });
         report.findings = findings(&report);
         report.notes = notes(&report);
-        report.verdict = if report.findings.is_empty() {
-            Verdict::Clean
-        } else {
-            Verdict::Leak
-        };
+        report.verdict = verdict(&report.findings);
         report
+    }
+}
+
+/// Growth of any kind is a leak; a count that only shrinks is an
+/// over-release.
+fn verdict(findings: &[LeakFinding]) -> Verdict {
+    let grows = findings.iter().any(|finding| {
+        matches!(
+            finding.kind,
+            FindingKind::ReferenceLeak
+                | FindingKind::MemoryLeak
+                | FindingKind::ArgumentGainsReferences
+        )
+    });
+    if grows {
+        Verdict::Leak
+    } else if findings.is_empty() {
+        Verdict::Clean
+    } else {
+        Verdict::OverRelease
     }
 }
 
@@ -454,6 +480,22 @@ fn notes(report: &TargetReport) -> Vec<String> {
 }
 
 impl LeakReport {
+    /// A set-up problem was found: the measured counts are not judged.
+    pub fn withhold_verdicts(&mut self) {
+        if self.setup_problems.is_empty() {
+            return;
+        }
+        for target in &mut self.targets {
+            if target.verdict != Verdict::NotMeasured {
+                target.verdict = Verdict::NotMeasured;
+                target.findings.clear();
+                target.notes.push(
+                    "not judged: the set-up problem above makes its counts meaningless".into(),
+                );
+            }
+        }
+    }
+
     pub fn summarize(&mut self) {
         let count = |status: TargetStatus| {
             self.targets
@@ -468,6 +510,11 @@ impl LeakReport {
                 .iter()
                 .filter(|target| target.verdict == Verdict::Leak)
                 .count(),
+            over_releasing: self
+                .targets
+                .iter()
+                .filter(|target| target.verdict == Verdict::OverRelease)
+                .count(),
             crashed: count(TargetStatus::Crashed),
             timed_out: count(TargetStatus::TimedOut),
             not_run: count(TargetStatus::NotRun),
@@ -476,13 +523,21 @@ impl LeakReport {
 
     /// Leaks, crashes or hangs were found.
     pub fn has_problems(&self) -> bool {
-        self.summary.leaking + self.summary.crashed + self.summary.timed_out + self.summary.not_run
+        self.summary.leaking
+            + self.summary.over_releasing
+            + self.summary.crashed
+            + self.summary.timed_out
+            + self.summary.not_run
             > 0
     }
 
-    /// The exit status of `refsan leaks`: pytest's own failure status passes
-    /// through; otherwise 1 when leaks, crashes or hangs were found.
+    /// The exit status of `refsan leaks`: 2 for a set-up problem; pytest's
+    /// own failure status passes through; otherwise 1 when leaks,
+    /// over-releases, crashes or hangs were found.
     pub fn exit_status(&self) -> i32 {
+        if !self.setup_problems.is_empty() {
+            return 2;
+        }
         match self.pytest_exit_status {
             Some(status) if status != 0 => status,
             _ if self.has_problems() => 1,
@@ -578,6 +633,8 @@ mod tests {
         assert_eq!(gains.findings[0].kind, FindingKind::ArgumentGainsReferences);
         let loses = TargetReport::from_raw(raw(steady.clone(), vec![argument(vec![-1; 6], false)]));
         assert_eq!(loses.findings[0].kind, FindingKind::ArgumentLosesReferences);
+        assert_eq!(gains.verdict, Verdict::Leak);
+        assert_eq!(loses.verdict, Verdict::OverRelease);
         let clean = TargetReport::from_raw(raw(steady, vec![argument(vec![0; 6], true)]));
         assert_eq!(clean.verdict, Verdict::Clean);
         assert!(clean.notes[0].contains("immortal"));
@@ -604,6 +661,7 @@ mod tests {
             timeout_seconds: 60.0,
             targets: vec![],
             warnings: vec![],
+            setup_problems: vec![],
             pytest_exit_status: Some(1),
             summary: Summary::default(),
         };
@@ -611,5 +669,24 @@ mod tests {
         assert_eq!(report.exit_status(), 1);
         report.pytest_exit_status = Some(0);
         assert_eq!(report.exit_status(), 0);
+        // A set-up problem outranks everything, and withholds verdicts.
+        let leaking = TargetReport::from_raw(raw(
+            RawSeries {
+                refs: Some(vec![3; 6]),
+                blocks: Some(vec![0; 6]),
+                bytes: None,
+            },
+            vec![],
+        ));
+        assert_eq!(leaking.verdict, Verdict::Leak);
+        report.targets.push(leaking);
+        report
+            .setup_problems
+            .push("extension built for a release interpreter".into());
+        report.withhold_verdicts();
+        report.summarize();
+        assert_eq!(report.targets[0].verdict, Verdict::NotMeasured);
+        assert_eq!(report.summary.leaking, 0);
+        assert_eq!(report.exit_status(), 2);
     }
 }

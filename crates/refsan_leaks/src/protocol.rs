@@ -91,6 +91,10 @@ pub enum Event {
     Warning {
         message: String,
     },
+    /// The counts cannot be trusted (an extension built for another ABI).
+    SetupProblem {
+        message: String,
+    },
     Fatal {
         message: String,
     },

@@ -27,17 +27,32 @@ pub fn text(report: &LeakReport) -> String {
             let _ = writeln!(out, "warning: {warning}");
         }
     }
+    if !report.setup_problems.is_empty() {
+        out.push('\n');
+        for problem in &report.setup_problems {
+            let _ = writeln!(out, "error: set-up problem: {problem}");
+        }
+    }
     out.push('\n');
     let summary = &report.summary;
     let _ = write!(
         out,
-        "{} target{}: {} leaking, {} crashed, {} timed out",
+        "{} target{}: {} leaking, ",
         summary.targets,
         if summary.targets == 1 { "" } else { "s" },
         summary.leaking,
-        summary.crashed,
-        summary.timed_out
     );
+    if summary.over_releasing > 0 {
+        let _ = write!(out, "{} over-releasing, ", summary.over_releasing);
+    }
+    let _ = write!(
+        out,
+        "{} crashed, {} timed out",
+        summary.crashed, summary.timed_out
+    );
+    if !report.setup_problems.is_empty() {
+        let _ = write!(out, " (not judged: set-up problem)");
+    }
     if summary.not_run > 0 {
         let _ = write!(out, ", {} not run", summary.not_run);
     }
@@ -51,7 +66,7 @@ pub fn text(report: &LeakReport) -> String {
 fn header(report: &LeakReport) -> String {
     let options = &report.options;
     let runs = format!(
-        "{} warm-up + {} measured runs x {} call{}",
+        "{} warm-up + up to {} measured runs x {} call{}",
         options.warmup,
         options.runs,
         options.calls_per_run,
@@ -81,6 +96,7 @@ fn result_word(target: &TargetReport) -> &'static str {
         (TargetStatus::NotRun, _) => "not run",
         (TargetStatus::Skipped, _) => "skipped",
         (_, Verdict::Leak) => "LEAK",
+        (_, Verdict::OverRelease) => "OVER-RELEASE",
         (_, Verdict::Clean) => "ok",
         (_, Verdict::NotMeasured) => "-",
     }
@@ -192,8 +208,8 @@ fn deltas_text(deltas: &[i64]) -> String {
 }
 
 fn details(out: &mut String, target: &TargetReport) {
-    let interesting =
-        target.verdict == Verdict::Leak || target.crash.is_some() || !target.notes.is_empty();
+    let judged = matches!(target.verdict, Verdict::Leak | Verdict::OverRelease);
+    let interesting = judged || target.crash.is_some() || !target.notes.is_empty();
     if !interesting {
         return;
     }
@@ -202,7 +218,7 @@ fn details(out: &mut String, target: &TargetReport) {
     for finding in &target.findings {
         let _ = writeln!(out, "  - {}", finding.message);
     }
-    if target.verdict == Verdict::Leak {
+    if judged {
         let series: Vec<String> = target
             .metrics
             .iter()
@@ -241,7 +257,7 @@ fn details(out: &mut String, target: &TargetReport) {
         }
     }
     if let Some(outcome) = &target.outcome {
-        if target.verdict == Verdict::Leak || target.crash.is_some() {
+        if judged || target.crash.is_some() {
             let _ = writeln!(out, "  test outcome: {outcome}");
         }
     }

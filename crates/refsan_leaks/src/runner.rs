@@ -137,6 +137,7 @@ pub fn hunt(
         timeout_seconds: request.timeout.as_secs_f64(),
         targets: Vec::new(),
         warnings: Vec::new(),
+        setup_problems: Vec::new(),
         pytest_exit_status: None,
         summary: Summary::default(),
     };
@@ -171,6 +172,7 @@ pub fn hunt(
             request.python
         ));
     }
+    report.withhold_verdicts();
     report.summarize();
     Ok(report)
 }
@@ -394,6 +396,11 @@ fn absorb_events(events: Vec<Event>, report: &mut LeakReport) -> Result<Progress
             Event::Warning { message } => {
                 if seen_warnings.insert(message.clone()) {
                     report.warnings.push(message);
+                }
+            }
+            Event::SetupProblem { message } => {
+                if !report.setup_problems.contains(&message) {
+                    report.setup_problems.push(message);
                 }
             }
             Event::Fatal { message } => return Err(LeaksError::Harness(message)),

@@ -204,9 +204,11 @@ def _clear_module_caches():
 
 
 def collect_garbage():
-    # Finalizers can resurrect objects or free more on a later pass.
+    # Finalizers can resurrect objects or free more on a later pass; a pass
+    # that finds nothing unreachable ends it.
     for _ in range(3):
-        gc.collect()
+        if gc.collect() == 0:
+            break
 
 
 # ---------------------------------------------------------------------------
@@ -362,10 +364,18 @@ class AllocationSites:
         self._native_label = native_label
         self._nframe = nframe
         self._before = None
+        self._started = False
 
     def start(self):
-        if not self._tracemalloc.is_tracing():
+        self._started = not self._tracemalloc.is_tracing()
+        if self._started:
             self._tracemalloc.start(self._nframe)
+
+    def stop(self):
+        """Stops tracing if ``start`` started it."""
+        if self._started:
+            self._started = False
+            self._tracemalloc.stop()
 
     def traced_bytes(self):
         return self._tracemalloc.get_traced_memory()[0]
@@ -452,6 +462,10 @@ class FailureLog:
                 )[-4000:],
             }
 
+    def reset(self):
+        self.count[0] = 0
+        self.first = None
+
     def record_text(self, kind, text):
         self.count[0] += 1
         if self.first is None:
@@ -479,21 +493,46 @@ class SiteAttribution:
         self.native_label = native_label
 
 
-def measure(invoke, options, attribution, watched=None):
+def measure(invoke, options, attribution, watched=None, failures=None):
     """Runs ``invoke`` through warm-up and measured runs; returns raw data.
 
     ``invoke()`` performs one call of the target and must catch the target's
     own exceptions (see FailureLog); it may raise StopMeasurement.
+
+    Tracing allocations makes every call several times slower, so a first
+    pass runs untraced and stops as soon as no counter can be found growing
+    (or shrinking) on every run any more: the noise rule would call it
+    steady whatever the remaining runs show. Only a target that grew (or
+    shrank) on every run of that pass is measured again, traced, for its
+    bytes and allocation sites; the report of such a target is that second
+    pass, so a leak is seen in two passes.
     """
+    first = _measure_pass(invoke, options, attribution, watched, traced=False)
+    unsettled = first.pop("unsettled")
+    if not options["tracemalloc"] or not unsettled:
+        first["passes"] = 1
+        return first
+    if failures is not None:
+        failures.reset()
+    second = _measure_pass(invoke, options, attribution, watched, traced=True)
+    second.pop("unsettled")
+    second["passes"] = 2
+    return second
+
+
+def _measure_pass(invoke, options, attribution, watched, traced):
+    """One pass of warm-up and measured runs. Untraced, it stops early once
+    every counter is settled (see ``measure``)."""
     warmup = int(options["warmup"])
     runs = int(options["runs"])
     calls_per_run = int(options["calls_per_run"])
     top = int(options["top"])
     debug_build = hasattr(sys, "gettotalrefcount")
     interned_size = getattr(sys, "getunicodeinternedsize", None)
+    stop_early = not traced
 
     sites = None
-    if options["tracemalloc"]:
+    if traced:
         sites = AllocationSites(
             int(options["tracemalloc_frames"]),
             attribution.helper_files,
@@ -513,12 +552,20 @@ def measure(invoke, options, attribution, watched=None):
     samples = total_runs + 1
     refs = array.array("q", [0] * samples)
     blocks = array.array("q", [0] * samples)
-    traced = array.array("q", [0] * samples)
+    traced_bytes = array.array("q", [0] * samples)
     call_started = array.array("d", [0.0] * samples)
     call_ended = array.array("d", [0.0] * samples)
     arg_objects = watched.objects if watched is not None else []
     width = len(arg_objects)
     arg_counts = array.array("q", [0] * (samples * width))
+    # Per counter (refs, blocks, then each argument): whether it may still
+    # grow (every delta so far >= 1) or shrink (every delta <= -1).
+    may_grow = array.array("b", [1] * (2 + width))
+    may_shrink = array.array("b", [1] * (2 + width))
+    if not debug_build:
+        may_grow[0] = may_shrink[0] = 0
+    counters = list(range(2 + width))
+    last = array.array("q", [0])
     call_range = list(range(calls_per_run))
     arg_range = list(range(width))
     snapshots = [None]
@@ -533,9 +580,28 @@ def measure(invoke, options, attribution, watched=None):
         if gettotalrefcount is not None:
             refs[index] = gettotalrefcount() - interned * 2
         if sites is not None:
-            traced[index] = sites.traced_bytes()
+            traced_bytes[index] = sites.traced_bytes()
         for j in arg_range:
             arg_counts[index * width + j] = getrefcount(arg_objects[j])
+
+    def settled(index):
+        # True when no counter grew (or shrank) on every run up to index.
+        for c in counters:
+            if c == 0:
+                delta = refs[index] - refs[index - 1]
+            elif c == 1:
+                delta = blocks[index] - blocks[index - 1]
+            else:
+                j = c - 2
+                delta = arg_counts[index * width + j] - arg_counts[(index - 1) * width + j]
+            if delta < 1:
+                may_grow[c] = 0
+            if delta > -1:
+                may_shrink[c] = 0
+        for c in counters:
+            if may_grow[c] or may_shrink[c]:
+                return False
+        return True
 
     def snapshot_live_objects():
         # Allocates a lot; its result lives until the end, so the sample
@@ -553,6 +619,12 @@ def measure(invoke, options, attribution, watched=None):
     _ = call_range[-1] if call_range else None
     cleaner.clean()
     collect_garbage()
+    # What exists now outlives the runs: the collector need not scan it
+    # again after every run (a collection of a suite's objects costs
+    # milliseconds; of what a run leaves, microseconds).
+    frozen = hasattr(gc, "freeze")
+    if frozen:
+        gc.freeze()
     started = clock()
     sample(0)
     for index in run_iterator:
@@ -566,20 +638,34 @@ def measure(invoke, options, attribution, watched=None):
         cleaner.clean()
         collect_garbage()
         sample(index)
+        last[0] = index
+        if stop_early and index > warmup and settled(index):
+            break
     finished = clock()
+    measured_runs = max(0, last[0] - warmup)
 
     type_before = snapshots[0]
     snapshots[0] = None
+    # Counted as the first count was: frozen objects left out.
     type_after = count_types(exclude=type_before)
+    if frozen:
+        gc.unfreeze()
     types = type_growth(type_before, type_after, top)
     del type_before, type_after
-    site_growth = sites.growth(top) if sites is not None else []
+    site_growth = []
+    if sites is not None:
+        site_growth = sites.growth(top)
+        sites.stop()
 
-    measured = range(warmup + 1, samples)
+    measured = range(warmup + 1, warmup + 1 + measured_runs)
 
     def deltas(series):
         return [series[k] - series[k - 1] for k in measured]
 
+    unsettled = False
+    for c in counters:
+        if may_grow[c] or may_shrink[c]:
+            unsettled = True
     arguments = []
     if watched is not None:
         for j, description in enumerate(watched.describe()):
@@ -591,15 +677,16 @@ def measure(invoke, options, attribution, watched=None):
 
     # The time outside the calls (cache clearing, gc, sampling) is the
     # harness's overhead.
-    first_measured = call_started[warmup + 1] if runs else finished
+    first_measured = call_started[warmup + 1] if measured_runs else finished
     return {
         "warmup": warmup,
-        "runs": runs,
+        "runs": measured_runs,
         "calls_per_run": calls_per_run,
+        "unsettled": unsettled,
         "series": {
             "refs": deltas(refs) if debug_build else None,
             "blocks": deltas(blocks),
-            "bytes": deltas(traced) if sites is not None else None,
+            "bytes": deltas(traced_bytes) if sites is not None else None,
         },
         "arguments": arguments,
         "types": types,
@@ -624,13 +711,14 @@ def arguments_damaged(result):
 # Extensions built for another ABI.
 
 
-def abi_warnings():
-    """Warns about extension modules whose reference accounting is inexact.
+def abi_problems():
+    """Extension modules whose reference accounting cannot be trusted.
 
     On a debug interpreter, an extension compiled against release headers
     loads (through a generic ``.so`` or ``.abi3.so`` name) but its inline
-    Py_INCREF/Py_DECREF skip the debug build's total: refs deltas are then
-    inexact.
+    Py_INCREF/Py_DECREF skip the debug build's reference total: every count
+    is then off by whatever the extension did, in either direction. That is
+    a set-up problem (rebuild the extension), never a leak.
     """
     if not hasattr(sys, "gettotalrefcount"):
         return []
@@ -654,12 +742,11 @@ def abi_warnings():
         if _built_against_debug_headers(filename):
             continue
         found.append(
-            "extension module %s (%s) does not carry this interpreter's ABI tag "
-            "(%s) and shows no sign of debug headers: its inline "
-            "Py_INCREF/Py_DECREF skip the debug build's reference total, so "
-            "'refs' is inexact; rebuild it for this interpreter "
-            "(refsan build --debug --python %s)"
-            % (name, filename, tagged_suffix, sys.executable)
+            "extension module %s (%s) was built for a release interpreter (no "
+            "%s tag, no debug-header symbols): under this debug interpreter its "
+            "Py_INCREF/Py_DECREF skip the reference total, so no count can be "
+            "trusted; rebuild it for this interpreter with: refsan build "
+            "--debug --python %s" % (name, filename, tagged_suffix, sys.executable)
         )
     return found
 
@@ -773,7 +860,8 @@ def measure_targets(config, events):
         if target["kind"] == "call":
             func = resolve_callable(target["spec"], namespace)
             args, kwargs = evaluate_arguments(config.get("args"), namespace)
-            watched = WatchedArguments(args, kwargs, total_calls)
+            # Two passes when the first sees growth (see measure).
+            watched = WatchedArguments(args, kwargs, 2 * total_calls)
             invoke = make_call_invoker(func, args, kwargs, failures)
             native_label = "<native code of %s>" % target["spec"]
         else:
@@ -783,17 +871,17 @@ def measure_targets(config, events):
                 raise HarnessError("--code does not compile: %s" % exc)
             invoke = make_code_invoker(code, namespace, failures)
             native_label = "<native code run by --code>"
-        for message in abi_warnings():
+        for message in abi_problems():
             if message not in warned:
                 warned.add(message)
-                events.emit("warning", message=message)
+                events.emit("setup_problem", message=message)
         attribution = SiteAttribution(
             helper_files=[harness_file],
             transparent_dirs=[],
             native_lines=code_lines(invoke),
             native_label=native_label,
         )
-        result = measure(invoke, options, attribution, watched=watched)
+        result = measure(invoke, options, attribution, watched=watched, failures=failures)
         result["raised"] = failures.as_json()
         events.emit("target_result", target=name, kind=target["kind"], status="measured", **result)
         if timeout > 0:

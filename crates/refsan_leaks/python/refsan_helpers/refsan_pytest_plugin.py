@@ -16,6 +16,7 @@ being run again.
 """
 
 import faulthandler
+import functools
 import json
 import os
 import signal
@@ -75,10 +76,12 @@ class LeakHunter:
         if result["status"] in ("crashed", "timed_out"):
             message = _failure_message(item.nodeid, result)
             item.runtest = lambda: pytest.fail(message, pytrace=False)
-        for message in leak_harness.abi_warnings():
+        # The test may have imported the extension in the measuring child
+        # only: the child lists what it saw too.
+        for message in leak_harness.abi_problems() + result.pop("abi_problems", []):
             if message not in self.abi_warned:
                 self.abi_warned.add(message)
-                self.events.emit("warning", message=message)
+                self.events.emit("setup_problem", message=message)
         # None: pytest's own protocol now runs the test once, normally.
         return None
 
@@ -115,12 +118,16 @@ class LeakHunter:
         )
         try:
             result = leak_harness.measure(
-                make_test_invoker(item, failures), self.options, attribution
+                make_test_invoker(item, failures),
+                self.options,
+                attribution,
+                failures=failures,
             )
         except leak_harness.StopMeasurement as stop:
             return {"status": stop.status, "detail": stop.detail}
         result["status"] = "measured"
         result["raised"] = failures.as_json()
+        result["abi_problems"] = leak_harness.abi_problems()
         return result
 
     def _measure_in_child(self, item):
@@ -185,6 +192,8 @@ def make_test_invoker(item, failures):
     # fixtures, as between two tests of one module.
     teardown_towards = item.parent if item.parent is not None else item
 
+    bookkeeping = FinalizerBookkeeping(item)
+
     def invoke():
         with warnings.catch_warnings():
             # A warning recorded per run would pile up in pytest's own lists.
@@ -195,6 +204,10 @@ def make_test_invoker(item, failures):
             del sections[baseline_sections:]
         first = state["first"]
         state["first"] = False
+        if first:
+            bookkeeping.mark()
+        else:
+            bookkeeping.drop_repeated()
         if first and reports and all(r.skipped for r in reports if r.when != "teardown"):
             raise leak_harness.StopMeasurement("skipped", "the test was skipped")
         for report in reports:
@@ -205,6 +218,70 @@ def make_test_invoker(item, failures):
                 break
 
     return invoke
+
+
+class FinalizerBookkeeping:
+    """pytest's own per-run growth, undone between runs.
+
+    Every time a function-scoped fixture is set up, pytest registers
+    ``functools.partial(fixturedef.finish, request=...)`` on each
+    higher-scoped fixture it depends on (``FixtureDef._finalizers`` of
+    ``tmp_path_factory`` when ``tmp_path`` is used), and pytest 7 also a
+    ``lambda: fixturedef.finish(...)`` on the node of every higher-scoped
+    fixture the run requests (the session's entry of ``SetupState.stack``). Those lists live until the module or the session
+    ends, so each run of the same test leaves a partial, a bound method and
+    the run's requests behind: ten blocks per run that are pytest's, not
+    the test's. After the first run the lists' lengths are marked; after
+    every later run the ``finish`` partials registered beyond the mark are
+    removed (the first run's stay, and they finish the same fixtures).
+    Other finalizers are never touched.
+    """
+
+    def __init__(self, item):
+        self._item = item
+        self._marks = []
+
+    def _lists(self):
+        found = []
+        info = getattr(self._item, "_fixtureinfo", None)
+        for defs in getattr(info, "name2fixturedefs", {}).values():
+            for fixturedef in defs:
+                finalizers = getattr(fixturedef, "_finalizers", None)
+                if isinstance(finalizers, list):
+                    found.append(finalizers)
+        setupstate = getattr(self._item.session, "_setupstate", None)
+        stack = getattr(setupstate, "stack", None)
+        if isinstance(stack, dict):
+            for entry in stack.values():
+                if isinstance(entry, tuple) and entry and isinstance(entry[0], list):
+                    found.append(entry[0])
+        return found
+
+    def mark(self):
+        self._marks = [(finalizers, len(finalizers)) for finalizers in self._lists()]
+
+    def drop_repeated(self):
+        for finalizers, length in self._marks:
+            if len(finalizers) > length:
+                finalizers[length:] = [
+                    f for f in finalizers[length:] if not _is_fixture_finish(f)
+                ]
+
+
+def _is_fixture_finish(finalizer):
+    """``partial(fixturedef.finish, request=...)``, or pytest 7's
+    ``lambda: fixturedef.finish(request=subrequest)``."""
+    if isinstance(finalizer, functools.partial):
+        func = finalizer.func
+        return getattr(func, "__name__", None) == "finish" and "request" in finalizer.keywords
+    code = getattr(finalizer, "__code__", None)
+    return (
+        code is not None
+        and code.co_name == "<lambda>"
+        and getattr(finalizer, "__module__", None) == "_pytest.fixtures"
+        and "finish" in code.co_names
+        and "fixturedef" in code.co_freevars
+    )
 
 
 def _longrepr_text(report):
