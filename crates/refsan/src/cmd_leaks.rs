@@ -203,6 +203,7 @@ impl refsan_leaks::CrashHandOver for RunHandOver {
                 .map(std::ffi::OsString::from)
                 .collect(),
             quiet: true,
+            error_exit_code: 0,
         };
         let checker = crate::driver::FunctionChecker::new();
         let outcome = refsan_runtime::run::run(&options, Some(&checker)).ok()?;

@@ -33,7 +33,8 @@ and gdb reads its native stack. --asan needs an extension built with \
 `refsan build --asan`; --valgrind works on any build but is 20-50x slower.
 
 refsan exits with the program's own status (128+N when signal N killed it, 124 \
-after --timeout).
+after --timeout; under --valgrind or --asan, --error-exitcode when the tool reported \
+a memory error and the program still exited 0).
 
 Examples:
   refsan run -- python3 -c 'import mymod; mymod.f()'
@@ -68,6 +69,11 @@ pub struct RunArgs {
     /// Do not attach gdb to a crashed program (no native stack).
     #[arg(long)]
     pub no_gdb: bool,
+
+    /// Exit status when memcheck or ASan reported a memory error and the
+    /// program exited 0 (so that CI fails); 0 keeps the program's own.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub error_exitcode: i32,
 
     /// Give up on gdb after SECONDS.
     #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
@@ -109,6 +115,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         gdb_timeout: seconds(args.gdb_timeout, "--gdb-timeout")?,
         command: args.command,
         quiet: false,
+        error_exit_code: args.error_exitcode,
     };
     let checker = crate::driver::FunctionChecker::new();
     let outcome = match run::run(&options, Some(&checker)) {

@@ -632,7 +632,55 @@ impl FunctionChecker {
     }
 }
 
+/// Sources of one project checked for a crash report at most.
+const MAX_EXTENSION_SOURCES: usize = 400;
+
 impl refsan_runtime::StaticFindings for FunctionChecker {
+    fn for_extension(
+        &self,
+        library: &Path,
+        _module: &str,
+    ) -> Option<refsan_runtime::ExtensionSources> {
+        let dir = library.parent()?;
+        let installed = dir.components().any(|c| {
+            matches!(
+                c.as_os_str().to_str(),
+                Some("site-packages" | "dist-packages")
+            )
+        });
+        let root = crate::project::enclosing_root(dir);
+        if installed && root.is_none() {
+            // An installed wheel: its sources are not here.
+            return None;
+        }
+        let root = root.unwrap_or_else(|| dir.to_path_buf());
+        let sources: Vec<PathBuf> = crate::project::project_files(&root)
+            .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
+            .map(ignore::DirEntry::into_path)
+            .filter(|p| language_for(p).is_some())
+            .take(MAX_EXTENSION_SOURCES + 1)
+            .collect();
+        if sources.is_empty() || sources.len() > MAX_EXTENSION_SOURCES {
+            return None;
+        }
+        let projects = Projects::default();
+        let mut finder = ConfigFinder::default();
+        let mut findings = Vec::new();
+        for source in &sources {
+            let Ok(settings) = settings_for(source, &mut finder, &self.overrides) else {
+                continue;
+            };
+            let result = check_one(source, &settings, self.facts, &projects, None);
+            findings.extend(result.findings.into_iter().map(|finding| {
+                refsan_runtime::report::SourceFinding {
+                    file: source.to_string_lossy().into_owned(),
+                    finding,
+                }
+            }));
+        }
+        Some(refsan_runtime::ExtensionSources { root, findings })
+    }
+
     fn for_function(&self, source_file: &Path, function: &str) -> Vec<Finding> {
         if language_for(source_file).is_none() || !source_file.is_file() {
             return Vec::new();

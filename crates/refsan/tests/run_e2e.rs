@@ -128,6 +128,11 @@ fn wrapper_asan() -> &'static Path {
     DIR.get_or_init(|| build("wrapper", true))
 }
 
+fn delayed_debug() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| build("delayed", false))
+}
+
 /// Copies a fixture script next to the built module (a script's own
 /// directory is where Python looks for imports) and returns its name.
 fn script_in(dir: &Path, name: &str) -> String {
@@ -430,6 +435,100 @@ fn valgrind_mode_maps_cython_frames_to_pyx() {
     }
     require("valgrind");
     check_cython_dealloc(wrapper_debug(), &["--valgrind"]);
+}
+
+/// The usual delayed use-after-free: a tp_dealloc releases a reference the
+/// type never took, the extension returns, and pure Python code crashes on
+/// the freed object later. No extension frame is on the crashing stack; the
+/// report still names the extension, shows the static finding that explains
+/// the crash (RS108 where the borrowed reference was stored) and gives the
+/// command that shows the free site.
+#[test]
+fn a_delayed_crash_names_the_extension_its_finding_and_the_next_step() {
+    if !system_tests() {
+        return;
+    }
+    require("gdb");
+    let dir = delayed_debug();
+    let script = script_in(dir, "delayed_crash.py");
+    let result = refsan_run(dir, &[], &["python3", &script]);
+    let crash = result.crash();
+    let pretty = serde_json::to_string_pretty(crash).unwrap();
+    assert_eq!(crash["classification"], "RT01", "{pretty}");
+    assert!(crash["fault_site"].is_null(), "{pretty}");
+    let modules: Vec<&str> = crash["extensions"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|e| e["module"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(modules.contains(&"delayed"), "{pretty}");
+    let source = dir.join("delayed.c");
+    let stored = line_of(&source, "self->item = item; /* BUG");
+    let found = crash["extension_findings"][0]["findings"]
+        .as_array()
+        .expect("findings of the extension's sources");
+    assert!(
+        found
+            .iter()
+            .any(|f| f["code"] == "RS108" && f["span"]["line"] == stored),
+        "{pretty}"
+    );
+    let steps = crash["next_steps"].to_string();
+    assert!(
+        steps.contains(&format!("refsan run --valgrind -- python3 {script}")),
+        "{pretty}"
+    );
+    // The text report says the same.
+    let text = Command::new(REFSAN)
+        .args(["run", "--", "python3", &script])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run refsan");
+    let stderr = String::from_utf8_lossy(&text.stderr);
+    for expected in [
+        "extension modules loaded",
+        "findings in delayed's sources",
+        "RS108",
+        "next step",
+        "refsan run --valgrind -- python3 delayed_crash.py",
+    ] {
+        assert!(stderr.contains(expected), "{expected:?} in:\n{stderr}");
+    }
+}
+
+/// Under --valgrind the free site is the extension's tp_dealloc, its static
+/// findings are attached, and a memory error in a program that exits 0
+/// still fails the run (--error-exitcode, default 1).
+#[test]
+fn valgrind_memory_error_fails_the_run_and_names_the_free_site() {
+    if !system_tests() {
+        return;
+    }
+    require("valgrind");
+    let dir = delayed_debug();
+    let script = script_in(dir, "delayed_quiet.py");
+    let result = refsan_run(dir, &["--valgrind"], &["python3", &script]);
+    assert!(result.stdout().contains("done"), "{}", result.stdout());
+    assert_eq!(result.report["exit"]["code"], 0);
+    assert_eq!(result.status(), 1, "{:#}", result.report);
+    let crash = result.crash();
+    let pretty = serde_json::to_string_pretty(crash).unwrap();
+    assert_eq!(crash["free_site"]["function"], "Holder_dealloc", "{pretty}");
+    assert_eq!(
+        crash["static_findings"]["function"], "Holder_dealloc",
+        "{pretty}"
+    );
+    assert!(
+        crash["extension_findings"].to_string().contains("RS108"),
+        "{pretty}"
+    );
+    // 0 keeps the program's own status.
+    let kept = refsan_run(
+        dir,
+        &["--valgrind", "--error-exitcode", "0"],
+        &["python3", &script],
+    );
+    assert_eq!(kept.status(), 0);
 }
 
 #[test]

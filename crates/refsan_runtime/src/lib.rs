@@ -34,14 +34,32 @@ pub mod run;
 pub mod supervise;
 pub mod valgrind;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The static checker's findings for one function, shown next to a crash in
 /// that function. `refsan run` takes an implementation as an optional
 /// argument so that this crate does not depend on the checker.
+/// What the static checker found in an extension's project.
+#[derive(Clone, Debug)]
+pub struct ExtensionSources {
+    /// The project directory checked.
+    pub root: PathBuf,
+    /// Each finding with its file.
+    pub findings: Vec<report::SourceFinding>,
+}
+
 pub trait StaticFindings {
     /// Findings in `function` of `source_file`. For Cython, `source_file` is
     /// the `.pyx` and `function` the qualified Python-level name
     /// ("MyDataWrapper.__dealloc__"); for C, the C file and function.
     fn for_function(&self, source_file: &Path, function: &str) -> Vec<refsan_ir::Finding>;
+
+    /// The findings in the sources of the project an extension module was
+    /// built from (`library` is its shared object), and the project
+    /// directory checked; None when its sources cannot be found (an
+    /// installed wheel).
+    fn for_extension(&self, library: &Path, module: &str) -> Option<ExtensionSources> {
+        let _ = (library, module);
+        None
+    }
 }

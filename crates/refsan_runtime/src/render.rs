@@ -137,6 +137,56 @@ fn render_crash(out: &mut String, crash: &CrashReport, report: &RunReport, style
     if let Some(section) = &crash.static_findings {
         static_section(out, section, style);
     }
+    if !crash.extensions.is_empty() {
+        let _ = writeln!(out, "\n{}", style.bold("extension modules loaded"));
+        for ext in &crash.extensions {
+            let _ = writeln!(
+                out,
+                "  {}  {}",
+                ext.module,
+                style.dim(&short_path(&ext.library))
+            );
+        }
+    }
+    if let Some(class) = crash.classification {
+        for ext in &crash.extension_findings {
+            let _ = writeln!(
+                out,
+                "\n{}",
+                style.bold(&format!(
+                    "findings in {}'s sources ({}) that can cause {}",
+                    ext.module,
+                    short_path(&ext.root),
+                    class.code()
+                ))
+            );
+            const SHOWN: usize = 10;
+            let mut sources: Vec<(String, Option<String>)> = Vec::new();
+            for f in ext.findings.iter().take(SHOWN) {
+                if !sources.iter().any(|(file, _)| *file == f.file) {
+                    sources.push((f.file.clone(), std::fs::read_to_string(&f.file).ok()));
+                }
+                let source = sources
+                    .iter()
+                    .find(|(file, _)| *file == f.file)
+                    .and_then(|(_, text)| text.as_deref());
+                render_finding(out, &f.finding, &f.file, source, style);
+            }
+            if ext.findings.len() > SHOWN {
+                let _ = writeln!(
+                    out,
+                    "  ... {} more (--format json has them all)",
+                    ext.findings.len() - SHOWN
+                );
+            }
+        }
+    }
+    if !crash.next_steps.is_empty() {
+        let _ = writeln!(out, "\n{}", style.bold("next step"));
+        for step in &crash.next_steps {
+            let _ = writeln!(out, "  {step}");
+        }
+    }
     let notes: Vec<&String> = crash.notes.iter().chain(report.notes.iter()).collect();
     if !notes.is_empty() {
         let _ = writeln!(out, "\n{}", style.bold("notes"));
@@ -490,6 +540,9 @@ fn short_path(path: &str) -> String {
     let p = Path::new(path);
     if let Ok(cwd) = std::env::current_dir() {
         if let Ok(rel) = p.strip_prefix(&cwd) {
+            if rel.as_os_str().is_empty() {
+                return ".".to_string();
+            }
             return rel.display().to_string();
         }
     }
@@ -584,6 +637,9 @@ mod tests {
                 }],
             }],
             static_findings: None,
+            extensions: Vec::new(),
+            extension_findings: Vec::new(),
+            next_steps: Vec::new(),
             tool_output: vec![],
             notes: vec![],
         }

@@ -124,6 +124,24 @@ impl Classification {
         }
     }
 
+    /// The static rules whose findings can cause this class of crash: the
+    /// ones a crash report shows from the loaded extensions' sources.
+    pub fn explained_by(self) -> &'static [&'static str] {
+        match self {
+            // Releases of references not owned, stores and returns of
+            // borrowed ones, stolen ones used again, dealloc releases.
+            Classification::FreedObjectUse => &[
+                "RS102", "RS103", "RS104", "RS105", "RS106", "RS108", "RS110", "RS403", "RS406",
+            ],
+            Classification::NegativeRefcount | Classification::DoubleFree => {
+                &["RS102", "RS103", "RS105", "RS106", "RS403"]
+            }
+            Classification::NullObject => &["RS107", "RS404"],
+            Classification::BufferOverflow => &["RS201", "RS202"],
+            Classification::OtherCrash => &[],
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Classification::FreedObjectUse => "freed-object-use",
@@ -340,6 +358,32 @@ pub struct StaticSection {
     pub findings: Vec<Finding>,
 }
 
+/// An extension module loaded in the crashed process.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LoadedExtension {
+    /// "delayed", from the shared object's file name.
+    pub module: String,
+    pub library: String,
+}
+
+/// The static checker's findings in the sources of a loaded extension that
+/// can cause the class of crash seen (see [`Classification::explained_by`]).
+#[derive(Clone, Debug, Serialize)]
+pub struct ExtensionFindings {
+    pub module: String,
+    /// The project directory whose sources were checked.
+    pub root: String,
+    pub findings: Vec<SourceFinding>,
+}
+
+/// A finding and the source file it is in.
+#[derive(Clone, Debug, Serialize)]
+pub struct SourceFinding {
+    pub file: String,
+    #[serde(flatten)]
+    pub finding: Finding,
+}
+
 /// A raw tool report kept verbatim (the ASan report, the fatal error text).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ToolOutput {
@@ -368,6 +412,13 @@ pub struct CrashReport {
     /// and allocation stacks, then other threads.
     pub native_stacks: Vec<NativeStack>,
     pub static_findings: Option<StaticSection>,
+    /// The extension modules loaded in the process (from its memory maps
+    /// at the crash, and the libraries of the stacks).
+    pub extensions: Vec<LoadedExtension>,
+    /// Findings in those extensions' sources that can cause this crash.
+    pub extension_findings: Vec<ExtensionFindings>,
+    /// What to run next, as exact commands with what each shows.
+    pub next_steps: Vec<String>,
     pub tool_output: Vec<ToolOutput>,
     /// How the data was obtained and what is missing.
     pub notes: Vec<String>,

@@ -22,7 +22,7 @@ use crate::program::{self, ResolvedProgram};
 use crate::report::*;
 use crate::supervise::{self, CrashEvent, Launch, ProgramEnd, Supervised, TimeoutEvent};
 use crate::valgrind::{self, ValgrindLog};
-use crate::StaticFindings;
+use crate::{ExtensionSources, StaticFindings};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -72,6 +72,9 @@ pub struct RunOptions {
     pub command: Vec<OsString>,
     /// Discard the program's stdout and do not forward its stderr.
     pub quiet: bool,
+    /// The exit status when a sanitizer (memcheck, ASan) reported an error
+    /// and the program still exited 0.
+    pub error_exit_code: i32,
 }
 
 /// The report and the exit status refsan should return.
@@ -157,12 +160,32 @@ pub fn run(
     if let Some(timeout) = &supervised.timeout {
         crashes.push(crash_from_timeout(timeout, &mut mapper));
     }
-    if let Some(provider) = static_findings {
-        for crash in &mut crashes {
+    let command: Vec<String> = options
+        .command
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let mut checked: Vec<(String, Option<ExtensionSources>)> = Vec::new();
+    for crash in &mut crashes {
+        add_stack_extensions(crash);
+        if let Some(provider) = static_findings {
             crash.static_findings = static_section_for(crash, provider);
+            crash.extension_findings = extension_findings_for(crash, provider, &mut checked);
         }
+        crash.next_steps = next_steps(crash, options.mode, &command);
     }
-    let exit = program_exit(supervised.end);
+    let mut exit = program_exit(supervised.end);
+    let sanitizer_error = crashes
+        .iter()
+        .any(|c| matches!(c.trigger, Trigger::Sanitizer { .. }));
+    if sanitizer_error && exit.code == Some(0) && options.error_exit_code != 0 {
+        exit.status = options.error_exit_code;
+        notes.push(format!(
+            "the program exited 0, but {} reported a memory error: refsan exits {} (--error-exitcode)",
+            if options.mode == Mode::Asan { "AddressSanitizer" } else { "memcheck" },
+            options.error_exit_code
+        ));
+    }
     let report = RunReport {
         schema: SCHEMA,
         program: options
@@ -428,6 +451,9 @@ fn crash_from_event(event: &CrashEvent<GdbCapture>, mapper: &mut CythonMapper) -
         other_python_tracebacks: other_tracebacks(&fatal),
         native_stacks,
         static_findings: None,
+        extensions: loaded_extensions(&event.mapped_files),
+        extension_findings: Vec::new(),
+        next_steps: Vec::new(),
         tool_output,
         notes,
     }
@@ -476,6 +502,9 @@ fn crash_from_exit_only(
         other_python_tracebacks: other_tracebacks(&fatal),
         native_stacks: Vec::new(),
         static_findings: None,
+        extensions: Vec::new(),
+        extension_findings: Vec::new(),
+        next_steps: Vec::new(),
         tool_output: tool_output_of(&fatal, &heap, &text),
         notes: vec!["the crash was not caught while the process was alive: no faulting address and no native stack".to_string()],
     })
@@ -528,6 +557,9 @@ fn crash_from_timeout(t: &TimeoutEvent<GdbCapture>, mapper: &mut CythonMapper) -
         other_python_tracebacks: other_tracebacks(&fatal),
         native_stacks,
         static_findings: None,
+        extensions: Vec::new(),
+        extension_findings: Vec::new(),
+        next_steps: Vec::new(),
         tool_output: Vec::new(),
         notes,
     }
@@ -618,6 +650,9 @@ fn asan_crashes(
                 other_python_tracebacks: other_tracebacks(&fatal),
                 native_stacks,
                 static_findings: None,
+                extensions: Vec::new(),
+                extension_findings: Vec::new(),
+                next_steps: Vec::new(),
                 tool_output: vec![ToolOutput {
                     tool: "AddressSanitizer".to_string(),
                     text: r.raw.clone(),
@@ -690,10 +725,11 @@ fn valgrind_crashes(
         let fault_site = native_stacks
             .first()
             .and_then(|s| extension_site(&s.frames));
-        let free_site = native_stacks
+        let freed = native_stacks
             .iter()
-            .find(|s| s.label.ends_with("free'd") && s.label.contains("a block of size"))
-            .and_then(|s| extension_site(&s.frames));
+            .position(|s| s.label.ends_with("free'd") && s.label.contains("a block of size"));
+        let free_site = freed.and_then(|i| extension_site(&native_stacks[i].frames));
+        let free_list_note = freed.and_then(|i| free_list_note(&native_stacks[i..]));
         let trigger = match (first, &log.fatal_signal) {
             (Some(e), _) => Trigger::Sanitizer {
                 tool: "Valgrind".to_string(),
@@ -724,6 +760,7 @@ fn valgrind_crashes(
                 "the process did not crash: memcheck caught the error before it could".to_string(),
             );
         }
+        notes.extend(free_list_note);
         out.push(CrashReport {
             classification: Some(classification),
             evidence,
@@ -741,6 +778,9 @@ fn valgrind_crashes(
             other_python_tracebacks: other_tracebacks(&fatal),
             native_stacks,
             static_findings: None,
+            extensions: Vec::new(),
+            extension_findings: Vec::new(),
+            next_steps: Vec::new(),
             tool_output: Vec::new(),
             notes,
         });
@@ -897,11 +937,229 @@ pub fn extension_site(frames: &[NativeFrame]) -> Option<CodeSite> {
     })
 }
 
+/// CPython functions that allocate objects of the types it keeps free
+/// lists for (3.8 to 3.13), or that empty those lists.
+const FREE_LIST_FUNCTIONS: &[&str] = &[
+    "PyFloat_FromDouble",
+    "float_dealloc",
+    "PyTuple_New",
+    "tuple_alloc",
+    "tupledealloc",
+    "PyList_New",
+    "list_dealloc",
+    "new_dict",
+    "new_keys_object",
+    "dict_dealloc",
+    "free_keys_object",
+    "async_gen_wrapped_val",
+    "PyContext_New",
+    "PySlice_New",
+    "_PyFloat_ClearFreeList",
+    "_PyTuple_ClearFreeList",
+    "_PyList_ClearFreeList",
+    "_PyDict_ClearFreeList",
+    "_PyObject_ClearFreeLists",
+    "_PyGC_ClearAllFreeLists",
+];
+
+/// A warning when the freed block (`stacks[0]` its free stack, then its
+/// allocation stack) is an object of a type with a free list: its memory
+/// is reused or freed when the list is trimmed, so the stack that freed it
+/// may be unrelated to the release that was one too many.
+fn free_list_note(stacks: &[NativeStack]) -> Option<String> {
+    let freed_by_extension = stacks.first().is_some_and(|s| {
+        s.frames
+            .iter()
+            .any(|f| f.library.as_deref().is_some_and(is_extension_library))
+    });
+    let trimmed = stacks.first().is_some_and(|s| {
+        s.frames
+            .iter()
+            .filter_map(|f| f.function.as_deref())
+            .any(|name| name.contains("ClearFreeList"))
+    });
+    // An extension's release that freed the block is the lead, unless the
+    // block was freed by the trimming of a free list.
+    if freed_by_extension && !trimmed {
+        return None;
+    }
+    let function = stacks
+        .iter()
+        .take(2)
+        .flat_map(|s| s.frames.iter())
+        .filter_map(|f| f.function.as_deref())
+        .find(|name| FREE_LIST_FUNCTIONS.contains(name))?;
+    Some(format!(
+        "the freed block was handled by `{function}`: CPython keeps a free list for that type (float, tuple, list, dict...), whose objects' memory is reused or freed when the list is trimmed, so the stack that freed it may be unrelated to the release that was one too many; the allocation stack and the static findings are the better lead"
+    ))
+}
+
+/// The extension modules among `mapped` (a process's mapped files).
+fn loaded_extensions(mapped: &[PathBuf]) -> Vec<LoadedExtension> {
+    let mut out = Vec::new();
+    for path in mapped {
+        let library = path.to_string_lossy().into_owned();
+        push_extension(&mut out, &library);
+    }
+    out
+}
+
+fn push_extension(out: &mut Vec<LoadedExtension>, library: &str) {
+    if !is_extension_library(library) || out.iter().any(|e| e.library == library) {
+        return;
+    }
+    let module = Path::new(library)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.split('.').next())
+        .unwrap_or("?")
+        .to_string();
+    out.push(LoadedExtension {
+        module,
+        library: library.to_string(),
+    });
+}
+
+/// The extensions on the crash's stacks (the only ones known when the
+/// process's maps were not read: sanitizer modes).
+fn add_stack_extensions(crash: &mut CrashReport) {
+    let libraries: Vec<String> = crash
+        .native_stacks
+        .iter()
+        .flat_map(|s| s.frames.iter())
+        .filter_map(|f| f.library.clone())
+        .chain(crash.fault_site.iter().map(|s| s.library.clone()))
+        .chain(crash.free_site.iter().map(|s| s.library.clone()))
+        .collect();
+    for library in libraries {
+        push_extension(&mut crash.extensions, &library);
+    }
+}
+
+/// The findings of the loaded extensions' sources that can cause this
+/// crash, each project checked once per run (`checked`), the findings the
+/// report already shows for the function at fault left out.
+fn extension_findings_for(
+    crash: &CrashReport,
+    provider: &dyn StaticFindings,
+    checked: &mut Vec<(String, Option<ExtensionSources>)>,
+) -> Vec<ExtensionFindings> {
+    let Some(class) = crash.classification else {
+        return Vec::new();
+    };
+    let rules = class.explained_by();
+    if rules.is_empty() {
+        return Vec::new();
+    }
+    let mut out: Vec<ExtensionFindings> = Vec::new();
+    for ext in &crash.extensions {
+        let found = match checked.iter().find(|(lib, _)| *lib == ext.library) {
+            Some((_, found)) => found.clone(),
+            None => {
+                let found = provider.for_extension(Path::new(&ext.library), &ext.module);
+                checked.push((ext.library.clone(), found.clone()));
+                found
+            }
+        };
+        let Some(ExtensionSources { root, findings }) = found else {
+            continue;
+        };
+        let root = root.to_string_lossy().into_owned();
+        // Two modules of one project: their findings are the project's.
+        if out.iter().any(|e| e.root == root) {
+            continue;
+        }
+        let shown = crash.static_findings.as_ref();
+        let findings: Vec<SourceFinding> = findings
+            .into_iter()
+            .filter(|f| rules.contains(&f.finding.code))
+            .filter(|f| {
+                !shown.is_some_and(|s| {
+                    Path::new(&s.file) == Path::new(&f.file)
+                        && s.findings
+                            .iter()
+                            .any(|g| g.code == f.finding.code && g.span == f.finding.span)
+                })
+            })
+            .collect();
+        if !findings.is_empty() {
+            out.push(ExtensionFindings {
+                module: ext.module.clone(),
+                root,
+                findings,
+            });
+        }
+    }
+    out
+}
+
+/// A command line as a POSIX shell reads it back.
+fn shell_words(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| {
+            let plain = !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+            if plain {
+                w.clone()
+            } else {
+                format!("'{}'", w.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What to run next to see more of this crash.
+fn next_steps(crash: &CrashReport, mode: Mode, command: &[String]) -> Vec<String> {
+    let mut steps = Vec::new();
+    let Some(class) = crash.classification else {
+        return steps;
+    };
+    let program = shell_words(command);
+    let freed = matches!(
+        class,
+        Classification::FreedObjectUse
+            | Classification::NegativeRefcount
+            | Classification::DoubleFree
+    );
+    if freed && crash.free_site.is_none() && mode == Mode::Plain {
+        steps.push(format!(
+            "refsan run --valgrind -- {program}    (shows the stack that freed the object)"
+        ));
+        if let Some(site) = &crash.fault_site {
+            let dir = Path::new(&site.library)
+                .parent()
+                .map(|d| d.to_string_lossy().into_owned())
+                .unwrap_or_else(|| ".".into());
+            steps.push(format!(
+                "refsan build --asan {} && refsan run --asan -- {program}    (the extension's own bad access, with the free and allocation stacks)",
+                shell_words(&[dir])
+            ));
+        }
+    }
+    if class == Classification::BufferOverflow && mode == Mode::Plain {
+        steps.push(format!(
+            "refsan run --valgrind -- {program}    (the faulting access and the block's allocation)"
+        ));
+    }
+    for ext in &crash.extension_findings {
+        steps.push(format!(
+            "refsan check {}    (every finding of {}'s sources)",
+            shell_words(std::slice::from_ref(&ext.root)),
+            ext.module
+        ));
+    }
+    steps
+}
+
 pub fn static_section_for(
     crash: &CrashReport,
     provider: &dyn StaticFindings,
 ) -> Option<StaticSection> {
-    let site = crash.fault_site.as_ref()?;
+    // The function at fault; else the one that freed the object.
+    let site = crash.fault_site.as_ref().or(crash.free_site.as_ref())?;
     let (file, _) = site.display_location()?;
     let path = PathBuf::from(&file);
     if !path.is_file() {
@@ -970,6 +1228,69 @@ mod tests {
             library: Some(library.to_string()),
             ..NativeFrame::default()
         }
+    }
+
+    #[test]
+    fn commands_are_quoted_as_a_shell_reads_them() {
+        let words = |w: &[&str]| w.iter().map(ToString::to_string).collect::<Vec<_>>();
+        assert_eq!(
+            shell_words(&words(&["python3", "-m", "pytest", "tests/x.py::t"])),
+            "python3 -m pytest tests/x.py::t"
+        );
+        assert_eq!(
+            shell_words(&words(&["python3", "-c", "import m; m.f('x')"])),
+            "python3 -c 'import m; m.f('\\''x'\\'')'"
+        );
+        assert_eq!(shell_words(&words(&[""])), "''");
+    }
+
+    #[test]
+    fn free_list_caveat_only_when_no_extension_release_freed_the_block() {
+        let so = "/src/ext.cpython-311-x86_64-linux-gnu.so";
+        let py = "/usr/lib/libpython3.11.so.1.0";
+        let stack = |frames: Vec<NativeFrame>| NativeStack {
+            label: "freed".into(),
+            source: StackSource::Valgrind,
+            thread_id: None,
+            frames,
+        };
+        let by_extension = stack(vec![
+            frame("free", "vg_replace_malloc.c", 1, "vgpreload_memcheck.so"),
+            frame("list_dealloc", "Objects/listobject.c", 1, py),
+            frame("Holder_dealloc", "/src/ext.c", 25, so),
+        ]);
+        assert_eq!(free_list_note(&[by_extension]), None);
+        let elsewhere = stack(vec![
+            frame("free", "vg_replace_malloc.c", 1, "vgpreload_memcheck.so"),
+            frame("tupledealloc", "Objects/tupleobject.c", 1, py),
+            frame("_PyEval_EvalFrameDefault", "Python/ceval.c", 1, py),
+        ]);
+        assert!(free_list_note(&[elsewhere]).is_some_and(|n| n.contains("tupledealloc")));
+        let trimmed = stack(vec![
+            frame("free", "vg_replace_malloc.c", 1, "vgpreload_memcheck.so"),
+            frame("_PyFloat_ClearFreeList", "Objects/floatobject.c", 1, py),
+            frame("Holder_dealloc", "/src/ext.c", 25, so),
+        ]);
+        assert!(free_list_note(&[trimmed]).is_some());
+    }
+
+    #[test]
+    fn extensions_come_from_the_maps_without_the_interpreters_own() {
+        let mapped: Vec<PathBuf> = [
+            "/usr/bin/python3.11",
+            "/usr/lib/x86_64-linux-gnu/libc.so.6",
+            "/usr/lib/python3.11/lib-dynload/_ssl.cpython-311-x86_64-linux-gnu.so",
+            "/src/delayed.cpython-311-x86_64-linux-gnu.so",
+            "/venv/lib/python3.11/site-packages/numpy/core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+        let modules: Vec<String> = loaded_extensions(&mapped)
+            .into_iter()
+            .map(|e| e.module)
+            .collect();
+        assert_eq!(modules, ["delayed", "_multiarray_umath"]);
     }
 
     #[test]

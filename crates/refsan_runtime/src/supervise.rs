@@ -143,6 +143,9 @@ pub struct CrashEvent<C> {
     pub registers: Vec<(String, u64)>,
     pub command_line: Vec<String>,
     pub thread_name: Option<String>,
+    /// The files mapped into the process at the crash (its shared
+    /// libraries and extension modules).
+    pub mapped_files: Vec<PathBuf>,
     /// What the capture callback returned (gdb's stacks).
     pub capture: Option<C>,
     /// Why there is no capture, when there is none.
@@ -490,6 +493,7 @@ where
             registers: read_registers(tid),
             command_line: procfs::command_line(pid),
             thread_name: procfs::thread_name(pid, tid),
+            mapped_files: procfs::mapped_files(pid),
             capture: None,
             capture_note: None,
             death: None,
