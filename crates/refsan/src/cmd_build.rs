@@ -1,4 +1,5 @@
-//! `refsan build`: rebuilds an extension in place with debug info (and ASan).
+//! `refsan build`: rebuilds an extension with debug info (in place), or
+//! with ASan (into build/refsan-asan, for `refsan run --asan`).
 
 use clap::Args;
 use refsan_runtime::build::{self, BuildOptions};
@@ -11,6 +12,16 @@ Runs the project's own build (`setup.py build_ext --inplace --force`, or \
 `pip install --no-build-isolation -e .` for a pyproject-only project) with \
 CFLAGS='-g -O0 -fno-omit-frame-pointer' so crash reports show every frame and line. \
 Cython's .pyx line markers are kept in the generated C.
+
+With --asan the in-place modules are left alone (an ASan module imports only with \
+the ASan runtime preloaded): the build goes to build/refsan-asan/ and its \
+manifest.json, and `refsan run --asan` run from the project (or below it) \
+imports those modules instead. --debug builds in place: a debug build's modules \
+carry their own ABI tag (.cpython-311d-...so), loaded by the debug interpreter only.
+
+The project's build requirements ([build-system] requires of pyproject.toml) \
+must be installed in the interpreter (the build runs without isolation): a \
+missing one is named, with the command that installs it, before building.
 
 Examples:
   refsan build                 # release interpreter, debug info
@@ -42,6 +53,10 @@ pub fn run(args: BuildArgs) -> anyhow::Result<ExitCode> {
         debug: args.debug,
         python: args.python,
     })?;
+    if let Err(missing) = build::check_requirements(&plan) {
+        eprintln!("refsan: {missing}");
+        return Ok(ExitCode::from(2));
+    }
     eprintln!("refsan: building in {}", plan.dir.display());
     eprintln!("refsan: {}", plan.display());
     let outcome = build::run(&plan)?;

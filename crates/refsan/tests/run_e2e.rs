@@ -531,6 +531,85 @@ fn valgrind_memory_error_fails_the_run_and_names_the_free_site() {
     assert_eq!(kept.status(), 0);
 }
 
+/// `refsan build --asan` leaves the in-place module alone (it still imports
+/// without the ASan runtime) and `refsan run --asan` imports the ASan build.
+#[test]
+fn asan_build_goes_to_its_own_directory_and_run_asan_imports_it() {
+    if !system_tests() {
+        return;
+    }
+    require_asan_runtime();
+    let dir = scratch().join("delayed-both");
+    let _ = std::fs::remove_dir_all(&dir);
+    copy_dir(&fixtures().join("delayed"), &dir);
+    let plain = Command::new(REFSAN)
+        .arg("build")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(plain.status.success(), "{plain:?}");
+    let asan = Command::new(REFSAN)
+        .args(["build", "--asan"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(asan.status.success(), "{asan:?}");
+    let manifest = dir.join("build/refsan-asan/manifest.json");
+    let listed: Value = serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    let asan_so = listed["modules"]["delayed"]
+        .as_str()
+        .expect("delayed listed")
+        .to_string();
+    // The in-place module imports without the ASan runtime.
+    let imported = Command::new("python3")
+        .args(["-c", "import delayed; print(delayed.__file__)"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(imported.status.success(), "{imported:?}");
+    let in_place = String::from_utf8_lossy(&imported.stdout).trim().to_string();
+    assert_ne!(in_place, asan_so);
+    // Under refsan run --asan, the ASan build is the one imported.
+    let result = refsan_run(
+        &dir,
+        &["--asan"],
+        &["python3", "-c", "import delayed; print(delayed.__file__)"],
+    );
+    assert_eq!(result.status(), 0, "{:#}", result.report);
+    assert_eq!(result.stdout().trim(), asan_so);
+}
+
+/// A missing build requirement is one line naming it and the command that
+/// installs it, exit 2, before anything is built.
+#[test]
+fn build_names_missing_build_requirements() {
+    if !system_tests() {
+        return;
+    }
+    let dir = scratch().join("delayed-requires");
+    let _ = std::fs::remove_dir_all(&dir);
+    copy_dir(&fixtures().join("delayed"), &dir);
+    std::fs::write(
+        dir.join("pyproject.toml"),
+        "[build-system]\nrequires = [\"setuptools\", \"refsan-no-such-package>=1\"]\nbuild-backend = \"setuptools.build_meta\"\n",
+    )
+    .unwrap();
+    let out = Command::new(REFSAN)
+        .arg("build")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("refsan-no-such-package>=1")
+            && stderr.contains("-m pip install 'refsan-no-such-package>=1'")
+            && !stderr.contains("Traceback"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
 #[test]
 fn text_report_is_delimited_and_shows_the_source_line() {
     if !system_tests() {

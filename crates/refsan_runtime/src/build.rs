@@ -12,6 +12,14 @@
 //! Cython's `/* "file.pyx":N */` markers, which refsan maps frames with, are
 //! on by default in every Cython version; `--force` makes sure everything is
 //! compiled again with the new flags.
+//!
+//! An ASan module cannot be imported without the ASan runtime preloaded, so
+//! `--asan` leaves the in-place modules alone: it builds into
+//! `build/refsan-asan/` ([`ASAN_DIR`]) and lists the modules it built, by
+//! their full names, in its `manifest.json`; `refsan run --asan` imports
+//! those instead of the in-place ones. A debug-interpreter build carries its
+//! own ABI tag (`.cpython-311d-...so`), which only the debug interpreter
+//! loads, so `--debug` builds in place.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -19,6 +27,10 @@ use std::process::Command;
 use std::time::SystemTime;
 
 pub const DEBUG_FLAGS: &str = "-g -O0 -fno-omit-frame-pointer";
+/// Where `--asan` builds, under the project.
+pub const ASAN_DIR: &str = "build/refsan-asan";
+/// The list of what an `--asan` build wrote: `{"modules": {name: path}}`.
+pub const MANIFEST: &str = "manifest.json";
 pub const ASAN_FLAG: &str = "-fsanitize=address";
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +41,12 @@ pub enum BuildError {
     NotAProject(PathBuf),
     #[error("{0}")]
     NoInterpreter(String),
+    #[error("{}", missing_requirements_message(.python, .missing, *.externally_managed))]
+    MissingRequirements {
+        python: PathBuf,
+        missing: Vec<String>,
+        externally_managed: bool,
+    },
     #[error("cannot run {program}: {source}")]
     Spawn {
         program: String,
@@ -52,6 +70,8 @@ pub struct BuildPlan {
     pub args: Vec<OsString>,
     pub env: Vec<(String, String)>,
     pub dir: PathBuf,
+    /// Where the modules go when not in place (`--asan`).
+    pub variant_dir: Option<PathBuf>,
 }
 
 impl BuildPlan {
@@ -101,7 +121,40 @@ pub fn plan(options: &BuildOptions) -> Result<BuildPlan, BuildError> {
     if !ldflags.is_empty() {
         env.push(("LDFLAGS".to_string(), ldflags));
     }
-    let args: Vec<OsString> = if dir.join("setup.py").is_file() {
+    let variant_dir = options.asan.then(|| dir.join(ASAN_DIR));
+    let args: Vec<OsString> = if let Some(variant) = &variant_dir {
+        let lib = variant.join("lib").into_os_string();
+        if dir.join("setup.py").is_file() {
+            vec![
+                "setup.py".into(),
+                "build_ext".into(),
+                "--build-lib".into(),
+                lib,
+                "--build-temp".into(),
+                variant.join("temp").into_os_string(),
+                "--force".into(),
+            ]
+        } else if dir.join("pyproject.toml").is_file() {
+            // A whole (non-editable) install into the variant directory.
+            let mut args: Vec<OsString> = [
+                "-m",
+                "pip",
+                "install",
+                "--no-deps",
+                "--no-build-isolation",
+                "--upgrade",
+                "--target",
+            ]
+            .into_iter()
+            .map(OsString::from)
+            .collect();
+            args.push(lib);
+            args.push(".".into());
+            args
+        } else {
+            return Err(BuildError::NotAProject(dir.clone()));
+        }
+    } else if dir.join("setup.py").is_file() {
         ["setup.py", "build_ext", "--inplace", "--force"]
             .into_iter()
             .map(OsString::from)
@@ -131,7 +184,123 @@ pub fn plan(options: &BuildOptions) -> Result<BuildPlan, BuildError> {
         args,
         env,
         dir: dir.clone(),
+        variant_dir,
     })
+}
+
+/// The requirements of `[build-system] requires` in `dir`'s pyproject.toml.
+pub fn build_requirements(dir: &Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(dir.join("pyproject.toml")) else {
+        return Vec::new();
+    };
+    let Ok(doc) = text.parse::<toml::Table>() else {
+        return Vec::new();
+    };
+    doc.get("build-system")
+        .and_then(|b| b.get("requires"))
+        .and_then(|r| r.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Asks `python` which of `requirements` it does not satisfy (markers and
+/// versions checked with the `packaging` that pip vendors), and whether pip
+/// may install into it (PEP 668).
+const REQUIREMENTS_PROBE: &str = r#"
+import json, os, re, sys, sysconfig
+from importlib import metadata
+try:
+    from packaging.requirements import Requirement
+except ImportError:
+    try:
+        from pip._vendor.packaging.requirements import Requirement
+    except ImportError:
+        Requirement = None
+missing = []
+for text in json.loads(sys.argv[1]):
+    name, spec = re.split(r"[\s<>=!~;\[(]", text.strip(), maxsplit=1)[0], None
+    if Requirement is not None:
+        try:
+            req = Requirement(text)
+        except Exception:
+            req = None
+        if req is not None:
+            if req.marker is not None and not req.marker.evaluate():
+                continue
+            name, spec = req.name, req.specifier
+    try:
+        version = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        missing.append(text)
+        continue
+    if spec is not None and not spec.contains(version, prereleases=True):
+        missing.append("%s (%s is installed)" % (text, version))
+marker = os.path.join(sysconfig.get_path("stdlib") or "", "EXTERNALLY-MANAGED")
+managed = os.path.isfile(marker) and sys.prefix == getattr(sys, "base_prefix", sys.prefix)
+print(json.dumps({"missing": missing, "externally_managed": managed}))
+"#;
+
+/// Fails with one clear error when `plan`'s interpreter lacks a build
+/// requirement of the project (the build runs without isolation).
+pub fn check_requirements(plan: &BuildPlan) -> Result<(), BuildError> {
+    let requirements = build_requirements(&plan.dir);
+    if requirements.is_empty() {
+        return Ok(());
+    }
+    let list = serde_json::Value::from(requirements.clone()).to_string();
+    let Ok(out) = Command::new(&plan.python)
+        .args(["-c", REQUIREMENTS_PROBE, &list])
+        .output()
+    else {
+        return Ok(()); // the build itself will say what is wrong
+    };
+    let Ok(answer) = serde_json::from_slice::<serde_json::Value>(&out.stdout) else {
+        return Ok(());
+    };
+    let missing: Vec<String> = answer["missing"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(BuildError::MissingRequirements {
+        python: plan.python.clone(),
+        missing,
+        externally_managed: answer["externally_managed"].as_bool().unwrap_or(false),
+    })
+}
+
+fn missing_requirements_message(python: &Path, missing: &[String], managed: bool) -> String {
+    // What to install: the requirement without the "(x is installed)" note.
+    let specs: Vec<String> = missing
+        .iter()
+        .map(|m| {
+            let spec = m.split(" (").next().unwrap_or(m);
+            format!("'{spec}'")
+        })
+        .collect();
+    let exe = python.display();
+    let install = if managed {
+        format!(
+            "{exe} -m venv .venv && .venv/bin/python -m pip install {} && refsan build --python .venv/bin/python (pip refuses to install into {exe}: PEP 668)",
+            specs.join(" ")
+        )
+    } else {
+        format!("{exe} -m pip install {}", specs.join(" "))
+    };
+    format!(
+        "the project's build requirements (pyproject.toml [build-system] requires) are not installed for {exe}: {}; install them with: {install}",
+        missing.join(", ")
+    )
 }
 
 fn append(flags: &mut String, more: &str) {
@@ -189,6 +358,18 @@ pub fn run(plan: &BuildPlan) -> Result<BuildOutcome, BuildError> {
             program: plan.program.display().to_string(),
             source,
         })?;
+    if let Some(variant) = &plan.variant_dir {
+        let built = if status.success() {
+            write_manifest(variant)?
+        } else {
+            Vec::new()
+        };
+        return Ok(BuildOutcome {
+            success: status.success(),
+            exit_code: status.code(),
+            built,
+        });
+    }
     let mut after = Vec::new();
     collect_new_extensions(&plan.dir, SystemTime::UNIX_EPOCH, 0, &mut after);
     let mut built: Vec<PathBuf> = after
@@ -206,6 +387,58 @@ pub fn run(plan: &BuildPlan) -> Result<BuildOutcome, BuildError> {
         exit_code: status.code(),
         built,
     })
+}
+
+/// Lists the extension modules under `variant`/lib by their full names in
+/// `variant`/manifest.json; returns them.
+fn write_manifest(variant: &Path) -> Result<Vec<PathBuf>, BuildError> {
+    let lib = variant.join("lib");
+    let lib = std::fs::canonicalize(&lib).unwrap_or(lib);
+    let mut found = Vec::new();
+    collect_new_extensions(&lib, SystemTime::UNIX_EPOCH, 0, &mut found);
+    found.sort();
+    let mut modules = serde_json::Map::new();
+    for so in &found {
+        let Ok(relative) = so.strip_prefix(&lib) else {
+            continue;
+        };
+        let mut parts: Vec<String> = relative
+            .parent()
+            .map(|p| {
+                p.components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let stem = so
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.split('.').next())
+            .unwrap_or_default();
+        parts.push(stem.to_string());
+        modules.insert(
+            parts.join("."),
+            serde_json::Value::String(so.to_string_lossy().into_owned()),
+        );
+    }
+    let manifest = serde_json::json!({ "modules": modules });
+    std::fs::write(variant.join(MANIFEST), manifest.to_string() + "\n").map_err(|source| {
+        BuildError::Spawn {
+            program: format!("writing {}", variant.join(MANIFEST).display()),
+            source,
+        }
+    })?;
+    Ok(found)
+}
+
+/// The manifests of `--asan` builds for a program run from `cwd`: the
+/// project of `cwd` and of each directory above it.
+pub fn asan_manifests(cwd: &Path) -> Vec<PathBuf> {
+    cwd.ancestors()
+        .take(8)
+        .map(|d| d.join(ASAN_DIR).join(MANIFEST))
+        .filter(|m| m.is_file())
+        .collect()
 }
 
 fn collect_new_extensions(dir: &Path, since: SystemTime, depth: usize, out: &mut Vec<PathBuf>) {
@@ -266,8 +499,21 @@ mod tests {
             python: None,
         })
         .unwrap();
+        // ASan modules go to their own directory, the in-place ones stay.
+        let variant = dir.join(ASAN_DIR);
+        assert_eq!(plan.variant_dir.as_deref(), Some(variant.as_path()));
+        assert_eq!(plan.args[1], "build_ext");
+        assert!(!plan.args.contains(&OsString::from("--inplace")));
+        assert_eq!(plan.args[3], variant.join("lib").into_os_string());
+        let debug_info = super::plan(&BuildOptions {
+            path: dir.clone(),
+            asan: false,
+            debug: false,
+            python: None,
+        })
+        .unwrap();
         assert_eq!(
-            plan.args[1..],
+            debug_info.args[1..],
             ["build_ext", "--inplace", "--force"].map(OsString::from)
         );
         let cflags = &plan.env.iter().find(|(k, _)| k == "CFLAGS").unwrap().1;
@@ -289,6 +535,32 @@ mod tests {
         .unwrap();
         assert!(plan.args.contains(&OsString::from("-e")));
         assert!(plan.env.iter().all(|(k, _)| k != "LDFLAGS") || std::env::var("LDFLAGS").is_ok());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn build_requirements_come_from_pyproject() {
+        let dir = project(&["setup.py"]);
+        std::fs::write(
+            dir.join("pyproject.toml"),
+            "[build-system]\nrequires = [\"setuptools>=61\", \"cython>=3; python_version>'3'\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            build_requirements(&dir),
+            ["setuptools>=61", "cython>=3; python_version>'3'"]
+        );
+        let message = missing_requirements_message(
+            Path::new("/usr/bin/python3"),
+            &["cython>=3 (0.29 is installed)".into()],
+            true,
+        );
+        assert!(
+            message.contains("cython>=3 (0.29 is installed)"),
+            "{message}"
+        );
+        assert!(message.contains("-m venv .venv"), "{message}");
+        assert!(message.contains("pip install 'cython>=3'"), "{message}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -33,6 +33,9 @@ pub struct Interpreter {
     pub setuptools: Option<String>,
     pub cython: Option<String>,
     pub libpython: Option<PathBuf>,
+    /// pip refuses to install into it (PEP 668: a distribution's
+    /// interpreter outside a virtual environment).
+    pub externally_managed: bool,
 }
 
 const PROBE: &str = r#"
@@ -53,6 +56,8 @@ print(int(os.path.isfile(os.path.join(inc, "Python.h"))))
 print(version("setuptools"))
 print(version("Cython"))
 print(lib if os.path.isfile(lib) else "")
+marker = os.path.join(sysconfig.get_path("stdlib") or "", "EXTERNALLY-MANAGED")
+print(int(os.path.isfile(marker) and sys.prefix == getattr(sys, "base_prefix", sys.prefix)))
 "#;
 
 /// Asks `path` about itself; None when it does not run.
@@ -63,7 +68,7 @@ pub fn probe_interpreter(path: &Path) -> Option<Interpreter> {
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = text.lines().collect();
-    if lines.len() < 7 {
+    if lines.len() < 8 {
         return None;
     }
     let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
@@ -76,6 +81,7 @@ pub fn probe_interpreter(path: &Path) -> Option<Interpreter> {
         setuptools: some(lines[4]),
         cython: some(lines[5]),
         libpython: some(lines[6]).map(PathBuf::from),
+        externally_managed: lines[7] == "1",
     })
 }
 
@@ -98,6 +104,46 @@ fn installer() -> (String, &'static str) {
         "<your package manager> install"
     };
     (format!("{sudo}{tool}"), tool)
+}
+
+/// The command that installs setuptools and Cython for `i`, one that works
+/// on this machine: pip, unless the interpreter is externally managed
+/// (PEP 668); then the distribution's packages for its own interpreter, or
+/// a virtual environment.
+fn packages_fix(install: &str, i: &Interpreter) -> String {
+    let exe = i.executable.display();
+    // (pip name, apt name, dnf name) of what is missing.
+    let missing: Vec<(&str, &str, &str)> = [
+        (
+            i.setuptools.is_none(),
+            ("setuptools", "python3-setuptools", "python3-setuptools"),
+        ),
+        (i.cython.is_none(), ("cython", "cython3", "python3-Cython")),
+    ]
+    .into_iter()
+    .filter_map(|(missing, names)| missing.then_some(names))
+    .collect();
+    let names = |pick: usize| {
+        missing
+            .iter()
+            .map(|n| [n.0, n.1, n.2][pick])
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let pip = names(0);
+    if !i.externally_managed {
+        return format!("{exe} -m pip install {pip}");
+    }
+    let system = i.executable.starts_with("/usr/bin") || i.executable.starts_with("/bin");
+    if system && install.contains("apt-get") {
+        return format!("{install} {}", names(1));
+    }
+    if system && install.contains("dnf") {
+        return format!("{install} {}", names(2));
+    }
+    format!(
+        "{exe} -m venv .venv && .venv/bin/python -m pip install {pip} (pip refuses to install into {exe}: PEP 668), then use --python .venv/bin/python"
+    )
 }
 
 fn first_line(program: &str, args: &[&str]) -> Option<String> {
@@ -152,10 +198,7 @@ pub fn diagnose() -> Vec<Check> {
             missing.push("Cython");
         }
         if i.setuptools.is_none() || i.cython.is_none() {
-            fixes.push(format!(
-                "{} -m pip install setuptools cython",
-                i.executable.display()
-            ));
+            fixes.push(packages_fix(&install, i));
         }
         let mut detail = format!("{} {} ({kind})", i.executable.display(), i.version);
         if let Some(c) = &i.cython {
@@ -396,6 +439,43 @@ mod tests {
         assert!(text.contains("missing  gdb"));
         assert!(text.contains("fix: apt-get install -y gdb"));
         assert!(text.contains("ok       valgrind"));
+    }
+
+    #[test]
+    fn package_fixes_work_where_pip_is_externally_managed() {
+        let pyenv = Interpreter {
+            executable: PathBuf::from("/root/.pyenv/versions/3.11.7/bin/python3.11"),
+            ..Interpreter::default()
+        };
+        assert_eq!(
+            packages_fix("apt-get install -y", &pyenv),
+            "/root/.pyenv/versions/3.11.7/bin/python3.11 -m pip install setuptools cython"
+        );
+        let only_cython = Interpreter {
+            setuptools: Some("66.1".into()),
+            ..pyenv.clone()
+        };
+        assert!(packages_fix("apt-get install -y", &only_cython).ends_with("pip install cython"));
+        let debian = Interpreter {
+            executable: PathBuf::from("/usr/bin/python3-dbg"),
+            externally_managed: true,
+            ..Interpreter::default()
+        };
+        assert_eq!(
+            packages_fix("apt-get install -y", &debian),
+            "apt-get install -y python3-setuptools cython3"
+        );
+        let managed_elsewhere = Interpreter {
+            executable: PathBuf::from("/opt/py/bin/python3"),
+            externally_managed: true,
+            ..Interpreter::default()
+        };
+        let fix = packages_fix("apt-get install -y", &managed_elsewhere);
+        assert!(
+            fix.starts_with("/opt/py/bin/python3 -m venv .venv"),
+            "{fix}"
+        );
+        assert!(fix.contains("PEP 668"), "{fix}");
     }
 
     #[test]

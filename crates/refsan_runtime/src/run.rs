@@ -288,6 +288,36 @@ fn plan_launch(
                 asan_options.push_str(&user);
             }
             env.push(("ASAN_OPTIONS".into(), asan_options.into()));
+            let cwd = std::env::current_dir().unwrap_or_default();
+            let manifests = crate::build::asan_manifests(&cwd);
+            if manifests.is_empty() {
+                notes.push(format!(
+                    "no `refsan build --asan` build found ({}/{} in this directory or above): extension modules are imported as they are, instrumented only if they were compiled with -fsanitize=address",
+                    crate::build::ASAN_DIR,
+                    crate::build::MANIFEST
+                ));
+            } else {
+                let site = workdir.join("asan-site");
+                std::fs::create_dir_all(&site).map_err(RunError::TempDir)?;
+                std::fs::write(site.join("sitecustomize.py"), ASAN_SITECUSTOMIZE)
+                    .map_err(RunError::TempDir)?;
+                let mut path = site.into_os_string();
+                if let Some(old) = std::env::var_os("PYTHONPATH") {
+                    path.push(":");
+                    path.push(old);
+                }
+                env.push(("PYTHONPATH".into(), path));
+                let joined = std::env::join_paths(&manifests).unwrap_or_default();
+                env.push(("REFSAN_ASAN_MANIFESTS".into(), joined));
+                notes.push(format!(
+                    "extension modules imported from their ASan build: {}",
+                    manifests
+                        .iter()
+                        .map(|m| m.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
         }
         Mode::Valgrind => {
             let valgrind = gdb::which("valgrind").ok_or_else(|| {
@@ -330,6 +360,10 @@ fn plan_launch(
         quiet: options.quiet,
     })
 }
+
+/// The `sitecustomize` that imports the modules of `refsan build --asan`
+/// from their build directory.
+const ASAN_SITECUSTOMIZE: &str = include_str!("../helpers/asan_sitecustomize.py");
 
 /// The ASan runtime the compiler links: `$REFSAN_ASAN_RUNTIME`, else what
 /// `cc -print-file-name=libasan.so` (or gcc's) names.
