@@ -553,6 +553,10 @@ fn pytest_fixtures_of_every_scope_are_not_leaks() {
                     "-q",
                     "-p",
                     "no:cacheprovider",
+                    // pytest's watchdog thread is armed around each test:
+                    // the forked measurement must not wait on its lock.
+                    "-o",
+                    "faulthandler_timeout=30",
                     "test_fixtures.py",
                 ],
             );
@@ -564,6 +568,43 @@ fn pytest_fixtures_of_every_scope_are_not_leaks() {
             assert_memory_leak(&python, leaking, &context);
             assert_eq!(run.status, 1, "{context}");
         }
+    }
+}
+
+/// Live objects are counted by type name: the instances of a class defined
+/// anew on every run add up to one row, and the objects of tracemalloc's own
+/// snapshots are in no count (a leaked tuple shows).
+#[test]
+fn live_objects_are_counted_by_type_name() {
+    if !system_tests() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = refsan_leaks(
+        dir.path(),
+        &[
+            "--top",
+            "10",
+            "--setup",
+            "kept = []",
+            "--code",
+            "class Leaky:\n    pass\nkept.append((Leaky(), []))",
+        ],
+    );
+    let leaking = target(&run.report, "<code>");
+    let types: Vec<(&str, f64)> = leaking["types"]
+        .as_array()
+        .expect("types")
+        .iter()
+        .filter_map(|t| Some((t["type"].as_str()?, t["per_call"].as_f64()?)))
+        .collect();
+    for expected in ["__refsan_leaks__.Leaky", "builtins.tuple", "builtins.list"] {
+        assert!(
+            types
+                .iter()
+                .any(|(name, per_call)| *name == expected && *per_call >= 1.0),
+            "{expected} in {types:?}"
+        );
     }
 }
 

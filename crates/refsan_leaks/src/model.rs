@@ -471,10 +471,18 @@ fn notes(report: &TargetReport) -> Vec<String> {
         ));
     }
     if let Some(raised) = &report.raised {
-        notes.push(format!(
-            "{} of the calls raised {}: {} (the error path was measured)",
-            raised.calls, raised.type_name, raised.message
-        ));
+        if let Some(when) = raised.type_name.strip_prefix("test failed ") {
+            // pytest mode: the test's outcome in its normal run is apart.
+            notes.push(format!(
+                "the test failed {when} in {} of its repeated runs: {}; the counts are of those runs",
+                raised.calls, raised.message
+            ));
+        } else {
+            notes.push(format!(
+                "{} of the calls raised {}: {} (the error path was measured)",
+                raised.calls, raised.type_name, raised.message
+            ));
+        }
     }
     notes
 }

@@ -139,7 +139,9 @@ class CacheCleaner:
         sys.path_importer_cache.update(self._importer_cache)
         _clear_abc_caches()
         _clear_module_caches()
-        # Last: the calls above may have looked up methods again.
+        # Last: the calls above may have looked up methods again. (The
+        # method cache keeps the names it was last asked about alive: not
+        # cleared, it grows by a name or two on many runs.)
         clear_internal = getattr(sys, "_clear_internal_caches", None)
         if clear_internal is not None:  # 3.13 deprecates _clear_type_cache
             clear_internal()
@@ -311,10 +313,17 @@ def live_objects():
     return gc.get_objects()
 
 
-def count_types(exclude):
+def count_types(exclude=()):
+    """Live objects by type; ``exclude``: objects of the harness's own."""
+    skip = set()
+    skip.add(id(skip))
+    skip.add(id(exclude))
+    for obj in exclude:
+        skip.add(id(obj))
     counts = {}
+    skip.add(id(counts))
     for obj in live_objects():
-        if obj is exclude:
+        if id(obj) in skip:
             continue
         tp = type(obj)
         counts[tp] = counts.get(tp, 0) + 1
@@ -322,11 +331,14 @@ def count_types(exclude):
 
 
 def type_growth(before, after, top):
-    growth = []
-    for tp, count in after.items():
-        diff = count - before.get(tp, 0)
-        if diff > 0:
-            growth.append((diff, type_label(tp)))
+    # By name: a class a test defines on every run is a new type object
+    # each time, and its instances must still add up to one row.
+    by_label = {}
+    for counts, sign in ((after, 1), (before, -1)):
+        for tp, count in counts.items():
+            label = type_label(tp)
+            by_label[label] = by_label.get(label, 0) + sign * count
+    growth = [(diff, label) for label, diff in by_label.items() if diff > 0]
     growth.sort(key=lambda item: (-item[0], item[1]))
     return [{"type": label, "growth": diff} for diff, label in growth[:top]]
 
@@ -469,7 +481,12 @@ class FailureLog:
     def record_text(self, kind, text):
         self.count[0] += 1
         if self.first is None:
-            self.first = {"type": kind, "message": "", "traceback": text[-4000:]}
+            lines = [line.strip() for line in text.splitlines() if line.strip()]
+            # pytest's long report ends with "file:line: Error" and starts
+            # the failing line with "E   ".
+            errors = [line[1:].strip() for line in lines if line.startswith("E ")]
+            message = errors[0] if errors else (lines[-1] if lines else "")
+            self.first = {"type": kind, "message": message[:300], "traceback": text[-4000:]}
 
     def as_json(self):
         if self.first is None:
@@ -605,10 +622,12 @@ def _measure_pass(invoke, options, attribution, watched, traced):
 
     def snapshot_live_objects():
         # Allocates a lot; its result lives until the end, so the sample
-        # before the first measured run is taken again after it.
+        # before the first measured run is taken again after it. Types are
+        # counted before tracemalloc's snapshot exists, and again after it
+        # is gone, so that its own tuples are in neither count.
+        snapshots[0] = count_types()
         if sites is not None:
             sites.snapshot_before()
-        snapshots[0] = count_types(exclude=None)
         cleaner.clean()
         collect_garbage()
 
@@ -644,18 +663,19 @@ def _measure_pass(invoke, options, attribution, watched, traced):
     finished = clock()
     measured_runs = max(0, last[0] - warmup)
 
-    type_before = snapshots[0]
-    snapshots[0] = None
-    # Counted as the first count was: frozen objects left out.
-    type_after = count_types(exclude=type_before)
-    if frozen:
-        gc.unfreeze()
-    types = type_growth(type_before, type_after, top)
-    del type_before, type_after
     site_growth = []
     if sites is not None:
         site_growth = sites.growth(top)
         sites.stop()
+        collect_garbage()
+    type_before = snapshots[0]
+    snapshots[0] = None
+    # Counted as the first count was: frozen objects left out.
+    type_after = count_types(exclude=[type_before, site_growth] + site_growth)
+    if frozen:
+        gc.unfreeze()
+    types = type_growth(type_before, type_after, top)
+    del type_before, type_after
 
     measured = range(warmup + 1, warmup + 1 + measured_runs)
 

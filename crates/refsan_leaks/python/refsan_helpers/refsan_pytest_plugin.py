@@ -17,8 +17,10 @@ being run again.
 
 import faulthandler
 import functools
+import gc
 import json
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -101,6 +103,7 @@ class LeakHunter:
         self.events.emit("target_result", target=nodeid, kind="test", **result)
 
     def pytest_sessionfinish(self, session, exitstatus):
+        shutil.rmtree(self.workdir, ignore_errors=True)
         self.events.emit("session_finish", exit_status=int(exitstatus))
         self.events.emit("done")
         self.events.close()
@@ -137,10 +140,22 @@ class LeakHunter:
         os.close(handle)
         started = time.monotonic()
         _flush_std_streams()
+        # pytest's faulthandler_timeout watchdog thread does not exist in
+        # the child, which would wait forever on its lock: stopped here,
+        # armed again for the test's normal run.
+        watchdog = _faulthandler_timeout(self.config)
+        if watchdog:
+            faulthandler.cancel_dump_traceback_later()
+        # The child's collections need not walk (and so copy, page by page)
+        # the whole of the parent's heap.
+        gc.freeze()
         pid = os.fork()
         if pid == 0:
             _child_main(self, item, result_path, log_path)
+        gc.unfreeze()
         status, timed_out = _wait_child(pid, self._kill_deadline())
+        if watchdog:
+            faulthandler.dump_traceback_later(watchdog, exit=False, file=sys.stderr)
         elapsed = time.monotonic() - started
         log_tail = _tail(log_path)
         result = _read_child_result(result_path)
@@ -338,6 +353,14 @@ def _capture_privately(config):
     if getattr(capman, "_method", "no") != "no":
         capman._method = "sys"
     capman.start_global_capturing()
+
+
+def _faulthandler_timeout(config):
+    """pytest's faulthandler_timeout (seconds; 0 when unset)."""
+    try:
+        return float(config.getini("faulthandler_timeout") or 0)
+    except (ValueError, KeyError):
+        return 0.0
 
 
 def _wait_child(pid, deadline):
