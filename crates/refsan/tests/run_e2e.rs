@@ -128,6 +128,11 @@ fn wrapper_asan() -> &'static Path {
     DIR.get_or_init(|| build("wrapper", true))
 }
 
+fn delayed_asan() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| build("delayed", true))
+}
+
 fn delayed_debug() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| build("delayed", false))
@@ -529,6 +534,52 @@ fn valgrind_memory_error_fails_the_run_and_names_the_free_site() {
         &["python3", &script],
     );
     assert_eq!(kept.status(), 0);
+}
+
+/// Under --asan the bad read is in libpython, which ASan does not
+/// instrument: refsan asks ASan's allocator about the crashing thread's
+/// registers at the fault, so the report is RT01 (not RT06, not RT04) with
+/// the stack that freed the object (the extension's tp_dealloc) and the one
+/// that allocated it.
+#[test]
+fn asan_mode_names_the_free_site_of_a_read_in_libpython() {
+    if !system_tests() {
+        return;
+    }
+    require("gdb");
+    require_asan_runtime();
+    let dir = delayed_asan();
+    let script = script_in(dir, "delayed_crash.py");
+    let result = refsan_run(dir, &["--asan"], &["python3", &script]);
+    let crash = result.crash();
+    let pretty = serde_json::to_string_pretty(crash).unwrap();
+    assert_eq!(crash["classification"], "RT01", "{pretty}");
+    assert!(
+        crash["evidence"][0]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("freed") && t.contains("at the fault")),
+        "{pretty}"
+    );
+    assert_free_site(
+        crash,
+        &dir.join("delayed.c"),
+        line_of(
+            &dir.join("delayed.c"),
+            "Py_XDECREF(self->item); /* releases",
+        ),
+    );
+    let labels: Vec<&str> = crash["native_stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["label"].as_str())
+        .collect();
+    assert!(
+        labels
+            .iter()
+            .any(|l| l.starts_with("previously allocated by")),
+        "{pretty}"
+    );
 }
 
 /// `refsan build --asan` leaves the in-place module alone (it still imports

@@ -4,6 +4,7 @@
 # prefixed with "refsan-gdb: " for refsan to read; gdb's own chatter is
 # ignored.
 import json
+import os
 
 import gdb
 
@@ -65,7 +66,70 @@ def has_command(name):
         return False
 
 
+# General-purpose registers that can hold an object pointer (x86-64, aarch64).
+POINTER_REGISTERS = [
+    "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8", "r9", "r10", "r11",
+    "r12", "r13", "r14", "r15",
+] + ["x%d" % i for i in range(31)]
+FREED_WORD = 0xDDDDDDDDDDDDDDDD
+
+
+def crashing_thread_registers():
+    """(name, value) of the crashing thread's pointer-like registers."""
+    tid = int(os.environ.get("REFSAN_GDB_TID") or 0)
+    for inferior in gdb.inferiors():
+        for thread in inferior.threads():
+            if thread.ptid[1] == tid:
+                thread.switch()
+    try:
+        frame = gdb.newest_frame()
+    except gdb.error:
+        return []
+    found = []
+    for name in POINTER_REGISTERS:
+        try:
+            value = int(frame.read_register(name)) & 0xFFFFFFFFFFFFFFFF
+        except (gdb.error, ValueError):
+            continue
+        # User-space, canonical, past the zero page, not a fill pattern.
+        if value < 0x10000 or value >> 47 or value == FREED_WORD:
+            continue
+        if all(value != v for _, v in found):
+            found.append((name, value))
+    return found
+
+
+def describe_with_asan():
+    """Asks AddressSanitizer's allocator about every register that may point
+    to a heap block: the answer (freed by, allocated by) goes to ASan's log."""
+    for name, value in crashing_thread_registers():
+        try:
+            gdb.execute("call (void)__asan_describe_address(%d)" % value, to_string=True)
+        except gdb.error:
+            continue
+        emit({"kind": "described", "register": name, "value": value})
+
+
+def find_freed_pointers():
+    """Registers pointing to memory the debug allocator filled as freed (an
+    object whose refcount and type both read 0xDD...)."""
+    inferior = gdb.selected_inferior()
+    for name, value in crashing_thread_registers():
+        try:
+            data = bytes(inferior.read_memory(value, 16))
+        except (gdb.error, gdb.MemoryError):
+            continue
+        if data == b"\xdd" * 16:
+            emit({"kind": "freed_pointer", "register": name, "value": value})
+
+
 def main():
+    mode = os.environ.get("REFSAN_GDB_MODE", "")
+    if mode == "asan":
+        describe_with_asan()
+        return
+    if mode == "plain":
+        find_freed_pointers()
     helpers = has_command("py-bt")
     emit({"kind": "helpers", "python_helpers": helpers})
     for inferior in gdb.inferiors():

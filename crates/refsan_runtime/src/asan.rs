@@ -36,6 +36,39 @@ pub struct AsanReport {
     pub stacks: Vec<(String, Vec<NativeFrame>)>,
     /// The whole report, verbatim.
     pub raw: String,
+    /// What ASan's allocator said, just before this report, about the
+    /// addresses refsan asked it about (`__asan_describe_address` on the
+    /// crashing thread's registers).
+    pub described: Vec<DescribedAddress>,
+}
+
+/// ASan's description of one address: "0x6060000000e0 is located 16 bytes
+/// inside of 56-byte region [...)", with the "freed by" and "previously
+/// allocated by" stacks when the block was freed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DescribedAddress {
+    pub address: u64,
+    pub description: String,
+    pub stacks: Vec<(String, Vec<NativeFrame>)>,
+    /// The register that held the address (filled in by the caller).
+    pub register: Option<String>,
+}
+
+impl DescribedAddress {
+    /// The block was freed: ASan kept the stack that freed it.
+    pub fn freed(&self) -> bool {
+        self.stacks.iter().any(|(l, _)| l.starts_with("freed by"))
+    }
+}
+
+/// "0x6060000000e0 is located 16 bytes inside of 56-byte region ..." →
+/// the address.
+fn describe_line(text: &str) -> Option<u64> {
+    let (token, rest) = text.split_once(' ')?;
+    if !rest.starts_with("is located") && !rest.starts_with("is a wild pointer") {
+        return None;
+    }
+    parse_hex(token)
 }
 
 impl AsanReport {
@@ -51,14 +84,38 @@ impl AsanReport {
 pub fn parse_all(text: &str) -> Vec<AsanReport> {
     let lines: Vec<&str> = text.lines().collect();
     let mut reports = Vec::new();
+    let mut described: Vec<DescribedAddress> = Vec::new();
     let mut i = 0;
     while i < lines.len() {
         if let Some((pid, headline)) = error_line(lines[i]) {
-            let (report, next) = parse_one(&lines, i, pid, headline);
+            let (mut report, next) = parse_one(&lines, i, pid, headline);
+            report.described = std::mem::take(&mut described);
             reports.push(report);
             i = next;
-        } else {
-            i += 1;
+            continue;
+        }
+        let text = strip_pid_prefix(lines[i].trim());
+        i += 1;
+        if let Some(address) = describe_line(text) {
+            described.push(DescribedAddress {
+                address,
+                description: text.to_string(),
+                stacks: Vec::new(),
+                register: None,
+            });
+            continue;
+        }
+        let Some(block) = described.last_mut() else {
+            continue;
+        };
+        if text.ends_with(" here:") {
+            block
+                .stacks
+                .push((text.trim_end_matches(" here:").to_string(), Vec::new()));
+        } else if let Some(frame) = frame_line(text) {
+            if let Some((_, frames)) = block.stacks.last_mut() {
+                frames.push(frame);
+            }
         }
     }
     reports
@@ -87,6 +144,7 @@ fn parse_one(
         details: Vec::new(),
         stacks: vec![("error".to_string(), Vec::new())],
         raw: String::new(),
+        described: Vec::new(),
     };
     let mut raw = vec![lines[start]];
     let mut i = start + 1;
@@ -255,6 +313,40 @@ fn split_file_line(location: &str) -> (String, Option<u32>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn described_addresses_before_a_report_belong_to_it() {
+        let text = "\
+0x7ffc1234 is located in stack of thread T0 at offset 32 in frame
+0x606000000020 is located 32 bytes inside of 56-byte region [0x606000000000,0x606000000038)
+freed by thread T0 here:
+    #0 0x7f01 in free (/usr/lib/x86_64-linux-gnu/libasan.so.8+0xd7d8)
+    #1 0x7f02 in Holder_dealloc /src/delayed.c:25 (/src/delayed.so+0x1234)
+
+previously allocated by thread T0 here:
+    #0 0x7f03 in malloc (/usr/lib/x86_64-linux-gnu/libasan.so.8+0xd9d8)
+    #1 0x7f04 in PyType_GenericAlloc Objects/typeobject.c:1290 (/lib/libpython3.11.so+0x1)
+
+==30392==ERROR: AddressSanitizer: SEGV on unknown address (pc 0x7fa6881ab3d3 bp 0x7fa688cad020 sp 0x7ffdb0e52820 T0)
+==30392==The signal is caused by a READ memory access.
+    #0 0x7fa6881ab3d3 in PyObject_GetAttr Objects/object.c:915 (/lib/libpython3.11.so+0x1ab3d3)
+SUMMARY: AddressSanitizer: SEGV Objects/object.c:915 in PyObject_GetAttr
+";
+        let reports = parse_all(text);
+        assert_eq!(reports.len(), 1);
+        let r = &reports[0];
+        assert_eq!(r.kind, "SEGV");
+        assert_eq!(r.described.len(), 2);
+        let freed = &r.described[1];
+        assert_eq!(freed.address, 0x606000000020);
+        assert!(freed.freed());
+        assert!(!r.described[0].freed());
+        assert_eq!(
+            freed.stacks[0].1[1].function.as_deref(),
+            Some("Holder_dealloc")
+        );
+        assert_eq!(freed.stacks[1].0, "previously allocated by thread T0");
+    }
 
     #[test]
     fn heap_use_after_free_with_free_and_alloc_stacks() {

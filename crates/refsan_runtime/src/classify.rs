@@ -72,6 +72,9 @@ pub struct Observations<'a> {
     pub asan: Option<&'a AsanReport>,
     /// The first (non-leak) memcheck error of the process.
     pub valgrind: Option<&'a ValgrindError>,
+    /// Registers that point to memory the debug allocator filled as freed
+    /// (read by gdb at the fault).
+    pub freed_pointers: &'a [(String, u64)],
 }
 
 /// The classification and every piece of evidence found, strongest first.
@@ -87,6 +90,15 @@ pub fn classify(obs: &Observations) -> (Classification, Vec<Evidence>) {
         found.extend(from_heap_messages(heap));
     }
     found.extend(from_registers(obs.registers));
+    for (name, value) in obs.freed_pointers {
+        found.push((
+            Classification::FreedObjectUse,
+            evidence(
+                EvidenceSource::Registers,
+                format!("{name} = {value:#x} points to memory filled with 0xDD, the debug allocator's fill for freed memory: it held a freed object"),
+            ),
+        ));
+    }
     if let Some(sig) = obs.signal {
         found.extend(from_signal(&sig, obs.registers));
     }
@@ -166,6 +178,25 @@ fn from_asan(r: &AsanReport) -> Vec<(Classification, Evidence)> {
         _ => Classification::OtherCrash,
     };
     let mut out = vec![(class, evidence(EvidenceSource::AddressSanitizer, headline))];
+    // The allocator's answer outranks the faulting address: a register held
+    // a freed block (an uninstrumented read in libpython of a freed object).
+    for d in r.described.iter().filter(|d| d.freed()) {
+        let holder = d
+            .register
+            .as_deref()
+            .map(|reg| format!(" ({reg} at the fault)"))
+            .unwrap_or_default();
+        out.push((
+            Classification::FreedObjectUse,
+            evidence(
+                EvidenceSource::AddressSanitizer,
+                format!(
+                    "{}{holder}, freed: ASan's allocator knows the block as freed",
+                    d.description
+                ),
+            ),
+        ));
+    }
     if let Some(access) = &r.access {
         out.push((
             class,
@@ -438,6 +469,39 @@ mod tests {
         });
         assert_eq!(c, Classification::NullObject);
         assert!(ev[0].text.contains("0x10"));
+    }
+
+    #[test]
+    fn a_near_null_fault_through_a_freed_object_is_rt01_not_rt04() {
+        // Freed memory read as a pointer gave 0x148: the register that held
+        // the object points to 0xDD fill (gdb read it at the fault).
+        let sig = SignalFacts {
+            signo: libc::SIGSEGV,
+            code: 1,
+            address: Some(0x148),
+        };
+        let freed = [("rbx".to_string(), 0x7f00_1234_5670_u64)];
+        let (c, ev) = classify(&Observations {
+            signal: Some(sig),
+            freed_pointers: &freed,
+            ..Default::default()
+        });
+        assert_eq!(c, Classification::FreedObjectUse);
+        assert!(ev[0].text.starts_with("rbx = 0x7f0012345670"), "{ev:?}");
+        // Under ASan: its allocator's answer about a register.
+        let mut r = asan(include_str!("../tests/data/asan_unchecked_null.txt"));
+        r.described.push(crate::asan::DescribedAddress {
+            address: 0x6060_0000_0020,
+            description: "0x606000000020 is located 32 bytes inside of 56-byte region".into(),
+            stacks: vec![("freed by thread T0".into(), vec![])],
+            register: Some("rdi".into()),
+        });
+        let (c, ev) = classify(&Observations {
+            asan: Some(&r),
+            ..Default::default()
+        });
+        assert_eq!(c, Classification::FreedObjectUse);
+        assert!(ev[0].text.contains("(rdi at the fault)"), "{ev:?}");
     }
 
     #[test]

@@ -30,6 +30,12 @@ pub struct GdbCapture {
     pub threads: Vec<GdbThread>,
     /// The helper script refsan pointed gdb at, when one was found.
     pub helper_script: Option<PathBuf>,
+    /// Registers of the crashing thread AddressSanitizer was asked about
+    /// (`__asan_describe_address`; its answers are in ASan's log).
+    pub described: Vec<(String, u64)>,
+    /// Registers of the crashing thread that point to memory the debug
+    /// allocator filled as freed.
+    pub freed_pointers: Vec<(String, u64)>,
 }
 
 impl GdbCapture {
@@ -56,6 +62,15 @@ pub struct GdbThread {
 enum Record {
     Helpers {
         python_helpers: bool,
+    },
+    Described {
+        register: String,
+        value: u64,
+    },
+    #[serde(rename = "freed_pointer")]
+    FreedPointer {
+        register: String,
+        value: u64,
     },
     Thread {
         num: u32,
@@ -85,6 +100,12 @@ pub fn parse_output(stdout: &str) -> GdbCapture {
         };
         match serde_json::from_str::<Record>(json) {
             Ok(Record::Helpers { python_helpers }) => capture.python_helpers = python_helpers,
+            Ok(Record::Described { register, value }) => {
+                capture.described.push((register, value));
+            }
+            Ok(Record::FreedPointer { register, value }) => {
+                capture.freed_pointers.push((register, value));
+            }
             Ok(Record::Thread {
                 num,
                 lwp,
@@ -153,13 +174,18 @@ pub fn capture(
     script: &Path,
     helpers: Option<&Path>,
     timeout: Duration,
+    env: &[(&str, String)],
 ) -> Result<GdbCapture, String> {
     let mut command = Command::new(gdb);
+    command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
     command
         .args(["--nx", "--batch", "--quiet"])
         .args(["-iex", "set debuginfod enabled off"])
         .args(["-iex", "set pagination off"])
-        .args(["-iex", "set confirm off"]);
+        .args(["-iex", "set confirm off"])
+        // A function called in the process (ASan's describe) that stops on
+        // a signal leaves the process as it was before the call.
+        .args(["-iex", "set unwindonsignal on"]);
     if let Some(h) = helpers {
         // Allow gdb to auto-load the helper when it loads the interpreter.
         command
@@ -206,8 +232,9 @@ pub fn capture(
     let stderr = err_reader.join().unwrap_or_default();
     let mut result = parse_output(&stdout);
     result.helper_script = helpers.map(Path::to_path_buf);
+    let read_something = !result.threads.is_empty() || !result.described.is_empty();
     if status.is_none() {
-        if result.threads.is_empty() {
+        if !read_something {
             return Err(format!(
                 "gdb did not finish within {} s; no native stack",
                 timeout.as_secs()
@@ -215,7 +242,7 @@ pub fn capture(
         }
         return Ok(result);
     }
-    if result.threads.is_empty() {
+    if !read_something {
         let reason = stderr
             .lines()
             .find(|l| !l.trim().is_empty())

@@ -431,11 +431,14 @@ const RT01_DOC: &str = r#"# RT01 freed-object-use
 been freed: its last reference was released while code still used it.
 
 ## Evidence
-The faulting address, or the object header at it, is filled with the debug
-allocator's dead byte `0xDD` (refsan runs the program with
-`PYTHONMALLOC=debug`); under `--asan`, AddressSanitizer's
-heap-use-after-free report; under `--valgrind`, an invalid read or write in
-a freed block, with the stack that freed it.
+The faulting address, a register, or the memory a register points to is
+filled with the debug allocator's dead byte `0xDD` (refsan runs the program
+with `PYTHONMALLOC=debug` and reads the registers at the fault); under
+`--asan`, AddressSanitizer's heap-use-after-free report, or, when the bad
+read is in libpython (not instrumented), ASan's allocator's answer about
+the block a register held at the fault, with the stacks that freed and
+allocated it; under `--valgrind`, an invalid read or write in a freed
+block, with the stack that freed it.
 
 ## Usual causes
 One `Py_DECREF` too many (RS102, RS103), a borrowed reference stored or

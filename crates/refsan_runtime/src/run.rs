@@ -39,7 +39,7 @@ use std::time::Duration;
 ///   follows a dangling pointer crashes recognisably.
 /// - `stack_trace_format`: add each frame's shared object, so refsan can
 ///   tell the extension's frames from the interpreter's.
-pub const ASAN_OPTIONS: &str = "detect_leaks=0:allow_user_segv_handler=0:abort_on_error=1:free_fill_byte=221:max_free_fill_size=4096:print_summary=1:stack_trace_format='    #%n %p in %f %S (%m+%o)'";
+pub const ASAN_OPTIONS: &str = "detect_leaks=0:fast_unwind_on_malloc=0:allow_user_segv_handler=0:abort_on_error=1:free_fill_byte=221:max_free_fill_size=4096:print_summary=1:stack_trace_format='    #%n %p in %f %S (%m+%o)'";
 
 /// Suppressions for CPython's known memcheck noise, embedded.
 pub const VALGRIND_SUPPRESSIONS: &str = include_str!("../helpers/valgrind-python.supp");
@@ -102,7 +102,10 @@ pub fn run(
         workdir.path(),
         &mut notes,
     )?;
-    let gdb_path = if options.mode == Mode::Plain && options.use_gdb {
+    // Plain mode: gdb reads the stacks. ASan mode: gdb asks ASan's
+    // allocator about the crashing thread's registers before ASan's own
+    // SEGV handler runs (a bad read inside libpython is not instrumented).
+    let gdb_path = if options.mode != Mode::Valgrind && options.use_gdb {
         let found = gdb::which("gdb");
         if found.is_none() {
             notes.push("gdb not found: crash reports have no native stack (install gdb; see `refsan doctor`)".to_string());
@@ -116,18 +119,34 @@ pub fn run(
         std::fs::write(&script, gdb::GDB_SCRIPT).map_err(RunError::TempDir)?;
     }
     let gdb_timeout = options.gdb_timeout;
+    let mode = options.mode;
     let capture_fn = gdb_path.as_ref().map(|gdb_bin| {
         let script = script.clone();
+        let mut described_pids: Vec<i32> = Vec::new();
         move |frozen: supervise::Frozen| -> Result<GdbCapture, String> {
             let exe = crate::procfs::executable(frozen.pid).unwrap_or_default();
             let maps = crate::procfs::mapped_files(frozen.pid);
             let helpers = gdb::find_python_helpers(&exe, &maps);
+            let gdb_mode = if mode == Mode::Asan {
+                // Once per process: ASan's handler aborts after its report.
+                if described_pids.contains(&frozen.pid) {
+                    return Err("AddressSanitizer was already asked about this process".into());
+                }
+                described_pids.push(frozen.pid);
+                "asan"
+            } else {
+                "plain"
+            };
             gdb::capture(
                 gdb_bin,
                 frozen.pid,
                 &script,
                 helpers.as_deref(),
                 gdb_timeout,
+                &[
+                    ("REFSAN_GDB_MODE", gdb_mode.to_string()),
+                    ("REFSAN_GDB_TID", frozen.tid.to_string()),
+                ],
             )
         }
     });
@@ -147,7 +166,20 @@ pub fn run(
                 crashes.push(crash_from_event(event, &mut mapper));
             }
         }
-        Mode::Asan => crashes.extend(asan_crashes(workdir.path(), &supervised, &mut mapper)),
+        Mode::Asan => {
+            let described: Vec<(String, u64)> = supervised
+                .crashes
+                .iter()
+                .filter_map(|e| e.capture.as_ref())
+                .flat_map(|c| c.described.iter().cloned())
+                .collect();
+            crashes.extend(asan_crashes(
+                workdir.path(),
+                &supervised,
+                &described,
+                &mut mapper,
+            ));
+        }
         Mode::Valgrind => {
             crashes.extend(valgrind_crashes(workdir.path(), &supervised, &mut mapper));
         }
@@ -269,6 +301,8 @@ fn plan_launch(
     match options.mode {
         Mode::Plain => trace = true,
         Mode::Asan => {
+            // Held at the fault for gdb to question ASan's allocator.
+            trace = options.use_gdb;
             let runtime = asan_runtime().ok_or_else(|| {
                 RunError::Missing(
                     "--asan: the AddressSanitizer runtime (libasan.so) was not found; install it with `apt-get install libasan8` (or gcc), or set REFSAN_ASAN_RUNTIME".to_string(),
@@ -421,11 +455,17 @@ fn crash_from_event(event: &CrashEvent<GdbCapture>, mapper: &mut CythonMapper) -
     let text = String::from_utf8_lossy(&event.stderr);
     let fatal = faulthandler::parse(&text);
     let heap = heapcheck::parse(&event.stderr);
+    let freed_pointers: &[(String, u64)] = event
+        .capture
+        .as_ref()
+        .map(|c| c.freed_pointers.as_slice())
+        .unwrap_or_default();
     let obs = Observations {
         signal: Some(event.signal),
         registers: &event.registers,
         fatal: Some(&fatal),
         heap: Some(&heap),
+        freed_pointers,
         ..Default::default()
     };
     let (classification, evidence) = classify::classify(&obs);
@@ -602,6 +642,7 @@ fn crash_from_timeout(t: &TimeoutEvent<GdbCapture>, mapper: &mut CythonMapper) -
 fn asan_crashes(
     workdir: &Path,
     sup: &Supervised<GdbCapture>,
+    described: &[(String, u64)],
     mapper: &mut CythonMapper,
 ) -> Vec<CrashReport> {
     let mut reports: Vec<AsanReport> = Vec::new();
@@ -613,6 +654,12 @@ fn asan_crashes(
                 .and_then(|e| e.parse().ok());
             for mut r in asan::parse_all(&text) {
                 r.pid = r.pid.or(pid);
+                for d in &mut r.described {
+                    d.register = described
+                        .iter()
+                        .find(|(_, v)| *v == d.address)
+                        .map(|(name, _)| name.clone());
+                }
                 reports.push(r);
             }
         }
@@ -645,6 +692,23 @@ fn asan_crashes(
                     }
                 })
                 .collect();
+            // A bad read the instrumentation did not see (in libpython):
+            // the freed block a register pointed to, as ASan's allocator
+            // described it at the fault.
+            if let Some(d) = r.described.iter().find(|d| d.freed()) {
+                if r.stack("freed by").is_none() {
+                    for (label, frames) in &d.stacks {
+                        let mut frames = frames.clone();
+                        map_cython(&mut frames, mapper);
+                        native_stacks.push(NativeStack {
+                            label: label.clone(),
+                            source: StackSource::AddressSanitizer,
+                            thread_id: None,
+                            frames,
+                        });
+                    }
+                }
+            }
             native_stacks.retain(|s| !s.frames.is_empty());
             let fault_site = r
                 .stack("error")
