@@ -204,6 +204,7 @@ impl refsan_leaks::CrashHandOver for RunHandOver {
                 .collect(),
             quiet: true,
             error_exit_code: 0,
+            full_stacks: false,
         };
         let checker = crate::driver::FunctionChecker::new();
         let outcome = refsan_runtime::run::run(&options, Some(&checker)).ok()?;

@@ -49,6 +49,12 @@ pub struct RunArgs {
     #[arg(long)]
     pub valgrind: bool,
 
+    /// With --asan: unwind every malloc's and free's stack fully, through
+    /// code built without frame pointers such as libpython, for complete
+    /// "freed by" stacks (several times slower).
+    #[arg(long, requires = "asan")]
+    pub full_stacks: bool,
+
     /// Also run Python in development mode (-X dev).
     #[arg(long)]
     pub dev: bool,
@@ -116,6 +122,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         command: args.command,
         quiet: false,
         error_exit_code: args.error_exitcode,
+        full_stacks: args.full_stacks,
     };
     let checker = crate::driver::FunctionChecker::new();
     let outcome = match run::run(&options, Some(&checker)) {

@@ -550,7 +550,19 @@ fn asan_mode_names_the_free_site_of_a_read_in_libpython() {
     require_asan_runtime();
     let dir = delayed_asan();
     let script = script_in(dir, "delayed_crash.py");
-    let result = refsan_run(dir, &["--asan"], &["python3", &script]);
+    // Without --full-stacks the free stack stops in libpython (no frame
+    // pointers) and the report says how to get it whole.
+    let fast = refsan_run(dir, &["--asan"], &["python3", &script]);
+    let crash = fast.crash();
+    let pretty = serde_json::to_string_pretty(crash).unwrap();
+    assert_eq!(crash["classification"], "RT01", "{pretty}");
+    if crash["free_site"].is_null() {
+        assert!(
+            crash["next_steps"].to_string().contains("--full-stacks"),
+            "{pretty}"
+        );
+    }
+    let result = refsan_run(dir, &["--asan", "--full-stacks"], &["python3", &script]);
     let crash = result.crash();
     let pretty = serde_json::to_string_pretty(crash).unwrap();
     assert_eq!(crash["classification"], "RT01", "{pretty}");

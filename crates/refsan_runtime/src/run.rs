@@ -39,7 +39,7 @@ use std::time::Duration;
 ///   follows a dangling pointer crashes recognisably.
 /// - `stack_trace_format`: add each frame's shared object, so refsan can
 ///   tell the extension's frames from the interpreter's.
-pub const ASAN_OPTIONS: &str = "detect_leaks=0:fast_unwind_on_malloc=0:allow_user_segv_handler=0:abort_on_error=1:free_fill_byte=221:max_free_fill_size=4096:print_summary=1:stack_trace_format='    #%n %p in %f %S (%m+%o)'";
+pub const ASAN_OPTIONS: &str = "detect_leaks=0:allow_user_segv_handler=0:abort_on_error=1:free_fill_byte=221:max_free_fill_size=4096:print_summary=1:stack_trace_format='    #%n %p in %f %S (%m+%o)'";
 
 /// Suppressions for CPython's known memcheck noise, embedded.
 pub const VALGRIND_SUPPRESSIONS: &str = include_str!("../helpers/valgrind-python.supp");
@@ -75,6 +75,10 @@ pub struct RunOptions {
     /// The exit status when a sanitizer (memcheck, ASan) reported an error
     /// and the program still exited 0.
     pub error_exit_code: i32,
+    /// Under ASan, unwind the stacks of every malloc and free fully (through
+    /// code without frame pointers, such as libpython): complete "freed by"
+    /// stacks, several times slower.
+    pub full_stacks: bool,
 }
 
 /// The report and the exit status refsan should return.
@@ -204,7 +208,7 @@ pub fn run(
             crash.static_findings = static_section_for(crash, provider);
             crash.extension_findings = extension_findings_for(crash, provider, &mut checked);
         }
-        crash.next_steps = next_steps(crash, options.mode, &command);
+        crash.next_steps = next_steps(crash, options, &command);
     }
     let mut exit = program_exit(supervised.end);
     let sanitizer_error = crashes
@@ -316,6 +320,9 @@ fn plan_launch(
             env.push(("LD_PRELOAD".into(), preload));
             let mut asan_options =
                 format!("{ASAN_OPTIONS}:log_path={}", workdir.join("asan").display());
+            if options.full_stacks {
+                asan_options.push_str(":fast_unwind_on_malloc=0");
+            }
             if let Ok(user) = std::env::var("ASAN_OPTIONS") {
                 // Later options win: the user's settings come last.
                 asan_options.push(':');
@@ -1210,7 +1217,8 @@ fn shell_words(words: &[String]) -> String {
 }
 
 /// What to run next to see more of this crash.
-fn next_steps(crash: &CrashReport, mode: Mode, command: &[String]) -> Vec<String> {
+fn next_steps(crash: &CrashReport, options: &RunOptions, command: &[String]) -> Vec<String> {
+    let mode = options.mode;
     let mut steps = Vec::new();
     let Some(class) = crash.classification else {
         return steps;
@@ -1236,6 +1244,20 @@ fn next_steps(crash: &CrashReport, mode: Mode, command: &[String]) -> Vec<String
                 shell_words(&[dir])
             ));
         }
+    }
+    let freed_stack = crash
+        .native_stacks
+        .iter()
+        .any(|s| s.label.starts_with("freed by"));
+    if freed && crash.free_site.is_none() && mode == Mode::Asan && !options.full_stacks {
+        let why = if freed_stack {
+            "the stack that freed the object stops in code without frame pointers"
+        } else {
+            "the stack that freed the object"
+        };
+        steps.push(format!(
+            "refsan run --asan --full-stacks -- {program}    ({why}; complete, several times slower)"
+        ));
     }
     if class == Classification::BufferOverflow && mode == Mode::Plain {
         steps.push(format!(
