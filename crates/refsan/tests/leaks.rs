@@ -805,6 +805,61 @@ fn an_extension_built_for_a_release_interpreter_is_a_setup_problem_under_a_debug
     );
 }
 
+/// The reverse mismatch: an extension built with the debug interpreter's
+/// headers does not import under the release one; that is a set-up problem
+/// naming both ways out, exit 2, for --call and for a pytest suite.
+#[test]
+fn an_extension_built_for_a_debug_interpreter_is_a_setup_problem_under_a_release_one() {
+    if !system_tests() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::copy(
+        Path::new(FIXTURES).join("leakcheck.c"),
+        dir.path().join("leakcheck.c"),
+    )
+    .expect("copy");
+    copy_suite(dir.path(), "suite");
+    let include = python_value("python3-dbg", "sysconfig.get_paths()['include']");
+    run(Command::new("gcc")
+        .current_dir(dir.path())
+        .args(["-shared", "-fPIC", "-O0", "-g"])
+        .arg(format!("-I{include}"))
+        .args(["leakcheck.c", "-o", "leakcheck.so"]));
+    let call = Command::new(env!("CARGO_BIN_EXE_refsan"))
+        .current_dir(dir.path())
+        .args(["leaks", "--call", "leakcheck:new_list_fixed"])
+        .output()
+        .expect("run refsan");
+    let stderr = String::from_utf8_lossy(&call.stderr);
+    assert_eq!(call.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("built for a debug interpreter") && stderr.contains("--python python3-dbg"),
+        "{stderr}"
+    );
+    let suite = refsan_leaks(
+        dir.path(),
+        &[
+            "--",
+            "python3",
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "test_mixed.py",
+        ],
+    );
+    assert_eq!(suite.status, 2, "{:#}", suite.report);
+    assert!(
+        suite.report["setup_problems"]
+            .to_string()
+            .contains("built for a debug interpreter"),
+        "{:#}",
+        suite.report
+    );
+}
+
 /// The harness itself on the oldest and newest supported interpreters.
 #[test]
 fn harness_works_on_python_3_8_to_3_13() {

@@ -771,6 +771,22 @@ def abi_problems():
     return found
 
 
+def debug_build_mismatch(exc):
+    """The set-up problem behind an import error of an extension built for
+    a debug interpreter, loaded by a release one (its Py_INCREF/Py_DECREF
+    need the debug build's symbols); None for any other error."""
+    text = str(exc)
+    if hasattr(sys, "gettotalrefcount") or "undefined symbol" not in text:
+        return None
+    if not any(symbol in text for symbol in ("_Py_RefTotal", "_Py_NegativeRefcount", "_Py_IncRef")):
+        return None
+    return (
+        "it was built for a debug interpreter (%s), which this release interpreter "
+        "does not provide; measure it under the debug interpreter (--python python3-dbg) "
+        "or rebuild it for this one: refsan build --python %s" % (text, sys.executable)
+    )
+
+
 def _built_against_debug_headers(filename):
     try:
         if os.path.getsize(filename) > MAX_EXTENSION_SCAN_BYTES:
@@ -794,7 +810,10 @@ def resolve_callable(spec, namespace):
     module_name, _, attr_path = spec.partition(":")
     try:
         obj = importlib.import_module(module_name)
-    except Exception:
+    except Exception as exc:
+        problem = debug_build_mismatch(exc)
+        if problem:
+            raise HarnessError("cannot import %s: %s" % (module_name, problem))
         raise HarnessError(
             "cannot import %s for --call %s:\n%s"
             % (module_name, spec, traceback.format_exc())

@@ -87,6 +87,18 @@ class LeakHunter:
         # None: pytest's own protocol now runs the test once, normally.
         return None
 
+    def pytest_collectreport(self, report):
+        # An extension built for a debug interpreter fails to import here.
+        if not report.failed:
+            return
+        lines = str(getattr(report, "longrepr", "")).splitlines()
+        text = next((line for line in lines if "undefined symbol" in line), "")
+        text = text.lstrip("E").strip()
+        problem = leak_harness.debug_build_mismatch(ImportError(text))
+        if problem and problem not in self.abi_warned:
+            self.abi_warned.add(problem)
+            self.events.emit("setup_problem", message="%s: %s" % (report.nodeid, problem))
+
     def pytest_runtest_logreport(self, report):
         outcome = self.outcomes.get(report.nodeid, "passed")
         if report.failed:
