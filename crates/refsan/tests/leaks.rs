@@ -735,24 +735,31 @@ fn text_report_is_a_readable_table() {
     assert!(text.contains("live objects: builtins.list +1/call"));
 }
 
-#[test]
-fn an_extension_built_for_a_release_interpreter_is_a_setup_problem_under_a_debug_one() {
-    if !system_tests() {
-        return;
-    }
+/// leakcheck compiled with `python`'s headers under the generic name
+/// `leakcheck.so`, which any interpreter tries to load.
+fn leakcheck_with_headers_of(python: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::copy(
         Path::new(FIXTURES).join("leakcheck.c"),
         dir.path().join("leakcheck.c"),
     )
     .expect("copy");
-    // Release headers, generic suffix: the debug interpreter loads it.
-    let include = python_value("python3", "sysconfig.get_paths()['include']");
+    let include = python_value(python, "sysconfig.get_paths()['include']");
     run(Command::new("gcc")
         .current_dir(dir.path())
         .args(["-shared", "-fPIC", "-O0", "-g"])
         .arg(format!("-I{include}"))
         .args(["leakcheck.c", "-o", "leakcheck.so"]));
+    dir
+}
+
+#[test]
+fn an_extension_built_for_a_release_interpreter_is_a_setup_problem_under_a_debug_one() {
+    if !system_tests() {
+        return;
+    }
+    // Release headers, generic suffix: the debug interpreter loads it.
+    let dir = leakcheck_with_headers_of("python3");
     let python = debug_python();
     let run = refsan_leaks(
         dir.path(),
@@ -813,19 +820,8 @@ fn an_extension_built_for_a_debug_interpreter_is_a_setup_problem_under_a_release
     if !system_tests() {
         return;
     }
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::copy(
-        Path::new(FIXTURES).join("leakcheck.c"),
-        dir.path().join("leakcheck.c"),
-    )
-    .expect("copy");
+    let dir = leakcheck_with_headers_of("python3-dbg");
     copy_suite(dir.path(), "suite");
-    let include = python_value("python3-dbg", "sysconfig.get_paths()['include']");
-    run(Command::new("gcc")
-        .current_dir(dir.path())
-        .args(["-shared", "-fPIC", "-O0", "-g"])
-        .arg(format!("-I{include}"))
-        .args(["leakcheck.c", "-o", "leakcheck.so"]));
     let call = Command::new(env!("CARGO_BIN_EXE_refsan"))
         .current_dir(dir.path())
         .args(["leaks", "--call", "leakcheck:new_list_fixed"])

@@ -81,7 +81,13 @@ fn copy_dir(from: &Path, to: &Path) {
 fn build(fixture: &str, asan: bool) -> PathBuf {
     require("python3");
     require("gcc");
-    let dir = scratch().join(format!("{fixture}-{}", if asan { "asan" } else { "debug" }));
+    // One directory per test process: test runners that run each test in a
+    // process of its own (nextest) must not build into one directory at once.
+    let dir = scratch().join(format!(
+        "{fixture}-{}-{}",
+        if asan { "asan" } else { "debug" },
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     copy_dir(&fixtures().join(fixture), &dir);
     let mut cmd = Command::new(REFSAN);
