@@ -507,6 +507,47 @@ fn a_delayed_crash_names_the_extension_its_finding_and_the_next_step() {
     }
 }
 
+/// The same delayed crash from a Cython `__dealloc__`: the report names the
+/// module and shows RS108 at the `.pyx` line that kept the borrowed
+/// reference (the generated C is not checked).
+#[test]
+fn a_delayed_crash_after_a_cython_dealloc_names_the_pyx_finding() {
+    if !system_tests() {
+        return;
+    }
+    require("gdb");
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    let dir = DIR.get_or_init(|| build("holder", false));
+    let script = script_in(dir, "holder_crash.py");
+    let result = refsan_run(dir, &[], &["python3", &script]);
+    let crash = result.crash();
+    let pretty = serde_json::to_string_pretty(crash).unwrap();
+    assert_eq!(crash["classification"], "RT01", "{pretty}");
+    assert!(
+        crash["extensions"].to_string().contains("\"holder\""),
+        "{pretty}"
+    );
+    let pyx = dir.join("holder.pyx");
+    let kept = line_of(&pyx, "# BUG: kept without Py_INCREF");
+    let found = crash["extension_findings"][0]["findings"]
+        .as_array()
+        .expect("findings of the extension's sources");
+    assert!(
+        found.iter().any(|f| f["code"] == "RS108"
+            && f["span"]["line"] == kept
+            && f["file"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("holder.pyx"))),
+        "{pretty}"
+    );
+    assert!(
+        crash["next_steps"]
+            .to_string()
+            .contains(&format!("refsan run --valgrind -- python3 {script}")),
+        "{pretty}"
+    );
+}
+
 /// Under --valgrind the free site is the extension's tp_dealloc, its static
 /// findings are attached, and a memory error in a program that exits 0
 /// still fails the run (--error-exitcode, default 1).
