@@ -632,14 +632,15 @@ impl FunctionChecker {
     }
 }
 
-/// Sources of one project checked for a crash report at most.
+/// Sources of one project checked whole for a crash report at most; a larger
+/// project has only the sources named after the module checked.
 const MAX_EXTENSION_SOURCES: usize = 400;
 
 impl refsan_runtime::StaticFindings for FunctionChecker {
     fn for_extension(
         &self,
         library: &Path,
-        _module: &str,
+        module: &str,
     ) -> Option<refsan_runtime::ExtensionSources> {
         let dir = library.parent()?;
         let installed = dir.components().any(|c| {
@@ -654,30 +655,31 @@ impl refsan_runtime::StaticFindings for FunctionChecker {
             return None;
         }
         let root = root.unwrap_or_else(|| dir.to_path_buf());
-        let sources: Vec<PathBuf> = crate::project::project_files(&root)
+        let mut sources: Vec<PathBuf> = crate::project::project_files(&root)
             .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
             .map(ignore::DirEntry::into_path)
             .filter(|p| language_for(p).is_some())
-            .take(MAX_EXTENSION_SOURCES + 1)
             .collect();
-        if sources.is_empty() || sources.len() > MAX_EXTENSION_SOURCES {
+        if sources.len() > MAX_EXTENSION_SOURCES {
+            sources.retain(|p| p.file_stem().and_then(|s| s.to_str()) == Some(module));
+        }
+        if sources.is_empty() {
             return None;
         }
-        let projects = Projects::default();
-        let mut finder = ConfigFinder::default();
-        let mut findings = Vec::new();
-        for source in &sources {
-            let Ok(settings) = settings_for(source, &mut finder, &self.overrides) else {
-                continue;
-            };
-            let result = check_one(source, &settings, self.facts, &projects, None);
-            findings.extend(result.findings.into_iter().map(|finding| {
-                refsan_runtime::report::SourceFinding {
-                    file: source.to_string_lossy().into_owned(),
-                    finding,
-                }
-            }));
-        }
+        let results = check_files(&sources, &self.overrides, self.facts, None, &|_, _| {}).ok()?;
+        let findings = sources
+            .iter()
+            .zip(results)
+            .flat_map(|(source, result)| {
+                result
+                    .findings
+                    .into_iter()
+                    .map(|finding| refsan_runtime::report::SourceFinding {
+                        file: source.to_string_lossy().into_owned(),
+                        finding,
+                    })
+            })
+            .collect();
         Some(refsan_runtime::ExtensionSources { root, findings })
     }
 

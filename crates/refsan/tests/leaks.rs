@@ -451,6 +451,15 @@ fn never_reports_the_corrected_functions() {
     }
 }
 
+/// `refsan leaks` arguments for a pytest run of `files` under `python`
+/// (quiet, no cache directory), `options` given to pytest first.
+fn pytest_under<'a>(python: &'a str, options: &[&'a str], files: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["--", python, "-m", "pytest", "-q", "-p", "no:cacheprovider"];
+    args.extend_from_slice(options);
+    args.extend_from_slice(files);
+    args
+}
+
 fn copy_suite(dir: &Path, suite: &str) {
     let source = Path::new(FIXTURES).join(suite);
     for entry in std::fs::read_dir(&source).expect("suite dir") {
@@ -483,16 +492,7 @@ fn pytest_mode_finds_the_leaking_test_and_keeps_the_outcome() {
             .expect("run pytest");
         let run = refsan_leaks(
             dir.path(),
-            &[
-                "--",
-                &python.program,
-                "-m",
-                "pytest",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "test_mixed.py",
-            ],
+            &pytest_under(&python.program, &[], &["test_mixed.py"]),
         );
         // pytest's outcome is unchanged: one failure, three passes.
         assert_eq!(plain.status.code(), Some(1));
@@ -543,22 +543,15 @@ fn pytest_fixtures_of_every_scope_are_not_leaks() {
         let dir = build_extensions(&python.program);
         copy_suite(dir.path(), "fixture_suite");
         for round in 1..=20 {
+            // pytest's watchdog thread is armed around each test: the
+            // forked measurement must not wait on its lock.
             let run = refsan_leaks(
                 dir.path(),
-                &[
-                    "--",
+                &pytest_under(
                     &python.program,
-                    "-m",
-                    "pytest",
-                    "-q",
-                    "-p",
-                    "no:cacheprovider",
-                    // pytest's watchdog thread is armed around each test:
-                    // the forked measurement must not wait on its lock.
-                    "-o",
-                    "faulthandler_timeout=30",
-                    "test_fixtures.py",
-                ],
+                    &["-o", "faulthandler_timeout=30"],
+                    &["test_fixtures.py"],
+                ),
             );
             let report = &run.report;
             let context = format!("{} round {round}", python.program);
@@ -835,16 +828,7 @@ fn an_extension_built_for_a_debug_interpreter_is_a_setup_problem_under_a_release
     );
     let suite = refsan_leaks(
         dir.path(),
-        &[
-            "--",
-            "python3",
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "test_mixed.py",
-        ],
+        &pytest_under("python3", &[], &["test_mixed.py"]),
     );
     assert_eq!(suite.status, 2, "{:#}", suite.report);
     assert!(

@@ -9,6 +9,10 @@
 //!
 //! The size per call is the median delta divided by the calls per run, so a
 //! single noisy run does not inflate it.
+//!
+//! The harness (`leak_harness.py`, `settled`) applies the same rule while it
+//! measures, to stop once no counter can grow or shrink on every run; the
+//! verdict is made here.
 
 use serde::{Deserialize, Serialize};
 

@@ -275,7 +275,11 @@ fn details(out: &mut String, target: &TargetReport) {
             }
         }
         if !crash.reproduce.is_empty() {
-            let _ = writeln!(out, "  run it alone: {}", shell_words(&crash.reproduce));
+            let _ = writeln!(
+                out,
+                "  run it alone: {}",
+                refsan_runtime::program::shell_words(&crash.reproduce)
+            );
         }
     }
 }
@@ -292,34 +296,9 @@ fn crash_excerpt(tail: &str) -> Vec<&str> {
     lines[start..].iter().take(LINES).copied().collect()
 }
 
-/// Quotes argv for a POSIX shell.
-fn shell_words(words: &[String]) -> String {
-    words
-        .iter()
-        .map(|word| {
-            let plain = !word.is_empty()
-                && word
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./:=+@%".contains(c));
-            if plain {
-                word.clone()
-            } else {
-                format!("'{}'", word.replace('\'', "'\\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quotes_shell_words() {
-        let words = vec!["python3".to_string(), "-c".into(), "print('x')\n".into()];
-        assert_eq!(shell_words(&words), "python3 -c 'print('\\''x'\\'')\n'");
-    }
 
     #[test]
     fn signs_amounts() {

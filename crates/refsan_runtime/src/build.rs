@@ -47,6 +47,11 @@ pub enum BuildError {
         missing: Vec<String>,
         externally_managed: bool,
     },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot run {program}: {source}")]
     Spawn {
         program: String,
@@ -283,22 +288,12 @@ fn missing_requirements_message(python: &Path, missing: &[String], managed: bool
     // What to install: the requirement without the "(x is installed)" note.
     let specs: Vec<String> = missing
         .iter()
-        .map(|m| {
-            let spec = m.split(" (").next().unwrap_or(m);
-            format!("'{spec}'")
-        })
+        .map(|m| m.split(" (").next().unwrap_or(m).to_string())
         .collect();
-    let exe = python.display();
-    let install = if managed {
-        format!(
-            "{exe} -m venv .venv && .venv/bin/python -m pip install {} && refsan build --python .venv/bin/python (pip refuses to install into {exe}: PEP 668)",
-            specs.join(" ")
-        )
-    } else {
-        format!("{exe} -m pip install {}", specs.join(" "))
-    };
+    let install = crate::doctor::pip_install(python, managed, &crate::program::shell_words(&specs));
     format!(
-        "the project's build requirements (pyproject.toml [build-system] requires) are not installed for {exe}: {}; install them with: {install}",
+        "the project's build requirements (pyproject.toml [build-system] requires) are not installed for {}: {}; install them with: {install}",
+        python.display(),
         missing.join(", ")
     )
 }
@@ -422,13 +417,20 @@ fn write_manifest(variant: &Path) -> Result<Vec<PathBuf>, BuildError> {
         );
     }
     let manifest = serde_json::json!({ "modules": modules });
-    std::fs::write(variant.join(MANIFEST), manifest.to_string() + "\n").map_err(|source| {
-        BuildError::Spawn {
-            program: format!("writing {}", variant.join(MANIFEST).display()),
-            source,
-        }
-    })?;
+    let path = variant.join(MANIFEST);
+    std::fs::write(&path, manifest.to_string() + "\n")
+        .map_err(|source| BuildError::Write { path, source })?;
     Ok(found)
+}
+
+/// The project `refsan build` builds for a file under `dir`: the nearest
+/// directory at or above it with a setup.py or pyproject.toml (`dir` when
+/// there is none).
+pub fn project_dir(dir: &Path) -> PathBuf {
+    dir.ancestors()
+        .find(|d| d.join("setup.py").is_file() || d.join("pyproject.toml").is_file())
+        .unwrap_or(dir)
+        .to_path_buf()
 }
 
 /// The manifests of `--asan` builds for a program run from `cwd`: the

@@ -111,39 +111,40 @@ fn installer() -> (String, &'static str) {
 /// (PEP 668); then the distribution's packages for its own interpreter, or
 /// a virtual environment.
 fn packages_fix(install: &str, i: &Interpreter) -> String {
-    let exe = i.executable.display();
-    // (pip name, apt name, dnf name) of what is missing.
-    let missing: Vec<(&str, &str, &str)> = [
+    // [pip, apt, dnf] names of what is missing.
+    let missing: Vec<[&str; 3]> = [
         (
             i.setuptools.is_none(),
-            ("setuptools", "python3-setuptools", "python3-setuptools"),
+            ["setuptools", "python3-setuptools", "python3-setuptools"],
         ),
-        (i.cython.is_none(), ("cython", "cython3", "python3-Cython")),
+        (i.cython.is_none(), ["cython", "cython3", "python3-Cython"]),
     ]
     .into_iter()
     .filter_map(|(missing, names)| missing.then_some(names))
     .collect();
-    let names = |pick: usize| {
-        missing
-            .iter()
-            .map(|n| [n.0, n.1, n.2][pick])
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    let pip = names(0);
-    if !i.externally_managed {
-        return format!("{exe} -m pip install {pip}");
-    }
+    let names = |k: usize| missing.iter().map(|n| n[k]).collect::<Vec<_>>().join(" ");
     let system = i.executable.starts_with("/usr/bin") || i.executable.starts_with("/bin");
-    if system && install.contains("apt-get") {
+    if i.externally_managed && system && install.contains("apt-get") {
         return format!("{install} {}", names(1));
     }
-    if system && install.contains("dnf") {
+    if i.externally_managed && system && install.contains("dnf") {
         return format!("{install} {}", names(2));
     }
-    format!(
-        "{exe} -m venv .venv && .venv/bin/python -m pip install {pip} (pip refuses to install into {exe}: PEP 668), then use --python .venv/bin/python"
-    )
+    pip_install(&i.executable, i.externally_managed, &names(0))
+}
+
+/// The command that installs `packages` (as a shell reads them) for the
+/// interpreter `exe`: pip, or where pip refuses to install into it (PEP 668,
+/// `externally_managed`), a virtual environment made from it.
+pub fn pip_install(exe: &Path, externally_managed: bool, packages: &str) -> String {
+    let exe = exe.display();
+    if externally_managed {
+        format!(
+            "{exe} -m venv .venv && .venv/bin/python -m pip install {packages} (pip refuses to install into {exe}: PEP 668), then use --python .venv/bin/python"
+        )
+    } else {
+        format!("{exe} -m pip install {packages}")
+    }
 }
 
 fn first_line(program: &str, args: &[&str]) -> Option<String> {

@@ -54,7 +54,7 @@ pub trait StaticFindings {
     /// ("MyDataWrapper.__dealloc__"); for C, the C file and function.
     fn for_function(&self, source_file: &Path, function: &str) -> Vec<refsan_ir::Finding>;
 
-    /// The findings in the sources of the project an extension module was
+    /// The findings in the sources of the project extension `module` was
     /// built from (`library` is its shared object), and the project
     /// directory checked; None when its sources cannot be found (an
     /// installed wheel).

@@ -157,9 +157,42 @@ fn pyenv_shim_target(path: &Path, name: &str) -> Option<PathBuf> {
     real.is_file().then_some(real)
 }
 
+/// A command line as a POSIX shell reads it back (for the commands the
+/// reports tell users to run).
+pub fn shell_words(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| {
+            let plain = !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+            if plain {
+                w.clone()
+            } else {
+                format!("'{}'", w.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commands_are_quoted_as_a_shell_reads_them() {
+        let words = |w: &[&str]| w.iter().map(ToString::to_string).collect::<Vec<_>>();
+        assert_eq!(
+            shell_words(&words(&["python3", "-m", "pytest", "tests/x.py::t"])),
+            "python3 -m pytest tests/x.py::t"
+        );
+        assert_eq!(
+            shell_words(&words(&["python3", "-c", "import m; m.f('x')"])),
+            "python3 -c 'import m; m.f('\\''x'\\'')'"
+        );
+        assert_eq!(shell_words(&words(&[""])), "''");
+    }
 
     fn args(list: &[&str]) -> Vec<OsString> {
         list.iter().map(OsString::from).collect()

@@ -18,7 +18,7 @@ use crate::cython::CythonMapper;
 use crate::faulthandler::{self, FatalOutput};
 use crate::gdb::{self, GdbCapture};
 use crate::heapcheck::{self, HeapMessages};
-use crate::program::{self, ResolvedProgram};
+use crate::program::{self, shell_words, ResolvedProgram};
 use crate::report::*;
 use crate::supervise::{self, CrashEvent, Launch, ProgramEnd, Supervised, TimeoutEvent};
 use crate::valgrind::{self, ValgrindLog};
@@ -1015,6 +1015,17 @@ fn is_python_header(file: &str) -> bool {
             || file.starts_with("Include/"))
 }
 
+/// The module an extension's shared object is: "delayed" for
+/// `delayed.cpython-311-x86_64-linux-gnu.so`.
+pub fn module_of_library(library: &str) -> String {
+    Path::new(library)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.split('.').next())
+        .unwrap_or("?")
+        .to_string()
+}
+
 /// The innermost frame in an extension module, skipping inlined CPython
 /// header functions (Py_DECREF, Py_TYPE) in favour of the extension's own
 /// line that called them.
@@ -1026,14 +1037,8 @@ pub fn extension_site(frames: &[NativeFrame]) -> Option<CodeSite> {
         .find(|f| !f.file.as_deref().is_some_and(is_python_header))
         .or_else(|| frames.iter().find(in_extension))?;
     let library = chosen.library.clone().unwrap_or_default();
-    let module = Path::new(&library)
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.split('.').next())
-        .unwrap_or("?")
-        .to_string();
     Some(CodeSite {
-        module,
+        module: module_of_library(&library),
         library,
         function: chosen.function.clone().unwrap_or_else(|| "??".to_string()),
         file: chosen.file.clone(),
@@ -1113,14 +1118,8 @@ fn push_extension(out: &mut Vec<LoadedExtension>, library: &str) {
     if !is_extension_library(library) || out.iter().any(|e| e.library == library) {
         return;
     }
-    let module = Path::new(library)
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.split('.').next())
-        .unwrap_or("?")
-        .to_string();
     out.push(LoadedExtension {
-        module,
+        module: module_of_library(library),
         library: library.to_string(),
     });
 }
@@ -1198,24 +1197,6 @@ fn extension_findings_for(
     out
 }
 
-/// A command line as a POSIX shell reads it back.
-fn shell_words(words: &[String]) -> String {
-    words
-        .iter()
-        .map(|w| {
-            let plain = !w.is_empty()
-                && w.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
-            if plain {
-                w.clone()
-            } else {
-                format!("'{}'", w.replace('\'', "'\\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// What to run next to see more of this crash.
 fn next_steps(crash: &CrashReport, options: &RunOptions, command: &[String]) -> Vec<String> {
     let mode = options.mode;
@@ -1237,7 +1218,7 @@ fn next_steps(crash: &CrashReport, options: &RunOptions, command: &[String]) -> 
         if let Some(site) = &crash.fault_site {
             let dir = Path::new(&site.library)
                 .parent()
-                .map(|d| d.to_string_lossy().into_owned())
+                .map(|d| crate::build::project_dir(d).to_string_lossy().into_owned())
                 .unwrap_or_else(|| ".".into());
             steps.push(format!(
                 "refsan build --asan {} && refsan run --asan -- {program}    (the extension's own bad access, with the free and allocation stacks)",
@@ -1348,20 +1329,6 @@ mod tests {
             library: Some(library.to_string()),
             ..NativeFrame::default()
         }
-    }
-
-    #[test]
-    fn commands_are_quoted_as_a_shell_reads_them() {
-        let words = |w: &[&str]| w.iter().map(ToString::to_string).collect::<Vec<_>>();
-        assert_eq!(
-            shell_words(&words(&["python3", "-m", "pytest", "tests/x.py::t"])),
-            "python3 -m pytest tests/x.py::t"
-        );
-        assert_eq!(
-            shell_words(&words(&["python3", "-c", "import m; m.f('x')"])),
-            "python3 -c 'import m; m.f('\\''x'\\'')'"
-        );
-        assert_eq!(shell_words(&words(&[""])), "''");
     }
 
     #[test]

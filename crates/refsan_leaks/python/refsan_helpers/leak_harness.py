@@ -527,13 +527,11 @@ def measure(invoke, options, attribution, watched=None, failures=None):
     first = _measure_pass(invoke, options, attribution, watched, traced=False)
     unsettled = first.pop("unsettled")
     if not options["tracemalloc"] or not unsettled:
-        first["passes"] = 1
         return first
     if failures is not None:
         failures.reset()
     second = _measure_pass(invoke, options, attribution, watched, traced=True)
     second.pop("unsettled")
-    second["passes"] = 2
     return second
 
 
@@ -602,7 +600,8 @@ def _measure_pass(invoke, options, attribution, watched, traced):
             arg_counts[index * width + j] = getrefcount(arg_objects[j])
 
     def settled(index):
-        # True when no counter grew (or shrank) on every run up to index.
+        # True when no counter grew (or shrank) on every run up to index:
+        # the noise rule of refsan's noise.rs, which judges the deltas.
         for c in counters:
             if c == 0:
                 delta = refs[index] - refs[index - 1]
@@ -771,11 +770,11 @@ def abi_problems():
     return found
 
 
-def debug_build_mismatch(exc):
-    """The set-up problem behind an import error of an extension built for
-    a debug interpreter, loaded by a release one (its Py_INCREF/Py_DECREF
-    need the debug build's symbols); None for any other error."""
-    text = str(exc)
+def debug_build_mismatch(text):
+    """The set-up problem behind an import error (its message, ``text``) of
+    an extension built for a debug interpreter, loaded by a release one (its
+    Py_INCREF/Py_DECREF need the debug build's symbols); None for any other
+    error."""
     if hasattr(sys, "gettotalrefcount") or "undefined symbol" not in text:
         return None
     if not any(symbol in text for symbol in ("_Py_RefTotal", "_Py_NegativeRefcount", "_Py_IncRef")):
@@ -811,7 +810,7 @@ def resolve_callable(spec, namespace):
     try:
         obj = importlib.import_module(module_name)
     except Exception as exc:
-        problem = debug_build_mismatch(exc)
+        problem = debug_build_mismatch(str(exc))
         if problem:
             raise HarnessError("cannot import %s: %s" % (module_name, problem))
         raise HarnessError(

@@ -93,8 +93,7 @@ class LeakHunter:
             return
         lines = str(getattr(report, "longrepr", "")).splitlines()
         text = next((line for line in lines if "undefined symbol" in line), "")
-        text = text.lstrip("E").strip()
-        problem = leak_harness.debug_build_mismatch(ImportError(text))
+        problem = leak_harness.debug_build_mismatch(text.lstrip("E").strip())
         if problem and problem not in self.abi_warned:
             self.abi_warned.add(problem)
             self.events.emit("setup_problem", message="%s: %s" % (report.nodeid, problem))
@@ -255,8 +254,8 @@ class FinalizerBookkeeping:
     higher-scoped fixture it depends on (``FixtureDef._finalizers`` of
     ``tmp_path_factory`` when ``tmp_path`` is used), and pytest 7 also a
     ``lambda: fixturedef.finish(...)`` on the node of every higher-scoped
-    fixture the run requests (the session's entry of ``SetupState.stack``). Those lists live until the module or the session
-    ends, so each run of the same test leaves a partial, a bound method and
+    fixture the run requests (the session's entry of ``SetupState.stack``).
+    Those lists live until the module or the session ends, so each run of the same test leaves a partial, a bound method and
     the run's requests behind: ten blocks per run that are pytest's, not
     the test's. After the first run the lists' lengths are marked; after
     every later run the ``finish`` partials registered beyond the mark are
