@@ -500,11 +500,14 @@ fn a_c_extension_is_read_with_its_headers_and_sibling_sources() {
         out
     };
     // The leak of make_pair()'s result (pairs.c), of an aliased API call
-    // (boxes.h), and the member of a struct declared in boxes.h; the
-    // correct twins (a steal-on-success helper, one whose caller then
-    // keeps a pointer, a sentinel-returning helper) stay silent.
+    // (boxes.h), the member of a struct declared in boxes.h, and a field
+    // borrowed across describe_into() (labels.c), which runs Python code;
+    // the correct twins (a steal-on-success helper, one whose caller then
+    // keeps a pointer, a sentinel-returning helper, a reference held
+    // across the call) stay silent.
     let want = [
         "src/boxes/module.c:115:RS301",
+        "src/boxes/module.c:155:RS110",
         "src/boxes/module.c:16:RS101",
         "src/boxes/module.c:49:RS101",
     ];

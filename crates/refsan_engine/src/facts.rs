@@ -3,7 +3,10 @@
 //! summaries of the file's own functions.
 
 pub use refsan_ir::{ApiFacts, ApiInfo};
-use refsan_ir::{Behaviour, Contract, ContractSource, GlobalObject, Module};
+use refsan_ir::{
+    Behaviour, Contract, ContractSource, GlobalObject, Module, Operand, Place, StmtKind, VarId,
+    VarKind,
+};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::HashMap;
 
@@ -41,6 +44,15 @@ pub struct Resolver<'a> {
     object_globals: FxHashMap<&'a str, GlobalKind>,
     /// Declared functions that never touch the exception state.
     noexcept: FxHashSet<&'a str>,
+    /// Functions of the project that can run Python code, with the call of
+    /// the knowledge base that does (`notify` -> `PyObject_CallObject`).
+    runs_code: FxHashMap<String, String>,
+    /// Object fields that a function Python can call writes: Python code
+    /// run meanwhile can rebind them and free what they held.
+    rebindable_fields: FxHashSet<&'a str>,
+    /// Functions that run while Python code cannot reach the object or
+    /// module they work on (constructors, deallocators, module set-up).
+    unreachable_fns: FxHashSet<&'a str>,
 }
 
 /// What a file-scope name refers to.
@@ -52,6 +64,100 @@ pub enum GlobalKind {
     /// A static object (`static PyTypeObject Foo_Type`): its address is an
     /// object that is never freed.
     IsObject,
+}
+
+/// Slots whose functions run while Python code cannot reach the object
+/// (or the module) they work on.
+const UNREACHABLE_SLOTS: &[&str] = &[
+    "tp_new",
+    "tp_alloc",
+    "tp_dealloc",
+    "tp_finalize",
+    "tp_del",
+    "tp_traverse",
+    "tp_clear",
+    "tp_free",
+    "m_traverse",
+    "m_clear",
+    "m_free",
+    "Py_mod_exec",
+    "Py_mod_create",
+];
+
+/// The functions of the slots in [`UNREACHABLE_SLOTS`].
+fn unreachable_fns(module: &Module) -> FxHashSet<&str> {
+    module
+        .type_defs
+        .iter()
+        .flat_map(|t| t.slots.iter())
+        .chain(module.module_defs.iter().flat_map(|m| m.slots.iter()))
+        .filter(|s| UNREACHABLE_SLOTS.contains(&s.slot.as_str()))
+        .map(|s| s.value.as_str())
+        .collect()
+}
+
+/// The object fields written by the module's functions that Python can
+/// call (see [`Resolver::field_rebindable`]).
+fn rebindable_fields<'a>(module: &'a Module, unreachable: &FxHashSet<&str>) -> FxHashSet<&'a str> {
+    let mut out = FxHashSet::default();
+    for f in &module.functions {
+        if unreachable.contains(f.name.as_str()) || f.name.starts_with("PyInit_") {
+            continue;
+        }
+        // Writes through a parameter (or a local copied from one): the
+        // object came from the caller. A function filling in an object it
+        // just made (`self = PyObject_GC_New(...); self->x = x;`) is a
+        // constructor by another name.
+        let stmts = || f.blocks.iter().flat_map(|b| b.stmts.iter());
+        let mut from_param: Vec<bool> = f
+            .vars
+            .iter()
+            .map(|v| matches!(v.kind, VarKind::Param(_)))
+            .collect();
+        for _ in 0..2 {
+            for stmt in stmts() {
+                if let StmtKind::Assign {
+                    dst,
+                    src: Operand::Var(src),
+                } = &stmt.kind
+                {
+                    if from_param.get(src.index()).copied().unwrap_or(false) {
+                        if let Some(d) = from_param.get_mut(dst.index()) {
+                            *d = true;
+                        }
+                    }
+                }
+            }
+        }
+        let mut write = |base: &VarId, field: &'a str| {
+            if from_param.get(base.index()).copied().unwrap_or(false) {
+                out.insert(field);
+            }
+        };
+        for stmt in stmts() {
+            match &stmt.kind {
+                StmtKind::Store {
+                    place: Place::Field(base, field),
+                    ..
+                }
+                | StmtKind::Decref {
+                    clears: Some(Place::Field(base, field)),
+                    ..
+                } => write(base, field),
+                // `PyArg_ParseTuple(args, "O", &self->cb)`
+                StmtKind::Call { args, .. } => {
+                    for a in args {
+                        if let Operand::AddrOf(Place::Field(base, field)) = a {
+                            write(base, field);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out.remove("[]");
+    out
 }
 
 /// Type names of static objects.
@@ -103,6 +209,7 @@ impl<'a> Resolver<'a> {
                 .entry(t.name.as_str())
                 .or_insert(GlobalKind::IsObject);
         }
+        let unreachable_fns = unreachable_fns(module);
         Resolver {
             facts,
             config,
@@ -116,7 +223,34 @@ impl<'a> Resolver<'a> {
             int_outcomes: FxHashMap::default(),
             object_globals,
             noexcept,
+            runs_code: FxHashMap::default(),
+            rebindable_fields: rebindable_fields(module, &unreachable_fns),
+            unreachable_fns,
         }
+    }
+
+    pub fn set_runs_code(&mut self, name: &str, via: &str) {
+        self.runs_code.insert(name.to_string(), via.to_string());
+    }
+
+    /// For a function of the project that can run Python code, the call of
+    /// the knowledge base through which it does.
+    pub fn runs_code(&self, name: &str) -> Option<&str> {
+        self.runs_code.get(name).map(String::as_str)
+    }
+
+    /// Whether Python code can rebind `field` of the module's objects: some
+    /// function Python can call writes it (constructors, deallocators and
+    /// module initialisation do not count: Python cannot reach the object
+    /// or call them again).
+    pub fn field_rebindable(&self, field: &str) -> bool {
+        self.rebindable_fields.contains(field)
+    }
+
+    /// `name` runs while Python code cannot reach the object or module it
+    /// works on: a constructor, a deallocator, module initialisation.
+    pub fn runs_unreachable(&self, name: &str) -> bool {
+        self.unreachable_fns.contains(name) || name.starts_with("PyInit_")
     }
 
     /// `name` is declared never to set nor clear an exception.

@@ -75,6 +75,8 @@ pub struct ExternalSummary {
     fresh: bool,
     oom_only: bool,
     nonnull_on_success: u64,
+    /// The knowledge-base call through which it can run Python code.
+    runs_code: Option<String>,
 }
 
 impl ExternalSummary {
@@ -88,6 +90,7 @@ impl ExternalSummary {
             oom_only: decision.oom_only,
             nonnull_on_success: decision.nonnull_on_success,
             int_outcomes: decision.int_outcomes.clone(),
+            runs_code: None,
         }
     }
 }
@@ -131,6 +134,9 @@ fn learn(resolver: &mut facts::Resolver<'_>, name: &str, s: &ExternalSummary) {
     }
     if let Some(outcomes) = &s.int_outcomes {
         resolver.set_int_outcomes(name, outcomes.clone());
+    }
+    if let Some(via) = &s.runs_code {
+        resolver.set_runs_code(name, via);
     }
 }
 
@@ -326,6 +332,9 @@ pub fn check_module_with(
         let Some(exp) = expects.get(&func.name) else {
             continue;
         };
+        if let Some(via) = summary::runs_code_via(func, &resolver) {
+            resolver.set_runs_code(&func.name, &via);
+        }
         let cx = FunctionCx {
             func,
             module,
@@ -344,7 +353,8 @@ pub fn check_module_with(
         // A function Python calls (a method, a slot) is summarised for the
         // way Python calls it; C callers in other files pass what Python
         // would not (`_PyIOBase_check_readable(raw, Py_True)`).
-        let summary = ExternalSummary::of(&decision);
+        let mut summary = ExternalSummary::of(&decision);
+        summary.runs_code = resolver.runs_code(&func.name).map(str::to_string);
         if resolver.stated(&func.name).is_none() {
             match resolver.summary(&func.name) {
                 None => learn(&mut resolver, &func.name, &summary),

@@ -316,6 +316,11 @@ pub enum Ev {
         stmt: StmtRef,
         site: Site,
     },
+    /// A call that can run Python code while the value was only borrowed.
+    CodeRan {
+        stmt: StmtRef,
+        site: Site,
+    },
 }
 
 impl Ev {
@@ -327,7 +332,8 @@ impl Ev {
             | Ev::Stored { site, .. }
             | Ev::NotStolen { site, .. }
             | Ev::Assigned { site, .. }
-            | Ev::Created { site, .. } => Some(*site),
+            | Ev::Created { site, .. }
+            | Ev::CodeRan { site, .. } => Some(*site),
             _ => None,
         }
     }
@@ -752,7 +758,6 @@ impl State {
                 && v.status == Status::Live
                 && v.null == Nullness::Maybe
                 && !v.reported
-                && !v.volatile
                 && !v.shared
                 && !v.array_item
                 && !v.kept
@@ -761,7 +766,6 @@ impl State {
                 && v.field_stolen.is_none()
                 && v.cast_incref.is_none()
                 && v.user_incref.is_none()
-                && v.exposed.is_none()
                 && v.slot_released.is_none()
                 && v.store_debt.is_none()
                 && !vars.iter().any(|(_, b)| *b == Binding::Obj(s))

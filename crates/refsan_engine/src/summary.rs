@@ -3,6 +3,7 @@
 //! for its callers.
 
 use crate::expect::{Expect, ExpectRet};
+use crate::facts::Resolver;
 use crate::outcome::{FnResult, IntOutcome, RetKind, ReturnObs};
 use crate::state::Exc;
 use refsan_ir::{
@@ -93,6 +94,29 @@ pub fn bottom_up_order(module: &Module) -> Vec<usize> {
         }
     }
     order
+}
+
+/// The call through which `func` can run Python code: a knowledge-base
+/// function that can (`PyObject_Call`, `PyObject_RichCompare`...), directly
+/// or through a function of the project already summarised (callees come
+/// first in bottom-up order). Returns the knowledge-base function's name.
+pub fn runs_code_via(func: &Function, resolver: &Resolver<'_>) -> Option<String> {
+    func.blocks
+        .iter()
+        .flat_map(|b| b.stmts.iter())
+        .find_map(|stmt| match &stmt.kind {
+            StmtKind::Call {
+                callee: Callee::Named(n),
+                ..
+            } if n != &func.name => {
+                if resolver.behaviour(n).is_some_and(|b| b.runs_code) {
+                    Some(n.clone())
+                } else {
+                    resolver.runs_code(n).map(str::to_string)
+                }
+            }
+            _ => None,
+        })
 }
 
 /// What the analysis decided about a function whose contract is inferred.

@@ -56,6 +56,16 @@ pub enum Lost {
     Temp { callee: String },
 }
 
+/// Where a reference that Python code can free was borrowed from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BorrowSource {
+    /// A field Python code can rebind (`` `self->callback` ``).
+    Field(String),
+    /// The result of a knowledge-base call (an item of a container, a
+    /// `sys` attribute, a weak reference's referent).
+    Api(String),
+}
+
 /// Why a value may be gone when it is used.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Dead {
@@ -127,7 +137,16 @@ pub enum Kind {
         cause: Dead,
     },
     /// A borrowed value used after a call that can run Python code.
-    UsedAfterCodeRan { value: String, callee: String },
+    UsedAfterCodeRan {
+        value: String,
+        /// The call that can run Python code.
+        callee: String,
+        /// For a function of the project, the knowledge-base call through
+        /// which it does.
+        via: Option<String>,
+        /// Where the reference was borrowed from.
+        source: BorrowSource,
+    },
     /// NULL reaches an access that does not accept it. `why` says where the
     /// NULL comes from ("`f` returned NULL on line 3").
     NullUsed {

@@ -239,8 +239,12 @@ impl<'a> Analyzer<'a> {
         if contract.noreturn {
             return;
         }
-        if is_api && behaviour.is_some_and(|b| b.runs_code) {
-            self.expose_borrowed(&mut st, sref);
+        // Python code may run: through the knowledge base's API, or a
+        // function of the project that calls one.
+        if (is_api && behaviour.is_some_and(|b| b.runs_code))
+            || (!is_api && self.resolver.runs_code(name).is_some())
+        {
+            self.expose_borrowed(&mut st, sref, &vals);
         }
 
         // A status (0) unless a summary says what the helper returns.

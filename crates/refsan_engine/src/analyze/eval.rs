@@ -100,7 +100,16 @@ impl<'a> Analyzer<'a> {
                 }
                 if field != "[]" {
                     match st.field(key, fid) {
-                        Some(FieldVal::Obj(site)) if st.value(site).is_some() => {
+                        // Unless Python code may have rebound the field since
+                        // it was read (RS110): then it is read anew.
+                        Some(FieldVal::Obj(site))
+                            if st.value(site).is_some_and(|v| {
+                                !(v.volatile
+                                    && v.exposed.is_some()
+                                    && v.owned <= 0
+                                    && matches!(v.origin, ValOrigin::Field(_)))
+                            }) =>
+                        {
                             return Binding::Obj(site)
                         }
                         Some(FieldVal::Null(s)) => return Binding::Null(NullWhy::Literal(s)),
@@ -137,6 +146,7 @@ impl<'a> Analyzer<'a> {
                 if let Binding::Obj(bsite) = st.binding(*base) {
                     v.owner = Some(bsite);
                 }
+                v.volatile = field != "[]" && self.field_can_change(st, *base, field);
                 st.put_new_value(v);
                 st.push_event(Ev::Created { stmt: sref, site });
                 if field == "[]" {
@@ -290,6 +300,40 @@ impl<'a> Analyzer<'a> {
         st.fields
             .iter()
             .any(|f| f.val == FieldVal::Obj(site) && self.name_of(f.field).starts_with('#'))
+    }
+
+    /// `base->field` holds an object that Python code run by a call can
+    /// replace (and free): a field of one of the project's object structs
+    /// that functions Python can call write, of an object Python can reach
+    /// (not one this function just made, not in a constructor or
+    /// deallocator).
+    fn field_can_change(&self, st: &State, base: VarId, field: &str) -> bool {
+        if !self.resolver.field_rebindable(field) || self.resolver.runs_unreachable(&self.func.name)
+        {
+            return false;
+        }
+        let c_type = &self.func.vars[base.index()].c_type;
+        let own_object_field = self
+            .module
+            .and_then(|m| m.struct_named(c_type))
+            .is_some_and(|s| {
+                s.is_object
+                    && s.fields
+                        .iter()
+                        .any(|f| f.name == field && f.ty == TypeClass::Object)
+            });
+        if !own_object_field {
+            return false;
+        }
+        match st.binding(base) {
+            Binding::Obj(site) => st.value(site).is_none_or(|v| match v.origin {
+                ValOrigin::New(s) | ValOrigin::OutNew(s, _) => {
+                    !self.is_constructor(&self.callee_at(s))
+                }
+                _ => true,
+            }),
+            _ => true,
+        }
     }
 
     /// `base->field` where the struct is defined in the file, or is one of

@@ -57,24 +57,46 @@ impl<'a> Analyzer<'a> {
     }
 
     pub(super) fn field_text(&self, sref: StmtRef) -> Option<String> {
-        let stmt = self.stmt_at(sref)?;
+        let (b, f) = self.field_read_at(sref)?;
+        Some(if self.is_temp(b) {
+            if f == "[]" {
+                "an array element".to_string()
+            } else {
+                format!("the `{f}` field")
+            }
+        } else if f == "[]" {
+            format!("`{}[...]`", self.var_name(b))
+        } else {
+            format!("`{}->{}`", self.var_name(b), f)
+        })
+    }
+
+    /// The first field a statement (or a branch's condition) reads: its
+    /// base variable and name.
+    pub(super) fn field_read_at(&self, sref: StmtRef) -> Option<(VarId, &'a str)> {
         let mut found = None;
-        let mut look = |op: &Operand| {
+        let mut look = |op: &'a Operand| {
             if let Operand::Field(b, f) = op {
                 if found.is_none() {
-                    found = Some(if self.is_temp(*b) {
-                        if f == "[]" {
-                            "an array element".to_string()
-                        } else {
-                            format!("the `{f}` field")
-                        }
-                    } else if f == "[]" {
-                        format!("`{}[...]`", self.var_name(*b))
-                    } else {
-                        format!("`{}->{}`", self.var_name(*b), f)
-                    });
+                    found = Some((*b, f.as_str()));
                 }
             }
+        };
+        let Some(stmt) = self.stmt_at(sref) else {
+            // A field read by a branch's condition (`if (!self->x)`).
+            let (bi, _) = self.locate(sref);
+            if let Some(Terminator::Branch { cond, .. }) = self.func.blocks.get(bi).map(|b| &b.term)
+            {
+                match cond {
+                    Cond::IsNull(op) | Cond::Cmp(op, ..) => look(op),
+                    Cond::Same(a, b) => {
+                        look(a);
+                        look(b);
+                    }
+                    Cond::ErrOccurred | Cond::Unknown => {}
+                }
+            }
+            return found;
         };
         match &stmt.kind {
             StmtKind::Assign { src, .. } => look(src),
@@ -296,6 +318,20 @@ impl<'a> Analyzer<'a> {
                     self.describe(st, site)
                 ),
             },
+            Ev::CodeRan { stmt, site } => {
+                let callee = self.callee_at(stmt);
+                let via = match self.resolver.runs_code(&callee) {
+                    Some(api) => format!(" (through `{api}`)"),
+                    None => String::new(),
+                };
+                Event {
+                    span: self.span_at(stmt),
+                    message: format!(
+                        "`{callee}` can run Python code{via} while {} is borrowed",
+                        self.describe(st, site)
+                    ),
+                }
+            }
             Ev::Assigned { .. } | Ev::Created { .. } => return None,
         };
         Some(ev)
@@ -407,7 +443,15 @@ impl<'a> Analyzer<'a> {
 
     /// The numbered path of a finding at `at` about `site` (or about the
     /// path as a whole when `site` is None), without the finding itself.
-    pub(super) fn path(&self, st: &State, site: Option<Site>, at: Span) -> Vec<Event> {
+    /// Calls that ran Python code while the value was borrowed are steps of
+    /// an RS110 finding's path only (`code_ran`).
+    pub(super) fn path(
+        &self,
+        st: &State,
+        site: Option<Site>,
+        at: Span,
+        code_ran: bool,
+    ) -> Vec<Event> {
         const MAX_EVENTS: usize = 12;
         let all = path_events(&st.path);
         let start = match site {
@@ -429,7 +473,7 @@ impl<'a> Analyzer<'a> {
                 None => true,
             };
             let strong = ev.site().is_some();
-            if !related {
+            if !related || (!code_ran && matches!(ev, Ev::CodeRan { .. })) {
                 continue;
             }
             if let Some(e) = self.render_event(st, ev) {
@@ -478,6 +522,7 @@ impl<'a> Analyzer<'a> {
     /// the path that takes the least to happen.
     pub(super) fn emit(&mut self, st: &State, kind: Kind, span: Span, site: Option<Site>) {
         let demand = path_demand(&st.path);
+        let code_ran = matches!(kind, Kind::UsedAfterCodeRan { .. });
         let seen = self
             .result
             .violations
@@ -486,7 +531,7 @@ impl<'a> Analyzer<'a> {
         if let Some(i) = seen {
             if demand < self.result.violations[i].trigger {
                 let (trigger, failing) = self.trigger_of(st);
-                let path = self.path(st, site, span);
+                let path = self.path(st, site, span, code_ran);
                 let v = &mut self.result.violations[i];
                 v.path = path;
                 v.trigger = trigger;
@@ -494,7 +539,7 @@ impl<'a> Analyzer<'a> {
             }
             return;
         }
-        let path = self.path(st, site, span);
+        let path = self.path(st, site, span, code_ran);
         let (trigger, failing) = self.trigger_of(st);
         let singleton = self.singleton_of(st, site);
         self.result.violations.push(Violation {
@@ -536,7 +581,7 @@ impl<'a> Analyzer<'a> {
     pub(super) fn violation(&self, st: &State, kind: Kind, span: Span, site: Site) -> Violation {
         let (trigger, failing) = self.trigger_of(st);
         Violation {
-            path: self.path(st, Some(site), span),
+            path: self.path(st, Some(site), span, false),
             kind,
             span,
             site: Some(site),

@@ -52,12 +52,43 @@ impl<'a> Analyzer<'a> {
         true
     }
 
-    /// Python code may run: borrowed container items may be freed.
-    pub(super) fn expose_borrowed(&self, st: &mut State, sref: StmtRef) {
-        for v in &mut st.values {
-            if v.volatile && v.owned <= 0 && v.status == Status::Live && v.exposed.is_none() {
+    /// Python code may run: borrowed container items and fields may be
+    /// freed (a field read before is read anew afterwards: see `eval`). A
+    /// field read no variable holds is read anew where it is used next.
+    pub(super) fn expose_borrowed(&self, st: &mut State, sref: StmtRef, args: &[Binding]) {
+        // A container this function made and kept to itself (a copy it
+        // walks): Python code cannot reach it, unless this call is given it.
+        // (One a C struct holds may be the user's: a serializer's input.)
+        let private = |owner: Option<Site>| {
+            owner.is_some_and(|o| {
+                !args.contains(&Binding::Obj(o)) && st.value(o).is_some_and(|c| {
+                    matches!(c.origin, ValOrigin::New(s) if self.is_constructor(&self.callee_at(s)))
+                        && c.status == Status::Live
+                        && !c.passed_unknown
+                        && !c.kept
+                })
+            })
+        };
+        let mut exposed = Vec::new();
+        for v in &st.values {
+            if v.volatile
+                && v.owned <= 0
+                && v.status == Status::Live
+                && v.exposed.is_none()
+                && !private(v.owner)
+                && (!matches!(v.origin, ValOrigin::Field(_))
+                    || st
+                        .vars_bound_to(Binding::Obj(v.site))
+                        .any(|var| !self.is_temp(var)))
+            {
+                exposed.push(v.site);
+            }
+        }
+        for site in exposed {
+            if let Some(v) = st.value_mut(site) {
                 v.exposed = Some(sref);
             }
+            st.push_event(Ev::CodeRan { stmt: sref, site });
         }
     }
 
@@ -70,9 +101,21 @@ impl<'a> Analyzer<'a> {
         if !v.volatile || v.owned > 0 || !v.trackable() {
             return;
         }
+        let callee = self.callee_at(at);
+        let source = match v.origin {
+            ValOrigin::Field(s) => {
+                BorrowSource::Field(self.field_text(s).unwrap_or_else(|| "a field".to_string()))
+            }
+            ValOrigin::Borrowed(s) | ValOrigin::OutBorrowed(s, _) => {
+                BorrowSource::Api(self.callee_at(s))
+            }
+            _ => return,
+        };
         let kind = Kind::UsedAfterCodeRan {
             value: self.describe(st, site),
-            callee: self.callee_at(at),
+            via: self.resolver.runs_code(&callee).map(str::to_string),
+            callee,
+            source,
         };
         self.emit(st, kind, span, Some(site));
         if let Some(v) = st.value_mut(site) {

@@ -23,4 +23,5 @@ typedef struct {
 BOXES_INTERNAL PyObject *make_pair(PyObject *a, PyObject *b);
 BOXES_INTERNAL int keep(PyObject *registry, PyObject *item);
 BOXES_INTERNAL PyObject *label_for(const char *name);
+BOXES_INTERNAL int describe_into(PyObject *list, PyObject *obj);
 #endif

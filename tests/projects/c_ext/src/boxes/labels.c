@@ -8,3 +8,15 @@ label_for(const char *name)
         return NO_LABEL;
     return PyUnicode_FromString(name);
 }
+
+/* Appends repr(obj) to `list`: runs the object's __repr__. */
+int
+describe_into(PyObject *list, PyObject *obj)
+{
+    PyObject *r = PyObject_Repr(obj);
+    if (r == NULL)
+        return -1;
+    int err = PyList_Append(list, r);
+    Py_DECREF(r);
+    return err;
+}

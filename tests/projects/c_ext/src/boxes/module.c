@@ -142,6 +142,42 @@ Box_init(BoxObject *self, PyObject *args, PyObject *kwds)
     return 0;
 }
 
+/* BUG: `payload` is borrowed from the box, and describe_into() (labels.c)
+   runs its __repr__, which can re-initialise the box and free it. */
+static PyObject *
+Box_show(BoxObject *self, PyObject *list)
+{
+    PyObject *payload = self->payload;
+    if (payload == NULL)
+        Py_RETURN_NONE;
+    if (describe_into(list, payload) < 0)
+        return NULL;
+    return PyObject_Str(payload);
+}
+
+/* The same with a reference of its own across the call. */
+static PyObject *
+Box_show_ok(BoxObject *self, PyObject *list)
+{
+    PyObject *payload = self->payload;
+    if (payload == NULL)
+        Py_RETURN_NONE;
+    Py_INCREF(payload);
+    if (describe_into(list, payload) < 0) {
+        Py_DECREF(payload);
+        return NULL;
+    }
+    PyObject *s = PyObject_Str(payload);
+    Py_DECREF(payload);
+    return s;
+}
+
+static PyMethodDef Box_methods[] = {
+    {"show", (PyCFunction)Box_show, METH_O, NULL},
+    {"show_ok", (PyCFunction)Box_show_ok, METH_O, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
 static PyTypeObject Box_Type = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "boxes.Box",
@@ -150,6 +186,7 @@ static PyTypeObject Box_Type = {
     .tp_traverse = (traverseproc)Box_traverse,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_init = (initproc)Box_init,
+    .tp_methods = Box_methods,
     .tp_weaklistoffset = offsetof(BoxObject, weaklist),
 };
 
