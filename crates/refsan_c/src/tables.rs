@@ -6,7 +6,8 @@ use crate::ctx::FileCtx;
 use crate::prepare::identifiers;
 use crate::syntax::{analyze_declarator, children, field, kind, string_value, strip_parens, Txt};
 use refsan_ir::{
-    MethodEntry, MethodTable, Module, ModuleDef, SlotEntry, Span, TypeDef, TypeDefKind,
+    GetSetEntry, GetSetTable, MethodEntry, MethodTable, Module, ModuleDef, SlotEntry, Span,
+    TypeDef, TypeDefKind,
 };
 use std::collections::HashMap;
 use tree_sitter::Node;
@@ -78,6 +79,7 @@ const MODULE_FIELDS: &[&str] = &[
 const SPEC_FIELDS: &[&str] = &["name", "basicsize", "itemsize", "flags", "slots"];
 
 const METHOD_FIELDS: &[&str] = &["ml_name", "ml_meth", "ml_flags", "ml_doc"];
+const GETSET_FIELDS: &[&str] = &["name", "get", "set", "doc", "closure"];
 
 /// A `PyType_Spec`, resolved against slot arrays at the end of the file.
 struct Spec {
@@ -125,6 +127,7 @@ impl TableCollector {
             .trim_ascii()
         {
             b"PyMethodDef" => b"methods",
+            b"PyGetSetDef" => b"getset",
             b"PyTypeObject" => b"type",
             b"PyType_Slot" => b"type_slots",
             b"PyType_Spec" => b"spec",
@@ -146,6 +149,7 @@ impl TableCollector {
         let span = t.span(decl);
         match table {
             b"methods" => module.method_tables.push(method_table(t, var, value, span)),
+            b"getset" => module.getset_tables.push(getset_table(t, var, value, span)),
             b"type" => module.type_defs.push(static_type(ctx, var, value, span)),
             b"type_slots" => {
                 let slots =
@@ -310,6 +314,38 @@ fn flag_names(t: Txt<'_>, n: Node<'_>) -> Vec<String> {
     identifiers(t.bytes(n))
         .map(|id| String::from_utf8_lossy(id).into_owned())
         .collect()
+}
+
+fn getset_table(t: Txt<'_>, name: String, list: Node<'_>, span: Span) -> GetSetTable {
+    let mut entries = Vec::new();
+    for e in elements(list) {
+        if kind(e) != "initializer_list" {
+            continue;
+        }
+        let (mut py_name, mut getter, mut setter) = (None, None, None);
+        for (key, value) in keyed(t, e) {
+            match field_name(&key, GETSET_FIELDS).as_deref() {
+                Some("name") => py_name = string_value(&t, value),
+                Some("get") => getter = referenced_name(t, value),
+                Some("set") => setter = referenced_name(t, value),
+                _ => {}
+            }
+        }
+        let null = |f: Option<String>| f.filter(|f| f != "NULL" && f != "0");
+        if let Some(py_name) = py_name {
+            entries.push(GetSetEntry {
+                py_name,
+                getter: null(getter),
+                setter: null(setter),
+                span: t.span(e),
+            });
+        }
+    }
+    GetSetTable {
+        name,
+        entries,
+        span,
+    }
 }
 
 fn method_table(t: Txt<'_>, name: String, list: Node<'_>, span: Span) -> MethodTable {

@@ -164,6 +164,25 @@ pub fn expectations(module: &Module, resolver: &Resolver<'_>) -> HashMap<String,
             );
         }
     }
+    // A getter returns a new reference or NULL with an exception. (Setters
+    // are not held to their contract yet: a setter handing its value to
+    // the object through a macro refsan does not model, `Py_SET_TYPE`,
+    // would read as a leak.)
+    for table in &module.getset_tables {
+        for e in &table.entries {
+            if let Some(get) = &e.getter {
+                python(
+                    get,
+                    Expect::python(
+                        ExpectRet::New,
+                        true,
+                        false,
+                        format!("getter of `{}`", e.py_name),
+                    ),
+                );
+            }
+        }
+    }
     for t in &module.type_defs {
         for s in &t.slots {
             let slot = s.slot.as_str();

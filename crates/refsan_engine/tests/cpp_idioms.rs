@@ -76,3 +76,68 @@ fn a_reference_checked_by_the_overload_still_leaks_when_dropped() {
         "{all:#?}"
     );
 }
+
+/// greenlet's getters and setters: a handler of the exception C++ code
+/// threw after a Python exception was set returns the error value; the
+/// exception is whatever the thrower left, not "none set".
+const CATCH: &str = r#"#include <Python.h>
+class PyErrOccurred {};
+extern PyObject *run_of(PyObject *self);
+
+static PyObject *
+getrun(PyObject *self, void *closure)
+{
+    try {
+        PyObject *r = run_of(self);
+        if (r == NULL)
+            throw PyErrOccurred();
+        return r;
+    }
+    catch (const PyErrOccurred &) {
+        return nullptr;
+    }
+}
+
+static PyGetSetDef getsets[] = {
+    {"run", (getter)getrun, NULL, NULL, NULL},
+    {NULL}
+};
+"#;
+
+#[test]
+fn a_catch_handler_may_return_the_error_value_the_thrower_set_up() {
+    let found = findings(CATCH);
+    assert!(
+        found.iter().all(|f| f.code != "RS109"),
+        "{:?}",
+        found
+            .iter()
+            .map(|f| (f.code, f.span.line))
+            .collect::<Vec<_>>()
+    );
+}
+
+/// A getter returning NULL outside any handler, where no exception is set
+/// (`PyDict_GetItemString` found nothing), is reported: the getter's
+/// contract holds.
+#[test]
+fn a_getter_returning_null_without_an_exception_is_reported() {
+    let bad = CATCH
+        .replace(
+            "PyObject *r = run_of(self);",
+            "PyObject *r = PyDict_GetItemString(self, \"run\");",
+        )
+        .replace(
+            "        if (r == NULL)\n            throw PyErrOccurred();\n        return r;",
+            "        if (r == NULL)\n            return NULL;\n        return Py_NewRef(r);",
+        );
+    let found = findings(&bad);
+    assert!(
+        found.iter().any(|f| f.code == "RS109" && f.span.line == 11),
+        "{:?}",
+        found
+            .iter()
+            .map(|f| (f.code, f.span.line))
+            .collect::<Vec<_>>()
+    );
+}

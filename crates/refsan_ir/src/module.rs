@@ -55,6 +55,23 @@ pub struct MethodTable {
     pub span: Span,
 }
 
+/// One `{"name", getter, setter, doc, closure}` entry of a `PyGetSetDef[]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct GetSetEntry {
+    pub py_name: String,
+    pub getter: Option<String>,
+    pub setter: Option<String>,
+    pub span: Span,
+}
+
+/// A `PyGetSetDef[]` array.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct GetSetTable {
+    pub name: String,
+    pub entries: Vec<GetSetEntry>,
+    pub span: Span,
+}
+
 /// A slot filled with one of the file's functions: `tp_dealloc` in a static
 /// `PyTypeObject`, `{Py_tp_dealloc, func}` in a `PyType_Slot[]`,
 /// `m_traverse` in a `PyModuleDef`.
@@ -227,6 +244,7 @@ pub struct Module {
     pub functions: Vec<Function>,
     pub structs: Vec<StructDef>,
     pub method_tables: Vec<MethodTable>,
+    pub getset_tables: Vec<GetSetTable>,
     pub type_defs: Vec<TypeDef>,
     pub module_defs: Vec<ModuleDef>,
     pub declarations: Vec<Declaration>,
@@ -278,6 +296,7 @@ impl Module {
             functions: Vec::new(),
             structs: Vec::new(),
             method_tables: Vec::new(),
+            getset_tables: Vec::new(),
             type_defs: Vec::new(),
             module_defs: Vec::new(),
             declarations: Vec::new(),

@@ -7,6 +7,11 @@ use crate::syntax::{
 use refsan_ir::{BlockId, Operand, Place, StmtKind, Terminator, TypeClass, VarKind};
 use tree_sitter::Node;
 
+/// The callee a C++ `catch` handler starts with: the C++ runtime's entry
+/// into a handler, a function refsan knows nothing of (the exception state
+/// is unknown after it).
+pub const CATCH_ENTRY: &str = "__cxa_begin_catch";
+
 impl Lowerer<'_> {
     /// The statements of a compound statement, in a new scope.
     pub(super) fn block_items(&mut self, t: Txt<'_>, block: Node<'_>) {
@@ -358,7 +363,8 @@ impl Lowerer<'_> {
         self.b.terminate(Terminator::Unreachable, t.span(n));
     }
 
-    /// `try { A } catch (...) { B }`: either the try block or a handler.
+    /// `try { A } catch (...) { B }`: either the try block or a handler,
+    /// which starts with a call of [`CATCH_ENTRY`].
     fn try_statement(&mut self, t: Txt<'_>, n: Node<'_>) {
         let span = t.span(n);
         let join = self.b.new_block();
@@ -375,10 +381,22 @@ impl Lowerer<'_> {
             }
         }
         let head = self.b.current();
-        for body in bodies {
+        for (i, body) in bodies.into_iter().enumerate() {
             let bb = self.b.new_block();
             arms.push(bb);
             self.b.switch_to(bb);
+            if i > 0 {
+                // A handler runs after code refsan does not follow threw: it
+                // may have set a Python exception (`catch (PyErrOccurred&)`).
+                self.b.push_src(
+                    StmtKind::Call {
+                        dst: None,
+                        callee: refsan_ir::Callee::Named(CATCH_ENTRY.to_string()),
+                        args: Vec::new(),
+                    },
+                    t.span(body),
+                );
+            }
             self.stmt(t, body);
             self.goto_if_open(join, span);
         }
