@@ -326,12 +326,7 @@ impl<'a> Analyzer<'a> {
             return false;
         }
         match st.binding(base) {
-            Binding::Obj(site) => st.value(site).is_none_or(|v| match v.origin {
-                ValOrigin::New(s) | ValOrigin::OutNew(s, _) => {
-                    !self.is_constructor(&self.callee_at(s))
-                }
-                _ => true,
-            }),
+            Binding::Obj(site) => st.value(site).is_none_or(|v| !self.made_here(v)),
             _ => true,
         }
     }

@@ -441,6 +441,12 @@ impl<'a> Analyzer<'a> {
         self.resolver.behaviour(name).is_some_and(|b| b.constructor) || self.resolver.is_fresh(name)
     }
 
+    /// A new object a constructor made in this function (no one else refers
+    /// to it unless the function handed it out).
+    pub(super) fn made_here(&self, v: &ValueState) -> bool {
+        matches!(v.origin, ValOrigin::New(s) if self.is_constructor(&self.callee_at(s)))
+    }
+
     /// An API reading an item slot that a `*_SET_ITEM` can overwrite.
     pub(super) fn is_slot_getter(&self, name: &str) -> bool {
         self.resolver.behaviour(name).is_some_and(|b| b.slot_getter)

@@ -61,12 +61,13 @@ impl<'a> Analyzer<'a> {
         // (One a C struct holds may be the user's: a serializer's input.)
         let private = |owner: Option<Site>| {
             owner.is_some_and(|o| {
-                !args.contains(&Binding::Obj(o)) && st.value(o).is_some_and(|c| {
-                    matches!(c.origin, ValOrigin::New(s) if self.is_constructor(&self.callee_at(s)))
-                        && c.status == Status::Live
-                        && !c.passed_unknown
-                        && !c.kept
-                })
+                !args.contains(&Binding::Obj(o))
+                    && st.value(o).is_some_and(|c| {
+                        self.made_here(c)
+                            && c.status == Status::Live
+                            && !c.passed_unknown
+                            && !c.kept
+                    })
             })
         };
         let mut exposed = Vec::new();
