@@ -11,7 +11,7 @@ use refsan_ir::{BlockId, CmpOp, Cond, Operand, Terminator};
 use tree_sitter::Node;
 
 /// Longest condition text kept for path events.
-const COND_TEXT_MAX: usize = 80;
+pub(super) const COND_TEXT_MAX: usize = 80;
 
 /// The constant a comparison is made against.
 enum Constant {

@@ -98,6 +98,11 @@ struct SwitchCtx {
     /// The constants the `case`s name: a switch without `default` over all
     /// six rich-comparison operators covers every value of `op`.
     names: Vec<Vec<u8>>,
+    /// Each `case` (not `default`): its block, its value when it is an
+    /// integer constant, its text and span.
+    cases: Vec<(BlockId, Option<i64>, String, Span)>,
+    /// The `default` block.
+    default: Option<BlockId>,
 }
 
 pub(crate) struct Lowerer<'f> {

@@ -1,10 +1,12 @@
 //! Statements: control flow, declarations, labels, `#if` arms.
 
+use super::cond::COND_TEXT_MAX;
 use super::{declarators, declared_type, Dst, Lowerer, SwitchCtx, MAX_DEPTH};
 use crate::syntax::{
-    all_children, analyze_declarator, c_type_string, children, field, first_child, kind, Txt,
+    all_children, analyze_declarator, c_type_string, children, field, first_child, kind,
+    strip_parens, Txt,
 };
-use refsan_ir::{BlockId, Operand, Place, StmtKind, Terminator, TypeClass, VarKind};
+use refsan_ir::{BlockId, CmpOp, Cond, Operand, Place, StmtKind, Terminator, TypeClass, VarKind};
 use tree_sitter::Node;
 
 /// The callee a C++ `catch` handler starts with: the C++ runtime's entry
@@ -159,7 +161,7 @@ impl Lowerer<'_> {
         let Some(e) = first_child(n) else {
             return;
         };
-        let e = crate::syntax::strip_parens(e);
+        let e = strip_parens(e);
         if kind(e) == "identifier" && self.identifier_statement(t, e) {
             return;
         }
@@ -215,7 +217,7 @@ impl Lowerer<'_> {
 
     /// `auto x = init;`: Object when the initializer obviously is one.
     fn guess_class(&self, t: Txt<'_>, init: Node<'_>) -> TypeClass {
-        let init = crate::syntax::strip_parens(init);
+        let init = strip_parens(init);
         if let Some(target) = cpp_cast_target(t, init) {
             return match target {
                 (base, true) if self.ctx.types.is_objectish(&base) => TypeClass::Object,
@@ -563,6 +565,8 @@ impl Lowerer<'_> {
         let span = t.span(n);
         self.stray_errors(t, n);
         self.scopes.push();
+        // The value switched on, when it is one the engine can test.
+        let mut on: Option<(Operand, String)> = None;
         if let Some(c) = field(n, "condition") {
             let c = if kind(c) == "condition_clause" {
                 field(c, "value").unwrap_or(c)
@@ -574,6 +578,9 @@ impl Lowerer<'_> {
             } else {
                 let op = self.value(t, c);
                 self.consume(&op, span);
+                if matches!(op, Operand::Var(_)) && !self.is_pointerish(&op) {
+                    on = Some((op, t.collapsed(strip_parens(c), COND_TEXT_MAX)));
+                }
             }
         }
         let head = self.b.current();
@@ -585,6 +592,8 @@ impl Lowerer<'_> {
             targets: Vec::new(),
             has_default: false,
             names: Vec::new(),
+            cases: Vec::new(),
+            default: None,
         });
         self.breaks.push(exit);
         if let Some(body) = field(n, "body") {
@@ -592,28 +601,53 @@ impl Lowerer<'_> {
         }
         self.breaks.pop();
         self.goto_if_open(exit, span);
-        let ctx = self.switches.pop();
-        let mut targets = Vec::new();
-        let mut has_default = false;
-        let mut names = Vec::new();
-        if let Some(ctx) = ctx {
-            targets = ctx.targets;
-            has_default = ctx.has_default;
-            names = ctx.names;
-        }
+        let Some(ctx) = self.switches.pop() else {
+            self.b.switch_to(exit);
+            self.scopes.pop();
+            return;
+        };
         // Without `default`, no case may match, unless the cases are the six
         // comparison operators a tp_richcompare receives, or every value of
         // an enum the file (or a header) defines.
-        let covers_all = has_default
+        let covers_all = ctx.has_default
             || [b"Py_LT", b"Py_LE", b"Py_EQ", b"Py_NE", b"Py_GT", b"Py_GE"]
                 .iter()
-                .all(|op| names.iter().any(|n| n == op))
-            || self.ctx.types.covers_an_enum(&names);
-        if !covers_all {
-            targets.push(exit);
-        }
+                .all(|op| ctx.names.iter().any(|n| n == op))
+            || self.ctx.types.covers_an_enum(&ctx.names);
         self.b.switch_to(head);
-        self.b.terminate(Terminator::Choose(targets), span);
+        // Integer cases of a variable: tested one after the other, so the
+        // engine follows only the cases its value allows (`switch (res)`
+        // after `res = f(&out)` failed takes `case -1:`).
+        let constant_cases = !ctx.cases.is_empty() && ctx.cases.iter().all(|c| c.1.is_some());
+        if let (Some((op, text)), true) = (on, constant_cases) {
+            let otherwise = ctx.default.unwrap_or(exit);
+            let last = ctx.cases.len() - 1;
+            for (i, (bb, k, case_text, case_span)) in ctx.cases.into_iter().enumerate() {
+                let next = if i == last {
+                    otherwise
+                } else {
+                    self.b.new_block()
+                };
+                self.b.terminate(
+                    Terminator::Branch {
+                        cond: Cond::Cmp(op.clone(), CmpOp::Eq, k.unwrap_or_default()),
+                        then_bb: bb,
+                        else_bb: next,
+                        text: format!("{text} == {case_text}"),
+                    },
+                    case_span,
+                );
+                if i != last {
+                    self.b.switch_to(next);
+                }
+            }
+        } else {
+            let mut targets = ctx.targets;
+            if !covers_all {
+                targets.push(exit);
+            }
+            self.b.terminate(Terminator::Choose(targets), span);
+        }
         self.b.switch_to(exit);
         self.scopes.pop();
     }
@@ -625,11 +659,23 @@ impl Lowerer<'_> {
             let bb = self.b.new_block();
             // Fall through from the previous case.
             self.b.goto_and_switch(bb, span);
+            let case = value.map(|v| {
+                (
+                    super::cond::const_value(&t, v),
+                    t.collapsed(v, COND_TEXT_MAX),
+                )
+            });
             if let Some(ctx) = self.switches.last_mut() {
                 ctx.targets.push(bb);
                 match value {
-                    None => ctx.has_default = true,
+                    None => {
+                        ctx.has_default = true;
+                        ctx.default = Some(bb);
+                    }
                     Some(v) => ctx.names.push(t.bytes(v).to_vec()),
+                }
+                if let Some((k, text)) = case {
+                    ctx.cases.push((bb, k, text, span));
                 }
             }
         }
@@ -729,11 +775,7 @@ impl Lowerer<'_> {
             let next = self.b.new_block();
             self.b.terminate(
                 Terminator::Branch {
-                    cond: refsan_ir::Cond::Cmp(
-                        Operand::Var(var),
-                        refsan_ir::CmpOp::Lt,
-                        i as i64 + 1,
-                    ),
+                    cond: Cond::Cmp(Operand::Var(var), CmpOp::Lt, i as i64 + 1),
                     then_bb: *target,
                     else_bb: next,
                     text: format!("#if arm {}", i + 1),
