@@ -40,6 +40,11 @@ pub struct Expect {
     /// A tp_dealloc: the object in the first parameter is being destroyed,
     /// so what its fields hold afterwards (a free list link) owns nothing.
     pub dealloc: bool,
+    /// The function may run again on an object whose fields are set
+    /// (`tp_init`: `__init__` can be called again; a setter), and what it
+    /// is ("the setter of `name`"): the owning fields of its first
+    /// parameter may hold references when it starts.
+    pub reinit: Option<String>,
 }
 
 impl Expect {
@@ -57,6 +62,7 @@ impl Expect {
             why: None,
             watch_fields: Vec::new(),
             dealloc: false,
+            reinit: None,
         }
     }
 
@@ -75,6 +81,7 @@ impl Expect {
             why: Some(why),
             watch_fields: Vec::new(),
             dealloc: false,
+            reinit: None,
         }
     }
 
@@ -93,6 +100,7 @@ impl Expect {
             why: None,
             watch_fields: Vec::new(),
             dealloc: false,
+            reinit: None,
         }
     }
 }
@@ -192,7 +200,11 @@ pub fn expectations(module: &Module, resolver: &Resolver<'_>) -> HashMap<String,
             } else if slot == "tp_iternext" {
                 python(&s.value, Expect::python(ExpectRet::New, false, false, why));
             } else if INT_SLOTS.contains(&slot) || slot == "nb_bool" {
-                python(&s.value, Expect::python(ExpectRet::Other, false, true, why));
+                let mut exp = Expect::python(ExpectRet::Other, false, true, why.clone());
+                if slot == "tp_init" {
+                    exp.reinit = Some(format!("`__init__` ({why})"));
+                }
+                python(&s.value, exp);
             } else if matches!(
                 slot,
                 "tp_dealloc" | "tp_finalize" | "tp_traverse" | "tp_clear" | "tp_free"
@@ -271,6 +283,9 @@ pub fn expectations(module: &Module, resolver: &Resolver<'_>) -> HashMap<String,
                 false,
                 format!("Argument Clinic implementation `{}`", f.name),
             );
+            if f.name.ends_with("___init___impl") {
+                exp.reinit = Some(format!("`__init__` (`{}`)", f.name));
+            }
             if let Some(&last) = f.handed_over.iter().max() {
                 let mut params = vec![ArgEffect::Borrow; last + 1];
                 for i in &f.handed_over {
@@ -290,6 +305,13 @@ pub fn expectations(module: &Module, resolver: &Resolver<'_>) -> HashMap<String,
             Expect::infer(f)
         };
         out.insert(f.name.clone(), exp);
+    }
+    // Setters run again and again on the same object (they are not held
+    // to their contract yet: see above).
+    for e in module.getset_tables.iter().flat_map(|t| t.entries.iter()) {
+        if let Some(exp) = e.setter.as_deref().and_then(|n| out.get_mut(n)) {
+            exp.reinit = Some(format!("the setter of `{}`", e.py_name));
+        }
     }
     out
 }

@@ -53,6 +53,9 @@ pub struct Resolver<'a> {
     /// Functions that run while Python code cannot reach the object or
     /// module they work on (constructors, deallocators, module set-up).
     unreachable_fns: FxHashSet<&'a str>,
+    /// (instance struct, member) pairs whose type's deallocator releases
+    /// the member: the object owns what they hold.
+    owning_members: FxHashMap<(String, String), String>,
 }
 
 /// What a file-scope name refers to.
@@ -226,7 +229,20 @@ impl<'a> Resolver<'a> {
             runs_code: FxHashMap::default(),
             rebindable_fields: rebindable_fields(module, &unreachable_fns),
             unreachable_fns,
+            owning_members: FxHashMap::default(),
         }
+    }
+
+    pub fn set_owning_members(&mut self, members: Vec<(String, String, String)>) {
+        self.owning_members = members.into_iter().map(|(s, f, by)| ((s, f), by)).collect();
+    }
+
+    /// Whether `field` of the struct `object_struct` owns a reference: the
+    /// function of its type (`tp_dealloc` or `tp_clear`) that releases it.
+    pub fn member_owner(&self, object_struct: &str, field: &str) -> Option<&str> {
+        self.owning_members
+            .get(&(object_struct.to_string(), field.to_string()))
+            .map(String::as_str)
     }
 
     pub fn set_runs_code(&mut self, name: &str, via: &str) {

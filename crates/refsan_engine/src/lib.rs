@@ -320,6 +320,16 @@ pub fn check_module_with(
         }
         learn(&mut resolver, name, s);
     }
+    let owning = {
+        let risky = rules::rs404_dealloc_decref_maybe_null::RiskyFields::new();
+        let cx = rules::ModuleCx {
+            module,
+            resolver: &resolver,
+            risky: &risky,
+        };
+        rules::slots::owning_members(&cx)
+    };
+    resolver.set_owning_members(owning);
     let expects = expect::expectations(module, &resolver);
     let aopts = analyze::Options {
         target: opts.target,

@@ -35,6 +35,9 @@ pub struct ReturnObs {
     /// Parameters (bit i: the i-th, up to 64) the path established are not
     /// NULL.
     pub nonnull_params: u64,
+    /// `PyObject **` parameters (bit i: the i-th, up to 64) through which
+    /// the path stored a new reference that is still there (`*out = r;`).
+    pub out_new: u64,
 }
 
 impl ReturnObs {

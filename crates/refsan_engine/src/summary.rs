@@ -289,6 +289,40 @@ pub fn summarize(
             }
         }
     }
+    // `PyObject **` parameters every succeeding return stored a new
+    // reference through, and no failing one did (`*out = r; return 0;`).
+    // Only when callers tell failure from success by the result as the
+    // contract says (not a pointer to a C array, NULL on failure).
+    if expect.params.is_none() && !expect.python_facing && result.approximate.is_none() {
+        let failing = |r: &ReturnObs| match r.kind {
+            RetKind::Null => true,
+            RetKind::Int(_, hi) => hi < 0,
+            _ => false,
+        };
+        for (i, p) in func.params.iter().enumerate().take(64) {
+            let var = &func.vars[p.index()];
+            if var.c_type.matches('*').count() != 2
+                || args.get(i).is_some_and(|e| *e != ArgEffect::Borrow)
+            {
+                continue;
+            }
+            let bit = 1u64 << i;
+            let (fails, succeeds): (Vec<&ReturnObs>, Vec<&ReturnObs>) =
+                result.returns.iter().partition(|r| failing(r));
+            let told_apart =
+                fails.is_empty() || !matches!(failure, Failure::Never | Failure::Ambiguous);
+            if told_apart
+                && !succeeds.is_empty()
+                && succeeds.iter().all(|r| r.out_new & bit != 0)
+                && fails.iter().all(|r| r.out_new & bit == 0)
+            {
+                if args.len() <= i {
+                    args.resize(i + 1, ArgEffect::Borrow);
+                }
+                args[i] = ArgEffect::OutNew;
+            }
+        }
+    }
     let success = if func.returns == TypeClass::Int {
         let mut lo = i64::MAX;
         let mut hi = i64::MIN;

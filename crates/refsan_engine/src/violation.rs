@@ -210,6 +210,23 @@ pub enum Kind {
     ErrorWithoutException { returns: ErrorReturn, role: String },
     /// A C-API call (or `Py_INCREF`/`Py_DECREF`) while the GIL is released.
     CallWithoutGil { callee: String },
+    /// An owning field of an object Python code already holds is
+    /// overwritten (or set to NULL) without releasing what it may hold.
+    FieldOverwritten {
+        /// The field as written (`self->cb`).
+        place: String,
+        /// The function of the type that releases the field (its
+        /// `tp_dealloc` or `tp_clear`).
+        released_by: String,
+        /// Why the field may hold a reference already ("`tp_init` of
+        /// `Watcher`", "method `reset`").
+        role: String,
+        /// NULL is stored, not a value.
+        cleared: bool,
+        /// The other fields the function overwrites the same way, with
+        /// the line of each: one finding per function.
+        also: Vec<(String, u32)>,
+    },
 }
 
 /// A Cython `<object>` cast that took a reference, in a value that leaks.
@@ -239,6 +256,7 @@ impl Violation {
             | Kind::StoredBorrowed { value, .. }
             | Kind::ReturnedBorrowed { value, .. } => Some(value),
             Kind::Discarded { .. }
+            | Kind::FieldOverwritten { .. }
             | Kind::ErrorWithoutException { .. }
             | Kind::CallWithoutGil { .. } => None,
         }

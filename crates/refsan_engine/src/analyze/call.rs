@@ -850,10 +850,18 @@ impl<'a> Analyzer<'a> {
         sref: StmtRef,
         span: Span,
     ) {
-        let Operand::AddrOf(Place::Var(var)) = a else {
-            self.havoc_out_arg(st, a);
-            return;
+        let var = match a {
+            Operand::AddrOf(Place::Var(var)) => *var,
+            Operand::AddrOf(Place::Field(base, f)) => {
+                self.write_out_field(st, *base, f, i, effect, outcome, sref, span);
+                return;
+            }
+            _ => {
+                self.havoc_out_arg(st, a);
+                return;
+            }
         };
+        let var = &var;
         // The end of an iteration writes nothing: the variable keeps what
         // it held (`Py_CLEAR(key)` in the loop leaves it NULL after it).
         if outcome == Outcome::False
@@ -934,6 +942,67 @@ impl<'a> Analyzer<'a> {
         st.put_new_value(v);
         st.push_event(Ev::Created { stmt: sref, site });
         st.set_binding(*var, Binding::Obj(site));
+    }
+
+    /// `PyArg_ParseTuple(args, "O", &self->cb)`: a borrowed argument
+    /// written straight into an object's field is a store into it, which
+    /// a `Py_INCREF` must pay for (RS108 otherwise). Other outputs written
+    /// through a field's address are forgotten.
+    #[allow(clippy::too_many_arguments)]
+    fn write_out_field(
+        &mut self,
+        st: &mut State,
+        base: VarId,
+        field: &str,
+        i: usize,
+        effect: ArgEffect,
+        outcome: Outcome,
+        sref: StmtRef,
+        span: Span,
+    ) {
+        let place = Place::Field(base, field.to_string());
+        let callee = self.callee_at(sref);
+        let into_object = self.func.vars[base.index()].ty == TypeClass::Object
+            && self.known_object_field(base, field);
+        if effect != ArgEffect::OutBorrowed
+            || !outcome.succeeded()
+            || !into_object
+            || formats::format_api(self.resolver.facts(), &callee).is_none()
+        {
+            self.havoc_out_arg(st, &Operand::AddrOf(place));
+            return;
+        }
+        let Some(site) = Site::of_stmt(sref, SubPos::Out(i)) else {
+            self.havoc_out_arg(st, &Operand::AddrOf(place));
+            return;
+        };
+        if st.value(site).is_some() {
+            self.escape_site(st, site);
+        }
+        let required = self.stmt_at(sref).is_some_and(|s| match &s.kind {
+            StmtKind::Call { args, .. } => {
+                formats::required_outputs(self.resolver.facts(), &callee, args).contains(&i)
+            }
+            _ => false,
+        });
+        if !required {
+            // An optional output keeps the field's old value when the
+            // argument is absent: what the field holds is not known.
+            self.havoc_out_arg(st, &Operand::AddrOf(place.clone()));
+        }
+        let v = ValueState::new(
+            site,
+            ValOrigin::OutBorrowed(sref, i as u8),
+            0,
+            if required {
+                Nullness::NonNull
+            } else {
+                Nullness::Maybe
+            },
+        );
+        st.put_new_value(v);
+        st.push_event(Ev::Created { stmt: sref, site });
+        self.store(st, &place, Binding::Obj(site), sref, span);
     }
 
     pub(super) fn replace_in_place(

@@ -89,6 +89,9 @@ struct Analyzer<'a> {
     /// Variables that hold the answer of a predicate the knowledge base
     /// says validates another call (`PyCapsule_IsValid`), with that call.
     validators: Vec<(VarId, StmtRef)>,
+    /// Fields of the first parameter the function may overwrite before
+    /// anything looked at them (see `fresh_fields`).
+    fresh_fields: FreshFields,
     result: FnResult,
     approximate: Option<String>,
 }
@@ -125,6 +128,7 @@ pub fn analyze_function(
         lending: lending(func, resolver),
         steal_results: steal_results(func, resolver),
         validators: Vec::new(),
+        fresh_fields: fresh_fields(func, module, resolver, expect),
         result: FnResult::default(),
         approximate: None,
     };
@@ -220,6 +224,189 @@ fn steal_results(func: &Function, resolver: &Resolver<'_>) -> Vec<VarId> {
         }
     }
     out
+}
+
+/// The fields of its first parameter a function may overwrite while they
+/// still hold what they held when it started (see `fresh_fields`).
+#[derive(Default)]
+pub(super) struct FreshFields {
+    /// The variables that hold the object: the parameter and its casts.
+    holders: Vec<VarId>,
+    /// Per field stored into: the blocks a statement that looks at the
+    /// field (reads, releases or takes the address of a field of that
+    /// name, or hands the object to a call that may) can reach, and those
+    /// statements (block, index) for the statements after them in their
+    /// own block.
+    fields: Vec<FieldLooks>,
+}
+
+/// A field stored into, the blocks the statements that look at it reach,
+/// and those statements (block, index).
+type FieldLooks = (String, Vec<bool>, Vec<(usize, usize)>);
+
+impl FreshFields {
+    /// A store into `field` of `base` at statement `at` (block, index)
+    /// that nothing looked at the field before, on any path.
+    pub(super) fn untouched(&self, base: VarId, field: &str, at: (usize, usize)) -> bool {
+        if !self.holders.contains(&base) {
+            return false;
+        }
+        self.fields.iter().any(|(f, reached, own)| {
+            f == field
+                && !reached.get(at.0).copied().unwrap_or(true)
+                && !own.iter().any(|&(b, i)| b == at.0 && i < at.1)
+        })
+    }
+}
+
+/// In a function that may run again on an object whose fields are set
+/// (`tp_init`, a setter), where the fields of that object
+/// it stores into may still hold their first value (see `FreshFields`).
+/// A call that is not a C-API function running no code and is handed the
+/// object looks at every field: a helper may release them.
+fn fresh_fields(
+    func: &Function,
+    module: Option<&Module>,
+    resolver: &Resolver<'_>,
+    expect: &Expect,
+) -> FreshFields {
+    let Some(&param) = func.params.first() else {
+        return FreshFields::default();
+    };
+    if expect.reinit.is_none() || module.is_none_or(|m| m.language == Language::Cython) {
+        return FreshFields::default();
+    }
+    let stmts = || {
+        func.blocks
+            .iter()
+            .enumerate()
+            .flat_map(|(bi, b)| b.stmts.iter().enumerate().map(move |(i, s)| (bi, i, s)))
+    };
+    // The variables only ever assigned the object.
+    let mut holders = vec![param];
+    loop {
+        let before = holders.len();
+        for (_, _, s) in stmts() {
+            let StmtKind::Assign {
+                dst,
+                src: Operand::Var(v),
+            } = &s.kind
+            else {
+                continue;
+            };
+            if !holders.contains(v)
+                || holders.contains(dst)
+                || func.vars[dst.index()].kind != VarKind::Local
+            {
+                continue;
+            }
+            let only = stmts().all(|(_, _, t)| match &t.kind {
+                StmtKind::Assign { dst: d, src } if d == dst => {
+                    matches!(src, Operand::Var(x) if holders.contains(x))
+                }
+                StmtKind::Call { dst: Some(d), .. } | StmtKind::Havoc { var: d } => d != dst,
+                _ => true,
+            });
+            if only {
+                holders.push(*dst);
+            }
+        }
+        if holders.len() == before {
+            break;
+        }
+    }
+    fn field_of(o: &Operand) -> Option<&str> {
+        match o {
+            Operand::Field(_, f) | Operand::AddrOf(Place::Field(_, f)) => Some(f),
+            _ => None,
+        }
+    }
+    // (field, or every field, block, index) of each look.
+    let mut looks: Vec<(Option<&str>, usize, usize)> = Vec::new();
+    let mut written: Vec<&str> = Vec::new();
+    for (bi, i, s) in stmts() {
+        let mut here: Vec<Option<&str>> = Vec::new();
+        match &s.kind {
+            StmtKind::Assign { src, .. } => here.extend(field_of(src).map(Some)),
+            StmtKind::Call { callee, args, .. } => {
+                let passes_object = args
+                    .iter()
+                    .any(|a| matches!(a, Operand::Var(v) if holders.contains(v)));
+                let harmless = callee
+                    .name()
+                    .and_then(|n| resolver.behaviour(n))
+                    .is_some_and(|b| !b.runs_code);
+                if passes_object && !harmless {
+                    here.push(None);
+                }
+                here.extend(args.iter().filter_map(field_of).map(Some));
+            }
+            StmtKind::Store { place, value } => {
+                here.extend(field_of(value).map(Some));
+                if let Place::Field(b, f) = place {
+                    if holders.contains(b) {
+                        written.push(f);
+                    }
+                }
+            }
+            StmtKind::Incref { value, .. }
+            | StmtKind::Use { value, .. }
+            | StmtKind::Escape { value } => here.extend(field_of(value).map(Some)),
+            StmtKind::Decref { value, clears, .. } => {
+                here.extend(field_of(value).map(Some));
+                if let Some(Place::Field(_, f)) = clears {
+                    here.push(Some(f));
+                }
+            }
+            StmtKind::Havoc { .. } | StmtKind::ReleaseGil | StmtKind::AcquireGil => {}
+        }
+        looks.extend(here.into_iter().map(|f| (f, bi, i)));
+    }
+    written.sort_unstable();
+    written.dedup();
+    if written.is_empty() {
+        return FreshFields::default();
+    }
+    // The blocks each look's block reaches through one edge or more.
+    let n = func.blocks.len();
+    let mut reach_cache: HashMap<usize, Vec<bool>> = HashMap::new();
+    let mut reach = |from: usize| -> Vec<bool> {
+        reach_cache
+            .entry(from)
+            .or_insert_with(|| {
+                let mut seen = vec![false; n];
+                let mut stack: Vec<usize> = func.blocks[from]
+                    .term
+                    .successors()
+                    .iter()
+                    .map(|b| b.index())
+                    .collect();
+                while let Some(b) = stack.pop() {
+                    if b < n && !seen[b] {
+                        seen[b] = true;
+                        stack.extend(func.blocks[b].term.successors().iter().map(|x| x.index()));
+                    }
+                }
+                seen
+            })
+            .clone()
+    };
+    let mut fields = Vec::new();
+    for f in written {
+        let mut reached = vec![false; n];
+        let mut own = Vec::new();
+        for &(g, bi, i) in &looks {
+            if g.is_some_and(|g| g != f) {
+                continue;
+            }
+            own.push((bi, i));
+            for (r, x) in reached.iter_mut().zip(reach(bi)) {
+                *r |= x;
+            }
+        }
+        fields.push((f.to_string(), reached, own));
+    }
+    FreshFields { holders, fields }
 }
 
 /// Local variables whose address an assignment or a store keeps.

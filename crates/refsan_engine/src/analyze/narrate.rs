@@ -632,7 +632,8 @@ impl<'a> Analyzer<'a> {
     }
 
     /// The place a Store statement writes, as the user wrote it.
-    pub(super) fn store_place_text(&self, sref: StmtRef) -> String {
+    /// Where the borrowed value `v` was stored at `sref`.
+    pub(super) fn store_place_text(&self, sref: StmtRef, v: &ValueState) -> String {
         match self.stmt_at(sref).map(|s| &s.kind) {
             Some(StmtKind::Store { place, .. }) => match place {
                 Place::Field(b, f) if !self.is_temp(*b) => format!("{}->{}", self.var_name(*b), f),
@@ -643,6 +644,23 @@ impl<'a> Analyzer<'a> {
                 Place::Var(v) => self.var_name(*v).to_string(),
                 Place::Opaque => "the place".to_string(),
             },
+            // An output written through a field's address
+            // (`PyArg_ParseTuple(args, "O", &self->cb)`).
+            Some(StmtKind::Call { args, .. }) => args
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| match v.origin {
+                    ValOrigin::OutBorrowed(s, out) if s == sref => *i == out as usize,
+                    _ => true,
+                })
+                .find_map(|(_, a)| match a {
+                    Operand::AddrOf(Place::Field(b, f)) if !self.is_temp(*b) => {
+                        Some(format!("{}->{}", self.var_name(*b), f))
+                    }
+                    Operand::AddrOf(Place::Field(_, f)) => Some(format!("the `{f}` field")),
+                    _ => None,
+                })
+                .unwrap_or_else(|| "the place".to_string()),
             _ => "the place".to_string(),
         }
     }

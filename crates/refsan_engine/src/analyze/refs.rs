@@ -190,9 +190,15 @@ impl<'a> Analyzer<'a> {
                 let op = self.managed_op(sref);
                 if let Some(v) = st.value_mut(site) {
                     v.owned += 1;
-                    if v.owned >= 0 {
-                        v.store_debt = None;
-                    }
+                    // `self->cb = cb; Py_INCREF(cb);`: the reference paid
+                    // for belongs to the field.
+                    let paid = match v.store_debt {
+                        Some(at) if v.owned >= 0 => {
+                            v.store_debt = None;
+                            (v.owned == 0 && v.status == Status::Live).then_some(at)
+                        }
+                        _ => None,
+                    };
                     match op {
                         Some(ManagedOp::ObjectCast) => v.cast_incref = Some(sref),
                         None => v.user_incref = Some(sref),
@@ -200,6 +206,9 @@ impl<'a> Analyzer<'a> {
                     }
                     if matches!(v.status, Status::Stolen(_) | Status::Stored(_)) {
                         v.status = Status::Live;
+                    }
+                    if let Some(at) = paid {
+                        v.status = Status::Stored(at);
                     }
                     if v.owned > MAX_OWNED {
                         v.status = Status::Escaped;

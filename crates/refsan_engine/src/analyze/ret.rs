@@ -211,9 +211,17 @@ impl<'a> Analyzer<'a> {
             let Some(v) = st.value(site).copied() else {
                 continue;
             };
+            // Written into the field by the call that made it
+            // (`PyArg_ParseTuple(args, "O", &self->cb)`).
+            let value = match v.origin {
+                ValOrigin::OutBorrowed(s, _) if s == at => {
+                    format!("the argument parsed by `{}`", self.callee_at(s))
+                }
+                _ => self.describe(&st, site),
+            };
             let kind = Kind::StoredBorrowed {
-                value: self.describe(&st, site),
-                place: self.store_place_text(at),
+                value,
+                place: self.store_place_text(at, &v),
                 why: self.why_borrowed(&v),
                 basis: self.borrow_basis(&v),
             };
@@ -333,7 +341,32 @@ impl<'a> Analyzer<'a> {
                     _ => false,
                 })
                 .fold(0u64, |m, (i, _)| m | (1 << i)),
+            out_new: self.out_new(&st),
         });
+    }
+
+    /// The parameters through which the path stored a new reference that
+    /// is still there (`*out = PyLong_FromLong(n);`), as bits.
+    fn out_new(&self, st: &State) -> u64 {
+        let mut bits = 0u64;
+        for v in &st.values {
+            let Status::Stored(at) = v.status else {
+                continue;
+            };
+            let Some(StmtKind::Store {
+                place: Place::Deref(p),
+                ..
+            }) = self.stmt_at(at).map(|s| &s.kind)
+            else {
+                continue;
+            };
+            if let Some(i) = self.func.params.iter().position(|x| x == p) {
+                if i < 64 {
+                    bits |= 1 << i;
+                }
+            }
+        }
+        bits
     }
 
     /// A value returned after the function released the new reference a

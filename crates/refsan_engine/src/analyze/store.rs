@@ -43,6 +43,9 @@ impl<'a> Analyzer<'a> {
                         }
                     }
                 }
+                if old.is_none() {
+                    self.check_overwrite(st, *base, f, b, sref, span);
+                }
                 match b {
                     Binding::Obj(site) => st.set_field(key, fid, FieldVal::Obj(site)),
                     Binding::Null(_) => st.set_field(key, fid, FieldVal::Null(sref)),
@@ -233,5 +236,57 @@ impl<'a> Analyzer<'a> {
                 v.owned -= 1;
             }
         }
+    }
+
+    /// `self->cb = cb;` in a method or `tp_init` that never looked at
+    /// `self->cb`: what the field held when the function started, which
+    /// the type's deallocator says is a reference, leaks (RS101).
+    fn check_overwrite(
+        &mut self,
+        st: &State,
+        base: VarId,
+        field: &str,
+        b: Binding,
+        sref: StmtRef,
+        span: Span,
+    ) {
+        if !self.fresh_fields.untouched(base, field, self.locate(sref)) {
+            return;
+        }
+        let c_type = &self.func.vars[base.index()].c_type;
+        let Some(s) = self.module.and_then(|m| m.struct_named(c_type)) else {
+            return;
+        };
+        let Some(by) = s
+            .names
+            .first()
+            .and_then(|n| self.resolver.member_owner(n, field))
+        else {
+            return;
+        };
+        let place = format!("{}->{}", self.var_name(base), field);
+        // One finding per function: the others are listed in it.
+        let earlier = self
+            .result
+            .violations
+            .iter_mut()
+            .find_map(|v| match &mut v.kind {
+                Kind::FieldOverwritten { place: p, also, .. } => Some((p.clone(), also)),
+                _ => None,
+            });
+        if let Some((first, also)) = earlier {
+            if first != place && !also.iter().any(|(p, _)| *p == place) {
+                also.push((place, span.line));
+            }
+            return;
+        }
+        let kind = Kind::FieldOverwritten {
+            place,
+            released_by: by.to_string(),
+            role: self.expect.reinit.clone().unwrap_or_default(),
+            cleared: matches!(b, Binding::Null(_)),
+            also: Vec::new(),
+        };
+        self.emit(st, kind, span, None);
     }
 }

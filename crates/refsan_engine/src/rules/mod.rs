@@ -14,7 +14,7 @@ use crate::ids::Site;
 use crate::violation::{Basis, Kind, Lost, Violation};
 use refsan_ir::{ApiFacts, Event, Finding, Module, RuleMeta, Severity, Span, Trigger};
 
-mod slots;
+pub(crate) mod slots;
 
 /// What a module-level check reads besides the module.
 pub struct ModuleCx<'a> {

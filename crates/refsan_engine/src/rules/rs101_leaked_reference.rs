@@ -20,6 +20,13 @@ or handing it to a stealing API. Error paths are the usual place: a
 lost at several returns is one finding, at the first of them, whose message
 lists the lines of the others.
 
+An object's field owns a reference when the type's `tp_dealloc` or
+`tp_clear` releases it. `__init__` can be called again on an initialised
+object and a setter runs many times, so a `tp_init` or a setter that
+overwrites such a field of `self` (or sets it to NULL) without releasing or
+even looking at what it held leaks that reference: a warning, one per
+function, listing the other fields it overwrites the same way.
+
 ## Why is this bad?
 The object's reference count never drops to zero: it and everything it
 refers to stay in memory forever. In a function called in a loop the leak
@@ -89,6 +96,36 @@ pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {
             format!("the result of `{callee}` is discarded here"),
             Some("keep the result and release it with Py_DECREF".to_string()),
         )),
+        // Only the project's code says the field owns a reference: a
+        // warning.
+        Kind::FieldOverwritten {
+            place,
+            released_by,
+            role,
+            cleared,
+            also,
+        } => {
+            let (done, help) = if *cleared {
+                ("set to NULL", format!("release it first: `Py_CLEAR({place})`"))
+            } else {
+                (
+                    "overwritten",
+                    format!("release the old value: `Py_XSETREF({place}, new_value)`"),
+                )
+            };
+            let mut verdict = Verdict::new(
+                format!(
+                    "`{place}` is {done} without releasing the reference it may already hold \
+                     when {role} runs (`{released_by}` releases the field, so it owns one): \
+                     that reference leaks{}",
+                    also_text(also)
+                ),
+                format!("`{place}` is {done} here"),
+                Some(help),
+            );
+            verdict.severity = Some(Severity::Warning);
+            Some(verdict)
+        }
         Kind::ReturnedWithExtra { value, extra } => {
             let message = if *extra == 1 {
                 format!("{value} leaks: it is returned with one reference too many")
@@ -102,6 +139,25 @@ pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {
             ))
         }
         _ => None,
+    }
+}
+
+/// The other fields a function overwrites the same way.
+fn also_text(also: &[(String, u32)]) -> String {
+    match also {
+        [] => String::new(),
+        [(p, line)] => format!("; so is `{p}` (line {line})"),
+        _ => {
+            let list: Vec<String> = also
+                .iter()
+                .map(|(p, l)| format!("`{p}` (line {l})"))
+                .collect();
+            format!(
+                "; {} more fields are overwritten the same way: {}",
+                also.len(),
+                list.join(", ")
+            )
+        }
     }
 }
 

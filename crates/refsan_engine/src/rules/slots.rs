@@ -210,6 +210,37 @@ pub fn unhandled_members<'m>(
     Some((f, missing))
 }
 
+/// The members each type of the module owns by its own account: those its
+/// `tp_dealloc` or `tp_clear` releases, as (instance struct, member, the
+/// function that releases it). A function that overwrites one must release
+/// what it held first.
+pub fn owning_members(cx: &ModuleCx<'_>) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for t in &cx.module.type_defs {
+        let Some((s, fields)) = owned_fields(cx.module, t) else {
+            continue;
+        };
+        let Some(name) = s.names.first() else {
+            continue;
+        };
+        let mut done = HashSet::new();
+        for slot in ["tp_dealloc", "tp_clear"] {
+            let Some(c) = t.slot(slot) else {
+                continue;
+            };
+            let Some(eff) = effects(cx, &c.value) else {
+                continue;
+            };
+            for f in &fields {
+                if eff.released.contains(*f) && done.insert(f.to_string()) {
+                    out.push((name.clone(), f.to_string(), c.value.clone()));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Fields the module only ever fills with a reference it does not own: a
 /// copy of another object's field or of a global (`self->Error =
 /// state->Error;`), never INCREF'd where it is stored. Such members are
