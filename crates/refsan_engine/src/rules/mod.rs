@@ -264,9 +264,11 @@ pub fn judge_all(violations: &[Violation], function: &str, facts: &dyn ApiFacts)
     let key_of = |f: &Finding, v: &Violation| (f.code, f.span.start, f.span.end, v.site);
     let mut seen = std::collections::HashMap::new();
     let mut out: Vec<Finding> = Vec::new();
-    // One finding per lost reference: a value lost at several returns is
-    // reported at the first of them, which names the others.
+    // One finding per lost reference: a value lost at several returns (or
+    // overwritten in a loop, then lost at a return) is reported at the
+    // first of them, which names the others.
     let mut lost_at: Vec<((&'static str, Site), usize)> = Vec::new();
+    let mut overwritten: Vec<usize> = Vec::new();
     for v in violations {
         let Some(f) = judge(v, function, facts) else {
             continue;
@@ -275,16 +277,19 @@ pub fn judge_all(violations: &[Violation], function: &str, facts: &dyn ApiFacts)
             take_easier(&mut out[i], &f);
             continue;
         }
-        let at_return = matches!(
-            v.kind,
-            Kind::Lost {
-                how: Lost::Return,
-                ..
-            }
-        );
-        if let (true, Some(site)) = (at_return, v.site) {
+        let (at_exit, overwrite) = match &v.kind {
+            Kind::Lost { how, .. } => (
+                matches!(how, Lost::Return | Lost::Overwrite { .. }),
+                matches!(how, Lost::Overwrite { .. }),
+            ),
+            _ => (false, false),
+        };
+        if let (true, Some(site)) = (at_exit, v.site) {
             let key = (f.code, site);
             if let Some((_, first)) = lost_at.iter().find(|(k, _)| *k == key) {
+                if overwrite {
+                    overwritten.push(*first);
+                }
                 seen.insert(key_of(&f, v), *first);
                 let kept = &mut out[*first];
                 let (earlier, later) = if f.span.start < kept.span.start {
@@ -304,6 +309,9 @@ pub fn judge_all(violations: &[Violation], function: &str, facts: &dyn ApiFacts)
                 });
                 continue;
             }
+            if overwrite {
+                overwritten.push(out.len());
+            }
             lost_at.push((key, out.len()));
         }
         seen.insert(key_of(&f, v), out.len());
@@ -320,14 +328,21 @@ pub fn judge_all(violations: &[Violation], function: &str, facts: &dyn ApiFacts)
         }
         let n = f.related.len();
         let lines: Vec<String> = f.related.iter().map(|e| e.span.line.to_string()).collect();
-        f.message = format!(
-            "{} (also lost at {} later return{}: line{} {})",
-            f.message,
-            n,
-            if n == 1 { "" } else { "s" },
-            if n == 1 { "" } else { "s" },
-            lines.join(", ")
-        );
+        let plural = if n == 1 { "" } else { "s" };
+        f.message = if overwritten.contains(&first) {
+            // Returns and overwrites: "exits" would not fit both.
+            format!(
+                "{} (also lost on line{plural} {})",
+                f.message,
+                lines.join(", ")
+            )
+        } else {
+            format!(
+                "{} (also lost at {n} later return{plural}: line{plural} {})",
+                f.message,
+                lines.join(", ")
+            )
+        };
     }
     out
 }

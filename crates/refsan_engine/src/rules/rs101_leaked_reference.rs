@@ -17,8 +17,9 @@ it returns, jumps to an error label, overwrites the variable, or discards
 a call's result without releasing it, returning it, storing it
 or handing it to a stealing API. Error paths are the usual place: a
 `goto error` that skips a `Py_DECREF`, an early `return NULL`. A reference
-lost at several returns is one finding, at the first of them, whose message
-lists the lines of the others.
+lost at several returns, or overwritten in a loop and lost again at a
+return, is one finding, at the first of them, whose message lists the
+lines of the others.
 
 An object's field owns a reference when the type's `tp_dealloc` or
 `tp_clear` releases it. `__init__` can be called again on an initialised
