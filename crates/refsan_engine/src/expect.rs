@@ -45,6 +45,10 @@ pub struct Expect {
     /// is ("the setter of `name`"): the owning fields of its first
     /// parameter may hold references when it starts.
     pub reinit: Option<String>,
+    /// The first parameter is an initialised object Python code holds (a
+    /// method, a getter or a setter): another method may have set its
+    /// fields to NULL.
+    pub live_self: bool,
 }
 
 impl Expect {
@@ -63,6 +67,7 @@ impl Expect {
             watch_fields: Vec::new(),
             dealloc: false,
             reinit: None,
+            live_self: false,
         }
     }
 
@@ -82,6 +87,7 @@ impl Expect {
             watch_fields: Vec::new(),
             dealloc: false,
             reinit: None,
+            live_self: false,
         }
     }
 
@@ -101,6 +107,7 @@ impl Expect {
             watch_fields: Vec::new(),
             dealloc: false,
             reinit: None,
+            live_self: false,
         }
     }
 }
@@ -161,15 +168,14 @@ pub fn expectations(module: &Module, resolver: &Resolver<'_>) -> HashMap<String,
     };
     for table in &module.method_tables {
         for e in &table.entries {
-            python(
-                &e.func,
-                Expect::python(
-                    ExpectRet::New,
-                    true,
-                    false,
-                    format!("method `{}`", e.py_name),
-                ),
+            let mut exp = Expect::python(
+                ExpectRet::New,
+                true,
+                false,
+                format!("method `{}`", e.py_name),
             );
+            exp.live_self = true;
+            python(&e.func, exp);
         }
     }
     // A getter returns a new reference or NULL with an exception. (Setters
@@ -179,15 +185,14 @@ pub fn expectations(module: &Module, resolver: &Resolver<'_>) -> HashMap<String,
     for table in &module.getset_tables {
         for e in &table.entries {
             if let Some(get) = &e.getter {
-                python(
-                    get,
-                    Expect::python(
-                        ExpectRet::New,
-                        true,
-                        false,
-                        format!("getter of `{}`", e.py_name),
-                    ),
+                let mut exp = Expect::python(
+                    ExpectRet::New,
+                    true,
+                    false,
+                    format!("getter of `{}`", e.py_name),
                 );
+                exp.live_self = true;
+                python(get, exp);
             }
         }
     }
@@ -311,6 +316,7 @@ pub fn expectations(module: &Module, resolver: &Resolver<'_>) -> HashMap<String,
     for e in module.getset_tables.iter().flat_map(|t| t.entries.iter()) {
         if let Some(exp) = e.setter.as_deref().and_then(|n| out.get_mut(n)) {
             exp.reinit = Some(format!("the setter of `{}`", e.py_name));
+            exp.live_self = true;
         }
     }
     out

@@ -56,6 +56,12 @@ pub struct Resolver<'a> {
     /// (instance struct, member) pairs whose type's deallocator releases
     /// the member: the object owns what they hold.
     owning_members: FxHashMap<(String, String), String>,
+    /// (instance struct, member) pairs a method or setter sets to NULL,
+    /// with that function and the line.
+    cleared_members: FxHashMap<(String, String), (String, u32)>,
+    /// (instance struct, member) pairs holding no object that a method or
+    /// setter writes: state flags (`self->closed`).
+    state_flags: FxHashSet<(String, String)>,
 }
 
 /// What a file-scope name refers to.
@@ -230,11 +236,40 @@ impl<'a> Resolver<'a> {
             rebindable_fields: rebindable_fields(module, &unreachable_fns),
             unreachable_fns,
             owning_members: FxHashMap::default(),
+            cleared_members: FxHashMap::default(),
+            state_flags: FxHashSet::default(),
         }
     }
 
     pub fn set_owning_members(&mut self, members: Vec<(String, String, String)>) {
         self.owning_members = members.into_iter().map(|(s, f, by)| ((s, f), by)).collect();
+    }
+
+    pub fn set_cleared_members(
+        &mut self,
+        members: Vec<(String, String, String, u32)>,
+        flags: Vec<(String, String)>,
+    ) {
+        self.cleared_members = members
+            .into_iter()
+            .map(|(s, f, by, line)| ((s, f), (by, line)))
+            .collect();
+        self.state_flags = flags.into_iter().collect();
+    }
+
+    /// Whether `field` of `object_struct` holds no object and a method or
+    /// setter writes it: a state flag the methods test.
+    pub fn is_state_flag(&self, object_struct: &str, field: &str) -> bool {
+        self.state_flags
+            .contains(&(object_struct.to_string(), field.to_string()))
+    }
+
+    /// The method or setter that sets `field` of `object_struct` to NULL,
+    /// and the line where it does.
+    pub fn member_cleared_by(&self, object_struct: &str, field: &str) -> Option<(&str, u32)> {
+        self.cleared_members
+            .get(&(object_struct.to_string(), field.to_string()))
+            .map(|(by, line)| (by.as_str(), *line))
     }
 
     /// Whether `field` of the struct `object_struct` owns a reference: the

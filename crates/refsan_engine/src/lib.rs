@@ -330,6 +330,8 @@ pub fn check_module_with(
         rules::slots::owning_members(&cx)
     };
     resolver.set_owning_members(owning);
+    let (cleared, flags) = rules::slots::cleared_members(module);
+    resolver.set_cleared_members(cleared, flags);
     let expects = expect::expectations(module, &resolver);
     let aopts = analyze::Options {
         target: opts.target,

@@ -160,6 +160,9 @@ pub enum Kind {
         value: String,
         access: Access,
         why: String,
+        /// Only the project's code says it may be NULL (a field another
+        /// method sets to NULL): a warning.
+        basis: Basis,
     },
     /// A reference the function does not own is released.
     ReleasedBorrowed {

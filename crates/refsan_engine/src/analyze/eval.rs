@@ -143,6 +143,10 @@ impl<'a> Analyzer<'a> {
                     }
                 }
                 let mut v = ValueState::new(site, ValOrigin::Field(sref), 0, Nullness::Maybe);
+                if self.cleared_elsewhere(st, *base, field).is_some() {
+                    // Another method may have set it to NULL (`close()`).
+                    v.null = Nullness::MaybeOut(sref);
+                }
                 if let Binding::Obj(bsite) = st.binding(*base) {
                     v.owner = Some(bsite);
                 }
@@ -329,6 +333,33 @@ impl<'a> Analyzer<'a> {
             Binding::Obj(site) => st.value(site).is_none_or(|v| !self.made_here(v)),
             _ => true,
         }
+    }
+
+    /// In a method, getter or setter, a field of `self` that another
+    /// method or setter of the type sets to NULL: that function and line.
+    pub(super) fn cleared_elsewhere(
+        &self,
+        st: &State,
+        base: VarId,
+        field: &str,
+    ) -> Option<(&'a str, u32)> {
+        if !self.expect.live_self {
+            return None;
+        }
+        let p0 = *self.func.params.first()?;
+        let is_self = base == p0
+            || matches!(st.binding(base), Binding::Obj(s) if st.binding(p0) == Binding::Obj(s));
+        if !is_self {
+            return None;
+        }
+        if self.state_tested {
+            return None;
+        }
+        let s = self
+            .module?
+            .struct_named(&self.func.vars[base.index()].c_type)?;
+        let (by, line) = self.resolver.member_cleared_by(s.names.first()?, field)?;
+        (by != self.func.name).then_some((by, line))
     }
 
     /// `base->field` where the struct is defined in the file, or is one of

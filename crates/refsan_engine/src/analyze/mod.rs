@@ -92,6 +92,10 @@ struct Analyzer<'a> {
     /// Fields of the first parameter the function may overwrite before
     /// anything looked at them (see `fresh_fields`).
     fresh_fields: FreshFields,
+    /// The function reads a field of its first parameter that holds no
+    /// object (a state flag: `if (self->closed)`, `CHECK_INITIALIZED`):
+    /// a field another method clears is taken to be guarded by it.
+    state_tested: bool,
     result: FnResult,
     approximate: Option<String>,
 }
@@ -129,6 +133,7 @@ pub fn analyze_function(
         steal_results: steal_results(func, resolver),
         validators: Vec::new(),
         fresh_fields: fresh_fields(func, module, resolver, expect),
+        state_tested: expect.live_self && reads_state_flag(func, module, resolver),
         result: FnResult::default(),
         approximate: None,
     };
@@ -407,6 +412,46 @@ fn fresh_fields(
         fields.push((f.to_string(), reached, own));
     }
     FreshFields { holders, fields }
+}
+
+/// Whether the function reads a state flag of its first parameter's
+/// object (see `Analyzer::state_tested`).
+fn reads_state_flag(func: &Function, module: Option<&Module>, resolver: &Resolver<'_>) -> bool {
+    let Some(&p0) = func.params.first() else {
+        return false;
+    };
+    let Some(s) = module.and_then(|m| m.struct_named(&func.vars[p0.index()].c_type)) else {
+        return false;
+    };
+    let Some(sname) = s.names.first() else {
+        return false;
+    };
+    let flag = |o: &Operand| match o {
+        Operand::Field(b, f) => {
+            module
+                .and_then(|m| m.struct_named(&func.vars[b.index()].c_type))
+                .is_some_and(|x| std::ptr::eq(x, s))
+                && resolver.is_state_flag(sname, f)
+        }
+        _ => false,
+    };
+    func.blocks.iter().any(|b| {
+        let in_cond = match &b.term {
+            Terminator::Branch { cond, .. } => match cond {
+                Cond::IsNull(o) | Cond::Cmp(o, _, _) => flag(o),
+                Cond::Same(a, c) => flag(a) || flag(c),
+                _ => false,
+            },
+            _ => false,
+        };
+        in_cond
+            || b.stmts.iter().any(|st| match &st.kind {
+                StmtKind::Assign { src, .. } => flag(src),
+                StmtKind::Use { value, .. } => flag(value),
+                StmtKind::Call { args, .. } => args.iter().any(flag),
+                _ => false,
+            })
+    })
 }
 
 /// Local variables whose address an assignment or a store keeps.

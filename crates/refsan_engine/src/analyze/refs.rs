@@ -148,14 +148,32 @@ impl<'a> Analyzer<'a> {
         span: Span,
     ) {
         let value = self.describe(st, site);
-        let why = format!(
-            "`{}` on line {} may leave it NULL",
-            self.callee_at(from),
-            self.span_at(from).line
-        );
+        // A field another method sets to NULL, read at `from`.
+        let cleared = self
+            .field_read_at(from)
+            .and_then(|(b, f)| self.cleared_elsewhere(st, b, f).map(|c| (f, c)));
+        let (why, basis) = match cleared {
+            Some((f, (by, line))) => (
+                format!("`{by}` sets the `{f}` field to NULL on line {line}"),
+                Basis::Inferred,
+            ),
+            None => (
+                format!(
+                    "`{}` on line {} may leave it NULL",
+                    self.callee_at(from),
+                    self.span_at(from).line
+                ),
+                Basis::Stated,
+            ),
+        };
         self.emit(
             st,
-            Kind::MaybeNullUsed { value, access, why },
+            Kind::MaybeNullUsed {
+                value,
+                access,
+                why,
+                basis,
+            },
             span,
             Some(site),
         );

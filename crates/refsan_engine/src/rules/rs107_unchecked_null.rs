@@ -1,5 +1,5 @@
 use super::Verdict;
-use crate::violation::{Access, Kind, Violation};
+use crate::violation::{Access, Basis, Kind, Violation};
 use refsan_ir::ApiFacts;
 use refsan_ir::{Precision, RuleMeta, Severity};
 
@@ -16,6 +16,11 @@ failed, a variable initialised to NULL and not yet assigned, an output of
 `PyErr_Fetch` — being dereferenced, given to `Py_INCREF`/`Py_DECREF`
 (rather than the X variants), or passed to a C-API function that does not
 accept NULL.
+
+A field of an object that one method or setter sets to NULL (`close()`
+doing `Py_CLEAR(self->file)`) may be NULL in every other method: using it
+there without a NULL check is a warning, unless the method tests a state
+flag the type's methods write (`if (self->closed)`, `CHECK_INITIALIZED`).
 
 ## Why is this bad?
 Most C-API functions return NULL when they fail (out of memory, a Python
@@ -47,30 +52,40 @@ Ownership of functions refsan cannot see (defined in another file or library) ca
 };
 
 pub fn judge(v: &Violation, _facts: &dyn ApiFacts) -> Option<Verdict> {
-    let (message, value, access) = match &v.kind {
+    let (message, value, access, basis) = match &v.kind {
         Kind::NullUsed { value, access, why } => {
             let how = access_text(access);
             (
                 format!("{value} is NULL here ({why}) and is {how}"),
                 value,
                 access,
+                Basis::Stated,
             )
         }
-        Kind::MaybeNullUsed { value, access, why } => {
+        Kind::MaybeNullUsed {
+            value,
+            access,
+            why,
+            basis,
+        } => {
             let how = access_text(access);
             (
                 format!("{value} may be NULL ({why}) and is {how} without a check"),
                 value,
                 access,
+                *basis,
             )
         }
         _ => return None,
     };
-    Some(Verdict::new(
-        message,
-        format!("{value} is {} here", access_text(access)),
-        Some("check for NULL first, or use the Py_X* variant".to_string()),
-    ))
+    Some(
+        Verdict::new(
+            message,
+            format!("{value} is {} here", access_text(access)),
+            Some("check for NULL first, or use the Py_X* variant".to_string()),
+        )
+        .on_basis(basis),
+    )
 }
 
 /// How a NULL value is accessed, as a past participle.

@@ -4,7 +4,7 @@
 
 use super::ModuleCx;
 use refsan_ir::{
-    Callee, Function, Module, Operand, StmtKind, StructDef, TypeClass, TypeDef, UseKind,
+    Callee, Function, Module, Operand, Place, StmtKind, StructDef, TypeClass, TypeDef, UseKind,
 };
 use std::collections::HashSet;
 
@@ -241,6 +241,90 @@ pub fn owning_members(cx: &ModuleCx<'_>) -> Vec<(String, String, String)> {
     out
 }
 
+/// The object fields a method or a setter of the module sets to NULL
+/// (`Py_CLEAR(self->file)` in `close()`): other methods may find them NULL.
+/// As (instance struct, field, the function, its line), the first of each;
+/// and the fields holding no object that methods or setters write (state
+/// flags: `self->closed = 1`), as (instance struct, field).
+pub type ClearedMembers = (Vec<(String, String, String, u32)>, Vec<(String, String)>);
+
+pub fn cleared_members(module: &Module) -> ClearedMembers {
+    let methods = module
+        .method_tables
+        .iter()
+        .flat_map(|t| t.entries.iter().map(|e| e.func.as_str()));
+    let setters = module
+        .getset_tables
+        .iter()
+        .flat_map(|t| t.entries.iter().filter_map(|e| e.setter.as_deref()));
+    let mut out: Vec<(String, String, String, u32)> = Vec::new();
+    let mut flags: Vec<(String, String)> = Vec::new();
+    for name in methods.chain(setters) {
+        let Some(f) = module.function(name) else {
+            continue;
+        };
+        let Some(&p0) = f.params.first() else {
+            continue;
+        };
+        let Some(s) = module
+            .struct_named(&f.vars[p0.index()].c_type)
+            .filter(|s| s.is_object)
+        else {
+            continue;
+        };
+        let Some(sname) = s.names.first() else {
+            continue;
+        };
+        let of_self = |b: &refsan_ir::VarId| {
+            module
+                .struct_named(&f.vars[b.index()].c_type)
+                .is_some_and(|x| std::ptr::eq(x, s))
+        };
+        for stmt in f.blocks.iter().flat_map(|b| b.stmts.iter()) {
+            if let StmtKind::Store {
+                place: Place::Field(b, fld),
+                ..
+            } = &stmt.kind
+            {
+                let flag = s
+                    .fields
+                    .iter()
+                    .any(|x| x.name == *fld && x.ty != TypeClass::Object);
+                if of_self(b) && flag && !flags.iter().any(|(a, b)| a == sname && b == fld) {
+                    flags.push((sname.clone(), fld.clone()));
+                }
+            }
+            let cleared = match &stmt.kind {
+                StmtKind::Decref {
+                    clears: Some(Place::Field(b, fld)),
+                    ..
+                } if of_self(b) => Some(fld),
+                StmtKind::Store {
+                    place: Place::Field(b, fld),
+                    value,
+                } if of_self(b)
+                    && (*value == Operand::Null
+                        || matches!(value, Operand::Global(g) if g == "NULL")) =>
+                {
+                    Some(fld)
+                }
+                _ => None,
+            };
+            let Some(fld) = cleared else {
+                continue;
+            };
+            let object_field = s
+                .fields
+                .iter()
+                .any(|x| x.name == *fld && x.ty == TypeClass::Object);
+            if object_field && !out.iter().any(|(a, b, _, _)| a == sname && b == fld) {
+                out.push((sname.clone(), fld.clone(), f.name.clone(), stmt.span.line));
+            }
+        }
+    }
+    (out, flags)
+}
+
 /// Fields the module only ever fills with a reference it does not own: a
 /// copy of another object's field or of a global (`self->Error =
 /// state->Error;`), never INCREF'd where it is stored. Such members are
@@ -295,7 +379,7 @@ fn borrowed_fields(cx: &ModuleCx<'_>) -> HashSet<String> {
         for b in &f.blocks {
             for s in &b.stmts {
                 let StmtKind::Store {
-                    place: refsan_ir::Place::Field(_, name),
+                    place: Place::Field(_, name),
                     value,
                 } = &s.kind
                 else {
