@@ -73,8 +73,8 @@ pub enum ArgEffect {
     /// `PyObject **`: receives a new reference on success, NULL otherwise
     /// (PyDict_GetItemRef, PyWeakref_GetRef).
     OutNew,
-    /// `PyObject **`: receives a new reference or NULL, whatever happens
-    /// (PyErr_Fetch).
+    /// `PyObject **`: receives a new reference or NULL (PyErr_Fetch), and
+    /// NULL when the call fails (PyContextVar_Get).
     OutNewMaybeNull,
     /// `PyObject **`: receives a borrowed reference on success (PyDict_Next).
     OutBorrowed,

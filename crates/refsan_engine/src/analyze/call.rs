@@ -872,8 +872,10 @@ impl<'a> Analyzer<'a> {
         {
             return;
         }
+        // A call that failed leaves NULL even in an output that may be
+        // NULL either way (`PyContextVar_Get` returning -1).
         let written = match effect {
-            ArgEffect::OutNewMaybeNull => true,
+            ArgEffect::OutNewMaybeNull => outcome != Outcome::Failure,
             _ => outcome.succeeded(),
         };
         if !written {
