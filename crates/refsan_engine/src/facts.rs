@@ -25,6 +25,7 @@ pub struct Resolved<'a> {
 /// the file's own functions.
 pub struct Resolver<'a> {
     facts: &'a dyn ApiFacts,
+    module: &'a Module,
     config: &'a HashMap<String, Contract>,
     declared: FxHashMap<&'a str, (&'a Contract, ContractSource)>,
     summaries: FxHashMap<String, Contract>,
@@ -53,6 +54,8 @@ pub struct Resolver<'a> {
     /// Functions that run while Python code cannot reach the object or
     /// module they work on (constructors, deallocators, module set-up).
     unreachable_fns: FxHashSet<&'a str>,
+    /// (struct, field) pairs some function of the module releases.
+    released_fields: FxHashSet<(String, String)>,
     /// (instance struct, member) pairs whose type's deallocator releases
     /// the member: the object owns what they hold.
     owning_members: FxHashMap<(String, String), String>,
@@ -107,6 +110,59 @@ fn unreachable_fns(module: &Module) -> FxHashSet<&str> {
 
 /// The object fields written by the module's functions that Python can
 /// call (see [`Resolver::field_rebindable`]).
+/// The fields some function of the module releases (`Py_DECREF(st->cb)`,
+/// `Py_CLEAR(x.cb)`, or a local copied from the field and released), as
+/// (struct, field); the struct is "" where the base's type is not known.
+/// A struct field no function releases holds borrowed references by
+/// design.
+fn released_fields(module: &Module) -> FxHashSet<(String, String)> {
+    let mut out = FxHashSet::default();
+    for f in &module.functions {
+        let key = |base: &VarId, name: &str| {
+            let ty = f.vars.get(base.index()).map_or("", |v| v.c_type.as_str());
+            (struct_key(module, ty), name.to_string())
+        };
+        let stmts = || f.blocks.iter().flat_map(|b| b.stmts.iter());
+        let mut copied: Vec<Option<(String, String)>> = vec![None; f.vars.len()];
+        for stmt in stmts() {
+            if let StmtKind::Assign {
+                dst,
+                src: Operand::Field(base, name),
+            } = &stmt.kind
+            {
+                if let Some(c) = copied.get_mut(dst.index()) {
+                    *c = Some(key(base, name));
+                }
+            }
+        }
+        for stmt in stmts() {
+            if let StmtKind::Decref { value, .. } = &stmt.kind {
+                match value {
+                    Operand::Field(base, name) => {
+                        out.insert(key(base, name));
+                    }
+                    Operand::Var(v) => {
+                        if let Some(Some(k)) = copied.get(v.index()) {
+                            out.insert(k.clone());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The name a struct is known by in `released_fields`: the first name of
+/// its definition, or the C type's struct name ("" when unknown).
+fn struct_key(module: &Module, c_type: &str) -> String {
+    module
+        .struct_named(c_type)
+        .and_then(|s| s.names.first())
+        .map_or_else(|| refsan_ir::struct_name(c_type).to_string(), Clone::clone)
+}
+
 fn rebindable_fields<'a>(module: &'a Module, unreachable: &FxHashSet<&str>) -> FxHashSet<&'a str> {
     let mut out = FxHashSet::default();
     for f in &module.functions {
@@ -221,6 +277,7 @@ impl<'a> Resolver<'a> {
         let unreachable_fns = unreachable_fns(module);
         Resolver {
             facts,
+            module,
             config,
             declared,
             summaries: FxHashMap::default(),
@@ -234,6 +291,7 @@ impl<'a> Resolver<'a> {
             noexcept,
             runs_code: FxHashMap::default(),
             rebindable_fields: rebindable_fields(module, &unreachable_fns),
+            released_fields: released_fields(module),
             unreachable_fns,
             owning_members: FxHashMap::default(),
             cleared_members: FxHashMap::default(),
@@ -288,6 +346,18 @@ impl<'a> Resolver<'a> {
     /// the knowledge base through which it does.
     pub fn runs_code(&self, name: &str) -> Option<&str> {
         self.runs_code.get(name).map(String::as_str)
+    }
+
+    /// Whether some function of the module may release `field` of the
+    /// struct the C type `c_type` points to (a release through a base of
+    /// unknown type counts for every struct).
+    pub fn field_released(&self, c_type: &str, field: &str) -> bool {
+        let key = struct_key(self.module, c_type);
+        key.is_empty()
+            || self.released_fields.contains(&(key, field.to_string()))
+            || self
+                .released_fields
+                .contains(&(String::new(), field.to_string()))
     }
 
     /// Whether Python code can rebind `field` of the module's objects: some

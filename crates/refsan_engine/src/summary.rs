@@ -361,7 +361,12 @@ pub fn summarize(
                 _ => (i64::MIN, i64::MAX),
             };
             let exc = r.caller_exc();
-            match groups.iter_mut().find(|g| g.exc == exc) {
+            // Negative values (error returns) apart from the others, also
+            // where the exception state is not known on either.
+            match groups
+                .iter_mut()
+                .find(|g| g.exc == exc && (g.hi < 0) == (hi < 0))
+            {
                 Some(g) => {
                     g.lo = g.lo.min(lo);
                     g.hi = g.hi.max(hi);

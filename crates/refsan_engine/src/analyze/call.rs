@@ -254,7 +254,10 @@ impl<'a> Analyzer<'a> {
             Some(list) => list
                 .iter()
                 .map(|o| {
-                    let outcome = if o.exc == Exc::Set {
+                    // A negative value returned with or without an
+                    // exception (a helper passing on what another one
+                    // returned) is still its error return.
+                    let outcome = if o.exc == Exc::Set || (o.exc == Exc::Unknown && o.hi < 0) {
                         Outcome::Failure
                     } else {
                         Outcome::Success

@@ -181,6 +181,20 @@ impl<'a> Analyzer<'a> {
                 && !self.expect.python_facing
                 && self.expect.params.is_none()
             {
+                if let Place::Field(base, f) = place {
+                    let base_var = &self.func.vars[base.index()];
+                    if base_var.ty != TypeClass::Object
+                        && !self.resolver.field_released(&base_var.c_type, f)
+                        && !self.releases_param(i)
+                    {
+                        // A C struct's field no function of the module
+                        // releases (a search state filled by a helper),
+                        // stored by a function that never releases the
+                        // parameter: it holds the caller's reference on
+                        // loan.
+                        return;
+                    }
+                }
                 // Maybe this function takes over the parameter's reference:
                 // decided by the summary.
                 let kind = Kind::StoredBorrowed {
@@ -236,6 +250,17 @@ impl<'a> Analyzer<'a> {
                 v.owned -= 1;
             }
         }
+    }
+
+    /// Whether the function releases its parameter `index` anywhere
+    /// (`Py_DECREF(val)` on a failure path): it takes the reference over.
+    fn releases_param(&self, index: u32) -> bool {
+        let Some(&param) = self.func.params.get(index as usize) else {
+            return false;
+        };
+        self.func.blocks.iter().flat_map(|b| &b.stmts).any(
+            |s| matches!(&s.kind, StmtKind::Decref { value: Operand::Var(v), .. } if *v == param),
+        )
     }
 
     /// `self->cb = cb;` in a method or `tp_init` that never looked at
