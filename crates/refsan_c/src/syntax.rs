@@ -526,6 +526,83 @@ pub(crate) struct PreprocArms<'t> {
     pub first_condition: String,
     /// The first arm is the first directive's (`#if X` was not decided).
     pub first_kept: bool,
+    /// Per arm, the macros its conditions say are defined (`true`) or not
+    /// (`false`): its own condition's `defined(X)` conjuncts, and the
+    /// negation of the earlier arms' conditions where that is such a
+    /// conjunction too (`#ifdef X ... #else`: X is not defined).
+    pub defined: Vec<Vec<(String, bool)>>,
+}
+
+/// `defined(X)`, `defined X`, `!defined(X)`: the macro and whether the
+/// condition says it is defined.
+fn defined_literal(t: &Txt<'_>, n: Node<'_>) -> Option<(String, bool)> {
+    defined_literal_at(t, n, 0)
+}
+
+/// Deeper conditions say nothing refsan keeps.
+const MAX_CONDITION_DEPTH: u32 = 32;
+
+fn defined_literal_at(t: &Txt<'_>, n: Node<'_>, depth: u32) -> Option<(String, bool)> {
+    if depth > MAX_CONDITION_DEPTH {
+        return None;
+    }
+    match kind(n) {
+        "parenthesized_expression" => defined_literal_at(t, first_child(n)?, depth + 1),
+        "preproc_defined" => {
+            let id = children(n).into_iter().find(|c| kind(*c) == "identifier")?;
+            Some((String::from_utf8_lossy(t.bytes(id)).into_owned(), true))
+        }
+        "unary_expression" if t.bytes(field(n, "operator")?) == b"!" => {
+            defined_literal_at(t, field(n, "argument")?, depth + 1).map(|(m, d)| (m, !d))
+        }
+        _ => None,
+    }
+}
+
+/// The `defined` literals a condition implies (its conjuncts that are
+/// such literals; a disjunction implies none).
+fn implied_defined(t: &Txt<'_>, n: Node<'_>, out: &mut Vec<(String, bool)>, depth: u32) {
+    if depth > MAX_CONDITION_DEPTH {
+        return;
+    }
+    if let Some(l) = defined_literal(t, n) {
+        out.push(l);
+        return;
+    }
+    match kind(n) {
+        "parenthesized_expression" => {
+            if let Some(c) = first_child(n) {
+                implied_defined(t, c, out, depth + 1);
+            }
+        }
+        "binary_expression" if field(n, "operator").is_some_and(|o| t.bytes(o) == b"&&") => {
+            if let (Some(l), Some(r)) = (field(n, "left"), field(n, "right")) {
+                implied_defined(t, l, out, depth + 1);
+                implied_defined(t, r, out, depth + 1);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The negation of a condition as `defined` literals, when it is one (a
+/// literal, or a disjunction of literals).
+fn negated_defined(t: &Txt<'_>, n: Node<'_>, depth: u32) -> Option<Vec<(String, bool)>> {
+    if depth > MAX_CONDITION_DEPTH {
+        return None;
+    }
+    if let Some((m, d)) = defined_literal(t, n) {
+        return Some(vec![(m, !d)]);
+    }
+    match kind(n) {
+        "parenthesized_expression" => negated_defined(t, first_child(n)?, depth + 1),
+        "binary_expression" if t.bytes(field(n, "operator")?) == b"||" => {
+            let mut l = negated_defined(t, field(n, "left")?, depth + 1)?;
+            l.extend(negated_defined(t, field(n, "right")?, depth + 1)?);
+            Some(l)
+        }
+        _ => None,
+    }
 }
 
 /// Splits `#if A ... #elif B ... #else ... #endif` into its arms. `#if 0`
@@ -586,6 +663,10 @@ pub(crate) fn preproc_arms<'t>(t: Txt<'_>, n: Node<'t>) -> PreprocArms<'t> {
     let mut key = String::new();
     let mut first_condition = String::new();
     let mut first_kept = false;
+    let mut defined = Vec::new();
+    // What the earlier arms' conditions being false says (None once one
+    // of them says nothing expressible).
+    let mut earlier: Option<Vec<(String, bool)>> = Some(Vec::new());
     let mut cur = Some(n);
     let mut guard = 0;
     while let Some(node) = cur {
@@ -620,10 +701,25 @@ pub(crate) fn preproc_arms<'t>(t: Txt<'_>, n: Node<'t>) -> PreprocArms<'t> {
             .into_iter()
             .filter(|c| Some(*c) != condition && Some(*c) != name && Some(*c) != alternative)
             .collect();
+        // `#ifdef X` / `#ifndef X`, or the condition's literals.
+        let mut own = Vec::new();
+        let mut negated = None;
+        if let Some(nm) = name {
+            let m = String::from_utf8_lossy(t.bytes(nm)).into_owned();
+            let d = head != "ifndef" && !t.bytes(node).starts_with(b"#elifndef");
+            own.push((m.clone(), d));
+            negated = Some(vec![(m, !d)]);
+        } else if let Some(c) = condition {
+            implied_defined(&t, c, &mut own, 0);
+            negated = negated_defined(&t, c, 0);
+        }
+        let mut facts = earlier.clone().unwrap_or_default();
+        facts.extend(own);
         match constant {
             Some(0) => {}
             Some(_) => {
                 arms.push(items);
+                defined.push(facts);
                 exhaustive = true;
                 break;
             }
@@ -632,7 +728,17 @@ pub(crate) fn preproc_arms<'t>(t: Txt<'_>, n: Node<'t>) -> PreprocArms<'t> {
                     first_kept = true;
                 }
                 arms.push(items);
+                defined.push(facts);
             }
+        }
+        if constant.is_none() {
+            earlier = match (earlier, negated) {
+                (Some(mut e), Some(n)) => {
+                    e.extend(n);
+                    Some(e)
+                }
+                _ => None,
+            };
         }
         if kind(node) == "preproc_else" {
             exhaustive = true;
@@ -645,6 +751,7 @@ pub(crate) fn preproc_arms<'t>(t: Txt<'_>, n: Node<'t>) -> PreprocArms<'t> {
         key,
         first_condition,
         first_kept,
+        defined,
     }
 }
 

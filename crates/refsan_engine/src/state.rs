@@ -281,6 +281,11 @@ pub enum Ev {
         stmt: StmtRef,
         demand: Trigger,
     },
+    /// Paths were joined here, and the prefix they share took less than
+    /// the easier of them: what that one took.
+    Joined {
+        demand: Trigger,
+    },
     /// A tri-state call returned 0 (false / absent).
     CallFalse {
         stmt: StmtRef,
@@ -368,7 +373,7 @@ impl Drop for EvNode {
 pub fn path_push(path: &Path, ev: Ev) -> Path {
     let len = path.as_ref().map_or(0, |p| p.len) + 1;
     let own = match ev {
-        Ev::CallFailed { demand, .. } => demand,
+        Ev::CallFailed { demand, .. } | Ev::Joined { demand } => demand,
         _ => Trigger::Always,
     };
     Some(Rc::new(EvNode {
@@ -898,7 +903,13 @@ impl State {
             changed = true;
         }
         if changed {
+            // What it takes to get here: the easier of the two paths, not
+            // the shared prefix (which may need no failure at all).
+            let demand = path_demand(&self.path).min(path_demand(&other.path));
             self.path = path_common(&self.path, &other.path);
+            if path_demand(&self.path) < demand {
+                self.path = path_push(&self.path, Ev::Joined { demand });
+            }
             self.known = join_known(&self.known, &other.known);
         }
         changed
@@ -970,6 +981,62 @@ mod tests {
             }]
         );
         assert!(path_common(&a, &None).is_none());
+    }
+
+    #[test]
+    fn joined_paths_keep_what_the_easier_took() {
+        // Two paths part after event 0, and each then has a call fail on
+        // a memory error: the joined state still needs one.
+        let root = path_push(
+            &None,
+            Ev::CallFalse {
+                stmt: StmtRef::new(0),
+            },
+        );
+        let oom = |p: &Path, i: u32| {
+            path_push(
+                p,
+                Ev::CallFailed {
+                    stmt: StmtRef::new(i),
+                    demand: Trigger::Oom,
+                },
+            )
+        };
+        let mut s = State::new(1);
+        s.set_binding(VarId(0), Binding::Int(0, 0));
+        s.path = oom(
+            &path_push(
+                &root,
+                Ev::CallFalse {
+                    stmt: StmtRef::new(1),
+                },
+            ),
+            2,
+        );
+        let mut t = s.clone();
+        t.set_binding(VarId(0), Binding::Int(1, 1));
+        t.path = oom(
+            &path_push(
+                &root,
+                Ev::CallFalse {
+                    stmt: StmtRef::new(3),
+                },
+            ),
+            4,
+        );
+        assert!(s.join_from(&t));
+        assert_eq!(path_demand(&s.path), Trigger::Oom);
+        // One of them needing nothing: the joined state needs nothing.
+        let mut u = t.clone();
+        u.set_binding(VarId(0), Binding::Int(7, 7));
+        u.path = path_push(
+            &root,
+            Ev::CallFalse {
+                stmt: StmtRef::new(5),
+            },
+        );
+        assert!(s.join_from(&u));
+        assert_eq!(path_demand(&s.path), Trigger::Always);
     }
 
     #[test]

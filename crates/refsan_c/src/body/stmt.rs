@@ -713,10 +713,50 @@ impl Lowerer<'_> {
         let head = self.b.current();
         let join = self.b.new_block();
         let mut targets = Vec::new();
-        for arm in &arms.arms {
+        for (k, arm) in arms.arms.iter().enumerate() {
             let bb = self.b.new_block();
             targets.push(bb);
             self.b.switch_to(bb);
+            // What the arm's conditions say of macros being defined: one
+            // unknown per macro, so that arms of different `#if` blocks
+            // that contradict each other (`#ifndef X` here, `#if
+            // defined(X) && ...` later) are not combined on one path.
+            for (m, defined) in arms.defined.get(k).map_or(&[][..], Vec::as_slice) {
+                let key = format!("defined {m}");
+                let var = match self.pp_vars.get(&key) {
+                    Some(v) => *v,
+                    None => {
+                        let v = self.b.add_var(
+                            format!("#defined {m}"),
+                            TypeClass::Int,
+                            "int",
+                            VarKind::Local,
+                            span,
+                        );
+                        self.pp_vars.insert(key, v);
+                        v
+                    }
+                };
+                let holds = self.b.new_block();
+                let never = self.b.new_block();
+                let (then_bb, else_bb) = if *defined {
+                    (holds, never)
+                } else {
+                    (never, holds)
+                };
+                self.b.terminate(
+                    Terminator::Branch {
+                        cond: Cond::Cmp(Operand::Var(var), CmpOp::Ne, 0),
+                        then_bb,
+                        else_bb,
+                        text: format!("defined({m})"),
+                    },
+                    span,
+                );
+                self.b.switch_to(never);
+                self.b.terminate(Terminator::Unreachable, span);
+                self.b.switch_to(holds);
+            }
             for s in arm {
                 self.stmt(t, *s);
             }

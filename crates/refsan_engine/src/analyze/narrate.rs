@@ -279,6 +279,7 @@ impl<'a> Analyzer<'a> {
                     message: format!("`{name}` fails{how}"),
                 }
             }
+            Ev::Joined { .. } => return None,
             Ev::CallFalse { stmt } => Event {
                 span: self.span_at(stmt),
                 message: format!("`{}` returns 0", self.callee_at(stmt)),
@@ -372,6 +373,17 @@ impl<'a> Analyzer<'a> {
                 Some(o) => format!("{o} is {}", if taken { "NULL" } else { "not NULL" }),
                 None => format!("`{text}` is {}", if taken { "NULL" } else { "not NULL" }),
             },
+            Cond::Cmp(Operand::Var(v), CmpOp::Ne, 0)
+                if self.var_name(*v).starts_with("#defined ") =>
+            {
+                // What a preprocessor arm says of a macro (see the C
+                // front-end).
+                format!(
+                    "`{}` is {}defined",
+                    &self.var_name(*v)["#defined ".len()..],
+                    if taken { "" } else { "not " }
+                )
+            }
             Cond::Cmp(Operand::Var(v), CmpOp::Lt, k) if self.var_name(*v).starts_with('#') => {
                 // A preprocessor arm choice (see the C front-end).
                 format!(
