@@ -4,8 +4,8 @@
 
 pub use refsan_ir::{ApiFacts, ApiInfo};
 use refsan_ir::{
-    Behaviour, Contract, ContractSource, GlobalObject, Module, Operand, Place, StmtKind, VarId,
-    VarKind,
+    Behaviour, Contract, ContractSource, Function, GlobalObject, Module, Operand, Place, StmtKind,
+    VarId, VarKind,
 };
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::HashMap;
@@ -108,8 +108,6 @@ fn unreachable_fns(module: &Module) -> FxHashSet<&str> {
         .collect()
 }
 
-/// The object fields written by the module's functions that Python can
-/// call (see [`Resolver::field_rebindable`]).
 /// The fields some function of the module releases (`Py_DECREF(st->cb)`,
 /// `Py_CLEAR(x.cb)`, or a local copied from the field and released), as
 /// (struct, field); the struct is "" where the base's type is not known.
@@ -122,32 +120,38 @@ fn released_fields(module: &Module) -> FxHashSet<(String, String)> {
             let ty = f.vars.get(base.index()).map_or("", |v| v.c_type.as_str());
             (struct_key(module, ty), name.to_string())
         };
-        let stmts = || f.blocks.iter().flat_map(|b| b.stmts.iter());
-        let mut copied: Vec<Option<(String, String)>> = vec![None; f.vars.len()];
-        for stmt in stmts() {
-            if let StmtKind::Assign {
-                dst,
-                src: Operand::Field(base, name),
-            } = &stmt.kind
-            {
-                if let Some(c) = copied.get_mut(dst.index()) {
-                    *c = Some(key(base, name));
-                }
-            }
-        }
-        for stmt in stmts() {
+        let copied = field_copies(f);
+        for stmt in f.blocks.iter().flat_map(|b| b.stmts.iter()) {
             if let StmtKind::Decref { value, .. } = &stmt.kind {
                 match value {
                     Operand::Field(base, name) => {
                         out.insert(key(base, name));
                     }
                     Operand::Var(v) => {
-                        if let Some(Some(k)) = copied.get(v.index()) {
-                            out.insert(k.clone());
+                        if let Some(Some((base, name))) = copied.get(v.index()) {
+                            out.insert(key(base, name));
                         }
                     }
                     _ => {}
                 }
+            }
+        }
+    }
+    out
+}
+
+/// Per variable of `f`, the field it was copied from (`x = self->x`),
+/// as (base, field name): releasing the variable releases the field.
+pub(crate) fn field_copies(f: &Function) -> Vec<Option<(VarId, &str)>> {
+    let mut out = vec![None; f.vars.len()];
+    for stmt in f.blocks.iter().flat_map(|b| b.stmts.iter()) {
+        if let StmtKind::Assign {
+            dst,
+            src: Operand::Field(base, name),
+        } = &stmt.kind
+        {
+            if let Some(c) = out.get_mut(dst.index()) {
+                *c = Some((base.to_owned(), name.as_str()));
             }
         }
     }
@@ -163,6 +167,8 @@ fn struct_key(module: &Module, c_type: &str) -> String {
         .map_or_else(|| refsan_ir::struct_name(c_type).to_string(), Clone::clone)
 }
 
+/// The object fields written by the module's functions that Python can
+/// call (see [`Resolver::field_rebindable`]).
 fn rebindable_fields<'a>(module: &'a Module, unreachable: &FxHashSet<&str>) -> FxHashSet<&'a str> {
     let mut out = FxHashSet::default();
     for f in &module.functions {

@@ -6,7 +6,9 @@ use crate::syntax::{
     all_children, analyze_declarator, c_type_string, children, field, first_child, kind,
     strip_parens, Txt,
 };
-use refsan_ir::{BlockId, CmpOp, Cond, Operand, Place, StmtKind, Terminator, TypeClass, VarKind};
+use refsan_ir::{
+    BlockId, CmpOp, Cond, Operand, Place, Span, StmtKind, Terminator, TypeClass, VarId, VarKind,
+};
 use tree_sitter::Node;
 
 /// The callee a C++ `catch` handler starts with: the C++ runtime's entry
@@ -249,14 +251,7 @@ impl Lowerer<'_> {
         }
     }
 
-    fn initialize(
-        &mut self,
-        t: Txt<'_>,
-        var: refsan_ir::VarId,
-        value: Node<'_>,
-        array: bool,
-        is_auto: bool,
-    ) {
+    fn initialize(&mut self, t: Txt<'_>, var: VarId, value: Node<'_>, array: bool, is_auto: bool) {
         let span = t.span(value);
         let class = self.b.var(var).ty;
         match kind(value) {
@@ -407,7 +402,7 @@ impl Lowerer<'_> {
         self.b.switch_to(join);
     }
 
-    fn goto_if_open(&mut self, target: BlockId, span: refsan_ir::Span) {
+    fn goto_if_open(&mut self, target: BlockId, span: Span) {
         if self.b.is_open() {
             self.b.terminate(Terminator::Goto(target), span);
         }
@@ -722,21 +717,7 @@ impl Lowerer<'_> {
             // that contradict each other (`#ifndef X` here, `#if
             // defined(X) && ...` later) are not combined on one path.
             for (m, defined) in arms.defined.get(k).map_or(&[][..], Vec::as_slice) {
-                let key = format!("defined {m}");
-                let var = match self.pp_vars.get(&key) {
-                    Some(v) => *v,
-                    None => {
-                        let v = self.b.add_var(
-                            format!("#defined {m}"),
-                            TypeClass::Int,
-                            "int",
-                            VarKind::Local,
-                            span,
-                        );
-                        self.pp_vars.insert(key, v);
-                        v
-                    }
-                };
+                let var = self.pp_var(format!("defined {m}"), format!("#defined {m}"), span);
                 let holds = self.b.new_block();
                 let never = self.b.new_block();
                 let (then_bb, else_bb) = if *defined {
@@ -781,20 +762,8 @@ impl Lowerer<'_> {
             self.b.switch_to(join);
             return;
         }
-        let var_for = |key: String, this: &mut Self| match this.pp_vars.get(&key) {
-            Some(v) => *v,
-            None => {
-                let v = this.b.add_var(
-                    format!("#{}", arms.first_condition),
-                    TypeClass::Int,
-                    "int",
-                    VarKind::Local,
-                    span,
-                );
-                this.pp_vars.insert(key, v);
-                v
-            }
-        };
+        let name = format!("#{}", arms.first_condition);
+        let var_for = |key: String, this: &mut Self| this.pp_var(key, name.clone(), span);
         // Whether the first condition holds is one fact for every chain
         // that starts with it (`#if X ... #else ... #endif` and a later
         // `#if X ... #endif`); which later arm applies, for chains that
@@ -825,6 +794,20 @@ impl Lowerer<'_> {
             self.b.switch_to(next);
         }
         self.b.switch_to(join);
+    }
+
+    /// The unknown integer standing for a preprocessor fact (`key`), one
+    /// per function, named `name` (a `#` name, which the engine's messages
+    /// recognise).
+    fn pp_var(&mut self, key: String, name: String, span: Span) -> VarId {
+        if let Some(v) = self.pp_vars.get(&key) {
+            return *v;
+        }
+        let v = self
+            .b
+            .add_var(name, TypeClass::Int, "int", VarKind::Local, span);
+        self.pp_vars.insert(key, v);
+        v
     }
 
     /// Statement-like macros written as a bare identifier. Returns false
@@ -873,12 +856,7 @@ impl Lowerer<'_> {
     }
 
     /// `Py_RETURN_NONE` and friends: a new reference to a singleton.
-    pub(super) fn return_singleton(
-        &mut self,
-        global: &str,
-        span: refsan_ir::Span,
-        macro_name: &str,
-    ) {
+    pub(super) fn return_singleton(&mut self, global: &str, span: Span, macro_name: &str) {
         self.emit_macro(
             StmtKind::Incref {
                 value: Operand::Global(global.to_string()),

@@ -36,19 +36,10 @@ pub fn owned_fields<'m>(module: &'m Module, t: &TypeDef) -> Option<(&'m StructDe
 /// Field names read into each variable (`tmp = self->x`), so that releasing
 /// `tmp` counts as releasing `x`.
 fn field_aliases(f: &Function) -> Vec<Option<String>> {
-    let mut alias = vec![None; f.vars.len()];
-    for b in &f.blocks {
-        for s in &b.stmts {
-            if let StmtKind::Assign {
-                dst,
-                src: Operand::Field(_, name),
-            } = &s.kind
-            {
-                alias[dst.index()] = Some(name.clone());
-            }
-        }
-    }
-    alias
+    crate::facts::field_copies(f)
+        .into_iter()
+        .map(|c| c.map(|(_, name)| name.to_string()))
+        .collect()
 }
 
 fn operand_field(op: &Operand, alias: &[Option<String>]) -> Option<String> {
