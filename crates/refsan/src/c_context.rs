@@ -227,6 +227,33 @@ fn common_prefix(a: &Path, b: &Path) -> usize {
         .count()
 }
 
+/// The identifiers of a C source followed by `(`: the names it may call
+/// (and keywords, macros and the functions it defines), found by a scan of
+/// its text.
+pub fn called_names(src: &[u8]) -> HashSet<&[u8]> {
+    let mut out = HashSet::new();
+    let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut i = 0;
+    while i < src.len() {
+        if !(src[i].is_ascii_alphabetic() || src[i] == b'_') || (i > 0 && ident(src[i - 1])) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < src.len() && ident(src[i]) {
+            i += 1;
+        }
+        let end = i;
+        while i < src.len() && matches!(src[i], b' ' | b'\t') {
+            i += 1;
+        }
+        if src.get(i) == Some(&b'(') {
+            out.insert(&src[start..end]);
+        }
+    }
+    out
+}
+
 /// The functions a C source defines with external linkage, found by a
 /// scan of its text (no parse): a line starting at column 0 whose first
 /// identifier followed by `(` is the name, the definition's body `{`
@@ -330,6 +357,15 @@ mod tests {
     fn quoted_includes_only() {
         let src = b"#include <Python.h>\n  #  include \"a.h\"\n#include\"sub/b.h\" // x\n#define X \"c.h\"\n#include \"\"\n";
         assert_eq!(quoted_includes(src), ["a.h", "sub/b.h"]);
+    }
+
+    #[test]
+    fn called_names_by_scan() {
+        let src = b"static int f(void) { return helper_a (x) + y2_b(z[k]) + w; }\n#define M(x) x\nabc\t();";
+        let mut names: Vec<&[u8]> = called_names(src).into_iter().collect();
+        names.sort();
+        let want: Vec<&[u8]> = vec![b"M", b"abc", b"f", b"helper_a", b"y2_b"];
+        assert_eq!(names, want);
     }
 
     #[test]

@@ -344,6 +344,7 @@ fn check_one(
     cache: Option<&Cache>,
 ) -> FileResult {
     let shown = display_path(file);
+    let kept = projects.begin_check(file);
     let Some(lang) = language_for(file) else {
         return FileResult::error(shown, "unsupported file type".to_string());
     };
@@ -389,7 +390,7 @@ fn check_one(
         settings,
         facts,
         &context,
-        Some((projects, file)),
+        Some((projects, file, kept)),
         &mut reads,
     );
     result
@@ -471,9 +472,16 @@ fn summarise_source(
     };
     let context = projects.context(source, lang, &bytes);
     let module = lower_in_context(&display_path(source), &bytes, lang, &context);
-    // Without the summaries of its own callees in further files: what a
-    // file is told does not depend on which files a run checks first.
-    let report = refsan_engine::check_module(&module, facts, &CheckOptions::default());
+    let out = summaries_of_module(&module, facts);
+    projects.keep_for_check(source, module);
+    out
+}
+
+/// The summaries of the exported functions of `module`, computed without
+/// the summaries of its own callees in further files: what a file is told
+/// does not depend on which files a run checks first.
+fn summaries_of_module(module: &Module, facts: &dyn ApiFacts) -> crate::project::FileSummaries {
+    let report = refsan_engine::check_module(module, facts, &CheckOptions::default());
     let exports = report.exports;
     let mut out = crate::project::FileSummaries::new();
     // A function defined differently in several `#if` arms: no summary.
@@ -512,13 +520,30 @@ fn check_source(
     settings: &FileSettings,
     facts: &dyn ApiFacts,
     context: &ProjectContext,
-    project: Option<(&Projects, &Path)>,
+    project: Option<(&Projects, &Path, Option<Module>)>,
     reads: &mut Reads,
 ) -> FileResult {
-    let module = lower_in_context(&shown, bytes, lang, context);
-    let external = match project {
-        Some((projects, file)) => project_summaries(&module, file, projects, facts, reads),
-        None => HashMap::new(),
+    let (module, external) = match project {
+        Some((projects, file, kept)) => {
+            let module = match kept {
+                Some(mut m) => {
+                    m.path.clone_from(&shown);
+                    m
+                }
+                None => lower_in_context(&shown, bytes, lang, context),
+            };
+            // Another file of the run will ask for this one's summaries:
+            // they come from this lowering, not from a second one.
+            if let Some(canonical) = projects.wanted_by_run(file, |n| facts.api(n).is_some()) {
+                projects.summaries_of(&canonical, || summaries_of_module(&module, facts));
+            }
+            let external = project_summaries(&module, file, projects, facts, reads);
+            (module, external)
+        }
+        None => (
+            lower_in_context(&shown, bytes, lang, context),
+            HashMap::new(),
+        ),
     };
     let report = refsan_engine::check_module_with(&module, facts, &settings.options, &external);
     let findings = refsan_engine::apply_suppressions(&module, report.findings)
@@ -570,7 +595,7 @@ pub fn check_stdin(
         &settings,
         facts,
         &context,
-        name.map(|n| (&projects, n)),
+        name.map(|n| (&projects, n, None)),
         &mut Reads::default(),
     ))
 }
@@ -592,6 +617,7 @@ pub fn check_files(
     let done = AtomicUsize::new(0);
     let total = jobs.len();
     let projects = Projects::default();
+    projects.set_run_files(files);
     let results = jobs
         .par_iter()
         .map(|(f, s)| {

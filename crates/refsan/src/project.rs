@@ -76,10 +76,32 @@ pub struct Projects {
     /// The summaries of the functions each source defines (computed once
     /// per run, by the first file that calls one of them).
     summaries: Mutex<HashMap<PathBuf, Arc<OnceLock<Arc<FileSummaries>>>>>,
+    /// The files this run checks (canonical paths).
+    run_files: OnceLock<HashSet<PathBuf>>,
+    /// For each project root: the files of the run that other files of the
+    /// run may want the summaries of.
+    wanted: Mutex<HashMap<PathBuf, Arc<HashSet<PathBuf>>>>,
+    /// Files of the run already lowered for their summaries and not yet
+    /// checked: each source is parsed and lowered once per run.
+    lowered: Mutex<HashMap<PathBuf, Lowered>>,
 }
 
-/// Exported function name -> the sources defining it.
-type DefinitionIndex = HashMap<String, Vec<PathBuf>>;
+/// A file of the run as its check finds it.
+enum Lowered {
+    /// Its check has begun.
+    Checking,
+    /// Lowered for its summaries before its check began.
+    Kept(Box<refsan_ir::Module>),
+}
+
+/// What a project's C and C++ sources define and call.
+#[derive(Default)]
+struct DefinitionIndex {
+    /// Exported function name -> the sources defining it.
+    by_name: HashMap<String, Vec<PathBuf>>,
+    /// Source -> the names it may call that some source defines.
+    calls: HashMap<PathBuf, Vec<String>>,
+}
 
 /// The summaries of the exported functions of one source.
 pub type FileSummaries = HashMap<String, refsan_engine::ExternalSummary>;
@@ -128,7 +150,7 @@ impl Projects {
         for n in names {
             // A name defined by several sources (one per platform) has no
             // single contract.
-            if let Some([one]) = index.get(*n).map(Vec::as_slice) {
+            if let Some([one]) = index.by_name.get(*n).map(Vec::as_slice) {
                 if *one != abs {
                     out.push(((*n).to_string(), one.clone()));
                 }
@@ -151,6 +173,72 @@ impl Projects {
             map.entry(source.to_path_buf()).or_default().clone()
         };
         cell.get_or_init(|| Arc::new(compute())).clone()
+    }
+
+    /// Tells which files this run checks.
+    pub fn set_run_files(&self, files: &[PathBuf]) {
+        let set = files
+            .iter()
+            .map(|f| std::fs::canonicalize(f).unwrap_or_else(|_| f.clone()))
+            .collect();
+        let _ = self.run_files.set(set);
+    }
+
+    /// `file`'s canonical path when another file of this run may ask for
+    /// its summaries (it calls a name that only `file` defines and that
+    /// `is_api` does not know): its check computes them from its own
+    /// lowering.
+    pub fn wanted_by_run(&self, file: &Path, is_api: impl Fn(&str) -> bool) -> Option<PathBuf> {
+        let run = self.run_files.get().filter(|r| r.len() > 1)?;
+        let (abs, root) = located(file);
+        if !run.contains(&abs) {
+            return None;
+        }
+        let index = per_root(&self.definitions, &root, definition_index)?;
+        let wanted = per_root(&self.wanted, &root, |root| {
+            let mut out = HashSet::new();
+            for caller in run.iter().filter(|f| f.starts_with(root)) {
+                for name in index.calls.get(caller).into_iter().flatten() {
+                    if let Some([one]) = index.by_name.get(name).map(Vec::as_slice) {
+                        if one != caller && !is_api(name) {
+                            out.insert(one.clone());
+                        }
+                    }
+                }
+            }
+            out
+        });
+        wanted.filter(|w| w.contains(&abs)).map(|_| abs)
+    }
+
+    /// Marks the check of `file` begun; the module lowered for its
+    /// summaries before, if any.
+    pub fn begin_check(&self, file: &Path) -> Option<refsan_ir::Module> {
+        if self.run_files.get().is_none_or(|r| r.len() < 2) {
+            return None;
+        }
+        let abs = located(file).0;
+        let mut map = self.lowered.lock().ok()?;
+        match map.insert(abs, Lowered::Checking) {
+            Some(Lowered::Kept(m)) => Some(*m),
+            _ => None,
+        }
+    }
+
+    /// Keeps `module`, lowered from `source` for its summaries, for the
+    /// check of `source` if this run checks it and has not begun to.
+    pub fn keep_for_check(&self, source: &Path, module: refsan_ir::Module) {
+        let Some(run) = self.run_files.get() else {
+            return;
+        };
+        let abs = located(source).0;
+        if !run.contains(&abs) {
+            return;
+        }
+        if let Ok(mut map) = self.lowered.lock() {
+            map.entry(abs)
+                .or_insert_with(|| Lowered::Kept(Box::new(module)));
+        }
     }
 
     /// The context a Cython file is read in.
@@ -223,7 +311,8 @@ pub fn project_files(root: &Path) -> impl Iterator<Item = ignore::DirEntry> {
 /// files left out; files without Python C API use are in, so that a name
 /// another platform's source also defines is seen to be ambiguous).
 fn definition_index(root: &Path) -> DefinitionIndex {
-    let mut out = DefinitionIndex::new();
+    let mut out = DefinitionIndex::default();
+    let mut calls = Vec::new();
     for e in project_files(root) {
         let p = e.path();
         let Some(lang @ (refsan_ir::Language::C | refsan_ir::Language::Cpp)) =
@@ -246,11 +335,25 @@ fn definition_index(root: &Path) -> DefinitionIndex {
         }
         let path = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
         for name in crate::c_context::exported_definitions(&text) {
-            let entry = out.entry(name).or_default();
+            let entry = out.by_name.entry(name).or_default();
             if !entry.contains(&path) {
                 entry.push(path.clone());
             }
         }
+        calls.push((
+            path,
+            crate::c_context::called_names(&text)
+                .into_iter()
+                .map(|n| String::from_utf8_lossy(n).into_owned())
+                .collect::<Vec<_>>(),
+        ));
+    }
+    for (path, names) in calls {
+        let names = names
+            .into_iter()
+            .filter(|n| out.by_name.contains_key(n))
+            .collect();
+        out.calls.insert(path, names);
     }
     out
 }
