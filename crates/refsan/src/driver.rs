@@ -481,8 +481,7 @@ fn summarise_source(
 /// the summaries of its own callees in further files: what a file is told
 /// does not depend on which files a run checks first.
 fn summaries_of_module(module: &Module, facts: &dyn ApiFacts) -> crate::project::FileSummaries {
-    let report = refsan_engine::check_module(module, facts, &CheckOptions::default());
-    let exports = report.exports;
+    let exports = refsan_engine::summarise_module(module, facts, &CheckOptions::default());
     let mut out = crate::project::FileSummaries::new();
     // A function defined differently in several `#if` arms: no summary.
     let mut conflicting = std::collections::HashSet::new();

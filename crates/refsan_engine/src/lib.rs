@@ -313,6 +313,27 @@ pub fn check_module_with(
     opts: &CheckOptions,
     external: &HashMap<String, ExternalSummary>,
 ) -> ModuleReport {
+    check_module_in(module, facts, opts, external, false)
+}
+
+/// What other files of the project learn of `module`: the summaries of its
+/// exported functions, as `check_module` gives them in `exports`, from
+/// the analysis of those functions and of the functions they call only.
+pub fn summarise_module(
+    module: &Module,
+    facts: &dyn ApiFacts,
+    opts: &CheckOptions,
+) -> Vec<(String, ExternalSummary)> {
+    check_module_in(module, facts, opts, &HashMap::new(), true).exports
+}
+
+fn check_module_in(
+    module: &Module,
+    facts: &dyn ApiFacts,
+    opts: &CheckOptions,
+    external: &HashMap<String, ExternalSummary>,
+    exports_only: bool,
+) -> ModuleReport {
     let mut resolver = facts::Resolver::new(facts, &opts.annotations, module);
     for (name, s) in external {
         if module.function(name).is_some() || resolver.stated(name).is_some() {
@@ -339,7 +360,24 @@ pub fn check_module_with(
     };
     let mut report = ModuleReport::default();
     let mut risky = rules::rs404_dealloc_decref_maybe_null::RiskyFields::new();
+    let exported = |func: &Function, exp: &expect::Expect| !func.is_static && !exp.python_facing;
+    // Only the exported functions and their callees are needed for the
+    // exports; the order among them is the whole module's.
+    let wanted = exports_only.then(|| {
+        summary::callee_closure(
+            module,
+            module.functions.iter().enumerate().filter_map(|(i, f)| {
+                expects
+                    .get(&f.name)
+                    .is_some_and(|exp| exported(f, exp))
+                    .then_some(i)
+            }),
+        )
+    });
     for idx in summary::bottom_up_order(module) {
+        if wanted.as_ref().is_some_and(|w| !w[idx]) {
+            continue;
+        }
         let func = &module.functions[idx];
         let Some(exp) = expects.get(&func.name) else {
             continue;
@@ -386,8 +424,11 @@ pub fn check_module_with(
                 Some(_) => {}
             }
         }
-        if !func.is_static && !exp.python_facing {
+        if exported(func, exp) {
             report.exports.push((func.name.clone(), summary));
+        }
+        if exports_only {
+            continue;
         }
         if !result.risky_fields.is_empty() {
             risky.insert(func.name.clone(), result.risky_fields.clone());
@@ -444,6 +485,9 @@ pub fn check_module_with(
                 message: format!("part of `{}` could not be analysed: {why}", func.name),
             });
         }
+    }
+    if exports_only {
+        return report;
     }
     let cx = rules::ModuleCx {
         module,

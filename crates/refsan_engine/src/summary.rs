@@ -15,35 +15,7 @@ use std::collections::HashMap;
 /// broken arbitrarily), by Tarjan's SCC algorithm.
 pub fn bottom_up_order(module: &Module) -> Vec<usize> {
     let n = module.functions.len();
-    let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, f) in module.functions.iter().enumerate() {
-        by_name.entry(f.name.as_str()).or_default().push(i);
-    }
-    let edges: Vec<Vec<usize>> = module
-        .functions
-        .iter()
-        .map(|f| {
-            let mut out = Vec::new();
-            for b in &f.blocks {
-                for s in &b.stmts {
-                    if let StmtKind::Call {
-                        callee: Callee::Named(name),
-                        ..
-                    } = &s.kind
-                    {
-                        if let Some(targets) = by_name.get(name.as_str()) {
-                            for t in targets {
-                                if !out.contains(t) {
-                                    out.push(*t);
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            out
-        })
-        .collect();
+    let edges = call_edges(module);
 
     // Iterative Tarjan.
     let mut index = vec![usize::MAX; n];
@@ -94,6 +66,55 @@ pub fn bottom_up_order(module: &Module) -> Vec<usize> {
         }
     }
     order
+}
+
+/// For each function of `module`, the functions of `module` it calls by
+/// name.
+fn call_edges(module: &Module) -> Vec<Vec<usize>> {
+    let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, f) in module.functions.iter().enumerate() {
+        by_name.entry(f.name.as_str()).or_default().push(i);
+    }
+    module
+        .functions
+        .iter()
+        .map(|f| {
+            let mut out = Vec::new();
+            for b in &f.blocks {
+                for s in &b.stmts {
+                    if let StmtKind::Call {
+                        callee: Callee::Named(name),
+                        ..
+                    } = &s.kind
+                    {
+                        if let Some(targets) = by_name.get(name.as_str()) {
+                            for t in targets {
+                                if !out.contains(t) {
+                                    out.push(*t);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+/// The functions `roots` call, directly or through others, the roots
+/// included.
+pub fn callee_closure(module: &Module, roots: impl IntoIterator<Item = usize>) -> Vec<bool> {
+    let edges = call_edges(module);
+    let mut seen = vec![false; module.functions.len()];
+    let mut work: Vec<usize> = roots.into_iter().collect();
+    while let Some(f) = work.pop() {
+        if std::mem::replace(&mut seen[f], true) {
+            continue;
+        }
+        work.extend(edges[f].iter().copied().filter(|g| !seen[*g]));
+    }
+    seen
 }
 
 /// The call through which `func` can run Python code: a knowledge-base
