@@ -238,13 +238,22 @@ fn read_headers(headers: &[ContextFile<'_>], language: Language) -> HeaderFacts 
             g.span = Span::default();
             facts.items.globals.push(g);
         }
+        // The header's `static` functions are its includers' helpers: the
+        // first definition of a name is kept (others are other platforms').
+        for mut f in scratch.functions {
+            if f.is_static && !facts.items.functions.iter().any(|g| g.name == f.name) {
+                f.header = Some(h.path.to_string());
+                facts.items.functions.push(f);
+            }
+        }
     }
     facts
 }
 
 /// Lowers one C or C++ source file read with the headers of its project
-/// it includes (their macros, types and prototypes; nothing of theirs is
-/// analysed).
+/// it includes (their macros, types and prototypes, and their `static`
+/// functions as helpers marked with `Function::header`, which the file's
+/// own definitions override).
 pub fn lower_file_in_context(
     path: &str,
     source: &[u8],
@@ -330,6 +339,16 @@ pub fn lower_file_in_context(
     );
     module.globals.extend(headers.items.globals);
     module.problems.extend(headers.items.problems);
+    let own_functions: std::collections::HashSet<&str> =
+        module.functions.iter().map(|f| f.name.as_str()).collect();
+    let helpers: Vec<refsan_ir::Function> = headers
+        .items
+        .functions
+        .into_iter()
+        .filter(|f| !own_functions.contains(f.name.as_str()))
+        .filter(|f| f.returns == refsan_ir::TypeClass::Object)
+        .collect();
+    module.functions.extend(helpers);
     module
 }
 

@@ -374,11 +374,27 @@ fn check_module_in(
             }),
         )
     });
+    // The `static` functions of the headers the file includes are analysed
+    // when its own functions call them (directly or through each other),
+    // for their summaries only, and never in place of what the knowledge
+    // base or a declaration states about them.
+    let helpers = summary::callee_closure(
+        module,
+        module
+            .functions
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.header.is_none())
+            .map(|(i, _)| i),
+    );
     for idx in summary::bottom_up_order(module) {
         if wanted.as_ref().is_some_and(|w| !w[idx]) {
             continue;
         }
         let func = &module.functions[idx];
+        if func.header.is_some() && (!helpers[idx] || resolver.stated(&func.name).is_some()) {
+            continue;
+        }
         let Some(exp) = expects.get(&func.name) else {
             continue;
         };
@@ -427,7 +443,8 @@ fn check_module_in(
         if exported(func, exp) {
             report.exports.push((func.name.clone(), summary));
         }
-        if exports_only {
+        // A header's function's findings are the header's.
+        if exports_only || func.header.is_some() {
             continue;
         }
         if !result.risky_fields.is_empty() {
@@ -495,6 +512,11 @@ fn check_module_in(
         risky: &risky,
     };
     rules::check_module(&cx, &mut report.findings);
+    report.findings.retain(|f| {
+        f.function
+            .as_ref()
+            .is_none_or(|n| module.function(n).is_none_or(|g| g.header.is_none()))
+    });
     for p in &module.problems {
         report.notes.push(Note {
             span: p.span,

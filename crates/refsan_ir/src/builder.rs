@@ -32,6 +32,7 @@ impl FunctionBuilder {
             declared: None,
             handed_over: Vec::new(),
             approximate: Vec::new(),
+            header: None,
         };
         FunctionBuilder {
             func,

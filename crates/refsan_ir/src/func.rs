@@ -373,6 +373,12 @@ pub struct Function {
     /// unsupported constructs). Findings are still reported, but the function
     /// is marked approximate.
     pub approximate: Vec<(Span, String)>,
+    /// The project header this `static` function is defined in, when the
+    /// file only includes it: the function is analysed for what its callers
+    /// learn of it (its summary, in the includer's context), and its own
+    /// findings belong to the header. Its spans are the header's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
 }
 
 impl Function {

@@ -24,4 +24,15 @@ BOXES_INTERNAL PyObject *make_pair(PyObject *a, PyObject *b);
 BOXES_INTERNAL int keep(PyObject *registry, PyObject *item);
 BOXES_INTERNAL PyObject *label_for(const char *name);
 BOXES_INTERNAL int describe_into(PyObject *list, PyObject *obj);
+
+/* Passes a result through, with a message in place of the exception
+   when it is NULL: the caller owns what it returns. */
+static inline PyObject *
+checked(PyObject *result, const char *what)
+{
+    if (result == NULL && PyErr_ExceptionMatches(PyExc_MemoryError)) {
+        PyErr_Format(PyExc_RuntimeError, "out of memory making %s", what);
+    }
+    return result;
+}
 #endif

@@ -190,7 +190,31 @@ static PyTypeObject Box_Type = {
     .tp_weaklistoffset = offsetof(BoxObject, weaklist),
 };
 
+/* The tuple goes through the header's `checked()` and is returned. */
+static PyObject *
+empty_pair(PyObject *self, PyObject *unused)
+{
+    PyObject *pair = checked(PyTuple_New(0), "a pair");
+    if (pair == NULL)
+        return NULL;
+    return pair;
+}
+
+/* The dict goes through `checked()` and is then forgotten. */
+static PyObject *
+count_keys(PyObject *self, PyObject *arg)
+{
+    PyObject *keys = checked(PyDict_New(), "the keys");
+    if (keys == NULL)
+        return NULL;
+    if (PyDict_SetItem(keys, arg, Py_None) < 0)
+        return NULL;
+    return PyLong_FromSsize_t(PyDict_GET_SIZE(keys));
+}
+
 static PyMethodDef methods[] = {
+    {"empty_pair", empty_pair, METH_NOARGS, NULL},
+    {"count_keys", count_keys, METH_O, NULL},
     {"pair_into", pair_into, METH_VARARGS, NULL},
     {"pair_into_ok", pair_into_ok, METH_VARARGS, NULL},
     {"count_into", count_into, METH_O, NULL},
