@@ -49,6 +49,10 @@ pub struct Expect {
     /// method, a getter or a setter): another method may have set its
     /// fields to NULL.
     pub live_self: bool,
+    /// The parameters `params` says it steals are its own to release: one
+    /// it still holds at a return leaks there (a helper found to take over
+    /// its argument, which some failing returns keep).
+    pub owns_stolen: bool,
 }
 
 impl Expect {
@@ -68,6 +72,7 @@ impl Expect {
             dealloc: false,
             reinit: None,
             live_self: false,
+            owns_stolen: false,
         }
     }
 
@@ -88,6 +93,7 @@ impl Expect {
             dealloc: false,
             reinit: None,
             live_self: false,
+            owns_stolen: false,
         }
     }
 
@@ -108,6 +114,7 @@ impl Expect {
             dealloc: false,
             reinit: None,
             live_self: false,
+            owns_stolen: false,
         }
     }
 }

@@ -206,7 +206,8 @@ impl FunctionCx<'_> {
             return None;
         }
         let mut effects = vec![refsan_ir::ArgEffect::Borrow; self.func.params.len()];
-        for p in &candidates {
+        // The parameters the first analysis found stolen stay stolen.
+        for p in first.decision.steals.iter().chain(&candidates) {
             if let Some(e) = effects.get_mut(*p as usize) {
                 *e = refsan_ir::ArgEffect::Steal;
             }
@@ -214,17 +215,35 @@ impl FunctionCx<'_> {
         let mut hyp = exp.clone();
         hyp.params = Some(effects.clone());
         let mut again = self.analyse(&hyp);
-        let consistent = !again.result.returns.is_empty()
-            && again.result.returns.iter().all(|r| {
-                candidates.iter().all(|p| {
-                    let o = r.params_owned.get(*p as usize).copied().unwrap_or(0);
-                    o == 0 || o == i16::MIN
-                })
+        let gave_up = |r: &outcome::ReturnObs| {
+            candidates.iter().all(|p| {
+                let o = r.params_owned.get(*p as usize).copied().unwrap_or(0);
+                o == 0 || o == i16::MIN
             })
-            && again.findings.len() <= first.findings.len()
-            && again.result.approximate.is_none();
-        if !consistent {
+        };
+        let failing = |r: &outcome::ReturnObs| match r.kind {
+            outcome::RetKind::Null => true,
+            outcome::RetKind::Int(_, hi) => hi < 0,
+            _ => false,
+        };
+        let returns = &again.result.returns;
+        let no_new_findings = again.findings.len() <= first.findings.len();
+        let consistent = !returns.is_empty() && returns.iter().all(gave_up) && no_new_findings;
+        // Given up on every return that succeeds and on some that fail too
+        // (`call()` releases `args` once it has called, and returns early
+        // on a failed import still holding it): the helper takes over its
+        // argument, and the failing returns that keep it are its own leaks,
+        // reported here rather than at each caller.
+        let taken_over = no_new_findings
+            && returns.iter().any(|r| !failing(r))
+            && returns.iter().filter(|r| !failing(r)).all(gave_up)
+            && returns.iter().any(|r| failing(r) && gave_up(r));
+        if !(consistent || taken_over) || again.result.approximate.is_some() {
             return None;
+        }
+        if !consistent {
+            hyp.owns_stolen = true;
+            again = self.analyse(&hyp);
         }
         // Summarised as the function it was analysed as, then the stolen
         // parameters on top.

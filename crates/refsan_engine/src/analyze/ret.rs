@@ -274,8 +274,17 @@ impl<'a> Analyzer<'a> {
             };
             // A helper may take references for its caller; only functions
             // Python calls are held to borrowing their parameters.
-            if matches!(v.origin, ValOrigin::Param(_)) && !self.expect.python_facing {
-                continue; // decided by the parameter summary
+            if let ValOrigin::Param(i) = v.origin {
+                let its_own = self.expect.owns_stolen
+                    && self
+                        .expect
+                        .params
+                        .as_ref()
+                        .and_then(|p| p.get(i as usize))
+                        .is_some_and(|e| *e == ArgEffect::Steal);
+                if !self.expect.python_facing && !its_own {
+                    continue; // decided by the parameter summary
+                }
             }
             self.leak_at_return(&mut st, site, span);
         }
