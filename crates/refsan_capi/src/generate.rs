@@ -277,7 +277,11 @@ fn check_consistency(name: &str, contract: &Contract) -> Result<(), KbError> {
         }
         (
             Returns::New | Returns::Borrowed | Returns::Unknown,
-            Failure::NegOne | Failure::Negative | Failure::Zero | Failure::TriState,
+            Failure::NegOne
+            | Failure::Negative
+            | Failure::NegTwo
+            | Failure::Zero
+            | Failure::TriState,
         ) => Some("an object result cannot fail with an integer"),
         (_, Failure::AlwaysNull) if contract.exc != ExcEffect::Sets => {
             Some("`always_null` needs `exc = \"sets\"`")

@@ -50,7 +50,8 @@
 //!
 //! - `returns`: `new`, `borrowed`, `not_object`, `void`, `unknown`;
 //! - `failure`: `never`, `null`, `null_no_exc`, `null_maybe_exc`,
-//!   `always_null`, `neg_one`, `zero`, `tri_state`, `ambiguous`
+//!   `always_null`, `neg_one`, `negative`, `neg_two`, `zero`, `tri_state`,
+//!   `ambiguous`, `end`
 //!   (see [`refsan_ir::Failure`]);
 //! - `exc`: `on_failure` (default), `sets`, `clears`;
 //! - `args`: effect by parameter name: `borrow`, `steal`,

@@ -43,6 +43,9 @@ pub enum Failure {
     /// -1 (negative) with an exception set; on success any value from 0 up
     /// (a size, an index, a count, a hash: `PyObject_Size`).
     Negative,
+    /// -2 with an exception set; -1 and up are values (an index, -1 for
+    /// "not found": PyUnicode_Find, PyUnicode_FindChar).
+    NegTwo,
     /// 0 with an exception set; non-zero on success (PyArg_ParseTuple).
     Zero,
     /// -1 with an exception, 0 for false/absent, 1 for true/present

@@ -1291,6 +1291,10 @@ pub(super) fn outcomes_for(
             (Outcome::Success, RetVal::Int(0, i64::MAX)),
             (Outcome::Failure, RetVal::Int(-1, -1)),
         ],
+        Failure::NegTwo if is_int => vec![
+            (Outcome::Success, RetVal::Int(-1, i64::MAX)),
+            (Outcome::Failure, RetVal::Int(-2, -2)),
+        ],
         Failure::NegOne if is_int => vec![
             (Outcome::Success, RetVal::Int(success.0, success.1)),
             (Outcome::Failure, RetVal::Int(-1, -1)),
@@ -1308,8 +1312,7 @@ pub(super) fn outcomes_for(
         // exception, the other any value without.
         Failure::Ambiguous if is_int => vec![
             (Outcome::Success, RetVal::Int(i64::MIN, i64::MAX)),
-            // -1 for most (PyLong_AsLong), -2 for PyUnicode_Find.
-            (Outcome::Failure, RetVal::Int(-2, -1)),
+            (Outcome::Failure, RetVal::Int(-1, -1)),
         ],
         Failure::Ambiguous => vec![(Outcome::Only, success_obj)],
         // The result ignored: the code knows an item is there

@@ -448,6 +448,7 @@ impl<'a> Analyzer<'a> {
                 Failure::Null | Failure::NullNoExc | Failure::NullMaybeExc | Failure::AlwaysNull,
             ) => " (returns NULL)",
             Some(Failure::NegOne | Failure::Negative | Failure::TriState) => " (returns -1)",
+            Some(Failure::NegTwo) => " (returns -2)",
             Some(Failure::Zero) => " (returns 0)",
             _ => "",
         }
