@@ -273,6 +273,7 @@ mod tests {
             StmtKind::Incref {
                 value: Operand::Var(x),
                 nullable: false,
+                revive: false,
             },
             sp,
         );

@@ -168,8 +168,14 @@ pub enum StmtKind {
     },
     /// `place = value` where place is not a local: the reference moves there.
     Store { place: Place, value: Operand },
-    /// Py_INCREF / Py_XINCREF (`nullable`).
-    Incref { value: Operand, nullable: bool },
+    /// Py_INCREF / Py_XINCREF (`nullable`). `revive`: the count becomes
+    /// one (`_Py_NewReference` on an object a free list or a resize gave
+    /// back): a reference the function already holds is that one.
+    Incref {
+        value: Operand,
+        nullable: bool,
+        revive: bool,
+    },
     /// Py_DECREF / Py_XDECREF (`nullable`) / Py_CLEAR (`clears` is the place
     /// set to NULL afterwards).
     Decref {
@@ -574,10 +580,20 @@ impl Function {
                     StmtKind::Store { place, value } => {
                         format!("store {} -> {}", o(value), PlaceFmt(self, place))
                     }
-                    StmtKind::Incref { value, nullable } => {
+                    StmtKind::Incref {
+                        value,
+                        nullable,
+                        revive,
+                    } => {
                         format!(
                             "{} {}",
-                            if *nullable { "xincref" } else { "incref" },
+                            if *revive {
+                                "revive"
+                            } else if *nullable {
+                                "xincref"
+                            } else {
+                                "incref"
+                            },
                             o(value)
                         )
                     }

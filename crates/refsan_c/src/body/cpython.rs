@@ -37,7 +37,15 @@ impl Lowerer<'_> {
             (b"Py_INCREF" | b"Py_XINCREF" | b"Py_IncRef", 1) => {
                 let value = self.value(t, args[0]);
                 let nullable = name != b"Py_INCREF";
-                self.emit_macro(StmtKind::Incref { value, nullable }, span, &macro_name());
+                self.emit_macro(
+                    StmtKind::Incref {
+                        value,
+                        nullable,
+                        revive: false,
+                    },
+                    span,
+                    &macro_name(),
+                );
                 Some(self.no_value(dst, span))
             }
             (b"_Py_NewReference" | b"_Py_NewReferenceNoTotal", 1) => {
@@ -48,6 +56,7 @@ impl Lowerer<'_> {
                     StmtKind::Incref {
                         value,
                         nullable: false,
+                        revive: true,
                     },
                     span,
                     &macro_name(),
@@ -97,6 +106,7 @@ impl Lowerer<'_> {
                     StmtKind::Incref {
                         value: value.clone(),
                         nullable,
+                        revive: false,
                     },
                     span,
                     &macro_name(),

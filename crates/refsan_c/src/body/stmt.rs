@@ -861,6 +861,7 @@ impl Lowerer<'_> {
             StmtKind::Incref {
                 value: Operand::Global(global.to_string()),
                 nullable: false,
+                revive: false,
             },
             span,
             macro_name,

@@ -770,6 +770,7 @@ impl<'c, 'a> FnLower<'c, 'a> {
                         StmtKind::Incref {
                             value: op.clone(),
                             nullable: false,
+                            revive: false,
                         },
                         r,
                         ManagedOp::ObjectCast,
@@ -1212,6 +1213,7 @@ impl<'c, 'a> FnLower<'c, 'a> {
                 StmtKind::Incref {
                     value,
                     nullable: op == RefOp::XIncref,
+                    revive: false,
                 },
                 sp,
                 origin,

@@ -1053,8 +1053,24 @@ impl<'a> Analyzer<'a> {
                 self.store(&mut st, place, b, sref, span);
                 self.finish(st, sref, out);
             }
-            StmtKind::Incref { value, nullable } => {
+            StmtKind::Incref {
+                value,
+                nullable,
+                revive,
+            } => {
                 let b = self.eval(&mut st, value, sref, 0);
+                // A count set to one: a reference already held is that one.
+                if *revive {
+                    if let Binding::Obj(site) = b {
+                        if st
+                            .value(site)
+                            .is_some_and(|v| v.owned > 0 && v.status == Status::Live)
+                        {
+                            self.finish(st, sref, out);
+                            return;
+                        }
+                    }
+                }
                 let on_field = matches!(value, Operand::Field(..));
                 if self.incref(&mut st, b, *nullable, sref, span) {
                     if let (true, Binding::Obj(site)) = (on_field, b) {

@@ -221,6 +221,7 @@ impl<'c, 'a> FnLower<'c, 'a> {
                     StmtKind::Incref {
                         value: op.clone(),
                         nullable,
+                        revive: false,
                     },
                     r,
                     ManagedOp::AssignIncref,
@@ -234,6 +235,7 @@ impl<'c, 'a> FnLower<'c, 'a> {
                     StmtKind::Incref {
                         value: v.op.clone(),
                         nullable: false,
+                        revive: false,
                     },
                     r,
                     ManagedOp::ObjectCast,

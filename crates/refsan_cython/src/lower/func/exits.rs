@@ -363,6 +363,7 @@ impl<'c, 'a> FnLower<'c, 'a> {
                     StmtKind::Incref {
                         value: none.clone(),
                         nullable: false,
+                        revive: false,
                     },
                     r,
                     ManagedOp::ReturnIncref,

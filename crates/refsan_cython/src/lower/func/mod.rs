@@ -515,6 +515,7 @@ impl<'c, 'a> FnLower<'c, 'a> {
                 StmtKind::Incref {
                     value: Operand::Var(id),
                     nullable: false,
+                    revive: false,
                 },
                 r,
                 ManagedOp::AssignIncref,

@@ -346,6 +346,7 @@ impl<'c, 'a> FnLower<'c, 'a> {
                     StmtKind::Incref {
                         value: op.clone(),
                         nullable,
+                        revive: false,
                     },
                     r,
                     ManagedOp::ReturnIncref,
@@ -359,6 +360,7 @@ impl<'c, 'a> FnLower<'c, 'a> {
                     StmtKind::Incref {
                         value: v.op.clone(),
                         nullable: false,
+                        revive: false,
                     },
                     r,
                     ManagedOp::ObjectCast,
