@@ -211,6 +211,7 @@ fn behaviour_from_patch(
         succeeds_for: record.succeeds_for.map(|[lo, hi]| (lo, hi)),
         succeeds_on_types: record.succeeds_on_types.clone().unwrap_or_default(),
         result_type: record.result_type.clone(),
+        tests_type: record.tests_type.clone(),
         validates: record.validates.clone(),
     })
 }
@@ -386,6 +387,9 @@ fn render_behaviour(b: &Behaviour, fields: &mut Vec<String>) {
     }
     if let Some(t) = &b.result_type {
         fields.push(format!("result_type = {}", toml_string(t)));
+    }
+    if let Some(t) = &b.tests_type {
+        fields.push(format!("tests_type = {}", toml_string(t)));
     }
     if let Some(v) = &b.validates {
         fields.push(format!("validates = {}", toml_string(v)));

@@ -81,6 +81,8 @@
 //!   constant in that range); `result_type` (the exact type of the new
 //!   object returned: `"bytes"`); `succeeds_on_types` (cannot fail when the
 //!   first argument is known to be of one of these exact types);
+//!   `tests_type` (a type test: non-zero for an object of that type, zero
+//!   for one of another `result_type`);
 //!   `validates` (the name of a function that cannot fail, called with the
 //!   same arguments, once this predicate returned non-zero).
 //!

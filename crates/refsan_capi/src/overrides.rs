@@ -92,6 +92,7 @@ pub(crate) struct BehaviourRecord {
     pub succeeds_for: Option<[i64; 2]>,
     pub succeeds_on_types: Option<Vec<String>>,
     pub result_type: Option<String>,
+    pub tests_type: Option<String>,
     pub validates: Option<String>,
 }
 
@@ -268,6 +269,7 @@ fn merge_group(patch: &mut Patch, group: &OverrideRecord, name: &str) -> Result<
         name,
     )?;
     set_once(&mut b.result_type, &g.result_type, "result_type", name)?;
+    set_once(&mut b.tests_type, &g.tests_type, "tests_type", name)?;
     set_once(&mut b.validates, &g.validates, "validates", name)?;
     for (param, effect) in group.args.iter().flatten() {
         if patch.args.insert(param.clone(), *effect).is_some() {
@@ -320,6 +322,7 @@ fn overlay_function(patch: &mut Patch, record: &OverrideRecord) {
     overlay(&mut b.succeeds_for, &r.succeeds_for);
     overlay(&mut b.succeeds_on_types, &r.succeeds_on_types);
     overlay(&mut b.result_type, &r.result_type);
+    overlay(&mut b.tests_type, &r.tests_type);
     overlay(&mut b.validates, &r.validates);
     for (param, effect) in record.args.iter().flatten() {
         patch.args.insert(param.clone(), *effect);

@@ -334,6 +334,8 @@ pub(crate) struct EntryRecord {
     #[serde(default)]
     pub result_type: Option<String>,
     #[serde(default)]
+    pub tests_type: Option<String>,
+    #[serde(default)]
     pub validates: Option<String>,
     #[serde(default)]
     pub format_arg: Option<usize>,
@@ -370,6 +372,7 @@ impl EntryRecord {
             succeeds_for: self.succeeds_for.map(|[lo, hi]| (lo, hi)),
             succeeds_on_types: self.succeeds_on_types.clone(),
             result_type: self.result_type.clone(),
+            tests_type: self.tests_type.clone(),
             validates: self.validates.clone(),
         }
     }

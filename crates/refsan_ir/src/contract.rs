@@ -251,6 +251,10 @@ pub struct Behaviour {
     /// The exact type of the new object it returns (`"bytes"` for
     /// `PyBytes_FromStringAndSize`).
     pub result_type: Option<String>,
+    /// A type test (`PyBytes_Check`): non-zero for an object of this type,
+    /// named as in [`Behaviour::result_type`], zero for one of another of
+    /// those exact built-in types.
+    pub tests_type: Option<String>,
     /// A predicate: once it returned non-zero, the named function called
     /// with the same arguments cannot fail (`PyCapsule_IsValid` validates
     /// `PyCapsule_GetPointer`).

@@ -1117,6 +1117,22 @@ impl<'a> Analyzer<'a> {
         sref: StmtRef,
         span: Span,
     ) {
+        // A type test of an object whose exact type the call that made it
+        // gives decides itself (`PyBytes_Check` of an encoder's result).
+        let tested = self
+            .resolver
+            .behaviour(callee)
+            .and_then(|b| b.tests_type.as_deref());
+        let ret = match (ret, tested) {
+            (RetVal::Int(..) | RetVal::Unknown, Some(t)) => {
+                match vals.first().and_then(|v| self.value_type(st, *v)) {
+                    Some(made) if made == t => RetVal::Int(1, 1),
+                    Some(_) => RetVal::Int(0, 0),
+                    None => ret,
+                }
+            }
+            _ => ret,
+        };
         let ret = match (ret, dst.map(|d| self.func.vars[d.index()].ty)) {
             // A summarised pointer-returning helper: 0 is NULL, >= 1 non-NULL.
             (RetVal::Int(0, 0), Some(TypeClass::Pointer)) => RetVal::Null,
