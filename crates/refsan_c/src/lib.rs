@@ -238,10 +238,17 @@ fn read_headers(headers: &[ContextFile<'_>], language: Language) -> HeaderFacts 
             g.span = Span::default();
             facts.items.globals.push(g);
         }
-        // The header's `static` functions are its includers' helpers: the
-        // first definition of a name is kept (others are other platforms').
+        // The header's `static` functions that return an object are its
+        // includers' helpers (a pass-through like `Require(p)`); the first
+        // definition of a name is kept (others are other platforms'). Those
+        // returning a plain pointer or an int are not: their summary would
+        // give their exception behaviour without the NULL-ness of their
+        // result that callers test (`pysqlite_get_state`).
         for mut f in scratch.functions {
-            if f.is_static && !facts.items.functions.iter().any(|g| g.name == f.name) {
+            if f.is_static
+                && f.returns == refsan_ir::TypeClass::Object
+                && !facts.items.functions.iter().any(|g| g.name == f.name)
+            {
                 f.header = Some(h.path.to_string());
                 facts.items.functions.push(f);
             }
@@ -252,8 +259,8 @@ fn read_headers(headers: &[ContextFile<'_>], language: Language) -> HeaderFacts 
 
 /// Lowers one C or C++ source file read with the headers of its project
 /// it includes (their macros, types and prototypes, and their `static`
-/// functions as helpers marked with `Function::header`, which the file's
-/// own definitions override).
+/// functions that return an object as helpers marked with
+/// `Function::header`, which the file's own definitions override).
 pub fn lower_file_in_context(
     path: &str,
     source: &[u8],
@@ -346,7 +353,6 @@ pub fn lower_file_in_context(
         .functions
         .into_iter()
         .filter(|f| !own_functions.contains(f.name.as_str()))
-        .filter(|f| f.returns == refsan_ir::TypeClass::Object)
         .collect();
     module.functions.extend(helpers);
     module

@@ -221,11 +221,6 @@ impl FunctionCx<'_> {
                 o == 0 || o == i16::MIN
             })
         };
-        let failing = |r: &outcome::ReturnObs| match r.kind {
-            outcome::RetKind::Null => true,
-            outcome::RetKind::Int(_, hi) => hi < 0,
-            _ => false,
-        };
         let returns = &again.result.returns;
         let no_new_findings = again.findings.len() <= first.findings.len();
         let consistent = !returns.is_empty() && returns.iter().all(gave_up) && no_new_findings;
@@ -235,9 +230,9 @@ impl FunctionCx<'_> {
         // argument, and the failing returns that keep it are its own leaks,
         // reported here rather than at each caller.
         let taken_over = no_new_findings
-            && returns.iter().any(|r| !failing(r))
-            && returns.iter().filter(|r| !failing(r)).all(gave_up)
-            && returns.iter().any(|r| failing(r) && gave_up(r));
+            && returns.iter().any(|r| !r.fails())
+            && returns.iter().filter(|r| !r.fails()).all(gave_up)
+            && returns.iter().any(|r| r.fails() && gave_up(r));
         if !(consistent || taken_over) || again.result.approximate.is_some() {
             return None;
         }
@@ -397,21 +392,26 @@ fn check_module_in(
     // when its own functions call them (directly or through each other),
     // for their summaries only, and never in place of what the knowledge
     // base or a declaration states about them.
-    let helpers = summary::callee_closure(
-        module,
-        module
-            .functions
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| f.header.is_none())
-            .map(|(i, _)| i),
-    );
+    let has_helpers = module.functions.iter().any(|f| f.header.is_some());
+    let helpers = has_helpers.then(|| {
+        summary::callee_closure(
+            module,
+            module
+                .functions
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.header.is_none())
+                .map(|(i, _)| i),
+        )
+    });
     for idx in summary::bottom_up_order(module) {
         if wanted.as_ref().is_some_and(|w| !w[idx]) {
             continue;
         }
         let func = &module.functions[idx];
-        if func.header.is_some() && (!helpers[idx] || resolver.stated(&func.name).is_some()) {
+        if func.header.is_some()
+            && (helpers.as_ref().is_some_and(|h| !h[idx]) || resolver.stated(&func.name).is_some())
+        {
             continue;
         }
         let Some(exp) = expects.get(&func.name) else {
@@ -531,11 +531,13 @@ fn check_module_in(
         risky: &risky,
     };
     rules::check_module(&cx, &mut report.findings);
-    report.findings.retain(|f| {
-        f.function
-            .as_ref()
-            .is_none_or(|n| module.function(n).is_none_or(|g| g.header.is_none()))
-    });
+    if has_helpers {
+        report.findings.retain(|f| {
+            f.function
+                .as_ref()
+                .is_none_or(|n| module.function(n).is_none_or(|g| g.header.is_none()))
+        });
+    }
     for p in &module.problems {
         report.notes.push(Note {
             span: p.span,

@@ -41,6 +41,15 @@ pub struct ReturnObs {
 }
 
 impl ReturnObs {
+    /// The return reports a failure: NULL, or a negative int.
+    pub fn fails(&self) -> bool {
+        match self.kind {
+            RetKind::Null => true,
+            RetKind::Int(_, hi) => hi < 0,
+            _ => false,
+        }
+    }
+
     /// The exception state the caller sees: an error value returned
     /// because a parameter was NULL passes on the failure that made the
     /// caller's NULL (`check_decoded(PyObject_Call(...))`).

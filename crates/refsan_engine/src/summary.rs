@@ -271,26 +271,20 @@ pub fn summarize(
                 continue;
             }
             let consumed_all = owned.iter().all(|o| *o == -1);
-            let failure_path = |r: &ReturnObs| match r.kind {
-                RetKind::Null => true,
-                RetKind::Int(_, hi) => hi < 0,
-                _ => false,
-            };
             let consumed_somewhere = |want_failure: bool| {
                 result.returns.iter().any(|r| {
-                    failure_path(r) == want_failure
-                        && r.params_owned.get(i).copied().unwrap_or(0) == -1
+                    r.fails() == want_failure && r.params_owned.get(i).copied().unwrap_or(0) == -1
                 })
             };
             let consumed_on_success = consumed_somewhere(false)
                 && result.returns.iter().all(|r| {
                     let o = r.params_owned.get(i).copied().unwrap_or(0);
-                    o == i16::MIN || if failure_path(r) { o == 0 } else { o == -1 }
+                    o == i16::MIN || if r.fails() { o == 0 } else { o == -1 }
                 });
             let consumed_on_failure = consumed_somewhere(true)
                 && result.returns.iter().all(|r| {
                     let o = r.params_owned.get(i).copied().unwrap_or(0);
-                    o == i16::MIN || if failure_path(r) { o == -1 } else { o == 0 }
+                    o == i16::MIN || if r.fails() { o == -1 } else { o == 0 }
                 });
             let effect = if consumed_all {
                 Some(ArgEffect::Steal)
@@ -315,11 +309,6 @@ pub fn summarize(
     // Only when callers tell failure from success by the result as the
     // contract says (not a pointer to a C array, NULL on failure).
     if expect.params.is_none() && !expect.python_facing && result.approximate.is_none() {
-        let failing = |r: &ReturnObs| match r.kind {
-            RetKind::Null => true,
-            RetKind::Int(_, hi) => hi < 0,
-            _ => false,
-        };
         for (i, p) in func.params.iter().enumerate().take(64) {
             let var = &func.vars[p.index()];
             if var.c_type.matches('*').count() != 2
@@ -329,7 +318,7 @@ pub fn summarize(
             }
             let bit = 1u64 << i;
             let (fails, succeeds): (Vec<&ReturnObs>, Vec<&ReturnObs>) =
-                result.returns.iter().partition(|r| failing(r));
+                result.returns.iter().partition(|r| r.fails());
             let told_apart =
                 fails.is_empty() || !matches!(failure, Failure::Never | Failure::Ambiguous);
             if told_apart
